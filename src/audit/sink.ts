@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestContext } from '../core/types.js';
+import { auditCode, type AuditEventType, type AuditOutcome } from './catalogue.js';
+
+/** What a capability hands to the audit log. */
+export interface AuditInput {
+  type: AuditEventType;
+  outcome: AuditOutcome;
+  user?: string;
+  connector?: string;
+  roles?: string[];
+  session_id?: string;
+  reason?: string;
+  /** Type-specific fields (documented per type in docs/audit-events.md). */
+  details?: Record<string, unknown>;
+  context?: RequestContext;
+}
+
+/** A stored event: common fields, chained by hash to the one before it. */
+export interface AuditEvent {
+  id: string;
+  time: string;
+  type: AuditEventType;
+  code: string;
+  outcome: AuditOutcome;
+  user?: string;
+  connector?: string;
+  roles?: string[];
+  remote_addr?: string;
+  user_agent?: string;
+  request_id?: string;
+  session_id?: string;
+  reason?: string;
+  details?: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+/**
+ * The one interface every capability emits through. `emit` resolves once the event is
+ * durable; a rejection means it was not recorded and the caller must fail closed.
+ */
+export interface AuditSink {
+  emit(input: AuditInput): Promise<AuditEvent>;
+  close(): Promise<void>;
+}
+
+/** The event before chaining: common fields filled in, undefined fields dropped. */
+export function toUnchainedEvent(input: AuditInput, now: Date = new Date()): Omit<AuditEvent, 'prev_hash' | 'hash'> {
+  const event = {
+    id: randomUUID(),
+    time: now.toISOString(),
+    type: input.type,
+    code: auditCode(input.type, input.outcome),
+    outcome: input.outcome,
+    user: input.user,
+    connector: input.connector,
+    roles: input.roles,
+    remote_addr: input.context?.remoteAddr,
+    user_agent: input.context?.userAgent,
+    request_id: input.context?.requestId,
+    session_id: input.session_id,
+    reason: input.reason,
+    details: input.details,
+  };
+  return JSON.parse(JSON.stringify(event)) as typeof event;
+}

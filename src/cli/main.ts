@@ -1,0 +1,57 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/load.js';
+import { checkConfig, UsageError } from './commands/check-config.js';
+import { serve } from './commands/serve.js';
+
+const USAGE = `Usage: gatehouse <command> [options]
+
+Commands:
+  serve          Run the gateway (no config: the embedded demo)
+  check-config   Validate a config file and exit (0 valid, 2 invalid)
+
+Options:
+  --config FILE  Config file (default: $GATEHOUSE_CONFIG, then config/gatehouse.yaml)
+  --listen ADDR  Demo mode only: host:port to listen on (default 127.0.0.1:8080)
+  -h, --help     Show this help
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: 'string' }, listen: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [command = 'serve'] = positionals;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  switch (command) {
+    case 'serve':
+      await serve(values);
+      return -1; // keeps running
+    case 'check-config':
+      checkConfig(values);
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`gatehouse: ${(err as Error).message}\n\n${USAGE}`);
+      process.exit(64);
+    }
+    process.stderr.write(`gatehouse: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

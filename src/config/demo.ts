@@ -1,0 +1,19 @@
+import { parseConfig } from './load.js';
+import type { Config } from './schema.js';
+
+/** The config used when none is given: an embedded IdP, in-memory state, a file audit log. */
+export function demoConfig(options: { listen?: string; dataDir?: string } = {}): Config {
+  const listen = options.listen ?? '127.0.0.1:8080';
+  const [host, port] = splitHostPort(listen);
+  const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return parseConfig({
+    server: { public_url: `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${port}`, listen },
+    state: { data_dir: options.dataDir ?? './data/demo' },
+    connectors: [{ type: 'demo', id: 'demo', name: 'Demo IdP' }],
+  });
+}
+
+export function splitHostPort(listen: string): [string, number] {
+  const idx = listen.lastIndexOf(':');
+  return [listen.slice(0, idx).replace(/^\[|\]$/g, ''), Number(listen.slice(idx + 1))];
+}

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { configSchema, type Config } from './schema.js';
+
+/** Every problem found in a config, each with the path where it is. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Keys whose value may instead come from a file named by `<key>_file` (mounted secrets). */
+const SECRET_KEYS = ['client_secret', 'bearer_token', 'redis_url', 'postgres_url', 'password'];
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+type Tree = unknown;
+
+/** Replaces `${VAR}` / `${VAR:-default}` in every string and reads `*_file` secrets. */
+function resolveReferences(node: Tree, path: string[], env: NodeJS.ProcessEnv, baseDir: string, problems: string[]): Tree {
+  if (typeof node === 'string') {
+    return node.replace(ENV_REF, (_, name: string, fallback: string | undefined) => {
+      const value = env[name] ?? fallback;
+      if (value === undefined) {
+        problems.push(`${path.join('.')}: environment variable ${name} is not set`);
+        return '';
+      }
+      return value;
+    });
+  }
+  if (Array.isArray(node)) return node.map((item, i) => resolveReferences(item, [...path, String(i)], env, baseDir, problems));
+  if (node && typeof node === 'object') {
+    const out: Record<string, Tree> = {};
+    for (const [key, value] of Object.entries(node)) {
+      const resolved = resolveReferences(value, [...path, key], env, baseDir, problems);
+      const secretKey = key.endsWith('_file') ? key.slice(0, -'_file'.length) : undefined;
+      if (secretKey && SECRET_KEYS.includes(secretKey)) {
+        if (key in out || secretKey in (node as object)) {
+          problems.push(`${[...path, key].join('.')}: set either ${secretKey} or ${key}, not both`);
+          continue;
+        }
+        try {
+          out[secretKey] = readFileSync(resolve(baseDir, String(resolved)), 'utf8').trim();
+        } catch (err) {
+          problems.push(`${[...path, key].join('.')}: cannot read ${String(resolved)} (${(err as NodeJS.ErrnoException).code})`);
+        }
+        continue;
+      }
+      out[key] = resolved;
+    }
+    return out;
+  }
+  return node;
+}
+
+/** Validates an already-parsed config tree. Throws ConfigError listing every problem. */
+export function parseConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; baseDir?: string } = {}): Config {
+  const problems: string[] = [];
+  const resolved = resolveReferences(raw ?? {}, [], options.env ?? process.env, options.baseDir ?? process.cwd(), problems);
+  const result = configSchema.safeParse(resolved);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      problems.push(`${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`);
+    }
+  }
+  if (result.success) problems.push(...crossChecks(result.data));
+  if (problems.length) throw new ConfigError(problems);
+  return result.data as Config;
+}
+
+/** Rules that span keys, which the schema cannot express. */
+function crossChecks(config: Config): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  config.connectors.forEach((c, i) => {
+    if (seen.has(c.id)) problems.push(`connectors.${i}.id: duplicate connector id "${c.id}"`);
+    seen.add(c.id);
+  });
+  const publicUrl = new URL(config.server.public_url);
+  if (publicUrl.protocol === 'http:' && !isLoopbackHost(publicUrl.hostname)) {
+    problems.push('server.public_url: plain http is allowed only on loopback (127.0.0.1, ::1, localhost); use https');
+  }
+  config.connectors.forEach((c, i) => {
+    if (c.type !== 'oidc') return;
+    const issuer = new URL(c.issuer);
+    if (issuer.protocol === 'http:' && !isLoopbackHost(issuer.hostname)) {
+      problems.push(`connectors.${i}.issuer: plain http is allowed only on loopback; use https`);
+    }
+  });
+  return problems;
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Reads and validates a YAML config file. Throws ConfigError listing every problem. */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${path}: cannot read (${(err as NodeJS.ErrnoException).code})`]);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length) {
+    throw new ConfigError(doc.errors.map((e) => `${path}:${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`));
+  }
+  return parseConfig(doc.toJS(), { env, baseDir: dirname(resolve(path)) });
+}

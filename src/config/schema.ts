@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
+const slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_" only');
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+const claimsMap = z.strictObject({
+  /** Dot paths into the ID token / userinfo, e.g. `realm_access.roles`. */
+  username: z.string().default('preferred_username'),
+  email: z.string().default('email'),
+  groups: z.string().default('groups'),
+});
+
+const oidcConnector = z.strictObject({
+  type: z.literal('oidc'),
+  id: slug,
+  name: z.string().optional(),
+  /** Presets add provider specifics: google (hd, email_verified), keycloak (realm roles as groups). */
+  provider: z.enum(['generic', 'google', 'keycloak']).optional(),
+  issuer: httpUrl,
+  client_id: z.string().min(1),
+  client_secret: z.string().min(1).optional(),
+  scopes: z.array(z.string()).default(['openid', 'email', 'profile']),
+  claims: claimsMap.default({ username: 'preferred_username', email: 'email', groups: 'groups' }),
+  /** Google Workspace domain: sent as `hd` and enforced on the `hd` claim. */
+  hosted_domain: z.string().optional(),
+  require_email_verified: z.boolean().optional(),
+  /** Merge the userinfo response into the ID token claims. */
+  userinfo: z.boolean().default(false),
+  /** Send the person to the IdP's end_session_endpoint on logout. */
+  rp_initiated_logout: z.boolean().default(true),
+  auth_params: z.record(z.string(), z.string()).default({}),
+});
+
+const demoUser = z.strictObject({
+  username: z.string(),
+  password: z.string(),
+  email: z.string(),
+  groups: z.array(z.string()).default([]),
+});
+
+const demoConnector = z.strictObject({
+  type: z.literal('demo'),
+  id: slug.default('demo'),
+  name: z.string().default('Demo IdP'),
+  users: z.array(demoUser).optional(),
+});
+
+export const connectorSchema = z.discriminatedUnion('type', [oidcConnector, demoConnector]);
+
+export const configSchema = z.strictObject({
+  server: z.strictObject({
+    public_url: httpUrl.transform((u) => u.replace(/\/+$/, '')),
+    listen: hostPort.default('127.0.0.1:8080'),
+    apps_domain: z.string().optional(),
+    /** Extra hosts `return_to` may point at (besides our own origin). */
+    return_to_hosts: z.array(z.string()).default([]),
+    /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
+    trust_proxy_hops: z.number().int().min(0).default(0),
+    session: z
+      .strictObject({ idle_ttl: duration.default(3_600_000), absolute_ttl: duration.default(43_200_000) })
+      .default({ idle_ttl: 3_600_000, absolute_ttl: 43_200_000 }),
+    rate_limit: z
+      .strictObject({ login_per_minute: z.number().int().min(1).default(60) })
+      .default({ login_per_minute: 60 }),
+  }),
+  state: z
+    .strictObject({
+      /** Without it, state lives in memory: fine for one replica, lost on restart. */
+      redis_url: z.url({ protocol: /^rediss?$/ }).optional(),
+      redis_prefix: z.string().default('gatehouse:'),
+      data_dir: z.string().default('./data'),
+    })
+    .default({ redis_prefix: 'gatehouse:', data_dir: './data' }),
+  tokens: z
+    .strictObject({
+      signing_alg: z.enum(['ES256', 'RS256']).default('ES256'),
+      ttl: duration.default(600_000),
+      /** Start signing with a fresh key this often; old public keys stay published until their tokens expire. */
+      rotate_every: duration.default(30 * 86_400_000),
+    })
+    .default({ signing_alg: 'ES256', ttl: 600_000, rotate_every: 30 * 86_400_000 }),
+  connectors: z.array(connectorSchema).min(1, 'configure at least one connector'),
+  audit: z
+    .strictObject({ backend: z.literal('file').default('file'), dir: z.string().optional() })
+    .default({ backend: 'file' }),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConnectorConfig = Config['connectors'][number];
+export type OidcConnectorConfig = Extract<ConnectorConfig, { type: 'oidc' }>;
+export type DemoConnectorConfig = Extract<ConnectorConfig, { type: 'demo' }>;

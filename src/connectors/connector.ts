@@ -1,0 +1,38 @@
+import type { ExternalIdentity } from '../core/types.js';
+
+/** Values a connector must get back, unchanged, when its login finishes (PKCE verifier, nonce, request id). */
+export type PendingLogin = Record<string, string>;
+
+export interface LoginResult {
+  identity: ExternalIdentity;
+  /** Kept in the session for RP-initiated logout. */
+  upstreamIdToken?: string;
+}
+
+/**
+ * One upstream identity provider. The web layer owns `state`, its storage and its
+ * binding to the browser; a connector only speaks its protocol.
+ */
+export interface Connector {
+  readonly id: string;
+  readonly name: string;
+  readonly type: 'oidc' | 'saml';
+  /** Where to send the browser, and what to remember until the callback. */
+  startLogin(options: { state: string }): Promise<{ url: string; pending: PendingLogin }>;
+  /** Validates the IdP's answer. Throws GatehouseError with a stable code on any problem. */
+  finishLogin(options: { callbackUrl: URL; state: string; pending: PendingLogin }): Promise<LoginResult>;
+  /** The IdP's logout URL for RP-initiated logout, when it has one. */
+  logoutUrl?(options: { upstreamIdToken?: string; postLogoutRedirectUri: string }): Promise<string | undefined>;
+}
+
+/** Reads a dot path (`realm_access.roles`) from claims. */
+export function claimAt(claims: Record<string, unknown>, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, part) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined), claims);
+}
+
+/** Single values, arrays and comma-free strings all become string arrays. */
+export function toStringArray(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (Array.isArray(value)) return value.filter((v) => v !== null && v !== undefined).map(String);
+  return [String(value)];
+}

@@ -1,0 +1,56 @@
+import type { Router } from 'express';
+import type { DemoConnectorConfig } from '../config/schema.js';
+import { randomId } from '../core/ids.js';
+import type { Connector } from './connector.js';
+import { createEmbeddedIdp, type EmbeddedIdpUser } from './embedded-idp.js';
+import { createOidcConnector } from './oidc.js';
+
+export const DEMO_IDP_PATH = '/demo-idp';
+
+export interface DemoConnector {
+  connector: Connector;
+  /** Mount at DEMO_IDP_PATH on the gateway's own web app. */
+  router: Router;
+  users: EmbeddedIdpUser[];
+  close(): Promise<void>;
+}
+
+/** Default demo people; passwords are fresh each start and printed in the banner. */
+const demoUsers = (): EmbeddedIdpUser[] => [
+  { username: 'alice', password: `alice-${randomId(6)}`, email: 'alice@demo.gatehouse.test', name: 'Alice Admin', groups: ['admins', 'devs'] },
+  { username: 'bob', password: `bob-${randomId(6)}`, email: 'bob@demo.gatehouse.test', name: 'Bob Builder', groups: ['devs'] },
+];
+
+/**
+ * The first-run IdP: a real OpenID Provider served by the gateway itself under
+ * /demo-idp, reached through the ordinary OIDC connector, so the demo exercises
+ * exactly the login path a production IdP would.
+ */
+export async function createDemoConnector(config: DemoConnectorConfig, options: { publicUrl: string }): Promise<DemoConnector> {
+  const issuer = `${options.publicUrl}${DEMO_IDP_PATH}`;
+  const redirectUri = `${options.publicUrl}/callback/${config.id}`;
+  const clientSecret = randomId(24);
+  const users: EmbeddedIdpUser[] = config.users?.map((u) => ({ ...u, name: u.username })) ?? demoUsers();
+  const idp = await createEmbeddedIdp({
+    issuer,
+    users,
+    clients: [{ client_id: 'gatehouse', client_secret: clientSecret, redirect_uris: [redirectUri], post_logout_redirect_uris: [`${options.publicUrl}/login`] }],
+  });
+  const connector = createOidcConnector(
+    {
+      type: 'oidc',
+      id: config.id,
+      name: config.name,
+      issuer,
+      client_id: 'gatehouse',
+      client_secret: clientSecret,
+      scopes: ['openid', 'email', 'profile', 'groups'],
+      claims: { username: 'preferred_username', email: 'email', groups: 'groups' },
+      userinfo: false,
+      rp_initiated_logout: true,
+      auth_params: {},
+    },
+    { redirectUri },
+  );
+  return { connector, router: idp.router, users, close: () => idp.close() };
+}

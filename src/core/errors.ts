@@ -1,0 +1,28 @@
+/**
+ * A failure with a stable machine-readable `code`.
+ * `expose` says whether `message` may be shown to the client; server errors
+ * are logged in detail and shown as a generic message.
+ */
+export class GatehouseError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly expose: boolean;
+
+  constructor(code: string, message: string, options: { status?: number; expose?: boolean; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'GatehouseError';
+    this.code = code;
+    this.status = options.status ?? 400;
+    this.expose = options.expose ?? this.status < 500;
+  }
+}
+
+export const isGatehouseError = (err: unknown): err is GatehouseError => err instanceof GatehouseError;
+
+/** The shared store (Redis) cannot be reached: callers answer 503 and retry later. */
+export const storeUnavailable = (cause?: unknown) =>
+  new GatehouseError('store_unavailable', 'The session store is unreachable; please try again in a moment.', {
+    status: 503,
+    expose: true,
+    cause,
+  });

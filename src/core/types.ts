@@ -1,0 +1,32 @@
+/** Who a person is according to an upstream IdP, normalised across protocols. */
+export interface ExternalIdentity {
+  connector: string;
+  /** Stable subject at the IdP (`sub` or NameID). */
+  subject: string;
+  username: string;
+  email?: string;
+  emailVerified?: boolean;
+  groups: string[];
+  /** Raw claims or attributes, kept so policy can match on them. */
+  claims: Record<string, unknown>;
+}
+
+/** A gateway session, stored server-side and referenced by an opaque cookie. */
+export interface Session {
+  id: string;
+  identity: ExternalIdentity;
+  /** ms since epoch */
+  createdAt: number;
+  lastSeenAt: number;
+  /** Absolute expiry, ms since epoch. */
+  expiresAt: number;
+  /** Upstream ID token, kept for RP-initiated logout (`id_token_hint`). */
+  upstreamIdToken?: string;
+}
+
+/** Who and where a request came from, for audit events. */
+export interface RequestContext {
+  remoteAddr?: string;
+  userAgent?: string;
+  requestId?: string;
+}

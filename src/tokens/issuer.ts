@@ -1,0 +1,89 @@
+import { createLocalJWKSet, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { seconds, systemClock, type Clock } from '../core/clock.js';
+import { GatehouseError } from '../core/errors.js';
+import { randomId } from '../core/ids.js';
+import type { KeyManager } from './keys.js';
+
+export interface MintOptions {
+  subject: string;
+  audience: string | string[];
+  claims?: Record<string, unknown>;
+  ttlMs?: number;
+}
+
+export interface TokenIssuer {
+  readonly issuer: string;
+  mint(options: MintOptions): Promise<string>;
+  /**
+   * Verifies signature (only our algorithms and keys), iss, aud, exp, nbf and iat.
+   * Throws GatehouseError `invalid_token` with the reason.
+   */
+  verify(token: string, options: { audience: string | string[] }): Promise<JWTPayload>;
+  discovery(): Record<string, unknown>;
+}
+
+const ALGORITHMS = ['ES256', 'RS256'];
+
+export function createTokenIssuer(options: { issuer: string; keys: KeyManager; defaultTtlMs: number; clock?: Clock }): TokenIssuer {
+  const clock = options.clock ?? systemClock;
+  let verifier: { jwksJson: string; keySet: ReturnType<typeof createLocalJWKSet> } | undefined;
+
+  const keySet = async () => {
+    const jwks = await options.keys.jwks();
+    const jwksJson = JSON.stringify(jwks);
+    if (verifier?.jwksJson !== jwksJson) verifier = { jwksJson, keySet: createLocalJWKSet(jwks) };
+    return verifier.keySet;
+  };
+
+  return {
+    issuer: options.issuer,
+    async mint({ subject, audience, claims = {}, ttlMs = options.defaultTtlMs }) {
+      const { kid, alg, key } = await options.keys.active();
+      const now = seconds(clock.now());
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg, kid, typ: 'JWT' })
+        .setIssuer(options.issuer)
+        .setSubject(subject)
+        .setAudience(audience)
+        .setIssuedAt(now)
+        .setNotBefore(now)
+        .setExpirationTime(now + seconds(ttlMs))
+        .setJti(randomId(16))
+        .sign(key);
+    },
+    async verify(token, { audience }) {
+      try {
+        const { payload } = await jwtVerify(token, await keySet(), {
+          issuer: options.issuer,
+          audience,
+          algorithms: ALGORITHMS,
+          requiredClaims: ['exp', 'iat', 'sub'],
+          currentDate: new Date(clock.now()),
+          clockTolerance: 5,
+        });
+        return payload;
+      } catch (err) {
+        throw new GatehouseError('invalid_token', describeJoseError(err), { status: 401, cause: err });
+      }
+    },
+    discovery() {
+      return {
+        issuer: options.issuer,
+        jwks_uri: `${options.issuer}/.well-known/jwks.json`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ALGORITHMS,
+        claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'email', 'preferred_username', 'groups', 'roles', 'connector'],
+      };
+    },
+  };
+}
+
+function describeJoseError(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'token has expired';
+  if (err instanceof errors.JWTClaimValidationFailed) return `token claim "${err.claim}" is invalid (${err.reason})`;
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'token algorithm is not allowed';
+  if (err instanceof errors.JWKSNoMatchingKey) return 'token was not signed by a key of this issuer';
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'token signature is invalid';
+  return 'token is malformed';
+}

@@ -1,0 +1,157 @@
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Store } from '../store/store.js';
+
+export type SigningAlg = 'ES256' | 'RS256';
+
+interface StoredKey {
+  kid: string;
+  alg: SigningAlg;
+  privateJwk: JWK;
+  createdAt: number;
+  /** When it stopped signing (ms); it stays published until retiredAt + max token lifetime. */
+  retiredAt?: number;
+}
+
+export interface ActiveKey {
+  kid: string;
+  alg: SigningAlg;
+  key: CryptoKey;
+}
+
+/**
+ * The issuer's signing keys: generated on first start, persisted (0600 file under
+ * data_dir, or in the shared store so replicas agree), `kid` = RFC 7638 thumbprint,
+ * rotated on a schedule with old public keys kept until their tokens have expired.
+ */
+export interface KeyManager {
+  /** The key to sign with now (rotating first when it is due). */
+  active(): Promise<ActiveKey>;
+  /** Public keys that may still verify live tokens. */
+  jwks(): Promise<{ keys: JWK[] }>;
+  /** Starts signing with a fresh key now. */
+  rotate(): Promise<void>;
+}
+
+export interface KeyManagerOptions {
+  alg: SigningAlg;
+  /** Where keys persist: the shared store when one is configured, else this directory. */
+  store?: Store;
+  dataDir: string;
+  rotateEveryMs: number;
+  /** The longest lifetime of any token signed: how long a retired key stays published. */
+  maxTokenTtlMs: number;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+const STORE_KEY = 'issuer:signing-keys';
+const FILE_NAME = 'signing-keys.json';
+
+export function createKeyManager(options: KeyManagerOptions): KeyManager {
+  const clock = options.clock ?? systemClock;
+  const persistence = options.store?.kind === 'redis' ? storePersistence(options.store) : filePersistence(options.dataDir);
+  let cache: { keys: StoredKey[]; active: ActiveKey; jwks: { keys: JWK[] } } | undefined;
+
+  const load = async () => {
+    if (cache && !rotationDue(cache.keys)) return cache;
+    let keys = await persistence.read();
+    if (!keys?.some((k) => !k.retiredAt)) {
+      keys = [...(keys ?? []), await newKey(options.alg, clock.now())];
+      await persistence.write(keys);
+      options.logger?.info({ kid: keys.at(-1)?.kid }, 'generated issuer signing key');
+    } else if (rotationDue(keys)) {
+      keys = await rotateKeys(keys);
+    }
+    cache = await materialise(keys);
+    return cache;
+  };
+
+  const rotationDue = (keys: StoredKey[]) => {
+    const current = keys.find((k) => !k.retiredAt);
+    return !current || clock.now() - current.createdAt >= options.rotateEveryMs;
+  };
+
+  const rotateKeys = async (keys: StoredKey[]): Promise<StoredKey[]> => {
+    const now = clock.now();
+    const kept = keys
+      .map((k) => (k.retiredAt ? k : { ...k, retiredAt: now }))
+      .filter((k) => (k.retiredAt ?? now) + options.maxTokenTtlMs > now);
+    const next = [...kept, await newKey(options.alg, now)];
+    await persistence.write(next);
+    options.logger?.info({ kid: next.at(-1)?.kid }, 'rotated issuer signing key');
+    return next;
+  };
+
+  const materialise = async (keys: StoredKey[]) => {
+    const current = keys.find((k) => !k.retiredAt)!;
+    const now = clock.now();
+    const published = keys.filter((k) => !k.retiredAt || k.retiredAt + options.maxTokenTtlMs > now);
+    return {
+      keys,
+      active: { kid: current.kid, alg: current.alg, key: (await importJWK(current.privateJwk, current.alg)) as CryptoKey },
+      jwks: { keys: published.map((k) => publicJwk(k)) },
+    };
+  };
+
+  return {
+    active: async () => (await load()).active,
+    jwks: async () => (await load()).jwks,
+    async rotate() {
+      const keys = (await persistence.read()) ?? [];
+      cache = await materialise(await rotateKeys(keys));
+    },
+  };
+}
+
+async function newKey(alg: SigningAlg, now: number): Promise<StoredKey> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true });
+  const privateJwk = await exportJWK(privateKey);
+  const kid = await calculateJwkThumbprint(privateJwk, 'sha256');
+  return { kid, alg, privateJwk: { ...privateJwk, kid, alg }, createdAt: now };
+}
+
+function publicJwk(key: StoredKey): JWK {
+  const { kty, crv, x, y, n, e } = key.privateJwk;
+  const jwk: JWK = { kty, crv, x, y, n, e, kid: key.kid, alg: key.alg, use: 'sig' };
+  return JSON.parse(JSON.stringify(jwk)) as JWK;
+}
+
+interface Persistence {
+  read(): Promise<StoredKey[] | undefined>;
+  write(keys: StoredKey[]): Promise<void>;
+}
+
+function filePersistence(dir: string): Persistence {
+  const path = join(dir, FILE_NAME);
+  return {
+    async read() {
+      try {
+        return JSON.parse(readFileSync(path, 'utf8')) as StoredKey[];
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+    },
+    async write(keys) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      writeFileSync(path, JSON.stringify(keys, null, 2), { mode: 0o600 });
+      chmodSync(path, 0o600);
+    },
+  };
+}
+
+function storePersistence(store: Store): Persistence {
+  return {
+    async read() {
+      const raw = await store.get(STORE_KEY);
+      return raw ? (JSON.parse(raw) as StoredKey[]) : undefined;
+    },
+    async write(keys) {
+      await store.set(STORE_KEY, JSON.stringify(keys));
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { WebDeps } from './deps.js';
+import { errorHandler, notFound } from './errors.js';
+import { attachContext } from './middleware.js';
+import { apiRoutes } from './routes/api.js';
+import { authRoutes } from './routes/auth.js';
+import { issuerRoutes } from './routes/issuer.js';
+import { opsRoutes } from './routes/ops.js';
+import { pageRoutes } from './routes/pages.js';
+import { STYLES } from './views/styles.js';
+
+/** Pages and the API. Data paths (proxies, forward-auth, TokenReview) are dispatched before this, at the http.Server. */
+export function createWebApp(deps: WebDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use(attachContext(deps.config.server.trust_proxy_hops));
+  app.use(opsRoutes(deps));
+
+  // The demo IdP renders its own pages; it is mounted before our CSP applies.
+  for (const mount of deps.connectors.mounts) app.use(mount.path, mount.router);
+
+  // Logout may redirect to an IdP's end-session page, so forms may target IdP origins.
+  const idpOrigins = deps.config.connectors.flatMap((c) => (c.type === 'oidc' ? [new URL(c.issuer).origin] : []));
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          formAction: ["'self'", ...idpOrigins],
+          frameAncestors: ["'none'"],
+          upgradeInsecureRequests: deps.cookies.secure ? [] : null,
+        },
+      },
+      strictTransportSecurity: deps.cookies.secure,
+      referrerPolicy: { policy: 'no-referrer' },
+    }),
+  );
+  app.get('/static/gatehouse.css', (_req, res) => {
+    res.setHeader('cache-control', 'public, max-age=3600');
+    res.type('css').send(STYLES);
+  });
+  app.use(issuerRoutes(deps));
+  app.use(authRoutes(deps));
+  app.use(apiRoutes(deps));
+  app.use(pageRoutes(deps));
+  app.use((_req, _res, next) => next(notFound()));
+  app.use(errorHandler({ logger: deps.logger, demo: deps.demo }));
+  return app;
+}

@@ -1,0 +1,25 @@
+import type { AuditSink } from '../audit/sink.js';
+import type { Config } from '../config/schema.js';
+import type { Connectors } from '../connectors/index.js';
+import type { Logger } from '../core/logger.js';
+import type { SessionManager } from '../sessions/sessions.js';
+import type { Store } from '../store/store.js';
+import type { TokenIssuer } from '../tokens/issuer.js';
+import type { KeyManager } from '../tokens/keys.js';
+import type { CookiePolicy } from './cookies.js';
+
+/** Everything the web layer uses, built by the composition root. */
+export interface WebDeps {
+  config: Config;
+  demo: boolean;
+  logger: Logger;
+  store: Store;
+  sessions: SessionManager;
+  audit: AuditSink;
+  keys: KeyManager;
+  issuer: TokenIssuer;
+  connectors: Connectors;
+  cookies: CookiePolicy;
+}
+
+export const SESSION_COOKIE = 'gatehouse_session';

@@ -1,0 +1,28 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { GatehouseError } from '../core/errors.js';
+import type { Session } from '../core/types.js';
+import { requestContext } from './context.js';
+import { SESSION_COOKIE, type WebDeps } from './deps.js';
+
+/** Wraps an async handler so rejections reach the error handler. */
+export const asyncHandler =
+  (handler: (req: Request, res: Response, next: NextFunction) => Promise<unknown>): RequestHandler =>
+  (req, res, next) => {
+    handler(req, res, next).catch(next);
+  };
+
+export function attachContext(trustProxyHops: number): RequestHandler {
+  return (req, res, next) => {
+    res.locals.ctx = requestContext(req, trustProxyHops);
+    res.setHeader('x-request-id', res.locals.ctx.requestId);
+    next();
+  };
+}
+
+/** The caller's gateway session, or null. */
+export async function currentSession(deps: WebDeps, req: Request): Promise<Session | null> {
+  const id = deps.cookies.read(req, SESSION_COOKIE);
+  return id ? deps.sessions.get(id) : null;
+}
+
+export const unauthenticated = () => new GatehouseError('unauthenticated', 'Sign in first.', { status: 401 });

@@ -1,0 +1,20 @@
+import { Router } from 'express';
+import { decodeJwt } from 'jose';
+import type { WebDeps } from '../deps.js';
+import { asyncHandler, currentSession } from '../middleware.js';
+import { homePage } from '../views/pages.js';
+import { gatewayTokenFor } from './tokens.js';
+
+export function pageRoutes(deps: WebDeps): Router {
+  const router = Router();
+  router.get(
+    '/',
+    asyncHandler(async (req, res) => {
+      const session = await currentSession(deps, req);
+      if (!session) return res.redirect(302, '/login');
+      const token = await gatewayTokenFor(deps, session);
+      res.type('html').send(homePage({ session, tokenClaims: decodeJwt(token), demo: deps.demo }));
+    }),
+  );
+  return router;
+}

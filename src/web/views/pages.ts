@@ -1,0 +1,60 @@
+import type { JWTPayload } from 'jose';
+import type { Session } from '../../core/types.js';
+import { html } from './html.js';
+import { layout } from './layout.js';
+
+export interface PageOptions {
+  demo: boolean;
+}
+
+export function loginPage(options: PageOptions & { connectors: { id: string; name: string }[]; returnTo: string }): string {
+  const query = options.returnTo === '/' ? '' : `?return_to=${encodeURIComponent(options.returnTo)}`;
+  return layout({
+    title: 'Sign in',
+    demo: options.demo,
+    body: html`<section class="card narrow">
+  <h1>Sign in</h1>
+  <p>Choose how to sign in.</p>
+  <ul class="connectors">
+    ${options.connectors.map((c) => html`<li><a class="button" id="connector-${c.id}" href="/login/${encodeURIComponent(c.id)}${query}">${c.name}</a></li>`)}
+  </ul>
+</section>`,
+  });
+}
+
+export function homePage(options: PageOptions & { session: Session; tokenClaims: JWTPayload }): string {
+  const { identity } = options.session;
+  return layout({
+    title: 'My access',
+    demo: options.demo,
+    user: identity.username,
+    body: html`<section class="card">
+  <h1>My access</h1>
+  <dl class="facts">
+    <dt>User</dt><dd id="username">${identity.username}</dd>
+    <dt>Email</dt><dd id="email">${identity.email ?? '—'}</dd>
+    <dt>Connector</dt><dd id="connector">${identity.connector}</dd>
+    <dt>Upstream groups</dt><dd id="groups">${identity.groups.length ? identity.groups.map((g) => html`<span class="tag">${g}</span> `) : '—'}</dd>
+    <dt>Session expires</dt><dd>${new Date(options.session.expiresAt).toISOString()}</dd>
+  </dl>
+</section>
+<section class="card">
+  <h2>Gateway token claims</h2>
+  <p class="muted">A token Gatehouse signs for you, verifiable with <a href="/.well-known/jwks.json">our JWKS</a>.</p>
+  <pre id="token-claims">${JSON.stringify(options.tokenClaims, null, 2)}</pre>
+</section>`,
+  });
+}
+
+export function errorPage(options: PageOptions & { status: number; code: string; message: string; requestId?: string }): string {
+  return layout({
+    title: 'Error',
+    demo: options.demo,
+    body: html`<section class="card narrow error">
+  <h1>${options.status === 403 ? 'Access denied' : 'Something went wrong'}</h1>
+  <p class="message">${options.message}</p>
+  <p class="muted">Error code <code id="error-code">${options.code}</code>${options.requestId ? html` · request <code>${options.requestId}</code>` : ''}</p>
+  <p><a href="/login">Sign in again</a></p>
+</section>`,
+  });
+}

@@ -1,0 +1,23 @@
+/** Served at /static/gatehouse.css; kept in code so the build needs no asset copy step. */
+export const STYLES = `
+:root { --fg:#1d2330; --muted:#667085; --bg:#f4f6fa; --card:#fff; --accent:#2f5bea; --warn:#b42318; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.5 system-ui, -apple-system, Segoe UI, sans-serif; color:var(--fg); background:var(--bg); }
+.demo-banner { background:var(--warn); color:#fff; text-align:center; font-weight:700; padding:.4rem; letter-spacing:.05em; text-transform:uppercase; }
+.top { display:flex; justify-content:space-between; align-items:center; padding:.8rem 1.5rem; background:#111827; color:#fff; }
+.top a.brand { color:#fff; font-weight:700; text-decoration:none; font-size:1.1rem; }
+.top .who { margin-right:.5rem; }
+main { max-width:60rem; margin:2rem auto; padding:0 1rem; }
+.card { background:var(--card); border-radius:10px; padding:1.5rem 2rem; margin-bottom:1.5rem; box-shadow:0 1px 3px rgba(0,0,0,.08); }
+.card.narrow { max-width:28rem; margin-left:auto; margin-right:auto; }
+.connectors { list-style:none; padding:0; }
+.connectors li { margin:.5rem 0; }
+a.button, button { display:inline-block; background:var(--accent); color:#fff; border:0; border-radius:6px; padding:.55rem 1rem; text-decoration:none; font:inherit; cursor:pointer; }
+.connectors a.button { display:block; text-align:center; }
+dl.facts { display:grid; grid-template-columns:max-content 1fr; gap:.4rem 1.5rem; }
+dt { color:var(--muted); }
+.tag { display:inline-block; background:#e8edfd; color:#1e3a8a; border-radius:4px; padding:0 .45rem; margin-right:.2rem; }
+pre { background:#0f172a; color:#e2e8f0; padding:1rem; border-radius:8px; overflow:auto; }
+.muted { color:var(--muted); }
+.error h1 { color:var(--warn); }
+`;
