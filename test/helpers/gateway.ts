@@ -24,8 +24,8 @@ export interface TestGateway {
  * `raw` is a config tree without `server` (filled in here); its connectors may use
  * `{{GATEWAY}}` in strings, which becomes the gateway's public URL.
  */
-export async function startGateway(raw: Record<string, unknown>, options: { demo?: boolean } = {}): Promise<TestGateway> {
-  const port = await closedPort();
+export async function startGateway(raw: Record<string, unknown>, options: { demo?: boolean; port?: number } = {}): Promise<TestGateway> {
+  const port = options.port ?? (await closedPort());
   const url = `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
   const { server: serverOverrides, state, ...rest } = raw as { server?: Record<string, unknown>; state?: Record<string, unknown> };
