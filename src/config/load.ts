@@ -21,11 +21,11 @@ type Tree = unknown;
 /** Replaces `${VAR}` / `${VAR:-default}` in every string and reads `*_file` secrets. */
 function resolveReferences(node: Tree, path: string[], env: NodeJS.ProcessEnv, baseDir: string, problems: string[]): Tree {
   if (typeof node === 'string') {
-    return node.replace(ENV_REF, (_, name: string, fallback: string | undefined) => {
+    return node.replace(ENV_REF, (reference, name: string, fallback: string | undefined) => {
       const value = env[name] ?? fallback;
       if (value === undefined) {
         problems.push(`${path.join('.')}: environment variable ${name} is not set`);
-        return '';
+        return reference; // left as written, so the schema does not report the same key twice
       }
       return value;
     });

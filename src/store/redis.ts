@@ -85,9 +85,10 @@ export function createRedisStore(options: { url: string; prefix?: string; logger
     },
     async close() {
       for (const c of [client, subscriber]) {
-        if (!c) continue;
-        if (c.isOpen) await c.quit().catch(() => c.destroy());
-        else c.destroy();
+        if (!c?.isOpen) continue;
+        // quit() drains politely when connected; while reconnecting only destroy() stops the retries.
+        if (c.isReady) await c.quit().catch(() => undefined);
+        if (c.isOpen) c.destroy();
       }
     },
   };

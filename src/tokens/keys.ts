@@ -50,17 +50,20 @@ export interface KeyManagerOptions {
 
 const STORE_KEY = 'issuer:signing-keys';
 const FILE_NAME = 'signing-keys.json';
+const RELOAD_INTERVAL_MS = 60_000;
 
 export function createKeyManager(options: KeyManagerOptions): KeyManager {
   const clock = options.clock ?? systemClock;
   const persistence = options.store?.kind === 'redis' ? storePersistence(options.store) : filePersistence(options.dataDir);
-  let cache: { keys: StoredKey[]; active: ActiveKey; jwks: { keys: JWK[] } } | undefined;
+  let cache: { keys: StoredKey[]; active: ActiveKey; loadedAt: number } | undefined;
 
   const load = async () => {
-    if (cache && !rotationDue(cache.keys)) return cache;
+    const now = clock.now();
+    // Re-read now and then, so a rotation by another replica is picked up.
+    if (cache && !rotationDue(cache.keys) && now - cache.loadedAt < RELOAD_INTERVAL_MS) return cache;
     let keys = await persistence.read();
     if (!keys?.some((k) => !k.retiredAt)) {
-      keys = [...(keys ?? []), await newKey(options.alg, clock.now())];
+      keys = [...(keys ?? []), await newKey(options.alg, now)];
       await persistence.write(keys);
       options.logger?.info({ kid: keys.at(-1)?.kid }, 'generated issuer signing key');
     } else if (rotationDue(keys)) {
@@ -77,29 +80,28 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
 
   const rotateKeys = async (keys: StoredKey[]): Promise<StoredKey[]> => {
     const now = clock.now();
-    const kept = keys
-      .map((k) => (k.retiredAt ? k : { ...k, retiredAt: now }))
-      .filter((k) => (k.retiredAt ?? now) + options.maxTokenTtlMs > now);
+    const kept = keys.map((k) => (k.retiredAt ? k : { ...k, retiredAt: now })).filter((k) => stillPublished(k, now));
     const next = [...kept, await newKey(options.alg, now)];
     await persistence.write(next);
     options.logger?.info({ kid: next.at(-1)?.kid }, 'rotated issuer signing key');
     return next;
   };
 
+  const stillPublished = (k: StoredKey, now: number) => !k.retiredAt || k.retiredAt + options.maxTokenTtlMs > now;
+
   const materialise = async (keys: StoredKey[]) => {
     const current = keys.find((k) => !k.retiredAt)!;
-    const now = clock.now();
-    const published = keys.filter((k) => !k.retiredAt || k.retiredAt + options.maxTokenTtlMs > now);
-    return {
-      keys,
-      active: { kid: current.kid, alg: current.alg, key: (await importJWK(current.privateJwk, current.alg)) as CryptoKey },
-      jwks: { keys: published.map((k) => publicJwk(k)) },
-    };
+    const key = (await importJWK(current.privateJwk, current.alg)) as CryptoKey;
+    return { keys, active: { kid: current.kid, alg: current.alg, key }, loadedAt: clock.now() };
   };
 
   return {
     active: async () => (await load()).active,
-    jwks: async () => (await load()).jwks,
+    async jwks() {
+      const { keys } = await load();
+      const now = clock.now();
+      return { keys: keys.filter((k) => stillPublished(k, now)).map(publicJwk) };
+    },
     async rotate() {
       const keys = (await persistence.read()) ?? [];
       cache = await materialise(await rotateKeys(keys));

@@ -7,11 +7,16 @@ import { createGateway } from '../../main.js';
 
 const DEFAULT_CONFIG = 'config/gatehouse.yaml';
 
-/** --config, then GATEHOUSE_CONFIG, then config/gatehouse.yaml; with none of them, the demo. */
+/**
+ * --config, then GATEHOUSE_CONFIG, then config/gatehouse.yaml; with none of them, the demo.
+ * The demo listens on --listen or GATEHOUSE_LISTEN and keeps its data in GATEHOUSE_DATA_DIR
+ * (default ./data/demo).
+ */
 export function resolveConfig(flag?: string, listen?: string): { config: Config; demo: boolean; source: string } {
   const path = flag ?? process.env.GATEHOUSE_CONFIG ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
   if (path) return { config: loadConfigFile(path), demo: false, source: path };
-  return { config: demoConfig({ listen: listen ?? process.env.GATEHOUSE_LISTEN }), demo: true, source: 'built-in demo' };
+  const config = demoConfig({ listen: listen ?? process.env.GATEHOUSE_LISTEN, dataDir: process.env.GATEHOUSE_DATA_DIR || undefined });
+  return { config, demo: true, source: 'built-in demo' };
 }
 
 export async function serve(options: { config?: string; listen?: string }): Promise<void> {

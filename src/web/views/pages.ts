@@ -1,6 +1,6 @@
 import type { JWTPayload } from 'jose';
 import type { Session } from '../../core/types.js';
-import { html } from './html.js';
+import { html, type SafeHtml } from './html.js';
 import { layout } from './layout.js';
 
 export interface PageOptions {
@@ -35,7 +35,7 @@ export function homePage(options: PageOptions & { session: Session; tokenClaims:
     <dt>Email</dt><dd id="email">${identity.email ?? '—'}</dd>
     <dt>Connector</dt><dd id="connector">${identity.connector}</dd>
     <dt>Upstream groups</dt><dd id="groups">${identity.groups.length ? identity.groups.map((g) => html`<span class="tag">${g}</span> `) : '—'}</dd>
-    <dt>Session expires</dt><dd>${new Date(options.session.expiresAt).toISOString()}</dd>
+    <dt>Session expires</dt><dd id="session-expires">${utcTime(options.session.expiresAt)}</dd>
   </dl>
 </section>
 <section class="card">
@@ -46,12 +46,24 @@ export function homePage(options: PageOptions & { session: Session; tokenClaims:
   });
 }
 
+/** `2026-01-31 17:05 UTC`, with the exact instant in the `datetime` attribute. */
+function utcTime(ms: number): SafeHtml {
+  const iso = new Date(ms).toISOString();
+  return html`<time datetime="${iso}">${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC</time>`;
+}
+
+function errorHeading(status: number): string {
+  if (status === 403) return 'Access denied';
+  if (status === 404) return 'Not found';
+  return 'Something went wrong';
+}
+
 export function errorPage(options: PageOptions & { status: number; code: string; message: string; requestId?: string }): string {
   return layout({
     title: 'Error',
     demo: options.demo,
     body: html`<section class="card narrow error">
-  <h1>${options.status === 403 ? 'Access denied' : 'Something went wrong'}</h1>
+  <h1>${errorHeading(options.status)}</h1>
   <p class="message">${options.message}</p>
   <p class="muted">Error code <code id="error-code">${options.code}</code>${options.requestId ? html` · request <code>${options.requestId}</code>` : ''}</p>
   <p><a href="/login">Sign in again</a></p>

@@ -8,16 +8,30 @@ body { margin:0; font:15px/1.5 system-ui, -apple-system, Segoe UI, sans-serif; c
 .top a.brand { color:#fff; font-weight:700; text-decoration:none; font-size:1.1rem; }
 .top .who { margin-right:.5rem; }
 main { max-width:60rem; margin:2rem auto; padding:0 1rem; }
+h1 { font-size:1.6rem; line-height:1.25; margin:0 0 1rem; }
+h2 { font-size:1.2rem; line-height:1.3; margin:0 0 .5rem; }
+a { color:var(--accent); }
+code, pre { font-family:ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size:.9em; }
 .card { background:var(--card); border-radius:10px; padding:1.5rem 2rem; margin-bottom:1.5rem; box-shadow:0 1px 3px rgba(0,0,0,.08); }
+.card > :last-child { margin-bottom:0; }
 .card.narrow { max-width:28rem; margin-left:auto; margin-right:auto; }
 .connectors { list-style:none; padding:0; }
 .connectors li { margin:.5rem 0; }
 a.button, button { display:inline-block; background:var(--accent); color:#fff; border:0; border-radius:6px; padding:.55rem 1rem; text-decoration:none; font:inherit; cursor:pointer; }
+a.button:hover, button:hover { background:#2449c4; }
+a.button:focus-visible, button:focus-visible { outline:2px solid #93b4ff; outline-offset:2px; }
 .connectors a.button { display:block; text-align:center; }
 dl.facts { display:grid; grid-template-columns:max-content 1fr; gap:.4rem 1.5rem; }
 dt { color:var(--muted); }
+dd { margin:0; overflow-wrap:anywhere; }
 .tag { display:inline-block; background:#e8edfd; color:#1e3a8a; border-radius:4px; padding:0 .45rem; margin-right:.2rem; }
 pre { background:#0f172a; color:#e2e8f0; padding:1rem; border-radius:8px; overflow:auto; }
 .muted { color:var(--muted); }
 .error h1 { color:var(--warn); }
+@media (max-width:36rem) {
+  main { margin:1rem auto; }
+  .card { padding:1.25rem; }
+  dl.facts { grid-template-columns:1fr; gap:0; }
+  dl.facts dd { margin-bottom:.6rem; }
+}
 `;
