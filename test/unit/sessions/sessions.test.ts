@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createSessionManager, sessionRef } from '../../../src/sessions/sessions.js';
+import { createMemoryStore } from '../../../src/store/memory.js';
+
+const identity = { connector: 'corp', subject: 's1', username: 'alice', groups: ['devs'], claims: {} };
+
+function setUp() {
+  let now = Date.parse('2026-11-26T12:00:00Z');
+  const clock = { now: () => now };
+  const sessions = createSessionManager({ store: createMemoryStore({ clock }), idleTtlMs: 30 * 60_000, absoluteTtlMs: 8 * 3_600_000, clock });
+  return { sessions, advance: (ms: number) => (now += ms) };
+}
+
+test('a session lives while used, ends when idle too long', async () => {
+  const { sessions, advance } = setUp();
+  const s = await sessions.create(identity);
+  assert.match(s.id, /^[A-Za-z0-9_-]{43}$/);
+  advance(20 * 60_000);
+  assert.ok(await sessions.get(s.id), 'still alive, and touched');
+  advance(20 * 60_000);
+  assert.ok(await sessions.get(s.id), 'idle timer restarted by the last use');
+  advance(31 * 60_000);
+  assert.equal(await sessions.get(s.id), null, 'idle timeout');
+});
+
+test('a session ends at its absolute expiry however busy it is', async () => {
+  const { sessions, advance } = setUp();
+  const s = await sessions.create(identity);
+  for (let i = 0; i < 17; i++) {
+    advance(29 * 60_000);
+    await sessions.get(s.id);
+  }
+  advance(29 * 60_000);
+  assert.equal(await sessions.get(s.id), null);
+});
+
+test('destroy ends a session; malformed ids are never looked up', async () => {
+  const { sessions } = setUp();
+  const s = await sessions.create(identity);
+  await sessions.destroy(s.id);
+  assert.equal(await sessions.get(s.id), null);
+  assert.equal(await sessions.get('../../etc/passwd'), null);
+  assert.notEqual(sessionRef(s.id), s.id);
+  assert.equal(sessionRef(s.id).length, 24);
+});
