@@ -11,6 +11,7 @@ const MAX_LENGTH = 2048;
 export function checkReturnTo(value: unknown, options: { publicUrl: string; allowedHosts: string[] }): string {
   if (value === undefined || value === '') return '/';
   const rejected = () => new GatehouseError('return_to_rejected', 'return_to must be a path on this gateway or an allowed host.', { status: 400 });
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what we refuse
   if (typeof value !== 'string' || value.length > MAX_LENGTH || /[\u0000-\u001f\\]/.test(value)) throw rejected();
   const base = new URL(options.publicUrl);
   if (value.startsWith('/')) {
