@@ -1,17 +1,22 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.js';
-import { checkConfig, UsageError } from './commands/check-config.js';
+import { checkConfig } from './commands/check-config.js';
+import { policyExplain } from './commands/policy.js';
 import { serve } from './commands/serve.js';
+import { UsageError } from './errors.js';
 
 const USAGE = `Usage: gatehouse <command> [options]
 
 Commands:
   serve          Run the gateway (no config: the embedded demo)
-  check-config   Validate a config file and exit (0 valid, 2 invalid)
+  check-config   Validate a config file and run its policy tests (exit 0 valid, 2 invalid)
+  policy explain Show what an identity resolves to: --identity FILE.json [--json]
 
 Options:
   --config FILE  Config file (default: $GATEHOUSE_CONFIG, then config/gatehouse.yaml)
   --listen ADDR  Demo mode only: host:port to listen on (default 127.0.0.1:8080)
+  --identity F   policy explain: an identity as JSON (connector, username, email, groups, claims)
+  --json         machine-readable output
   -h, --help     Show this help
 `;
 
@@ -19,7 +24,13 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string' }, listen: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string' },
+      listen: { type: 'string' },
+      identity: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const [command = 'serve'] = positionals;
   if (values.help) {
@@ -32,6 +43,10 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keeps running
     case 'check-config':
       checkConfig(values);
+      return 0;
+    case 'policy':
+      if (positionals[1] !== 'explain') throw new UsageError('usage: gatehouse policy explain --identity FILE');
+      policyExplain(values);
       return 0;
     default:
       throw new UsageError(`unknown command "${command}"`);

@@ -78,6 +78,15 @@ function crossChecks(config: Config): string[] {
     if (seen.has(c.id)) problems.push(`connectors.${i}.id: duplicate connector id "${c.id}"`);
     seen.add(c.id);
   });
+  const roleNames = new Set(config.roles.map((r) => r.name));
+  config.roles.forEach((r, i) => {
+    if (config.roles.findIndex((o) => o.name === r.name) !== i) problems.push(`roles.${i}.name: duplicate role "${r.name}"`);
+  });
+  config.mappings.forEach((m, i) =>
+    m.roles.forEach((role, j) => {
+      if (!role.includes('$') && !roleNames.has(role)) problems.push(`mappings.${i}.roles.${j}: no role is named "${role}"`);
+    }),
+  );
   const publicUrl = new URL(config.server.public_url);
   if (publicUrl.protocol === 'http:' && !isLoopbackHost(publicUrl.hostname)) {
     problems.push('server.public_url: plain http is allowed only on loopback (127.0.0.1, ::1, localhost); use https');

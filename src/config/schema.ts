@@ -40,6 +40,8 @@ const oidcConnector = z.strictObject({
   /** Send the person to the IdP's end_session_endpoint on logout. */
   rp_initiated_logout: z.boolean().default(true),
   auth_params: z.record(z.string(), z.string()).default({}),
+  /** Prefix for this connector's groups when passed through `{{external.groups}}` (e.g. `google:`). */
+  groups_prefix: z.string().default(''),
 });
 
 const demoUser = z.strictObject({
@@ -54,9 +56,71 @@ const demoConnector = z.strictObject({
   id: slug.default('demo'),
   name: z.string().default('Demo IdP'),
   users: z.array(demoUser).optional(),
+  groups_prefix: z.string().default(''),
 });
 
 export const connectorSchema = z.discriminatedUnion('type', [oidcConnector, demoConnector]);
+
+/** `/regex/flags`, a glob, or an exact value. */
+const pattern = z.string().superRefine((value, ctx) => {
+  const regex = /^\/(.*)\/([imsu]*)$/s.exec(value);
+  if (!regex) return;
+  try {
+    new RegExp(regex[1], regex[2]);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `invalid regex: ${(err as Error).message}` });
+  }
+});
+const names = z.array(z.string()).default([]);
+
+const role = z
+  .strictObject({
+    name: z.string().min(1),
+    kubernetes_groups: names,
+    kubernetes_users: names,
+    logins: names,
+    node_labels: z.record(z.string(), z.union([z.string().transform((v) => [v]), z.array(z.string())])).default({}),
+    apps: names,
+    audit: z.enum(['read', 'none']).default('none'),
+    max_session_ttl: duration.optional(),
+    port_forwarding: z.boolean().default(false),
+    agent_forwarding: z.boolean().default(false),
+    deny: z
+      .strictObject({ kubernetes_groups: names, kubernetes_users: names, logins: names, apps: names })
+      .default({ kubernetes_groups: [], kubernetes_users: [], logins: [], apps: [] }),
+  })
+  .transform(({ max_session_ttl, audit, ...rest }) => ({
+    ...rest,
+    audit: audit === 'read' ? ('read' as const) : undefined,
+    max_session_ttl_ms: max_session_ttl,
+  }));
+
+const mapping = z.strictObject({
+  match: z
+    .strictObject({ connector: z.string().optional(), email: pattern.optional(), claim: z.string().optional(), value: pattern.optional() })
+    .refine((m) => Object.values(m).some((v) => v !== undefined), 'match needs at least one of connector, email, claim')
+    .refine((m) => m.value === undefined || m.claim !== undefined, 'value needs a claim'),
+  roles: z.array(z.string()).min(1),
+});
+
+/** An example identity and what it must resolve to; `gatehouse check-config` runs these. */
+const policyTest = z.strictObject({
+  name: z.string().optional(),
+  identity: z.strictObject({
+    connector: z.string(),
+    username: z.string(),
+    email: z.string().optional(),
+    groups: z.array(z.string()).default([]),
+    claims: z.record(z.string(), z.unknown()).default({}),
+  }),
+  expect: z.strictObject({
+    roles: z.array(z.string()).optional(),
+    kubernetes_groups: z.array(z.string()).optional(),
+    kubernetes_users: z.array(z.string()).optional(),
+    logins: z.array(z.string()).optional(),
+    apps: z.array(z.string()).optional(),
+  }),
+});
 
 export const configSchema = z.strictObject({
   server: z.strictObject({
@@ -91,6 +155,9 @@ export const configSchema = z.strictObject({
     })
     .default({ signing_alg: 'ES256', ttl: 600_000, rotate_every: 30 * 86_400_000 }),
   connectors: z.array(connectorSchema).min(1, 'configure at least one connector'),
+  roles: z.array(role).default([]),
+  mappings: z.array(mapping).default([]),
+  tests: z.array(policyTest).default([]),
   audit: z
     .strictObject({ backend: z.literal('file').default('file'), dir: z.string().optional() })
     .default({ backend: 'file' }),
@@ -100,3 +167,4 @@ export type Config = z.output<typeof configSchema>;
 export type ConnectorConfig = Config['connectors'][number];
 export type OidcConnectorConfig = Extract<ConnectorConfig, { type: 'oidc' }>;
 export type DemoConnectorConfig = Extract<ConnectorConfig, { type: 'demo' }>;
+export type RoleConfig = Config['roles'][number];

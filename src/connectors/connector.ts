@@ -25,10 +25,7 @@ export interface Connector {
   logoutUrl?(options: { upstreamIdToken?: string; postLogoutRedirectUri: string }): Promise<string | undefined>;
 }
 
-/** Reads a dot path (`realm_access.roles`) from claims. */
-export function claimAt(claims: Record<string, unknown>, path: string): unknown {
-  return path.split('.').reduce<unknown>((node, part) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined), claims);
-}
+export { claimAt } from '../core/claims.js';
 
 /** Single values, arrays and comma-free strings all become string arrays. */
 export function toStringArray(value: unknown): string[] {

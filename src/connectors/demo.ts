@@ -49,6 +49,7 @@ export async function createDemoConnector(config: DemoConnectorConfig, options: 
       userinfo: false,
       rp_initiated_logout: true,
       auth_params: {},
+      groups_prefix: config.groups_prefix,
     },
     { redirectUri },
   );

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -120,5 +120,60 @@ describe('config', () => {
     const ok = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check-config', '--config', file], { encoding: 'utf8' });
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /OK/);
+  });
+});
+
+describe('policy in the config', () => {
+  const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+
+  test('check-config runs the example config policy tests', () => {
+    const ok = run(['check-config', '--config', 'config/gatehouse.example.yaml']);
+    assert.equal(ok.status, 2, 'secrets unset');
+    const withEnv = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check-config', '--config', 'config/gatehouse.example.yaml'], {
+      encoding: 'utf8',
+      env: { ...process.env, GOOGLE_CLIENT_SECRET: 'x', KEYCLOAK_CLIENT_SECRET: 'y' },
+    });
+    assert.equal(withEnv.status, 0, withEnv.stderr);
+    assert.match(withEnv.stdout, /2 policy test\(s\) passed/);
+  });
+
+  test('a failing policy test and a mapping to an unknown role exit 2 with paths', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-cfg-'));
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(
+      file,
+      [
+        'server: { public_url: "http://127.0.0.1:9", listen: "127.0.0.1:9" }',
+        'connectors: [{ type: demo }]',
+        'roles: [{ name: dev, kubernetes_groups: [devs] }]',
+        'mappings:',
+        '  - { match: { claim: groups, value: devs }, roles: [dev] }',
+        '  - { match: { claim: groups, value: "/^(x)$/" }, roles: [nope] }',
+        'tests:',
+        '  - { name: bob, identity: { connector: demo, username: bob, groups: [devs] }, expect: { kubernetes_groups: [admins] } }',
+      ].join('\n'),
+    );
+    const first = run(['check-config', '--config', file]);
+    assert.equal(first.status, 2);
+    assert.match(first.stderr, /mappings\.1\.roles\.0: no role is named "nope"/);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(', roles: [nope]', ', roles: [dev]'));
+    const second = run(['check-config', '--config', file]);
+    assert.equal(second.status, 2);
+    assert.match(second.stderr, /tests\.0 \(bob\): kubernetes_groups expected \[admins\] but got \[devs\]/);
+  });
+
+  test('policy explain shows each grant and where it came from', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-cfg-'));
+    const identity = join(dir, 'id.json');
+    writeFileSync(identity, JSON.stringify({ connector: 'google', username: 'ana', email: 'ana@example.com', groups: ['platform'] }));
+    const out = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'policy', 'explain', '--config', 'config/gatehouse.example.yaml', '--identity', identity], {
+      encoding: 'utf8',
+      env: { ...process.env, GOOGLE_CLIENT_SECRET: 'x', KEYCLOAK_CLIENT_SECRET: 'y' },
+    });
+    assert.equal(out.status, 0, out.stderr);
+    assert.match(out.stdout, /platform-admin\s+from mappings\.0/);
+    assert.match(out.stdout, /platform-admins\s+from role platform-admin/);
+    assert.match(out.stdout, /root\s+from role platform-admin/);
+    assert.match(out.stdout, /audit: read/);
   });
 });
