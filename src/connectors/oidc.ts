@@ -24,6 +24,8 @@ export function createOidcConnector(config: OidcConnectorConfig, options: { redi
         discovered = undefined;
         throw new GatehouseError('idp_unavailable', `The identity provider "${config.id}" is not reachable right now.`, {
           status: 502,
+          // Safe to show, and it tells the person what is wrong: the message names no internals.
+          expose: true,
           cause: err,
         });
       });

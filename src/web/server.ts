@@ -3,7 +3,10 @@ import type { Socket } from 'node:net';
 import type { AuditSink } from '../audit/sink.js';
 import type { Logger } from '../core/logger.js';
 
-const LOGIN_PATHS = /^(GET|POST) \/(login|callback|saml)\b/;
+/** A request line on a login path; group 1 is the connector id when the path names one. */
+const LOGIN_REQUEST = /^(?:GET|POST) \/(?:login|callback|saml)(?:\/([a-z0-9][a-z0-9_-]{0,62}))?(?=[/?\s])/;
+/** After answering a rejected request, keep reading (and dropping) what the client still sends for this long. */
+const LINGER_MS = 5_000;
 
 /**
  * The HTTP listener. Requests Node rejects before any handler runs (headers or URL
@@ -13,7 +16,12 @@ const LOGIN_PATHS = /^(GET|POST) \/(login|callback|saml)\b/;
 export function createHttpServer(listener: RequestListener, options: { audit: AuditSink; logger: Logger }): Server {
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, listener);
   server.keepAliveTimeout = 65_000;
+  // Node emits clientError again for every further chunk the client sends after a parse error.
+  // Answer and audit once per connection; the rest is the same rejected request.
+  const answered = new WeakSet<Socket>();
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+    if (answered.has(socket)) return;
+    answered.add(socket);
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW' || err.code === 'HPE_URI_TOO_LONG';
     const [status, code, message] = tooLarge
       ? [431, 'request_too_large', 'The request line or headers are too large.']
@@ -24,14 +32,23 @@ export function createHttpServer(listener: RequestListener, options: { audit: Au
         `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
           `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
+      // Closing while the client is still sending (a 1 MB header) makes the kernel reset the
+      // connection, which can discard our answer before the client reads it. Linger instead:
+      // the parser keeps reading and dropping input until the client closes, or LINGER_MS.
+      const linger = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+      socket.once('close', () => clearTimeout(linger));
     } else {
       socket.destroy();
     }
     if (err.code === 'ECONNRESET') return;
-    const start = err.rawPacket?.subarray(0, 64).toString('latin1') ?? '';
+    // Best effort: rawPacket is the chunk in which the parser failed. For a request sent in one
+    // piece that is its start; when the request line came in an earlier chunk, we cannot tell
+    // which path it named and record http.rejected.
+    const start = err.rawPacket?.subarray(0, 128).toString('latin1') ?? '';
+    const login = LOGIN_REQUEST.exec(start);
     const context = { remoteAddr: socket.remoteAddress };
-    const event = LOGIN_PATHS.test(start)
-      ? options.audit.emit({ type: 'user.login', outcome: 'failure', reason: code, context })
+    const event = login
+      ? options.audit.emit({ type: 'user.login', outcome: 'failure', connector: login[1], reason: code, context })
       : options.audit.emit({ type: 'http.rejected', outcome: 'failure', reason: code, details: { parser_error: err.code }, context });
     event.catch((auditErr) => options.logger.error({ err: auditErr }, 'audit write failed'));
   });
