@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
+import { policyFromConfig } from './access/index.js';
 import { createFileAuditSink } from './audit/file.js';
 import type { AuditSink } from './audit/sink.js';
 import type { Config } from './config/schema.js';
@@ -48,7 +49,8 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   });
   const connectors = await createConnectors(config);
   const cookies = createCookiePolicy(config.server.public_url);
-  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, keys, issuer, connectors, cookies });
+  const policy = policyFromConfig(config);
+  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, keys, issuer, connectors, cookies, policy });
   const server = createHttpServer(app, { audit, logger });
 
   const [host, port] = splitHostPort(config.server.listen);

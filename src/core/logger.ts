@@ -14,7 +14,9 @@ export const REDACT_PATHS = [
   '*.id_token',
   '*.access_token',
   '*.refresh_token',
-  '*.code',
+  // OAuth authorization codes travel in query strings; error `code` fields stay readable.
+  'query.code',
+  '*.query.code',
   '*.SAMLResponse',
   '*.upstreamIdToken',
 ];

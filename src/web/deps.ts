@@ -1,3 +1,4 @@
+import type { Policy } from '../access/index.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { Config } from '../config/schema.js';
 import type { Connectors } from '../connectors/index.js';
@@ -19,6 +20,7 @@ export interface WebDeps {
   keys: KeyManager;
   issuer: TokenIssuer;
   connectors: Connectors;
+  policy: Policy;
   cookies: CookiePolicy;
 }
 

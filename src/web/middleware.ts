@@ -1,5 +1,4 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { GatehouseError } from '../core/errors.js';
 import type { Session } from '../core/types.js';
 import { requestContext } from './context.js';
 import { SESSION_COOKIE, type WebDeps } from './deps.js';
@@ -24,5 +23,3 @@ export async function currentSession(deps: WebDeps, req: Request): Promise<Sessi
   const id = deps.cookies.read(req, SESSION_COOKIE);
   return id ? deps.sessions.get(id) : null;
 }
-
-export const unauthenticated = () => new GatehouseError('unauthenticated', 'Sign in first.', { status: 401 });

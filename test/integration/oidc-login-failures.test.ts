@@ -370,7 +370,8 @@ describe('OIDC login failures', { timeout: 120_000 }, () => {
   test('unknown connector → 404 unknown_connector', async () => {
     const res = await fetchJson(`${base}/login/nope`);
     assert.equal(res.headers.get('location'), null);
-    await expectLoginFailure(gw, res, { status: 404, code: 'unknown_connector', connector: 'nope' });
+    // The audit event leaves connector empty: only configured ids are recorded, never request text.
+    await expectLoginFailure(gw, res, { status: 404, code: 'unknown_connector', connector: undefined });
   });
 
   describe('return_to', () => {

@@ -1,15 +1,14 @@
 import { Router } from 'express';
 import type { WebDeps } from '../deps.js';
-import { asyncHandler, currentSession, unauthenticated } from '../middleware.js';
+import { asyncHandler } from '../middleware.js';
+import { requirePrincipal } from '../principal.js';
 
 export function apiRoutes(deps: WebDeps): Router {
   const router = Router();
   router.get(
     '/api/v1/whoami',
     asyncHandler(async (req, res) => {
-      const session = await currentSession(deps, req);
-      if (!session) throw unauthenticated();
-      const { identity } = session;
+      const { identity, access, session } = await requirePrincipal(deps, req);
       res.setHeader('cache-control', 'no-store');
       res.json({
         username: identity.username,
@@ -17,7 +16,11 @@ export function apiRoutes(deps: WebDeps): Router {
         groups: identity.groups,
         connector: identity.connector,
         subject: identity.subject,
-        session: { created_at: new Date(session.createdAt).toISOString(), expires_at: new Date(session.expiresAt).toISOString() },
+        roles: access.roles,
+        kubernetes_groups: access.kubernetesGroups,
+        logins: access.logins,
+        audit: access.auditRead ? 'read' : 'own',
+        session: session ? { created_at: new Date(session.createdAt).toISOString(), expires_at: new Date(session.expiresAt).toISOString() } : null,
       });
     }),
   );

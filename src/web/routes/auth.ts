@@ -34,8 +34,10 @@ export function authRoutes(deps: WebDeps): Router {
   const ctxOf = (res: Response): RequestContext => res.locals.ctx;
 
   /** Every login failure is audited with its reason, then answered with status and code. */
-  const failLogin = async (req: Request, res: Response, err: unknown, connector?: string) => {
+  const failLogin = async (req: Request, res: Response, err: unknown, requested?: string) => {
     const reason = isGatehouseError(err) ? err.code : 'internal_error';
+    // Only configured ids reach the audit log; anything else is attacker-controlled text.
+    const connector = requested && connectors.byId.has(requested) ? requested : undefined;
     try {
       await audit.emit({ type: 'user.login', outcome: 'failure', connector, reason, context: ctxOf(res) });
     } catch (auditErr) {

@@ -3,7 +3,7 @@ import { decodeJwt } from 'jose';
 import type { WebDeps } from '../deps.js';
 import { asyncHandler, currentSession } from '../middleware.js';
 import { homePage } from '../views/pages.js';
-import { gatewayTokenFor } from './tokens.js';
+import { gatewayTokenFor } from '../principal.js';
 
 export function pageRoutes(deps: WebDeps): Router {
   const router = Router();

@@ -1,0 +1,65 @@
+import type { Request } from 'express';
+import { resolveAccess, type Access } from '../access/index.js';
+import { GatehouseError } from '../core/errors.js';
+import type { ExternalIdentity, Session } from '../core/types.js';
+import type { WebDeps } from './deps.js';
+import { currentSession } from './middleware.js';
+
+/** The audience of tokens for the gateway itself (its API and pages). */
+export const GATEWAY_AUDIENCE = 'gatehouse';
+
+/** Who is calling, and what policy lets them do right now. */
+export interface Principal {
+  identity: ExternalIdentity;
+  access: Access;
+  /** Present for browser sessions; absent for bearer tokens. */
+  session?: Session;
+}
+
+/**
+ * A session cookie (browser) or `Authorization: Bearer` with a gateway token (CLI).
+ * Access is resolved from the current policy on every request, so a config change applies at once.
+ * A bearer token that fails verification is an error, never a fallback to anonymous.
+ */
+export async function authenticate(deps: WebDeps, req: Request): Promise<Principal | null> {
+  const header = req.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+    if (!match) throw new GatehouseError('invalid_token', 'Authorization must be "Bearer <token>".', { status: 401 });
+    const claims = await deps.issuer.verify(match[1], { audience: GATEWAY_AUDIENCE });
+    const identity: ExternalIdentity = {
+      connector: String(claims.connector ?? ''),
+      subject: String(claims.sub).replace(/^[^:]*:/, ''),
+      username: String(claims.preferred_username ?? claims.sub),
+      email: typeof claims.email === 'string' ? claims.email : undefined,
+      groups: Array.isArray(claims.groups) ? claims.groups.map(String) : [],
+      claims: {},
+    };
+    return { identity, access: resolveAccess(identity, deps.policy) };
+  }
+  const session = await currentSession(deps, req);
+  return session ? { identity: session.identity, access: resolveAccess(session.identity, deps.policy), session } : null;
+}
+
+export async function requirePrincipal(deps: WebDeps, req: Request): Promise<Principal> {
+  const principal = await authenticate(deps, req);
+  if (!principal) throw new GatehouseError('unauthenticated', 'Sign in first.', { status: 401 });
+  return principal;
+}
+
+/** A short-lived gateway token for a session: what `authenticate` accepts as a bearer. */
+export function gatewayTokenFor(deps: WebDeps, session: Session): Promise<string> {
+  const { identity } = session;
+  return deps.issuer.mint({
+    subject: `${identity.connector}:${identity.subject}`,
+    audience: GATEWAY_AUDIENCE,
+    ttlMs: Math.min(deps.config.tokens.ttl, session.expiresAt - Date.now()),
+    claims: {
+      email: identity.email,
+      preferred_username: identity.username,
+      groups: identity.groups,
+      roles: resolveAccess(identity, deps.policy).roles,
+      connector: identity.connector,
+    },
+  });
+}
