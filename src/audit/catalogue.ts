@@ -5,6 +5,12 @@
 export const AUDIT_EVENTS = {
   'user.login': { success: 'GH1000I', failure: 'GH1001W' },
   'user.logout': { success: 'GH1010I', failure: 'GH1011W' },
+  'token.issued': { success: 'GH2000I', failure: 'GH2001W' },
+  'token.refreshed': { success: 'GH2010I', failure: 'GH2011W' },
+  'token.reuse_detected': { success: 'GH2020I', failure: 'GH2021W' },
+  'token.revoked': { success: 'GH2030I', failure: 'GH2031W' },
+  'device.authorized': { success: 'GH2040I', failure: 'GH2041W' },
+  'kube.tokenreview': { success: 'GH3000I', failure: 'GH3001W' },
   'http.rejected': { success: 'GH9000I', failure: 'GH9001W' },
 } as const;
 

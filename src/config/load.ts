@@ -87,6 +87,14 @@ function crossChecks(config: Config): string[] {
       if (!role.includes('$') && !roleNames.has(role)) problems.push(`mappings.${i}.roles.${j}: no role is named "${role}"`);
     }),
   );
+  config.clusters.forEach((c, i) => {
+    if (config.clusters.findIndex((o) => o.name === c.name) !== i) problems.push(`clusters.${i}.name: duplicate cluster "${c.name}"`);
+    if (config.clusters.findIndex((o) => o.audience === c.audience) !== i) problems.push(`clusters.${i}.audience: duplicate audience "${c.audience}"`);
+    if (c.audience === 'gatehouse' || c.audience === config.cli.client_id) problems.push(`clusters.${i}.audience: "${c.audience}" is reserved`);
+    c.roles?.forEach((r, j) => {
+      if (!roleNames.has(r)) problems.push(`clusters.${i}.roles.${j}: no role is named "${r}"`);
+    });
+  });
   const publicUrl = new URL(config.server.public_url);
   if (publicUrl.protocol === 'http:' && !isLoopbackHost(publicUrl.hostname)) {
     problems.push('server.public_url: plain http is allowed only on loopback (127.0.0.1, ::1, localhost); use https');

@@ -122,6 +122,19 @@ const policyTest = z.strictObject({
   }),
 });
 
+/** A Kubernetes cluster that trusts Gatehouse tokens (oidc) or is reached through Gatehouse (proxy). */
+const cluster = z.strictObject({
+  name: slug,
+  /** `aud` of tokens for this cluster; kube-apiserver's --oidc-client-id. */
+  audience: z.string().min(1),
+  mode: z.enum(['oidc', 'proxy']).default('oidc'),
+  api_server: z.url({ protocol: /^https$/ }),
+  ca_file: z.string().optional(),
+  token_file: z.string().optional(),
+  /** When set, only these roles may get tokens for the cluster; otherwise any role granting Kubernetes groups or users. */
+  roles: z.array(z.string()).optional(),
+});
+
 export const configSchema = z.strictObject({
   server: z.strictObject({
     public_url: httpUrl.transform((u) => u.replace(/\/+$/, '')),
@@ -155,6 +168,20 @@ export const configSchema = z.strictObject({
     })
     .default({ signing_alg: 'ES256', ttl: 600_000, rotate_every: 30 * 86_400_000 }),
   connectors: z.array(connectorSchema).min(1, 'configure at least one connector'),
+  clusters: z.array(cluster).default([]),
+  /** Who may call the TokenReview webhook: a bearer token, or a client certificate signed by this CA. */
+  tokenreview: z
+    .strictObject({ bearer_token: z.string().min(16).optional(), client_ca_file: z.string().optional() })
+    .refine((t) => t.bearer_token || t.client_ca_file, 'set bearer_token or client_ca_file')
+    .optional(),
+  /** The public OAuth client the `gatehouse` CLI uses (code + PKCE on loopback, device grant, refresh). */
+  cli: z
+    .strictObject({
+      client_id: z.string().default('gatehouse-cli'),
+      /** Upper bound of a CLI login; each role's max_session_ttl may shorten it. */
+      refresh_ttl: duration.default(43_200_000),
+    })
+    .default({ client_id: 'gatehouse-cli', refresh_ttl: 43_200_000 }),
   roles: z.array(role).default([]),
   mappings: z.array(mapping).default([]),
   tests: z.array(policyTest).default([]),
@@ -168,3 +195,4 @@ export type ConnectorConfig = Config['connectors'][number];
 export type OidcConnectorConfig = Extract<ConnectorConfig, { type: 'oidc' }>;
 export type DemoConnectorConfig = Extract<ConnectorConfig, { type: 'demo' }>;
 export type RoleConfig = Config['roles'][number];
+export type ClusterConfig = Config['clusters'][number];

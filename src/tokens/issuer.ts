@@ -24,7 +24,14 @@ export interface TokenIssuer {
 
 const ALGORITHMS = ['ES256', 'RS256'];
 
-export function createTokenIssuer(options: { issuer: string; keys: KeyManager; defaultTtlMs: number; clock?: Clock }): TokenIssuer {
+export function createTokenIssuer(options: {
+  issuer: string;
+  keys: KeyManager;
+  defaultTtlMs: number;
+  clock?: Clock;
+  /** Further discovery metadata: the OAuth endpoints that exist. */
+  metadata?: Record<string, unknown>;
+}): TokenIssuer {
   const clock = options.clock ?? systemClock;
   let verifier: { jwksJson: string; keySet: ReturnType<typeof createLocalJWKSet> } | undefined;
 
@@ -74,6 +81,7 @@ export function createTokenIssuer(options: { issuer: string; keys: KeyManager; d
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ALGORITHMS,
         claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'email', 'preferred_username', 'groups', 'roles', 'connector'],
+        ...options.metadata,
       };
     },
   };

@@ -6,6 +6,7 @@ import { attachContext } from './middleware.js';
 import { apiRoutes } from './routes/api.js';
 import { authRoutes } from './routes/auth.js';
 import { issuerRoutes } from './routes/issuer.js';
+import { oauthRoutes } from './routes/oauth.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { STYLES } from './views/styles.js';
@@ -45,6 +46,7 @@ export function createWebApp(deps: WebDeps): Express {
   });
   app.use(issuerRoutes(deps));
   app.use(authRoutes(deps));
+  app.use(oauthRoutes(deps, deps.oauth));
   app.use(apiRoutes(deps));
   app.use(pageRoutes(deps));
   app.use((_req, _res, next) => next(notFound()));

@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/store.js';
 import type { TokenIssuer } from '../tokens/issuer.js';
+import type { OAuthServer } from '../tokens/oauth/server.js';
 import type { KeyManager } from '../tokens/keys.js';
 import type { CookiePolicy } from './cookies.js';
 
@@ -21,6 +22,7 @@ export interface WebDeps {
   issuer: TokenIssuer;
   connectors: Connectors;
   policy: Policy;
+  oauth: OAuthServer;
   cookies: CookiePolicy;
 }
 

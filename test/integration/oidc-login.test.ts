@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/connectors/embedded-idp.js';
-import { Browser, redirectedTo, type Page } from '../helpers/browser.js';
+import { Browser } from '../helpers/browser.js';
+import { logIn } from '../helpers/sso.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { closedPort, REDIS_URL, requireRedis } from '../helpers/services.js';
 
@@ -40,21 +41,6 @@ async function setUp(state: Record<string, unknown> = {}): Promise<Setup> {
     { port },
   );
   return { gw, corp, partner };
-}
-
-/** Chooser → connector → IdP login form → consent → callback; returns the callback's response. */
-async function logIn(browser: Browser, gw: TestGateway, connectorName: string, user: { username: string; password: string }, returnTo?: string): Promise<Page> {
-  const chooser = await browser.go(`${gw.url}/login${returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : ''}`);
-  assert.equal(chooser.status, 200);
-  const link = new RegExp(`href="([^"]+)">${connectorName}<`).exec(chooser.body)?.[1];
-  assert.ok(link, `chooser lists ${connectorName}:\n${chooser.body}`);
-  const form = await browser.go(new URL(link.replaceAll('&amp;', '&'), gw.url).href);
-  assert.match(form.body, /name="password"/, 'IdP login form');
-  const consent = await browser.submit(form, 'login', { username: user.username, password: user.password });
-  assert.match(consent.body, /Allow/, 'IdP consent form');
-  const done = await browser.submit(consent, 'confirm', {}, `${gw.url}/callback/`);
-  const callback = redirectedTo(done, `${gw.url}/callback/`);
-  return browser.request(callback.href);
 }
 
 async function whoami(browser: Browser, gw: TestGateway) {

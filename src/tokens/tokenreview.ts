@@ -1,0 +1,119 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditSink } from '../audit/sink.js';
+import type { RequestContext } from '../core/types.js';
+import type { TokenIssuer } from './issuer.js';
+
+const PATHS = new Map([
+  ['/apis/authentication.k8s.io/v1/tokenreviews', 'authentication.k8s.io/v1'],
+  ['/apis/authentication.k8s.io/v1beta1/tokenreviews', 'authentication.k8s.io/v1beta1'],
+]);
+const MAX_BODY = 64 * 1024;
+
+export interface TokenReviewOptions {
+  issuer: TokenIssuer;
+  audit: AuditSink;
+  /** Cluster audiences we issue tokens for: the default when the review names none. */
+  audiences: () => string[];
+  /** Callers must present this bearer token (kube-apiserver's webhook kubeconfig carries it). */
+  bearerToken?: string;
+  /** Username prefix, as kube-apiserver's --oidc-username-prefix would add. */
+  usernamePrefix: string;
+  context: (req: IncomingMessage) => RequestContext;
+}
+
+/**
+ * kube-apiserver's webhook token authenticator (TokenReview v1 and v1beta1), served on the
+ * data path before Express. Verifies a Gatehouse token (signature, iss, exp, nbf, and aud within
+ * spec.audiences or our clusters') and answers in the apiVersion it was asked.
+ */
+export function createTokenReviewHandler(options: TokenReviewOptions) {
+  const expected = options.bearerToken ? Buffer.from(`Bearer ${options.bearerToken}`) : undefined;
+
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    const json = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store' });
+    res.end(json);
+  };
+  const failure = (res: ServerResponse, status: number, code: string, message: string) =>
+    send(res, status, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: code, message, code: status });
+
+  return {
+    matches: (req: IncomingMessage) => req.method === 'POST' && PATHS.has((req.url ?? '').split('?')[0]),
+
+    async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+      const context = options.context(req);
+      const apiVersion = PATHS.get((req.url ?? '').split('?')[0])!;
+      const given = Buffer.from(req.headers.authorization ?? '');
+      if (!expected || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        req.resume();
+        await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason: 'caller_unauthenticated', context });
+        return failure(res, 401, 'Unauthorized', expected ? 'The TokenReview caller must present the configured bearer token.' : 'The TokenReview webhook is not configured (tokenreview.bearer_token).');
+      }
+      let review: { apiVersion?: string; kind?: string; spec?: { token?: unknown; audiences?: unknown } };
+      try {
+        review = JSON.parse(await readBody(req));
+      } catch (err) {
+        await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason: 'malformed_review', context });
+        return failure(res, (err as { status?: number }).status ?? 400, 'BadRequest', (err as { status?: number }).status ? 'The TokenReview body is too large.' : 'The body is not a JSON TokenReview.');
+      }
+      if (review?.kind !== 'TokenReview' || typeof review.spec?.token !== 'string' || !review.spec.token) {
+        await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason: 'malformed_review', context });
+        return failure(res, 400, 'BadRequest', 'Expected kind TokenReview with spec.token.');
+      }
+      const requested = Array.isArray(review.spec.audiences) ? review.spec.audiences.filter((a): a is string => typeof a === 'string') : [];
+      const audiences = requested.length ? requested : options.audiences();
+      const answer = (status: Record<string, unknown>) => send(res, 201, { apiVersion, kind: 'TokenReview', metadata: { creationTimestamp: null }, spec: { audiences: requested.length ? requested : undefined }, status });
+      try {
+        const claims = await options.issuer.verify(review.spec.token, { audience: audiences });
+        const tokenAudiences = ([] as unknown[]).concat(claims.aud ?? []).map(String);
+        const username = `${options.usernamePrefix}${String(claims.preferred_username ?? claims.sub)}`;
+        const groups = Array.isArray(claims.groups) ? claims.groups.map(String) : [];
+        await options.audit.emit({
+          type: 'kube.tokenreview',
+          outcome: 'success',
+          user: String(claims.preferred_username ?? claims.sub),
+          connector: typeof claims.connector === 'string' ? claims.connector : undefined,
+          roles: Array.isArray(claims.roles) ? claims.roles.map(String) : undefined,
+          details: { audiences: tokenAudiences.filter((a) => audiences.includes(a)), groups, jti: claims.jti },
+          context,
+        });
+        answer({
+          authenticated: true,
+          user: {
+            username,
+            uid: String(claims.sub),
+            groups,
+            extra: {
+              'gatehouse.dev/connector': [String(claims.connector ?? '')],
+              'gatehouse.dev/roles': Array.isArray(claims.roles) ? claims.roles.map(String) : [],
+            },
+          },
+          audiences: tokenAudiences.filter((a) => audiences.includes(a)),
+        });
+      } catch (err) {
+        const message = (err as Error).message;
+        await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason: 'invalid_token', details: { error: message }, context });
+        answer({ authenticated: false, error: message });
+      }
+    },
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        // Stop buffering but let the rest drain, so the 413 answer still reaches the caller.
+        req.removeAllListeners('data');
+        req.resume();
+        reject(Object.assign(new Error('body too large'), { status: 413 }));
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
