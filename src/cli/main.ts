@@ -14,10 +14,14 @@ Commands:
 
 Options:
   --config FILE  Config file (default: $GATEHOUSE_CONFIG, then config/gatehouse.yaml)
+  --demo         serve: run the embedded demo even when a config file exists
   --listen ADDR  Demo mode only: host:port to listen on (default 127.0.0.1:8080)
   --identity F   policy explain: an identity as JSON (connector, username, email, groups, claims)
   --json         machine-readable output
   -h, --help     Show this help
+
+Environment: GATEHOUSE_CONFIG (config file), GATEHOUSE_LISTEN and GATEHOUSE_DATA_DIR (demo address
+and data directory), LOG_LEVEL (pino level).
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -27,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string' },
       listen: { type: 'string' },
+      demo: { type: 'boolean' },
       identity: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },

@@ -44,7 +44,7 @@ async function startDemoServer(t: TestContext): Promise<DemoServer> {
   const env: NodeJS.ProcessEnv = { ...process.env, GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
   delete env.GATEHOUSE_CONFIG;
   delete env.GATEHOUSE_LISTEN;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--listen', `127.0.0.1:${port}`], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--demo', '--listen', `127.0.0.1:${port}`], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,20 +8,21 @@ import { createGateway } from '../../main.js';
 const DEFAULT_CONFIG = 'config/gatehouse.yaml';
 
 /**
- * --config, then GATEHOUSE_CONFIG, then config/gatehouse.yaml; with none of them, the demo.
+ * --demo forces the demo; otherwise --config, then GATEHOUSE_CONFIG, then config/gatehouse.yaml;
+ * with none of them, the demo.
  * The demo listens on --listen or GATEHOUSE_LISTEN and keeps its data in GATEHOUSE_DATA_DIR
  * (default ./data/demo).
  */
-export function resolveConfig(flag?: string, listen?: string): { config: Config; demo: boolean; source: string } {
-  const path = flag ?? process.env.GATEHOUSE_CONFIG ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
+export function resolveConfig(flag?: string, listen?: string, forceDemo = false): { config: Config; demo: boolean; source: string } {
+  const path = forceDemo ? undefined : (flag ?? process.env.GATEHOUSE_CONFIG ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined));
   if (path) return { config: loadConfigFile(path), demo: false, source: path };
   const config = demoConfig({ listen: listen ?? process.env.GATEHOUSE_LISTEN, dataDir: process.env.GATEHOUSE_DATA_DIR || undefined });
   return { config, demo: true, source: 'built-in demo' };
 }
 
-export async function serve(options: { config?: string; listen?: string }): Promise<void> {
+export async function serve(options: { config?: string; listen?: string; demo?: boolean }): Promise<void> {
   const logger = createLogger();
-  const { config, demo, source } = resolveConfig(options.config, options.listen);
+  const { config, demo, source } = resolveConfig(options.config, options.listen, options.demo);
   const gateway = await createGateway(config, { logger, demo });
   await gateway.start();
   logger.info({ url: config.server.public_url, listen: config.server.listen, config: source }, 'gatehouse is listening');

@@ -46,7 +46,7 @@ export function authRoutes(deps: WebDeps): Router {
     sendError(req, res, err, { logger: deps.logger, demo: deps.demo });
   };
 
-  /** Counts login attempts per client address in a one-minute window, in the shared store. */
+  /** Counts login starts per client address in a one-minute window, in the shared store (callbacks are bound to a start). */
   const rateLimit = async (res: Response) => {
     const window = Math.floor(Date.now() / 60_000);
     const count = await store.increment(`ratelimit:login:${ctxOf(res).remoteAddr}:${window}`, 60);
@@ -98,7 +98,6 @@ export function authRoutes(deps: WebDeps): Router {
   router.get('/callback/:connector', async (req, res) => {
     const id = req.params.connector;
     try {
-      await rateLimit(res);
       const connector = connectorOr404(id);
       const state = req.query.state;
       if (typeof state !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(state)) throw stateMismatch('the callback carries no valid state');
