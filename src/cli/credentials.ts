@@ -1,4 +1,6 @@
 import { GatehouseError } from '../core/errors.js';
+import { gatewayAccessToken } from './session.js';
+import { resolveServer } from './state.js';
 
 /** Where the CLI talks to, and with which gateway token. */
 export interface CliCredentials {
@@ -7,13 +9,13 @@ export interface CliCredentials {
 }
 
 /**
- * The gateway token for API calls from the CLI: `--token` or GATEHOUSE_TOKEN for scripts,
- * else the token cache written by `gatehouse login` (see cli/login).
+ * The gateway and token for API calls from the CLI: --server, GATEHOUSE_SERVER, or the gateway
+ * last logged in to; --token or GATEHOUSE_TOKEN for scripts, else the cache from `gatehouse login`
+ * (refreshed when it is about to expire).
  */
 export async function gatewayCredentials(options: { server?: string; token?: string }): Promise<CliCredentials> {
-  const server = (options.server ?? process.env.GATEHOUSE_SERVER ?? '').replace(/\/+$/, '');
-  const token = options.token ?? process.env.GATEHOUSE_TOKEN;
-  if (!server) throw new GatehouseError('no_server', 'Say which gateway: --server URL or GATEHOUSE_SERVER.', { status: 400 });
-  if (!token) throw new GatehouseError('login_required', 'Not signed in: run `gatehouse login --server URL`, or set GATEHOUSE_TOKEN.', { status: 401 });
+  const server = resolveServer(options.server);
+  if (!server) throw new GatehouseError('no_server', 'Say which gateway: --server URL or GATEHOUSE_SERVER (or run `gatehouse login --server URL` once).', { status: 400 });
+  const token = options.token ?? process.env.GATEHOUSE_TOKEN ?? (await gatewayAccessToken(server));
   return { server, token };
 }

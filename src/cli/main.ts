@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.js';
+import { isGatehouseError } from '../core/errors.js';
 import { checkConfig } from './commands/check-config.js';
+import { kubeApiserverConfig, kubeCredentials, kubeLogin, kubeRbac, kubeWebhookConfig } from './commands/kube.js';
+import { login, logout, status } from './commands/login.js';
 import { policyExplain } from './commands/policy.js';
 import { serve } from './commands/serve.js';
 import { UsageError } from './errors.js';
@@ -11,6 +14,16 @@ Commands:
   serve          Run the gateway (no config: the embedded demo)
   check-config   Validate a config file and run its policy tests (exit 0 valid, 2 invalid)
   policy explain Show what an identity resolves to: --identity FILE.json [--json]
+
+  login          Sign in to a gateway: [--server URL] [--connector ID] [--device]
+  status         Who you are, roles, Kubernetes groups, token expiry
+  logout         Revoke the CLI login at the gateway and forget it locally
+
+  kube login NAME [--kubeconfig PATH]   Add or update context NAME for a cluster
+  kube credentials --cluster NAME       The kubectl exec credential plugin
+  kube apiserver-config --cluster NAME  kube-apiserver OIDC flags and AuthenticationConfiguration
+  kube rbac                             RoleBindings for every role's Kubernetes groups
+  kube webhook-config                   kubeconfig for the TokenReview webhook
 
 Options:
   --config FILE  Config file (default: $GATEHOUSE_CONFIG, then config/gatehouse.yaml)
@@ -32,6 +45,12 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string' },
       listen: { type: 'string' },
       demo: { type: 'boolean' },
+      server: { type: 'string' },
+      connector: { type: 'string' },
+      device: { type: 'boolean' },
+      cluster: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'exec-command': { type: 'string' },
       identity: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -49,6 +68,17 @@ async function main(argv: string[]): Promise<number> {
     case 'check-config':
       checkConfig(values);
       return 0;
+    case 'login':
+      await login(values);
+      return 0;
+    case 'status':
+      status(values);
+      return 0;
+    case 'logout':
+      await logout(values);
+      return 0;
+    case 'kube':
+      return kube(positionals.slice(1), values);
     case 'policy':
       if (positionals[1] !== 'explain') throw new UsageError('usage: gatehouse policy explain --identity FILE');
       policyExplain(values);
@@ -58,6 +88,31 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+async function kube(args: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
+  const str = (key: string) => (typeof values[key] === 'string' ? (values[key] as string) : undefined);
+  const options = { server: str('server'), config: str('config'), cluster: str('cluster'), kubeconfig: str('kubeconfig'), execCommand: str('exec-command') };
+  switch (args[0]) {
+    case 'credentials':
+      await kubeCredentials(options);
+      return 0;
+    case 'login':
+      await kubeLogin({ ...options, cluster: args[1] ?? options.cluster });
+      return 0;
+    case 'apiserver-config':
+      kubeApiserverConfig(options);
+      return 0;
+    case 'rbac':
+      kubeRbac(options);
+      return 0;
+    case 'webhook-config':
+      kubeWebhookConfig(options);
+      return 0;
+    default:
+      throw new UsageError('usage: gatehouse kube login|credentials|apiserver-config|rbac|webhook-config');
+  }
+}
+
+// Invoked as the kubectl plugin `kubectl gatehouse …`, the arguments are the same.
 main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exit(code);
@@ -70,6 +125,10 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`gatehouse: ${(err as Error).message}\n\n${USAGE}`);
       process.exit(64);
+    }
+    if (isGatehouseError(err)) {
+      process.stderr.write(`gatehouse: ${err.message}\n`);
+      process.exit(1);
     }
     process.stderr.write(`gatehouse: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);

@@ -85,6 +85,10 @@ const role = z
     max_session_ttl: duration.optional(),
     port_forwarding: z.boolean().default(false),
     agent_forwarding: z.boolean().default(false),
+    /** What `gatehouse kube rbac` binds this role's groups to: a ClusterRole, cluster-wide or in these namespaces. */
+    kubernetes_rbac: z
+      .strictObject({ cluster_role: z.string().default('view'), namespaces: z.array(z.string()).default([]) })
+      .default({ cluster_role: 'view', namespaces: [] }),
     deny: z
       .strictObject({ kubernetes_groups: names, kubernetes_users: names, logins: names, apps: names })
       .default({ kubernetes_groups: [], kubernetes_users: [], logins: [], apps: [] }),

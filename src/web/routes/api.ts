@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Router } from 'express';
 import type { WebDeps } from '../deps.js';
 import { asyncHandler } from '../middleware.js';
@@ -24,5 +25,30 @@ export function apiRoutes(deps: WebDeps): Router {
       });
     }),
   );
+  router.get(
+    '/api/v1/kube/clusters',
+    asyncHandler(async (req, res) => {
+      await requirePrincipal(deps, req);
+      res.setHeader('cache-control', 'no-store');
+      res.json({
+        clusters: deps.config.clusters.map((c) => ({
+          name: c.name,
+          audience: c.audience,
+          mode: c.mode,
+          api_server: c.api_server,
+          ca_data: c.ca_file ? readCaData(c.ca_file) : undefined,
+        })),
+      });
+    }),
+  );
   return router;
+}
+
+/** The cluster CA for kubeconfigs, read on request so a rotated file is picked up. */
+function readCaData(path: string): string | undefined {
+  try {
+    return readFileSync(path).toString('base64');
+  } catch {
+    return undefined;
+  }
 }

@@ -7,7 +7,7 @@ import { sessionRef } from '../../sessions/sessions.js';
 import { checkCsrf, csrfToken } from '../csrf.js';
 import type { WebDeps } from '../deps.js';
 import { asyncHandler, currentSession } from '../middleware.js';
-import { deviceConfirmPage, deviceDonePage, deviceEntryPage } from '../views/device.js';
+import { cliDonePage, deviceConfirmPage, deviceDonePage, deviceEntryPage } from '../views/device.js';
 
 const form = express.urlencoded({ extended: false, limit: '16kb' });
 
@@ -107,6 +107,10 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
     } catch (err) {
       sendOAuthError(res, err);
     }
+  });
+
+  router.get('/cli/done', (_req, res) => {
+    res.type('html').send(cliDonePage({ demo: deps.demo }));
   });
 
   // The /device page: a signed-in person enters the code their CLI printed, then approves it.

@@ -1,0 +1,131 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDocument, stringify } from 'yaml';
+import { loadConfigFile } from '../../config/load.js';
+import { GatehouseError } from '../../core/errors.js';
+import { apiserverConfig, rbacManifests, webhookKubeconfig } from '../../kube/artefacts.js';
+import { writeJsonFile } from '../home.js';
+import { clusterToken } from '../session.js';
+import { readState, resolveServer } from '../state.js';
+import { UsageError } from '../errors.js';
+
+const EXEC_API = 'client.authentication.k8s.io/v1beta1';
+
+const serverOrFail = (flag?: string) => {
+  const server = resolveServer(flag);
+  if (!server) throw new UsageError('which gateway? pass --server URL');
+  return server;
+};
+
+/**
+ * `gatehouse kube credentials --cluster NAME`: the exec credential plugin kubectl runs.
+ * Prints an ExecCredential in the apiVersion kubectl asked for (KUBERNETES_EXEC_INFO).
+ */
+export async function kubeCredentials(options: { server?: string; cluster?: string }): Promise<void> {
+  if (!options.cluster) throw new UsageError('kube credentials needs --cluster NAME');
+  const server = serverOrFail(options.server);
+  const info = parseExecInfo(process.env.KUBERNETES_EXEC_INFO);
+  // kubectl says whether a person is there; without its word, a terminal on stdin is the hint.
+  const interactive = info?.spec?.interactive ?? Boolean(process.stdin.isTTY);
+  const { token, expiresAt } = await clusterToken(server, options.cluster, { interactive });
+  const credential = {
+    apiVersion: info?.apiVersion ?? EXEC_API,
+    kind: 'ExecCredential',
+    status: { token, expirationTimestamp: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z') },
+  };
+  process.stdout.write(`${JSON.stringify(credential)}\n`);
+}
+
+function parseExecInfo(raw: string | undefined): { apiVersion?: string; spec?: { interactive?: boolean } } | undefined {
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new UsageError('KUBERNETES_EXEC_INFO is not JSON');
+  }
+}
+
+/**
+ * `gatehouse kube login NAME [--kubeconfig PATH]`: adds or updates the cluster, user (exec
+ * plugin, interactiveMode IfAvailable) and context NAME, leaving every other entry alone.
+ */
+export async function kubeLogin(options: { server?: string; cluster?: string; kubeconfig?: string; execCommand?: string }): Promise<void> {
+  if (!options.cluster) throw new UsageError('kube login needs a cluster name');
+  const server = serverOrFail(options.server);
+  const state = readState(server);
+  if (!state.refresh_token) throw new GatehouseError('login_required', `Not signed in to ${server}: run \`gatehouse login --server ${server}\` first.`, { status: 401 });
+  const cluster = state.clusters?.[options.cluster];
+  if (!cluster) throw new GatehouseError('unknown_cluster', `${server} knows no cluster "${options.cluster}" (known: ${Object.keys(state.clusters ?? {}).join(', ') || 'none'}).`, { status: 404 });
+  if (cluster.mode === 'proxy') {
+    throw new GatehouseError('not_supported', `Cluster "${cluster.name}" is reached through the Gatehouse Kubernetes proxy, which is not available yet.`, { status: 501 });
+  }
+  const path = options.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0] ?? join(homedir(), '.kube', 'config');
+  const doc = existsSync(path) ? parseDocument(readFileSync(path, 'utf8')) : parseDocument('apiVersion: v1\nkind: Config\n');
+  const kubeconfig = (doc.toJS() ?? {}) as Record<string, unknown>;
+  const [command, ...prefixArgs] = options.execCommand ? [options.execCommand] : selfCommand();
+  const user = `gatehouse-${cluster.name}`;
+  upsert(kubeconfig, 'clusters', cluster.name, {
+    cluster: { server: cluster.api_server, ...(cluster.ca_data ? { 'certificate-authority-data': cluster.ca_data } : {}) },
+  });
+  upsert(kubeconfig, 'users', user, {
+    user: {
+      exec: {
+        apiVersion: EXEC_API,
+        command,
+        args: [...prefixArgs, 'kube', 'credentials', '--cluster', cluster.name, '--server', server],
+        interactiveMode: 'IfAvailable',
+        provideClusterInfo: false,
+      },
+    },
+  });
+  upsert(kubeconfig, 'contexts', cluster.name, { context: { cluster: cluster.name, user } });
+  kubeconfig['current-context'] ??= cluster.name;
+  kubeconfig.apiVersion ??= 'v1';
+  kubeconfig.kind ??= 'Config';
+  writeJsonFile(path, kubeconfig); // JSON is valid kubeconfig YAML; 0600 like kubectl's own
+  process.stdout.write(`Context "${cluster.name}" written to ${path}. Try: kubectl --context ${cluster.name} get pods\n`);
+}
+
+function upsert(kubeconfig: Record<string, unknown>, list: string, name: string, value: Record<string, unknown>): void {
+  const entries = (Array.isArray(kubeconfig[list]) ? kubeconfig[list] : []) as { name: string }[];
+  kubeconfig[list] = [...entries.filter((e) => e.name !== name), { name, ...value }];
+}
+
+/** How to run this very CLI again from kubectl, whatever directory kubectl runs in. */
+function selfCommand(): string[] {
+  const script = resolve(process.argv[1]);
+  const loaders: string[] = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    if (process.execArgv[i] === '--import' && process.execArgv[i + 1]) {
+      const spec = process.execArgv[++i];
+      loaders.push('--import', spec.startsWith('.') || spec.startsWith('/') ? spec : fileURLToPath(import.meta.resolve(spec)));
+    }
+  }
+  return [process.execPath, ...loaders, script];
+}
+
+/** Operator commands: read the gateway config, print what the API server or cluster needs. */
+export function kubeApiserverConfig(options: { config?: string; cluster?: string }): void {
+  const config = loadConfigFile(options.config ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml');
+  const cluster = config.clusters.find((c) => c.name === options.cluster);
+  if (!cluster) throw new UsageError(`apiserver-config needs --cluster NAME (one of: ${config.clusters.map((c) => c.name).join(', ') || 'none configured'})`);
+  const { flags, authenticationConfiguration } = apiserverConfig(config, cluster);
+  process.stdout.write(
+    `# kube-apiserver flags (any version):\n${flags.map((f) => `#   ${f}`).join('\n')}\n#\n` +
+      `# Or, on Kubernetes 1.30+, save the document below and pass --authentication-config=FILE:\n---\n${stringify(authenticationConfiguration)}`,
+  );
+}
+
+export function kubeRbac(options: { config?: string }): void {
+  const config = loadConfigFile(options.config ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml');
+  process.stdout.write(rbacManifests(config).map((d) => `---\n${stringify(d)}`).join(''));
+}
+
+export function kubeWebhookConfig(options: { config?: string }): void {
+  const config = loadConfigFile(options.config ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml');
+  process.stdout.write(
+    `# Save as a file and pass to kube-apiserver:\n#   --authentication-token-webhook-config-file=FILE\n#   --authentication-token-webhook-version=v1\n${stringify(webhookKubeconfig(config))}`,
+  );
+}
