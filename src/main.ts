@@ -10,7 +10,7 @@ import type { Logger } from './core/logger.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
-import { createTokenIssuer } from './tokens/issuer.js';
+import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createOAuthServer } from './tokens/oauth/server.js';
 import { createTokenReviewHandler } from './tokens/tokenreview.js';
 import { KUBE_USERNAME_PREFIX } from './kube/names.js';
@@ -23,6 +23,7 @@ import { createHttpServer } from './web/server.js';
 
 export interface Gateway {
   server: Server;
+  issuer: TokenIssuer;
   store: Store;
   audit: AuditSink;
   connectors: Connectors;
@@ -110,6 +111,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const [host, port] = splitHostPort(config.server.listen);
   return {
     server,
+    issuer,
     store,
     audit,
     connectors,

@@ -9,6 +9,7 @@ declare module 'autocannon' {
     duration?: number;
     method?: string;
     headers?: Record<string, string>;
+    body?: string | Buffer;
     /** Seconds before a request counts as timed out. */
     timeout?: number;
   }

@@ -17,6 +17,10 @@ const app = express();
 app.get('/api/v1/whoami', (_req, res) => {
   res.json(BODY);
 });
+// A JSON POST answered with a small JSON object: the shape of a TokenReview exchange.
+app.post('/json', express.json(), (req, res) => {
+  res.status(201).json({ kind: req.body?.kind, status: { authenticated: true, user: BODY } });
+});
 
 const server = app.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;

@@ -1,12 +1,17 @@
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
 import { isGatehouseError } from '../core/errors.js';
-import { checkConfig } from './commands/check-config.js';
-import { kubeApiserverConfig, kubeCredentials, kubeLogin, kubeRbac, kubeWebhookConfig } from './commands/kube.js';
-import { login, logout, status } from './commands/login.js';
-import { policyExplain } from './commands/policy.js';
-import { serve } from './commands/serve.js';
 import { UsageError } from './errors.js';
+
+// Commands load on demand: `kube credentials` runs on every kubectl call and must start fast.
+const commands = {
+  serve: () => import('./commands/serve.js'),
+  checkConfig: () => import('./commands/check-config.js'),
+  policy: () => import('./commands/policy.js'),
+  login: () => import('./commands/login.js'),
+  kube: () => import('./commands/kube.js'),
+  kubeCredentials: () => import('./commands/kube-credentials.js'),
+};
 
 const USAGE = `Usage: gatehouse <command> [options]
 
@@ -63,25 +68,25 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'serve':
-      await serve(values);
+      await (await commands.serve()).serve(values);
       return -1; // keeps running
     case 'check-config':
-      checkConfig(values);
+      (await commands.checkConfig()).checkConfig(values);
       return 0;
     case 'login':
-      await login(values);
+      await (await commands.login()).login(values);
       return 0;
     case 'status':
-      status(values);
+      (await commands.login()).status(values);
       return 0;
     case 'logout':
-      await logout(values);
+      await (await commands.login()).logout(values);
       return 0;
     case 'kube':
       return kube(positionals.slice(1), values);
     case 'policy':
       if (positionals[1] !== 'explain') throw new UsageError('usage: gatehouse policy explain --identity FILE');
-      policyExplain(values);
+      (await commands.policy()).policyExplain(values);
       return 0;
     default:
       throw new UsageError(`unknown command "${command}"`);
@@ -93,19 +98,19 @@ async function kube(args: string[], values: Record<string, string | boolean | un
   const options = { server: str('server'), config: str('config'), cluster: str('cluster'), kubeconfig: str('kubeconfig'), execCommand: str('exec-command') };
   switch (args[0]) {
     case 'credentials':
-      await kubeCredentials(options);
+      await (await commands.kubeCredentials()).kubeCredentials(options);
       return 0;
     case 'login':
-      await kubeLogin({ ...options, cluster: args[1] ?? options.cluster });
+      await (await commands.kube()).kubeLogin({ ...options, cluster: args[1] ?? options.cluster });
       return 0;
     case 'apiserver-config':
-      kubeApiserverConfig(options);
+      (await commands.kube()).kubeApiserverConfig(options);
       return 0;
     case 'rbac':
-      kubeRbac(options);
+      (await commands.kube()).kubeRbac(options);
       return 0;
     case 'webhook-config':
-      kubeWebhookConfig(options);
+      (await commands.kube()).kubeWebhookConfig(options);
       return 0;
     default:
       throw new UsageError('usage: gatehouse kube login|credentials|apiserver-config|rbac|webhook-config');

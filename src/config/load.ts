@@ -1,15 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { ConfigError } from './errors.js';
 import { configSchema, type Config } from './schema.js';
 
-/** Every problem found in a config, each with the path where it is. */
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './errors.js';
 
 /** Keys whose value may instead come from a file named by `<key>_file` (mounted secrets). */
 const SECRET_KEYS = ['client_secret', 'bearer_token', 'redis_url', 'postgres_url', 'password'];

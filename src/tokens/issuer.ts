@@ -33,12 +33,17 @@ export function createTokenIssuer(options: {
   metadata?: Record<string, unknown>;
 }): TokenIssuer {
   const clock = options.clock ?? systemClock;
-  let verifier: { jwksJson: string; keySet: ReturnType<typeof createLocalJWKSet> } | undefined;
+  let verifier: { jwksJson: string; keySet: ReturnType<typeof createLocalJWKSet>; checkedAt: number } | undefined;
 
-  const keySet = async () => {
+  // Verification is on the data path (TokenReview, proxies): keys stay imported, and the key set
+  // is compared with the KeyManager's at most once a second.
+  const keySet = async (fresh = false) => {
+    const now = clock.now();
+    if (verifier && !fresh && now - verifier.checkedAt < 1000) return verifier.keySet;
     const jwks = await options.keys.jwks();
     const jwksJson = JSON.stringify(jwks);
-    if (verifier?.jwksJson !== jwksJson) verifier = { jwksJson, keySet: createLocalJWKSet(jwks) };
+    if (verifier?.jwksJson !== jwksJson) verifier = { jwksJson, keySet: createLocalJWKSet(jwks), checkedAt: now };
+    verifier.checkedAt = now;
     return verifier.keySet;
   };
 
@@ -59,16 +64,25 @@ export function createTokenIssuer(options: {
         .sign(key);
     },
     async verify(token, { audience }) {
+      const check = async (fresh: boolean) =>
+        (
+          await jwtVerify(token, await keySet(fresh), {
+            issuer: options.issuer,
+            audience,
+            algorithms: ALGORITHMS,
+            requiredClaims: ['exp', 'iat', 'sub'],
+            currentDate: new Date(clock.now()),
+            clockTolerance: 5,
+          })
+        ).payload;
       try {
-        const { payload } = await jwtVerify(token, await keySet(), {
-          issuer: options.issuer,
-          audience,
-          algorithms: ALGORITHMS,
-          requiredClaims: ['exp', 'iat', 'sub'],
-          currentDate: new Date(clock.now()),
-          clockTolerance: 5,
-        });
-        return payload;
+        try {
+          return await check(false);
+        } catch (err) {
+          // A key rotated in the last second is not in the cached set yet: look once more.
+          if (err instanceof errors.JWKSNoMatchingKey) return await check(true);
+          throw err;
+        }
       } catch (err) {
         throw new GatehouseError('invalid_token', describeJoseError(err), { status: 401, cause: err });
       }
