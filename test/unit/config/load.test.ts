@@ -101,6 +101,7 @@ describe('config', () => {
     const config = loadConfigFile('config/gatehouse.example.yaml', {
       GOOGLE_CLIENT_SECRET: 'x',
       KEYCLOAK_CLIENT_SECRET: 'y',
+      TOKENREVIEW_TOKEN: 'z'.repeat(32),
     });
     assert.ok(config.connectors.length >= 2);
   });
@@ -131,7 +132,7 @@ describe('policy in the config', () => {
     assert.equal(ok.status, 2, 'secrets unset');
     const withEnv = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check-config', '--config', 'config/gatehouse.example.yaml'], {
       encoding: 'utf8',
-      env: { ...process.env, GOOGLE_CLIENT_SECRET: 'x', KEYCLOAK_CLIENT_SECRET: 'y' },
+      env: { ...process.env, GOOGLE_CLIENT_SECRET: 'x', KEYCLOAK_CLIENT_SECRET: 'y', TOKENREVIEW_TOKEN: 'z'.repeat(32) },
     });
     assert.equal(withEnv.status, 0, withEnv.stderr);
     assert.match(withEnv.stdout, /2 policy test\(s\) passed/);
@@ -168,7 +169,7 @@ describe('policy in the config', () => {
     writeFileSync(identity, JSON.stringify({ connector: 'google', username: 'ana', email: 'ana@example.com', groups: ['platform'] }));
     const out = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'policy', 'explain', '--config', 'config/gatehouse.example.yaml', '--identity', identity], {
       encoding: 'utf8',
-      env: { ...process.env, GOOGLE_CLIENT_SECRET: 'x', KEYCLOAK_CLIENT_SECRET: 'y' },
+      env: { ...process.env, GOOGLE_CLIENT_SECRET: 'x', KEYCLOAK_CLIENT_SECRET: 'y', TOKENREVIEW_TOKEN: 'z'.repeat(32) },
     });
     assert.equal(out.status, 0, out.stderr);
     assert.match(out.stdout, /platform-admin\s+from mappings\.0/);
