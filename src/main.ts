@@ -22,6 +22,7 @@ import { createCookiePolicy } from './web/cookies.js';
 import { createHttpServer } from './web/server.js';
 
 export interface Gateway {
+  config: Config;
   server: Server;
   issuer: TokenIssuer;
   store: Store;
@@ -29,6 +30,11 @@ export interface Gateway {
   connectors: Connectors;
   /** The URL it listens on (resolves port 0). */
   url(): string;
+  /**
+   * Applies a new config's policy (roles, mappings, tests) and clusters without a restart: the
+   * next request, refresh or TokenReview uses them. Other sections need a restart.
+   */
+  reloadPolicy(next: Config): void;
   start(): Promise<void>;
   /** Stops accepting, lets in-flight requests finish, then closes state and audit. */
   stop(): Promise<void>;
@@ -110,11 +116,20 @@ export async function createGateway(config: Config, options: { logger: Logger; d
 
   const [host, port] = splitHostPort(config.server.listen);
   return {
+    config,
     server,
     issuer,
     store,
     audit,
     connectors,
+    reloadPolicy(next: Config) {
+      Object.assign(policy, policyFromConfig(next));
+      config.clusters.splice(0, config.clusters.length, ...next.clusters);
+      config.roles = next.roles;
+      config.mappings = next.mappings;
+      config.tests = next.tests;
+      logger.info({ roles: next.roles.length, mappings: next.mappings.length, clusters: next.clusters.length }, 'policy reloaded');
+    },
     url() {
       const address = server.address();
       if (!address || typeof address === 'string') throw new Error('not listening');

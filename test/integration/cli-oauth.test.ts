@@ -2,12 +2,26 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { Browser } from '../helpers/browser.js';
 import { alice, bob, kubePolicy, logIn, startSso, type SsoSetup } from '../helpers/sso.js';
 
 const CLIENT = 'gatehouse-cli';
 const REDIRECT = 'http://127.0.0.1:53682/callback';
 const REVIEWER = `reviewer-${randomBytes(12).toString('hex')}`;
+
+/** A parsed config back in its input shape (durations in seconds), to parse again with changes. */
+const rawConfigOf = (config: Config): Record<string, unknown> =>
+  JSON.parse(
+    JSON.stringify({
+      ...config,
+      server: { ...config.server, session: { idle_ttl: config.server.session.idle_ttl / 1000, absolute_ttl: config.server.session.absolute_ttl / 1000 } },
+      tokens: { ...config.tokens, ttl: config.tokens.ttl / 1000, rotate_every: config.tokens.rotate_every / 1000 },
+      cli: { ...config.cli, refresh_ttl: config.cli.refresh_ttl / 1000 },
+      roles: config.roles.map(({ max_session_ttl_ms, ...r }) => ({ ...r, audit: r.audit ?? 'none', ...(max_session_ttl_ms ? { max_session_ttl: max_session_ttl_ms / 1000 } : {}) })),
+    }),
+  );
 
 const pkce = () => {
   const verifier = randomBytes(32).toString('base64url');
@@ -174,6 +188,22 @@ describe('the CLI authorization server', () => {
     assert.equal(prod.status, 400, 'prod is for the admin role only');
     assert.equal(prod.body.error, 'invalid_grant');
     assert.ok(s.gw.auditEvents().some((e) => e.type === 'token.refreshed' && e.outcome === 'failure' && e.user === 'bob' && e.reason === 'cluster_not_granted'));
+  });
+
+  test('after a policy reload drops the mapping, the next refresh is refused', async () => {
+    const { code, verifier } = await loopbackLogin();
+    const first = await token({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT });
+    assert.equal(first.status, 200);
+    const original = rawConfigOf(s.gw.gateway.config);
+    s.gw.gateway.reloadPolicy(parseConfig({ ...original, mappings: [] }));
+    try {
+      const refused = await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token, resource: 'gatehouse:dev' });
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.error, 'invalid_grant');
+      assert.ok(s.gw.auditEvents().some((e) => e.type === 'token.refreshed' && e.outcome === 'failure' && e.user === 'alice' && e.reason === 'no_roles'));
+    } finally {
+      s.gw.gateway.reloadPolicy(parseConfig(original));
+    }
   });
 
   test('device flow: pending → approved on the /device page → tokens; denial and bad codes', async () => {

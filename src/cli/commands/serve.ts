@@ -42,6 +42,15 @@ export async function serve(options: { config?: string; listen?: string; demo?: 
     );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // SIGHUP re-reads the config file and applies its policy and clusters; a broken file changes nothing.
+  process.on('SIGHUP', () => {
+    if (demo) return;
+    try {
+      gateway.reloadPolicy(loadConfigFile(source));
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'config reload failed; keeping the running policy');
+    }
+  });
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
