@@ -1,8 +1,6 @@
 import type { Server } from 'node:http';
-import { join } from 'node:path';
 import { policyFromConfig } from './access/index.js';
-import { createFileAuditSink } from './audit/file.js';
-import type { AuditSink } from './audit/sink.js';
+import { createAuditBackend, type AuditBackend } from './audit/index.js';
 import type { Config } from './config/schema.js';
 import { createConnectors, type Connectors } from './connectors/index.js';
 import { splitHostPort } from './config/demo.js';
@@ -10,7 +8,7 @@ import type { Logger } from './core/logger.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
-import { createTokenIssuer } from './tokens/issuer.js';
+import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createKeyManager } from './tokens/keys.js';
 import { createWebApp } from './web/app.js';
 import { createCookiePolicy } from './web/cookies.js';
@@ -19,7 +17,10 @@ import { createHttpServer } from './web/server.js';
 export interface Gateway {
   server: Server;
   store: Store;
-  audit: AuditSink;
+  /** The audit log: what capabilities emit through, plus query and verify. */
+  audit: AuditBackend;
+  /** The gateway's token issuer (tests and tools mint gateway tokens with it). */
+  issuer: TokenIssuer;
   connectors: Connectors;
   /** The URL it listens on (resolves port 0). */
   url(): string;
@@ -32,7 +33,7 @@ export interface Gateway {
 export async function createGateway(config: Config, options: { logger: Logger; demo?: boolean }): Promise<Gateway> {
   const { logger } = options;
   const store = createStore({ redisUrl: config.state.redis_url, prefix: config.state.redis_prefix, logger });
-  const audit = createFileAuditSink({ dir: config.audit.dir ?? join(config.state.data_dir, 'audit') });
+  const audit = createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger });
   const keys = createKeyManager({
     alg: config.tokens.signing_alg,
     store,
@@ -50,7 +51,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const connectors = await createConnectors(config);
   const cookies = createCookiePolicy(config.server.public_url);
   const policy = policyFromConfig(config);
-  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, keys, issuer, connectors, cookies, policy });
+  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, auditLog: audit, keys, issuer, connectors, cookies, policy });
   const server = createHttpServer(app, { audit, logger });
 
   const [host, port] = splitHostPort(config.server.listen);
@@ -58,6 +59,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     server,
     store,
     audit,
+    issuer,
     connectors,
     url() {
       const address = server.address();
