@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.js';
+import { auditCommand } from './commands/audit.js';
 import { checkConfig } from './commands/check-config.js';
 import { policyExplain } from './commands/policy.js';
 import { serve } from './commands/serve.js';
@@ -11,6 +12,7 @@ Commands:
   serve          Run the gateway (no config: the embedded demo)
   check-config   Validate a config file and run its policy tests (exit 0 valid, 2 invalid)
   policy explain Show what an identity resolves to: --identity FILE.json [--json]
+  audit          Search, tail, verify and export the audit log (gatehouse audit --help)
 
 Options:
   --config FILE  Config file (default: $GATEHOUSE_CONFIG, then config/gatehouse.yaml)
@@ -21,6 +23,8 @@ Options:
 `;
 
 async function main(argv: string[]): Promise<number> {
+  // Subcommands with their own options parse their arguments themselves.
+  if (argv[0] === 'audit') return auditCommand(argv.slice(1));
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
