@@ -141,14 +141,19 @@ export function createPostgresAuditBackend(options: PostgresAuditOptions): Audit
 
   async function transaction<R>(work: (client: pg.PoolClient) => Promise<R>): Promise<R> {
     const client = await pool.connect();
+    // A checked-out client whose connection dies emits 'error'; the failing query reports it too.
+    const onError = (err: Error) => logger?.debug({ err: err.message }, 'audit: PostgreSQL connection lost mid-transaction');
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
+      client.off('error', onError);
       client.release();
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      client.off('error', onError);
       client.release(err as Error); // drop the connection: it may be broken
       throw err;
     }
