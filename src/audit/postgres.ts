@@ -45,7 +45,7 @@ export interface PostgresAuditOptions {
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Versioned migrations; `S` is the quoted schema. Append, never edit. */
-const MIGRATIONS: ((S: string) => string[])[] = [
+export const MIGRATIONS: ((S: string) => string[])[] = [
   (S) => [
     `CREATE TABLE ${S}.audit_events (
       seq bigint PRIMARY KEY,
