@@ -1,8 +1,6 @@
 import type { Server } from 'node:http';
-import { join } from 'node:path';
 import { entitle, policyFromConfig } from './access/index.js';
-import { createFileAuditSink } from './audit/file.js';
-import type { AuditSink } from './audit/sink.js';
+import { createAuditBackend, type AuditBackend } from './audit/index.js';
 import type { Config } from './config/schema.js';
 import { createConnectors, type Connectors } from './connectors/index.js';
 import { splitHostPort } from './config/demo.js';
@@ -24,9 +22,11 @@ import { createHttpServer } from './web/server.js';
 export interface Gateway {
   config: Config;
   server: Server;
+  /** The gateway's token issuer (tests and tools mint gateway tokens with it). */
   issuer: TokenIssuer;
   store: Store;
-  audit: AuditSink;
+  /** The audit log: what capabilities emit through, plus query and verify. */
+  audit: AuditBackend;
   connectors: Connectors;
   /** The URL it listens on (resolves port 0). */
   url(): string;
@@ -44,7 +44,7 @@ export interface Gateway {
 export async function createGateway(config: Config, options: { logger: Logger; demo?: boolean }): Promise<Gateway> {
   const { logger } = options;
   const store = createStore({ redisUrl: config.state.redis_url, prefix: config.state.redis_prefix, logger });
-  const audit = createFileAuditSink({ dir: config.audit.dir ?? join(config.state.data_dir, 'audit') });
+  const audit = createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger });
   const keys = createKeyManager({
     alg: config.tokens.signing_alg,
     store,
@@ -90,7 +90,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     refreshTtlMs: config.cli.refresh_ttl,
     verificationUri: `${publicUrl}/device`,
   });
-  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, keys, issuer, connectors, cookies, policy, oauth });
+  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, auditLog: audit, keys, issuer, connectors, cookies, policy, oauth });
   // Data paths answer before Express: its router and middleware cost ~4x on small requests.
   const tokenReview = createTokenReviewHandler({
     issuer,

@@ -12,6 +12,10 @@ export const AUDIT_EVENTS = {
   'device.authorized': { success: 'GH2040I', failure: 'GH2041W' },
   'kube.tokenreview': { success: 'GH3000I', failure: 'GH3001W' },
   'http.rejected': { success: 'GH9000I', failure: 'GH9001W' },
+  // The audit log's own events (GH8xxx).
+  'audit.recovered': { success: 'GH8000I', failure: 'GH8001W' },
+  'audit.pruned': { success: 'GH8010I', failure: 'GH8011W' },
+  'audit.read': { success: 'GH8020I', failure: 'GH8021W' },
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENTS;

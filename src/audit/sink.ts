@@ -10,6 +10,10 @@ export interface AuditInput {
   connector?: string;
   roles?: string[];
   session_id?: string;
+  /** Where they apply: the Kubernetes cluster, SSH node or HTTP app involved (searchable). */
+  cluster?: string;
+  node?: string;
+  app?: string;
   reason?: string;
   /** Type-specific fields (documented per type in docs/audit-events.md). */
   details?: Record<string, unknown>;
@@ -30,8 +34,12 @@ export interface AuditEvent {
   user_agent?: string;
   request_id?: string;
   session_id?: string;
+  cluster?: string;
+  node?: string;
+  app?: string;
   reason?: string;
   details?: Record<string, unknown>;
+  /** Empty only on an event returned while it waits in a spool: its chain position is assigned when stored. */
   prev_hash: string;
   hash: string;
 }
@@ -60,6 +68,9 @@ export function toUnchainedEvent(input: AuditInput, now: Date = new Date()): Omi
     user_agent: input.context?.userAgent,
     request_id: input.context?.requestId,
     session_id: input.session_id,
+    cluster: input.cluster,
+    node: input.node,
+    app: input.app,
     reason: input.reason,
     details: input.details,
   };

@@ -11,6 +11,7 @@ const commands = {
   login: () => import('./commands/login.js'),
   kube: () => import('./commands/kube.js'),
   kubeCredentials: () => import('./commands/kube-credentials.js'),
+  audit: () => import('./commands/audit.js'),
 };
 
 const USAGE = `Usage: gatehouse <command> [options]
@@ -19,6 +20,7 @@ Commands:
   serve          Run the gateway (no config: the embedded demo)
   check-config   Validate a config file and run its policy tests (exit 0 valid, 2 invalid)
   policy explain Show what an identity resolves to: --identity FILE.json [--json]
+  audit          Search, tail, verify and export the audit log (gatehouse audit --help)
 
   login          Sign in to a gateway: [--server URL] [--connector ID] [--device]
   status         Who you are, roles, Kubernetes groups, token expiry
@@ -43,6 +45,8 @@ and data directory), LOG_LEVEL (pino level).
 `;
 
 async function main(argv: string[]): Promise<number> {
+  // Subcommands with their own options parse their arguments themselves.
+  if (argv[0] === 'audit') return (await commands.audit()).auditCommand(argv.slice(1));
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -190,8 +190,22 @@ export const configSchema = z.strictObject({
   mappings: z.array(mapping).default([]),
   tests: z.array(policyTest).default([]),
   audit: z
-    .strictObject({ backend: z.literal('file').default('file'), dir: z.string().optional() })
-    .default({ backend: 'file' }),
+    .strictObject({
+      /** file: JSONL per day under `dir` (default); postgres: for replicas and large logs. */
+      backend: z.enum(['file', 'postgres']).default('file'),
+      dir: z.string().optional(),
+      postgres_url: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+      postgres_schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lowercase SQL identifier').default('public'),
+      /** Where events wait while PostgreSQL is unreachable (default <data_dir>/audit-spool). */
+      spool_dir: z.string().optional(),
+      /** Remove events older than this (e.g. 365d); unset keeps everything. */
+      retention: duration.optional(),
+      /** When an event cannot be stored anywhere: refuse the action (default) or log the event and go on. */
+      on_failure: z.enum(['refuse', 'log']).default('refuse'),
+    })
+    .refine((a) => a.backend !== 'postgres' || a.postgres_url, { message: 'postgres_url is required when backend is postgres', path: ['postgres_url'] })
+    .transform(({ retention, ...rest }) => ({ ...rest, retention_ms: retention }))
+    .default({ backend: 'file', postgres_schema: 'public', on_failure: 'refuse', retention_ms: undefined }),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -4,6 +4,7 @@ import type { WebDeps } from './deps.js';
 import { errorHandler, notFound } from './errors.js';
 import { attachContext } from './middleware.js';
 import { apiRoutes } from './routes/api.js';
+import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { issuerRoutes } from './routes/issuer.js';
 import { oauthRoutes } from './routes/oauth.js';
@@ -48,6 +49,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(authRoutes(deps));
   app.use(oauthRoutes(deps, deps.oauth));
   app.use(apiRoutes(deps));
+  app.use(auditRoutes(deps));
   app.use(pageRoutes(deps));
   app.use((_req, _res, next) => next(notFound()));
   app.use(errorHandler({ logger: deps.logger, demo: deps.demo }));

@@ -1,4 +1,5 @@
 import type { Policy } from '../access/index.js';
+import type { AuditBackend } from '../audit/reader.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { Config } from '../config/schema.js';
 import type { Connectors } from '../connectors/index.js';
@@ -18,6 +19,8 @@ export interface WebDeps {
   store: Store;
   sessions: SessionManager;
   audit: AuditSink;
+  /** The same audit log, for reading (search, verify) and its readiness. */
+  auditLog: AuditBackend;
   keys: KeyManager;
   issuer: TokenIssuer;
   connectors: Connectors;

@@ -180,6 +180,6 @@ describe('gateway session cookie and issuer', () => {
     assert.equal((await fetch(`${s.gw.url}/healthz`)).status, 200);
     const ready = await fetch(`${s.gw.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, { store: 'ok', signing_keys: 'ok' });
+    assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, { audit: 'ok', store: 'ok', signing_keys: 'ok' });
   });
 });

@@ -114,16 +114,22 @@ export function authRoutes(deps: WebDeps): Router {
       const previous = cookies.read(req, SESSION_COOKIE);
       if (previous) await deps.sessions.destroy(previous);
       const session = await deps.sessions.create(identity, { upstreamIdToken });
+      try {
+        await audit.emit({
+          type: 'user.login',
+          outcome: 'success',
+          user: identity.username,
+          connector: id,
+          session_id: sessionRef(session.id),
+          details: { email: identity.email, groups: identity.groups },
+          context: ctxOf(res),
+        });
+      } catch (auditErr) {
+        // No audit record, no session: the login is refused (fail closed, audit.on_failure: refuse).
+        await deps.sessions.destroy(session.id).catch(() => undefined);
+        throw auditErr;
+      }
       cookies.set(res, SESSION_COOKIE, session.id, { maxAgeSeconds: Math.floor(config.server.session.absolute_ttl / 1000) });
-      await audit.emit({
-        type: 'user.login',
-        outcome: 'success',
-        user: identity.username,
-        connector: id,
-        session_id: sessionRef(session.id),
-        details: { email: identity.email, groups: identity.groups },
-        context: ctxOf(res),
-      });
       res.redirect(302, login.returnTo);
     } catch (err) {
       await failLogin(req, res, err, id);

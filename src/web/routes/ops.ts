@@ -1,7 +1,10 @@
 import { Router } from 'express';
 import type { WebDeps } from '../deps.js';
 
-/** Liveness says the process runs; readiness says it can serve logins (store and keys reachable). */
+/**
+ * Liveness says the process runs; readiness says it can serve logins (store and keys reachable)
+ * and record them (the audit backend, or its spool, accepts events durably).
+ */
 export function opsRoutes(deps: WebDeps): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
@@ -9,7 +12,15 @@ export function opsRoutes(deps: WebDeps): Router {
   });
   router.get('/readyz', async (_req, res) => {
     const checks: Record<string, string> = {};
+    let auditReady = false;
     await Promise.all([
+      deps.auditLog.status().then(
+        (status) => {
+          checks.audit = status.detail;
+          auditReady = status.ready;
+        },
+        (err: Error) => (checks.audit = err.message),
+      ),
       deps.store.ping().then(
         () => (checks.store = 'ok'),
         (err: Error) => (checks.store = err.message),
@@ -19,7 +30,8 @@ export function opsRoutes(deps: WebDeps): Router {
         (err: Error) => (checks.signing_keys = err.message),
       ),
     ]);
-    const ready = Object.values(checks).every((v) => v === 'ok');
+    // The audit check may be degraded (spooling) yet ready; every other check must be ok.
+    const ready = auditReady && Object.entries(checks).every(([k, v]) => k === 'audit' || v === 'ok');
     res.status(ready ? 200 : 503).json({ ready, checks });
   });
   return router;

@@ -28,6 +28,20 @@ dd { margin:0; overflow-wrap:anywhere; }
 pre { background:#0f172a; color:#e2e8f0; padding:1rem; border-radius:8px; overflow:auto; }
 .muted { color:var(--muted); }
 .error h1 { color:var(--warn); }
+/* Audit log page */
+form.filters { display:grid; grid-template-columns:repeat(auto-fill, minmax(12rem, 1fr)); gap:.6rem 1rem; align-items:end; }
+form.filters label { display:flex; flex-direction:column; font-size:.85rem; color:var(--muted); gap:.2rem; }
+form.filters input, form.filters select { font:inherit; color:var(--fg); padding:.35rem .5rem; border:1px solid #cfd5e1; border-radius:6px; background:#fff; }
+form.filters .actions { display:flex; gap:.8rem; align-items:center; }
+table.events { width:100%; border-collapse:collapse; font-size:.9rem; }
+table.events th, table.events td { text-align:left; padding:.4rem .5rem; border-bottom:1px solid #e6e9f0; vertical-align:top; }
+table.events th { color:var(--muted); font-weight:600; }
+table.events td.links { white-space:nowrap; }
+.outcome { border-radius:4px; padding:0 .4rem; font-size:.85em; }
+.outcome.success { background:#e3f4e8; color:#146c2e; }
+.outcome.failure { background:#fde8e7; color:var(--warn); }
+.error-text { color:var(--warn); font-weight:600; }
+nav.pager { display:flex; gap:1rem; align-items:center; margin:1rem 0; }
 @media (max-width:36rem) {
   main { margin:1rem auto; }
   .card { padding:1.25rem; }
