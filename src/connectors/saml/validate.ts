@@ -58,7 +58,7 @@ const parse = (xml: string, what: string): Document => {
 
 /**
  * Every check on an HTTP-POST SAMLResponse, in order. Cheap refusals come first (size, base64,
- * DTD, schema, algorithms, structure); then signatures (keys from the IdP metadata only);
+ * DTD, well-formedness, structure, schema, algorithms); then signatures (keys from the IdP metadata only);
  * decryption; the semantic checks on what was signed; samlify's second opinion; replay last.
  * Each check is its own function in ./checks and throws one stable code.
  */
@@ -73,10 +73,11 @@ export async function validateLoginResponse(
   checkResponseSize(encoded);
   const xml = decodeSamlResponse(encoded);
   checkNoDtd(xml);
-  await deps.schema.validate(xml);
   const doc = parse(xml, 'SAML response');
-  checkAlgorithms(doc.documentElement, algorithmPolicy);
+  // Structure before the schema: wrapping attempts are often schema-valid, and this names them.
   const shape = checkResponseStructure(doc);
+  await deps.schema.validate(xml);
+  checkAlgorithms(doc.documentElement, algorithmPolicy);
   checkStatus(shape.response);
   if (!shape.assertion && !shape.encryptedAssertion) throw samlError('saml_response_malformed', 'The SAML response carries no assertion.');
   if (shape.assertion) checkNoCommentsInValues(shape.assertion);
