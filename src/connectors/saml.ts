@@ -80,9 +80,9 @@ export function createSamlConnector(
     skewMs: config.clock_skew,
   };
 
-  const sp = samlify.ServiceProvider({
+  const spSettings = (authnRequestsSigned: boolean) => ({
     entityID: entityId,
-    authnRequestsSigned: config.sign_authn_requests,
+    authnRequestsSigned,
     wantAssertionsSigned: config.want_assertions_signed,
     wantMessageSigned: config.want_response_signed,
     signingCert: options.keys.cert,
@@ -94,8 +94,11 @@ export function createSamlConnector(
     singleLogoutService: [{ Binding: REDIRECT, Location: urls.slo }],
     nameIDFormat: config.name_id_format ? [config.name_id_format] : undefined,
     allowCreate: true,
-    clockDrifts: [-config.clock_skew, config.clock_skew],
+    clockDrifts: [-config.clock_skew, config.clock_skew] as [number, number],
   });
+  const sp = samlify.ServiceProvider(spSettings(config.sign_authn_requests));
+  // An IdP whose metadata asks for signed AuthnRequests gets them even when the config does not say so.
+  const signingSp = config.sign_authn_requests ? sp : samlify.ServiceProvider(spSettings(true));
   const spMetadataXml = sp.getMetadata();
 
   // samlify IdP entities, one per (metadata, signing certificate, encrypted?): samlify tries only
@@ -111,7 +114,8 @@ export function createSamlConnector(
       entity = samlify.IdentityProvider({
         entityID: idp.entityId,
         signingCert: certIndex >= 0 ? idp.signingCerts[certIndex] : idp.signingCerts,
-        wantAuthnRequestsSigned: idp.wantAuthnRequestsSigned,
+        // samlify refuses to send a signed request to an IdP that does not ask for one; it verifies what it gets.
+        wantAuthnRequestsSigned: idp.wantAuthnRequestsSigned || config.sign_authn_requests,
         wantLogoutRequestSigned: true,
         wantLogoutResponseSigned: true,
         isAssertionEncrypted: encrypted,
@@ -185,7 +189,8 @@ export function createSamlConnector(
 
     async startLogin({ state }) {
       const idp = await metadata.get();
-      const request = sp.createLoginRequest(idpEntity(idp), 'redirect', { relayState: state, forceAuthn: config.force_authn || undefined });
+      const requester = idp.wantAuthnRequestsSigned ? signingSp : sp;
+      const request = requester.createLoginRequest(idpEntity(idp), 'redirect', { relayState: state, forceAuthn: config.force_authn || undefined });
       return { url: request.context, pending: { requestId: request.id } };
     },
 
