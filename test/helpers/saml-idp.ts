@@ -108,6 +108,7 @@ export function createTestSamlIdp(options: { entityId?: string; baseUrl?: string
       keyEncryptionAlgorithm: o.keyEncryptionAlgorithm ?? 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
       dataEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#aes256-cbc',
       singleSignOnService: [{ Binding: REDIRECT, Location: ssoUrl }],
+      singleLogoutService: [{ Binding: REDIRECT, Location: sloUrl }],
     } as Parameters<typeof samlify.IdentityProvider>[0]);
 
   return {

@@ -23,9 +23,10 @@ export interface SchemaValidator {
 
 /** Where the XSDs are, from src/ (tsx) or from dist/ (compiled: the files stay in src/). */
 export function schemaDir(): string {
-  const here = fileURLToPath(new URL('../schemas/', import.meta.url));
-  if (existsSync(here)) return here;
-  return fileURLToPath(new URL('../../../../../src/connectors/saml/schemas/', import.meta.url));
+  const candidates = ['../schemas/', '../../../../src/connectors/saml/schemas/', '../../../../../src/connectors/saml/schemas/'];
+  const found = candidates.map((c) => fileURLToPath(new URL(c, import.meta.url))).find((dir) => existsSync(`${dir}saml-schema-protocol-2.0.xsd`));
+  if (!found) throw new Error('the SAML XSDs (src/connectors/saml/schemas) are missing');
+  return found;
 }
 
 export const xmllintAvailable = (binary = 'xmllint'): boolean => spawnSync(binary, ['--version']).status === 0;
