@@ -13,7 +13,8 @@ export const MAX_ENCODED_CHARS = Math.ceil(MAX_RESPONSE_BYTES / 3) * 4 * (66 / 6
 
 export function checkResponseSize(encoded: string): void {
   if (encoded.length > MAX_ENCODED_CHARS) throw tooLarge();
-  const decoded = Math.floor((encoded.replace(/\s+/g, '').length * 3) / 4);
+  const compact = encoded.replace(/\s+/g, '');
+  const decoded = Math.floor((compact.length * 3) / 4) - (compact.endsWith('==') ? 2 : compact.endsWith('=') ? 1 : 0);
   if (decoded > MAX_RESPONSE_BYTES) throw tooLarge();
 }
 
