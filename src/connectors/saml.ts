@@ -19,6 +19,13 @@ import { NS, attr, child, children, parseXml, textOf } from './saml/xml.js';
 const POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
 const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
 const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+/** Unspecified first: the IdP picks what it is configured to send for us. */
+const NAME_ID_FORMATS = [
+  'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified',
+  'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+  'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+  'urn:oasis:names:tc:SAML:2.0:nameid-format:transient',
+];
 
 /** What an IdP's LogoutRequest asks us to end. */
 export interface IdpLogoutRequest {
@@ -92,7 +99,8 @@ export function createSamlConnector(
     requestSignatureAlgorithm: RSA_SHA256,
     assertionConsumerService: [{ Binding: POST, Location: urls.acs }],
     singleLogoutService: [{ Binding: REDIRECT, Location: urls.slo }],
-    nameIDFormat: config.name_id_format ? [config.name_id_format] : undefined,
+    // The first format goes into the AuthnRequest's NameIDPolicy; all are listed in our metadata.
+    nameIDFormat: config.name_id_format ? [config.name_id_format] : NAME_ID_FORMATS,
     allowCreate: true,
     clockDrifts: [-config.clock_skew, config.clock_skew] as [number, number],
   });

@@ -85,6 +85,8 @@ describe('SAML login with samlify as the IdP', () => {
     assert.match(xml, /KeyDescriptor use="signing"/);
     assert.match(xml, /KeyDescriptor use="encryption"/);
     assert.match(xml, /X509Certificate>MII/);
+    assert.match(xml, /NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</);
+    assert.match(xml, /NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</);
   });
 
   test('the AuthnRequest goes to the IdP by HTTP-Redirect with our ACS and RelayState', async (t) => {
