@@ -25,6 +25,9 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY LICENSE ./
+# SAML: the XSDs are read from src/ at run time, and validated by the system xmllint (libxml2).
+COPY src/connectors/saml/schemas ./src/connectors/saml/schemas
+RUN apt-get update && apt-get install -y --no-install-recommends libxml2-utils && rm -rf /var/lib/apt/lists/*
 # State the gateway writes (signing keys, file audit log, recordings) belongs to the runtime user.
 RUN mkdir -p /var/lib/gatehouse /app/session-recordings \
  && chown -R node:node /var/lib/gatehouse /app/session-recordings

@@ -75,7 +75,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     idleTtlMs: config.server.session.idle_ttl,
     absoluteTtlMs: config.server.session.absolute_ttl,
   });
-  const connectors = await createConnectors(config);
+  const connectors = await createConnectors(config, { store, logger });
   const cookies = createCookiePolicy(config.server.public_url);
   const policy = policyFromConfig(config);
   const clusterAudiences = () => config.clusters.map((c) => c.audience);

@@ -95,6 +95,12 @@ function crossChecks(config: Config): string[] {
     problems.push('server.public_url: plain http is allowed only on loopback (127.0.0.1, ::1, localhost); use https');
   }
   config.connectors.forEach((c, i) => {
+    if (c.type === 'saml' && c.idp_metadata_url) {
+      const url = new URL(c.idp_metadata_url);
+      if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+        problems.push(`connectors.${i}.idp_metadata_url: plain http is allowed only on loopback; use https`);
+      }
+    }
     if (c.type !== 'oidc') return;
     const issuer = new URL(c.issuer);
     if (issuer.protocol === 'http:' && !isLoopbackHost(issuer.hostname)) {

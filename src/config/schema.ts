@@ -59,7 +59,49 @@ const demoConnector = z.strictObject({
   groups_prefix: z.string().default(''),
 });
 
-export const connectorSchema = z.discriminatedUnion('type', [oidcConnector, demoConnector]);
+/** A SAML 2.0 IdP (Keycloak SAML, ADFS, Okta, ...); docs/saml.md explains every check. */
+const samlConnector = z
+  .strictObject({
+    type: z.literal('saml'),
+    id: slug,
+    name: z.string().optional(),
+    /** Exactly one of these: the IdP's metadata URL (fetched with a timeout, cached, refreshed) or a file. */
+    idp_metadata_url: httpUrl.optional(),
+    idp_metadata_file: z.string().optional(),
+    /** How often the metadata URL is fetched again (signing-key rollover). */
+    metadata_refresh: duration.default(3_600_000),
+    /** Our entity id; default `<public_url>/saml/<id>/metadata`. */
+    sp_entity_id: z.string().min(1).optional(),
+    /** SAML attribute names or friendly names; the NameID stands in for a missing username. */
+    attributes: z
+      .strictObject({ username: z.string().optional(), email: z.string().default('email'), groups: z.string().default('groups') })
+      .default({ email: 'email', groups: 'groups' }),
+    name_id_format: z.string().optional(),
+    want_assertions_signed: z.boolean().default(true),
+    want_response_signed: z.boolean().default(false),
+    /** Refuse assertions that arrive unencrypted. */
+    want_assertions_encrypted: z.boolean().default(false),
+    sign_authn_requests: z.boolean().default(false),
+    /** Unsolicited responses (no AuthnRequest of ours): off by default, see docs/saml.md for the risk. */
+    allow_idp_initiated: z.boolean().default(false),
+    clock_skew: duration.default(60_000),
+    /** Legacy algorithms, refused unless allowed: SHA-1 signatures/digests and RSA1_5 key transport. */
+    allow_sha1: z.boolean().default(false),
+    allow_rsa1_5: z.boolean().default(false),
+    /** Send the browser to the IdP's SingleLogoutService on logout. */
+    single_logout: z.boolean().default(true),
+    force_authn: z.boolean().default(false),
+    /** SP key and certificate (PEM); generated at first start under data_dir/saml when omitted. */
+    sp_key_file: z.string().optional(),
+    sp_cert_file: z.string().optional(),
+    groups_prefix: z.string().default(''),
+  })
+  .refine((c) => Boolean(c.idp_metadata_url) !== Boolean(c.idp_metadata_file), {
+    message: 'set exactly one of idp_metadata_url and idp_metadata_file',
+  })
+  .refine((c) => Boolean(c.sp_key_file) === Boolean(c.sp_cert_file), { message: 'set both sp_key_file and sp_cert_file, or neither' });
+
+export const connectorSchema = z.discriminatedUnion('type', [oidcConnector, demoConnector, samlConnector]);
 
 /** `/regex/flags`, a glob, or an exact value. */
 const pattern = z.string().superRefine((value, ctx) => {
@@ -212,5 +254,6 @@ export type Config = z.output<typeof configSchema>;
 export type ConnectorConfig = Config['connectors'][number];
 export type OidcConnectorConfig = Extract<ConnectorConfig, { type: 'oidc' }>;
 export type DemoConnectorConfig = Extract<ConnectorConfig, { type: 'demo' }>;
+export type SamlConnectorConfig = Extract<ConnectorConfig, { type: 'saml' }>;
 export type RoleConfig = Config['roles'][number];
 export type ClusterConfig = Config['clusters'][number];

@@ -7,6 +7,8 @@ export interface LoginResult {
   identity: ExternalIdentity;
   /** Kept in the session for RP-initiated logout. */
   upstreamIdToken?: string;
+  /** Protocol facts kept in the session for logout (SAML: NameID, format, SessionIndex). */
+  upstreamLogout?: Record<string, string>;
 }
 
 /**
@@ -19,10 +21,17 @@ export interface Connector {
   readonly type: 'oidc' | 'saml';
   /** Where to send the browser, and what to remember until the callback. */
   startLogin(options: { state: string }): Promise<{ url: string; pending: PendingLogin }>;
-  /** Validates the IdP's answer. Throws GatehouseError with a stable code on any problem. */
-  finishLogin(options: { callbackUrl: URL; state: string; pending: PendingLogin }): Promise<LoginResult>;
+  /**
+   * Validates the IdP's answer. Throws GatehouseError with a stable code on any problem.
+   * `form` holds the fields of an HTTP-POST answer (SAML's SAMLResponse and RelayState).
+   */
+  finishLogin(options: { callbackUrl: URL; state: string; pending: PendingLogin; form?: Record<string, string> }): Promise<LoginResult>;
   /** The IdP's logout URL for RP-initiated logout, when it has one. */
-  logoutUrl?(options: { upstreamIdToken?: string; postLogoutRedirectUri: string }): Promise<string | undefined>;
+  logoutUrl?(options: {
+    upstreamIdToken?: string;
+    upstreamLogout?: Record<string, string>;
+    postLogoutRedirectUri: string;
+  }): Promise<string | undefined>;
 }
 
 export { claimAt } from '../core/claims.js';

@@ -4,6 +4,12 @@ import type { Connector } from './connector.js';
 import { createDemoConnector, DEMO_IDP_PATH } from './demo.js';
 import type { EmbeddedIdpUser } from './embedded-idp.js';
 import { createOidcConnector } from './oidc.js';
+import { createSamlConnector } from './saml.js';
+import { createXmllintValidator, type SchemaValidator } from './saml/checks/schema.js';
+import { loadSpKeyPair } from './saml/sp-keys.js';
+import samlify from 'samlify';
+import type { Logger } from '../core/logger.js';
+import type { Store } from '../store/store.js';
 
 export type { Connector } from './connector.js';
 
@@ -17,13 +23,23 @@ export interface Connectors {
 
 export const callbackUrl = (publicUrl: string, connectorId: string) => `${publicUrl}/callback/${connectorId}`;
 
-export async function createConnectors(config: Config): Promise<Connectors> {
+export async function createConnectors(config: Config, deps: { store?: Store; logger?: Logger } = {}): Promise<Connectors> {
   const publicUrl = config.server.public_url;
   const result: Connectors = { byId: new Map(), mounts: [], close: async () => {} };
   const closers: (() => Promise<void>)[] = [];
+  let schema: SchemaValidator | undefined;
   for (const c of config.connectors) {
     if (c.type === 'oidc') {
       result.byId.set(c.id, createOidcConnector(c, { redirectUri: callbackUrl(publicUrl, c.id) }));
+    } else if (c.type === 'saml') {
+      if (!deps.store) throw new Error('SAML connectors need the store (replay cache)');
+      if (!schema) {
+        schema = createXmllintValidator();
+        // samlify keeps its validator process-wide; ours is stateless apart from a small memo.
+        samlify.setSchemaValidator(schema);
+      }
+      const keys = loadSpKeyPair({ keyFile: c.sp_key_file, certFile: c.sp_cert_file, dataDir: config.state.data_dir });
+      result.byId.set(c.id, createSamlConnector(c, { publicUrl, keys, schema, store: deps.store, logger: deps.logger }));
     } else {
       const demo = await createDemoConnector(c, { publicUrl });
       result.byId.set(c.id, demo.connector);

@@ -7,13 +7,20 @@ export class GatehouseError extends Error {
   readonly code: string;
   readonly status: number;
   readonly expose: boolean;
+  /** Extra facts for the audit event (never shown to the client), e.g. a SAML status code. */
+  readonly details?: Record<string, unknown>;
 
-  constructor(code: string, message: string, options: { status?: number; expose?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    options: { status?: number; expose?: boolean; cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = 'GatehouseError';
     this.code = code;
     this.status = options.status ?? 400;
     this.expose = options.expose ?? this.status < 500;
+    if (options.details) this.details = options.details;
   }
 }
 

@@ -22,6 +22,8 @@ export interface Session {
   expiresAt: number;
   /** Upstream ID token, kept for RP-initiated logout (`id_token_hint`). */
   upstreamIdToken?: string;
+  /** Upstream protocol facts for logout (SAML: NameID, format, SessionIndex). */
+  upstreamLogout?: Record<string, string>;
 }
 
 /** Who and where a request came from, for audit events. */

@@ -5,7 +5,7 @@ import { getJson, setJson, type Store } from '../store/store.js';
 
 export interface SessionManager {
   /** A fresh session with a new random id (never reuses a pre-login id). */
-  create(identity: ExternalIdentity, extras?: { upstreamIdToken?: string }): Promise<Session>;
+  create(identity: ExternalIdentity, extras?: { upstreamIdToken?: string; upstreamLogout?: Record<string, string> }): Promise<Session>;
   /** The live session, or null when unknown, idle too long, or past its absolute expiry. */
   get(id: string): Promise<Session | null>;
   destroy(id: string): Promise<void>;
@@ -30,6 +30,7 @@ export function createSessionManager(options: { store: Store; idleTtlMs: number;
         lastSeenAt: now,
         expiresAt: now + options.absoluteTtlMs,
         upstreamIdToken: extras.upstreamIdToken,
+        upstreamLogout: extras.upstreamLogout,
       };
       await setJson(options.store, key(session.id), session, ttlSeconds(session));
       return session;

@@ -10,6 +10,7 @@ import { issuerRoutes } from './routes/issuer.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
+import { samlRoutes } from './routes/saml.js';
 import { STYLES } from './views/styles.js';
 
 /** Pages and the API. Data paths (proxies, forward-auth, TokenReview) are dispatched before this, at the http.Server. */
@@ -27,6 +28,8 @@ export function createWebApp(deps: WebDeps): Express {
 
   // Logout may redirect to an IdP's end-session page, so forms may target IdP origins.
   const idpOrigins = deps.config.connectors.flatMap((c) => (c.type === 'oidc' ? [new URL(c.issuer).origin] : []));
+  // SAML single logout goes to the IdP named in its metadata; its metadata URL's origin is the usual host.
+  for (const c of deps.config.connectors) if (c.type === 'saml' && c.idp_metadata_url) idpOrigins.push(new URL(c.idp_metadata_url).origin);
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -48,6 +51,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(issuerRoutes(deps));
   app.use(authRoutes(deps));
   app.use(oauthRoutes(deps, deps.oauth));
+  app.use(samlRoutes(deps));
   app.use(apiRoutes(deps));
   app.use(auditRoutes(deps));
   app.use(pageRoutes(deps));

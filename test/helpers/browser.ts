@@ -52,9 +52,10 @@ export class Browser {
   }
 
   /** One request, no redirect following. */
-  async request(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<Page> {
+  async request(url: string, init: { method?: string; form?: Record<string, string>; accept?: string } = {}): Promise<Page> {
     const target = new URL(url);
     const headers: Record<string, string> = {};
+    if (init.accept) headers.accept = init.accept;
     const cookie = this.cookieHeader(target);
     if (cookie) headers.cookie = cookie;
     let body: string | undefined;

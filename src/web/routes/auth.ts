@@ -1,29 +1,12 @@
-import { Router, type Request, type Response } from 'express';
-import { GatehouseError, isGatehouseError } from '../../core/errors.js';
+import { Router } from 'express';
 import { randomId } from '../../core/ids.js';
-import type { RequestContext } from '../../core/types.js';
-import type { PendingLogin } from '../../connectors/connector.js';
 import { sessionRef } from '../../sessions/sessions.js';
-import { setJson, takeJson } from '../../store/store.js';
+import { setJson } from '../../store/store.js';
 import { SESSION_COOKIE, type WebDeps } from '../deps.js';
-import { sendError } from '../errors.js';
+import { bindingCookie, createLoginFlow, LOGIN_TTL_SECONDS, stateKey, type LoginState } from '../login-flow.js';
 import { asyncHandler, currentSession } from '../middleware.js';
 import { checkReturnTo } from '../return-to.js';
 import { loginPage } from '../views/pages.js';
-
-/** A login in flight, stored take-once under its state until the callback. */
-interface LoginState {
-  connector: string;
-  pending: PendingLogin;
-  returnTo: string;
-  /** Equals the value of this login's browser cookie: the callback must come from the same browser. */
-  binding: string;
-}
-
-const LOGIN_TTL_SECONDS = 600;
-const stateKey = (state: string) => `login:${state}`;
-/** Per-login cookie, so parallel logins in several tabs do not clobber each other. */
-const bindingCookie = (state: string) => `gatehouse_login_${state.slice(0, 16)}`;
 
 export function authRoutes(deps: WebDeps): Router {
   const router = Router();
@@ -31,36 +14,9 @@ export function authRoutes(deps: WebDeps): Router {
   const publicUrl = config.server.public_url;
   const returnToOptions = { publicUrl, allowedHosts: config.server.return_to_hosts };
 
-  const ctxOf = (res: Response): RequestContext => res.locals.ctx;
-
-  /** Every login failure is audited with its reason, then answered with status and code. */
-  const failLogin = async (req: Request, res: Response, err: unknown, requested?: string) => {
-    const reason = isGatehouseError(err) ? err.code : 'internal_error';
-    // Only configured ids reach the audit log; anything else is attacker-controlled text.
-    const connector = requested && connectors.byId.has(requested) ? requested : undefined;
-    try {
-      await audit.emit({ type: 'user.login', outcome: 'failure', connector, reason, context: ctxOf(res) });
-    } catch (auditErr) {
-      deps.logger.error({ err: auditErr }, 'audit write failed');
-    }
-    sendError(req, res, err, { logger: deps.logger, demo: deps.demo });
-  };
-
-  /** Counts login starts per client address in a one-minute window, in the shared store (callbacks are bound to a start). */
-  const rateLimit = async (res: Response) => {
-    const window = Math.floor(Date.now() / 60_000);
-    const count = await store.increment(`ratelimit:login:${ctxOf(res).remoteAddr}:${window}`, 60);
-    if (count > config.server.rate_limit.login_per_minute) {
-      res.setHeader('retry-after', String(60 - (Math.floor(Date.now() / 1000) % 60)));
-      throw new GatehouseError('rate_limited', 'Too many sign-in attempts; wait a minute and try again.', { status: 429 });
-    }
-  };
-
-  const connectorOr404 = (id: string) => {
-    const connector = connectors.byId.get(id);
-    if (!connector) throw new GatehouseError('unknown_connector', `There is no sign-in method called "${id}".`, { status: 404 });
-    return connector;
-  };
+  const flow = createLoginFlow(deps);
+  const { ctxOf, rateLimit, connectorOr404 } = flow;
+  const failLogin = flow.fail;
 
   router.get('/login', (req, res, next) => {
     try {
@@ -98,39 +54,8 @@ export function authRoutes(deps: WebDeps): Router {
   router.get('/callback/:connector', async (req, res) => {
     const id = req.params.connector;
     try {
-      const connector = connectorOr404(id);
-      const state = req.query.state;
-      if (typeof state !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(state)) throw stateMismatch('the callback carries no valid state');
-      const login = await takeJson<LoginState>(store, stateKey(state));
-      cookies.clear(res, bindingCookie(state));
-      if (!login) throw stateMismatch('this login is unknown, expired or was already completed');
-      if (login.connector !== id) throw stateMismatch('this login was started for another connector');
-      if (cookies.read(req, bindingCookie(state)) !== login.binding) throw stateMismatch('this login was started in another browser');
-
-      const callbackUrl = new URL(req.originalUrl, publicUrl);
-      const { identity, upstreamIdToken } = await connector.finishLogin({ callbackUrl, state, pending: login.pending });
-
-      // A fresh session id at every login: a pre-login cookie value can never become a session.
-      const previous = cookies.read(req, SESSION_COOKIE);
-      if (previous) await deps.sessions.destroy(previous);
-      const session = await deps.sessions.create(identity, { upstreamIdToken });
-      try {
-        await audit.emit({
-          type: 'user.login',
-          outcome: 'success',
-          user: identity.username,
-          connector: id,
-          session_id: sessionRef(session.id),
-          details: { email: identity.email, groups: identity.groups },
-          context: ctxOf(res),
-        });
-      } catch (auditErr) {
-        // No audit record, no session: the login is refused (fail closed, audit.on_failure: refuse).
-        await deps.sessions.destroy(session.id).catch(() => undefined);
-        throw auditErr;
-      }
-      cookies.set(res, SESSION_COOKIE, session.id, { maxAgeSeconds: Math.floor(config.server.session.absolute_ttl / 1000) });
-      res.redirect(302, login.returnTo);
+      const state = typeof req.query.state === 'string' ? req.query.state : undefined;
+      await flow.complete(req, res, { connectorId: id, state, callbackUrl: new URL(req.originalUrl, publicUrl) });
     } catch (err) {
       await failLogin(req, res, err, id);
     }
@@ -143,7 +68,11 @@ export function authRoutes(deps: WebDeps): Router {
     await deps.sessions.destroy(session.id);
     const connector = connectors.byId.get(session.identity.connector);
     const upstream = await connector
-      ?.logoutUrl?.({ upstreamIdToken: session.upstreamIdToken, postLogoutRedirectUri: `${publicUrl}/login` })
+      ?.logoutUrl?.({
+        upstreamIdToken: session.upstreamIdToken,
+        upstreamLogout: session.upstreamLogout,
+        postLogoutRedirectUri: `${publicUrl}/login`,
+      })
       .catch(() => undefined);
     await audit.emit({
       type: 'user.logout',
@@ -161,6 +90,3 @@ export function authRoutes(deps: WebDeps): Router {
 
   return router;
 }
-
-const stateMismatch = (why: string) =>
-  new GatehouseError('state_mismatch', `Sign-in could not be completed: ${why}. Please start again.`, { status: 400 });

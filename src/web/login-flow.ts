@@ -1,0 +1,135 @@
+import type { Request, Response } from 'express';
+import type { Connector, LoginResult, PendingLogin } from '../connectors/connector.js';
+import { GatehouseError, isGatehouseError } from '../core/errors.js';
+import type { RequestContext, Session } from '../core/types.js';
+import { sessionRef } from '../sessions/sessions.js';
+import { takeJson } from '../store/store.js';
+import { SESSION_COOKIE, type WebDeps } from './deps.js';
+import { sendError } from './errors.js';
+
+/** A login in flight, stored take-once under its state until the callback. */
+export interface LoginState {
+  connector: string;
+  pending: PendingLogin;
+  returnTo: string;
+  /** Equals the value of this login's browser cookie: the callback must come from the same browser. */
+  binding: string;
+}
+
+export const LOGIN_TTL_SECONDS = 600;
+export const stateKey = (state: string) => `login:${state}`;
+/** Per-login cookie, so parallel logins in several tabs do not clobber each other. */
+export const bindingCookie = (state: string) => `gatehouse_login_${state.slice(0, 16)}`;
+export const STATE_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+
+export interface CompleteOptions {
+  connectorId: string;
+  /** The web layer's state (OIDC `state`, SAML `RelayState`); absent for an unsolicited login. */
+  state?: string;
+  /** IdP-initiated (SAML): no state, no binding cookie; the connector decides whether it allows it. */
+  unsolicited?: boolean;
+  callbackUrl: URL;
+  form?: Record<string, string>;
+  /** Runs after the session exists and before the redirect (e.g. the SAML logout index). */
+  onSession?(session: Session, result: LoginResult): Promise<void>;
+}
+
+/**
+ * The end of every browser login, whatever the protocol: take the state once, check the
+ * browser binding, let the connector validate the IdP's answer, replace any previous session
+ * with a new one, audit, and redirect to return_to. OIDC's /callback and SAML's ACS both end here.
+ */
+export interface LoginFlow {
+  ctxOf(res: Response): RequestContext;
+  /** Audits a failed login with its reason (and the error's details), then answers with status and code. */
+  fail(req: Request, res: Response, err: unknown, requested?: string): Promise<void>;
+  rateLimit(res: Response): Promise<void>;
+  connectorOr404(id: string): Connector;
+  complete(req: Request, res: Response, options: CompleteOptions): Promise<void>;
+}
+
+export function createLoginFlow(deps: WebDeps): LoginFlow {
+  const { config, connectors, audit, cookies, store } = deps;
+  const ctxOf = (res: Response): RequestContext => res.locals.ctx;
+
+  const connectorOr404 = (id: string) => {
+    const connector = connectors.byId.get(id);
+    if (!connector) throw new GatehouseError('unknown_connector', `There is no sign-in method called "${id}".`, { status: 404 });
+    return connector;
+  };
+
+  return {
+    ctxOf,
+    connectorOr404,
+
+    async fail(req, res, err, requested) {
+      const reason = isGatehouseError(err) ? err.code : 'internal_error';
+      // Only configured ids reach the audit log; anything else is attacker-controlled text.
+      const connector = requested && connectors.byId.has(requested) ? requested : undefined;
+      const details = isGatehouseError(err) ? err.details : undefined;
+      try {
+        await audit.emit({ type: 'user.login', outcome: 'failure', connector, reason, details, context: ctxOf(res) });
+      } catch (auditErr) {
+        deps.logger.error({ err: auditErr }, 'audit write failed');
+      }
+      sendError(req, res, err, { logger: deps.logger, demo: deps.demo });
+    },
+
+    /** Counts login starts per client address in a one-minute window, in the shared store (completions are bound to a start). */
+    async rateLimit(res) {
+      const window = Math.floor(Date.now() / 60_000);
+      const count = await store.increment(`ratelimit:login:${ctxOf(res).remoteAddr}:${window}`, 60);
+      if (count > config.server.rate_limit.login_per_minute) {
+        res.setHeader('retry-after', String(60 - (Math.floor(Date.now() / 1000) % 60)));
+        throw new GatehouseError('rate_limited', 'Too many sign-in attempts; wait a minute and try again.', { status: 429 });
+      }
+    },
+
+    async complete(req, res, options) {
+      const id = options.connectorId;
+      const connector = connectorOr404(id);
+      let pending: PendingLogin = {};
+      let returnTo = '/';
+      if (!options.unsolicited) {
+        const { state } = options;
+        if (typeof state !== 'string' || !STATE_FORMAT.test(state)) throw stateMismatch('the callback carries no valid state');
+        const login = await takeJson<LoginState>(store, stateKey(state));
+        cookies.clear(res, bindingCookie(state));
+        if (!login) throw stateMismatch('this login is unknown, expired or was already completed');
+        if (login.connector !== id) throw stateMismatch('this login was started for another connector');
+        if (cookies.read(req, bindingCookie(state)) !== login.binding) throw stateMismatch('this login was started in another browser');
+        pending = login.pending;
+        returnTo = login.returnTo;
+      }
+
+      const result = await connector.finishLogin({ callbackUrl: options.callbackUrl, state: options.state ?? '', pending, form: options.form });
+      const { identity, upstreamIdToken, upstreamLogout } = result;
+
+      // A fresh session id at every login: a pre-login cookie value can never become a session.
+      const previous = cookies.read(req, SESSION_COOKIE);
+      if (previous) await deps.sessions.destroy(previous);
+      const session = await deps.sessions.create(identity, { upstreamIdToken, upstreamLogout });
+      await options.onSession?.(session, result);
+      try {
+        await audit.emit({
+          type: 'user.login',
+          outcome: 'success',
+          user: identity.username,
+          connector: id,
+          session_id: sessionRef(session.id),
+          details: { email: identity.email, groups: identity.groups, ...(options.unsolicited ? { idp_initiated: true } : {}) },
+          context: ctxOf(res),
+        });
+      } catch (auditErr) {
+        // No audit record, no session: the login is refused (fail closed, audit.on_failure: refuse).
+        await deps.sessions.destroy(session.id).catch(() => undefined);
+        throw auditErr;
+      }
+      cookies.set(res, SESSION_COOKIE, session.id, { maxAgeSeconds: Math.floor(config.server.session.absolute_ttl / 1000) });
+      res.redirect(302, returnTo);
+    },
+  };
+}
+
+export const stateMismatch = (why: string) =>
+  new GatehouseError('state_mismatch', `Sign-in could not be completed: ${why}. Please start again.`, { status: 400 });
