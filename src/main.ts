@@ -6,6 +6,7 @@ import { createConnectors, type Connectors } from './connectors/index.js';
 import { splitHostPort } from './config/demo.js';
 import type { Logger } from './core/logger.js';
 import { createSessionManager } from './sessions/sessions.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
@@ -21,6 +22,7 @@ import { createHttpServer } from './web/server.js';
 
 export interface Gateway {
   config: Config;
+  metrics: Metrics;
   server: Server;
   /** The gateway's token issuer (tests and tools mint gateway tokens with it). */
   issuer: TokenIssuer;
@@ -43,8 +45,11 @@ export interface Gateway {
 /** The composition root: builds every part from the config and wires them together. */
 export async function createGateway(config: Config, options: { logger: Logger; demo?: boolean }): Promise<Gateway> {
   const { logger } = options;
-  const store = createStore({ redisUrl: config.state.redis_url, prefix: config.state.redis_prefix, logger });
-  const audit = createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger });
+  const metrics = createMetrics();
+  const lifecycle = { draining: false };
+  const store = metrics.instrumentStore(createStore({ redisUrl: config.state.redis_url, prefix: config.state.redis_prefix, logger }));
+  const audit = metrics.instrumentAudit(createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger }));
+  metrics.gaugeFrom('gatehouse_audit_spool_depth', 'Audit events waiting in the local spool', async () => (await audit.status()).spooled ?? 0);
   const keys = createKeyManager({
     alg: config.tokens.signing_alg,
     store,
@@ -90,7 +95,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     refreshTtlMs: config.cli.refresh_ttl,
     verificationUri: `${publicUrl}/device`,
   });
-  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, auditLog: audit, keys, issuer, connectors, cookies, policy, oauth });
+  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, auditLog: audit, keys, issuer, connectors, cookies, policy, oauth, metrics, lifecycle });
   // Data paths answer before Express: its router and middleware cost ~4x on small requests.
   const tokenReview = createTokenReviewHandler({
     issuer,
@@ -117,6 +122,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const [host, port] = splitHostPort(config.server.listen);
   return {
     config,
+    metrics,
     server,
     issuer,
     store,
@@ -148,6 +154,9 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       keys.active().catch((err) => logger.warn({ err: err.message }, 'signing keys not available yet'));
     },
     async stop() {
+      // Readiness turns false first, so load balancers stop sending before the listener closes.
+      lifecycle.draining = true;
+      if (config.server.drain_delay > 0) await new Promise((r) => setTimeout(r, config.server.drain_delay));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

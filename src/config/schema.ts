@@ -190,6 +190,8 @@ export const configSchema = z.strictObject({
     return_to_hosts: z.array(z.string()).default([]),
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
     trust_proxy_hops: z.number().int().min(0).default(0),
+    /** On SIGTERM, /readyz turns false this long before the listener closes (give load balancers time). */
+    drain_delay: duration.default(0),
     session: z
       .strictObject({ idle_ttl: duration.default(3_600_000), absolute_ttl: duration.default(43_200_000) })
       .default({ idle_ttl: 3_600_000, absolute_ttl: 43_200_000 }),

@@ -6,6 +6,7 @@ import type { Connectors } from '../connectors/index.js';
 import type { Logger } from '../core/logger.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/store.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { TokenIssuer } from '../tokens/issuer.js';
 import type { OAuthServer } from '../tokens/oauth/server.js';
 import type { KeyManager } from '../tokens/keys.js';
@@ -26,6 +27,9 @@ export interface WebDeps {
   connectors: Connectors;
   policy: Policy;
   oauth: OAuthServer;
+  metrics: Metrics;
+  /** Set when shutdown begins: /readyz turns false. */
+  lifecycle: { draining: boolean };
   cookies: CookiePolicy;
 }
 
