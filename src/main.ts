@@ -8,6 +8,7 @@ import { createConnectors, type Connectors } from './connectors/index.js';
 import { splitHostPort } from './config/demo.js';
 import type { Logger } from './core/logger.js';
 import { createSessionManager } from './sessions/sessions.js';
+import { createSshCa } from './ssh-ca/ca.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { createTokenIssuer } from './tokens/issuer.js';
@@ -50,7 +51,8 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const connectors = await createConnectors(config);
   const cookies = createCookiePolicy(config.server.public_url);
   const policy = policyFromConfig(config);
-  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, keys, issuer, connectors, cookies, policy });
+  const sshCa = createSshCa({ store, dataDir: config.state.data_dir, logger });
+  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, keys, issuer, connectors, cookies, policy, sshCa });
   const server = createHttpServer(app, { audit, logger });
 
   const [host, port] = splitHostPort(config.server.listen);

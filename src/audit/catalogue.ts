@@ -6,6 +6,18 @@ export const AUDIT_EVENTS = {
   'user.login': { success: 'GH1000I', failure: 'GH1001W' },
   'user.logout': { success: 'GH1010I', failure: 'GH1011W' },
   'http.rejected': { success: 'GH9000I', failure: 'GH9001W' },
+  // SSH access and recordings (docs/audit-events.md "SSH").
+  'ssh.cert.issued': { success: 'GH3000I', failure: 'GH3001W' },
+  'ssh.auth': { success: 'GH3010I', failure: 'GH3011W' },
+  'access.denied': { success: 'GH3020I', failure: 'GH3021W' },
+  'session.start': { success: 'GH3030I', failure: 'GH3031W' },
+  'session.end': { success: 'GH3040I', failure: 'GH3041W' },
+  exec: { success: 'GH3050I', failure: 'GH3051W' },
+  'sftp.upload': { success: 'GH3060I', failure: 'GH3061W' },
+  'sftp.download': { success: 'GH3070I', failure: 'GH3071W' },
+  'sftp.change': { success: 'GH3080I', failure: 'GH3081W' },
+  'recording.quota': { success: 'GH3090I', failure: 'GH3091W' },
+  'recording.access': { success: 'GH3100I', failure: 'GH3101W' },
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENTS;

@@ -8,6 +8,7 @@ import { authRoutes } from './routes/auth.js';
 import { issuerRoutes } from './routes/issuer.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
+import { sshRoutes } from './routes/ssh.js';
 import { STYLES } from './views/styles.js';
 
 /** Pages and the API. Data paths (proxies, forward-auth, TokenReview) are dispatched before this, at the http.Server. */
@@ -46,6 +47,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(issuerRoutes(deps));
   app.use(authRoutes(deps));
   app.use(apiRoutes(deps));
+  app.use(sshRoutes(deps));
   app.use(pageRoutes(deps));
   app.use((_req, _res, next) => next(notFound()));
   app.use(errorHandler({ logger: deps.logger, demo: deps.demo }));

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Connectors } from '../connectors/index.js';
 import type { Logger } from '../core/logger.js';
 import type { SessionManager } from '../sessions/sessions.js';
+import type { SshCa } from '../ssh-ca/ca.js';
 import type { Store } from '../store/store.js';
 import type { TokenIssuer } from '../tokens/issuer.js';
 import type { KeyManager } from '../tokens/keys.js';
@@ -22,6 +23,8 @@ export interface WebDeps {
   connectors: Connectors;
   policy: Policy;
   cookies: CookiePolicy;
+  /** SSH certificate authorities (always present; the SSH listener is optional). */
+  sshCa?: SshCa;
 }
 
 export const SESSION_COOKIE = 'gatehouse_session';
