@@ -9,6 +9,8 @@ import { splitHostPort } from './config/demo.js';
 import type { Logger } from './core/logger.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { createSshCa } from './ssh-ca/ca.js';
+import { createSshProxy, type SshProxy } from './proxy/ssh/proxy.js';
+import { createRecorder } from './recording/recorder.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { createTokenIssuer } from './tokens/issuer.js';
@@ -22,6 +24,8 @@ export interface Gateway {
   store: Store;
   audit: AuditSink;
   connectors: Connectors;
+  /** The SSH listener, when `ssh` is configured. */
+  ssh?: SshProxy;
   /** The URL it listens on (resolves port 0). */
   url(): string;
   start(): Promise<void>;
@@ -54,6 +58,27 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const sshCa = createSshCa({ store, dataDir: config.state.data_dir, logger });
   const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, keys, issuer, connectors, cookies, policy, sshCa });
   const server = createHttpServer(app, { audit, logger });
+  const recorder = createRecorder({
+    dir: config.recordings.dir,
+    maxBytesPerSession: config.recordings.max_bytes_per_session,
+    recordInput: config.recordings.record_input,
+    onQuota: (meta) =>
+      void audit
+        .emit({ type: 'recording.quota', outcome: 'failure', user: meta.user, session_id: meta.id, reason: 'recording_quota', details: { node: meta.node, login: meta.login, max_bytes: config.recordings.max_bytes_per_session } })
+        .catch((err) => logger.error({ err }, 'audit write failed')),
+  });
+  const ssh = config.ssh
+    ? createSshProxy({
+        config: config.ssh,
+        hostPrincipals: config.ssh.host_principals ?? [...new Set([new URL(config.server.public_url).hostname, 'localhost', '127.0.0.1'])],
+        ca: sshCa,
+        policy,
+        audit,
+        store,
+        recorder,
+        logger,
+      })
+    : undefined;
 
   const [host, port] = splitHostPort(config.server.listen);
   return {
@@ -61,6 +86,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     store,
     audit,
     connectors,
+    ssh,
     url() {
       const address = server.address();
       if (!address || typeof address === 'string') throw new Error('not listening');
@@ -75,10 +101,12 @@ export async function createGateway(config: Config, options: { logger: Logger; d
           resolve();
         });
       });
+      await ssh?.listen();
       // Warm the keys so the first login does not pay for key generation; failures surface on /readyz.
       keys.active().catch((err) => logger.warn({ err: err.message }, 'signing keys not available yet'));
     },
     async stop() {
+      await ssh?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
