@@ -11,6 +11,7 @@ import { createSessionManager } from './sessions/sessions.js';
 import { createSshCa } from './ssh-ca/ca.js';
 import { createSshProxy, type SshProxy } from './proxy/ssh/proxy.js';
 import { createRecorder } from './recording/recorder.js';
+import { createRecordingStore } from './recording/reader.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { createTokenIssuer } from './tokens/issuer.js';
@@ -56,7 +57,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const cookies = createCookiePolicy(config.server.public_url);
   const policy = policyFromConfig(config);
   const sshCa = createSshCa({ store, dataDir: config.state.data_dir, logger });
-  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, keys, issuer, connectors, cookies, policy, sshCa });
+  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, keys, issuer, connectors, cookies, policy, sshCa, recordings: createRecordingStore(config.recordings.dir) });
   const server = createHttpServer(app, { audit, logger });
   const recorder = createRecorder({
     dir: config.recordings.dir,

@@ -3,6 +3,8 @@ import { ConfigError } from '../config/load.js';
 import { checkConfig } from './commands/check-config.js';
 import { policyExplain } from './commands/policy.js';
 import { serve } from './commands/serve.js';
+import { play } from './commands/play.js';
+import { sshCommand } from './commands/ssh.js';
 import { UsageError } from './errors.js';
 
 const USAGE = `Usage: gatehouse <command> [options]
@@ -11,6 +13,8 @@ Commands:
   serve          Run the gateway (no config: the embedded demo)
   check-config   Validate a config file and run its policy tests (exit 0 valid, 2 invalid)
   policy explain Show what an identity resolves to: --identity FILE.json [--json]
+  ssh            ssh ca | ssh cert | ssh config | ssh [login@]node [command] (see gatehouse ssh --help)
+  play           Replay a session recording: play <id|file.cast> [--speed N] [--skip-idle]
 
 Options:
   --config FILE  Config file (default: $GATEHOUSE_CONFIG, then config/gatehouse.yaml)
@@ -21,6 +25,9 @@ Options:
 `;
 
 async function main(argv: string[]): Promise<number> {
+  // These take free-form arguments (a remote command), so they parse their own.
+  if (argv[0] === 'ssh') return sshCommand(argv.slice(1));
+  if (argv[0] === 'play') return play(argv.slice(1));
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -9,6 +9,7 @@ import { issuerRoutes } from './routes/issuer.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { sshRoutes } from './routes/ssh.js';
+import { recordingRoutes } from './routes/recordings.js';
 import { STYLES } from './views/styles.js';
 
 /** Pages and the API. Data paths (proxies, forward-auth, TokenReview) are dispatched before this, at the http.Server. */
@@ -48,6 +49,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(authRoutes(deps));
   app.use(apiRoutes(deps));
   app.use(sshRoutes(deps));
+  app.use(recordingRoutes(deps));
   app.use(pageRoutes(deps));
   app.use((_req, _res, next) => next(notFound()));
   app.use(errorHandler({ logger: deps.logger, demo: deps.demo }));

@@ -5,6 +5,7 @@ import type { Connectors } from '../connectors/index.js';
 import type { Logger } from '../core/logger.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { SshCa } from '../ssh-ca/ca.js';
+import type { RecordingStore } from '../recording/reader.js';
 import type { Store } from '../store/store.js';
 import type { TokenIssuer } from '../tokens/issuer.js';
 import type { KeyManager } from '../tokens/keys.js';
@@ -25,6 +26,8 @@ export interface WebDeps {
   cookies: CookiePolicy;
   /** SSH certificate authorities (always present; the SSH listener is optional). */
   sshCa?: SshCa;
+  /** Session recordings on disk (search, playback). */
+  recordings?: RecordingStore;
 }
 
 export const SESSION_COOKIE = 'gatehouse_session';

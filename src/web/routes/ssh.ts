@@ -1,4 +1,5 @@
 import express, { Router } from 'express';
+import { allowedLogins } from '../../access/index.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import { issueUserCert } from '../../ssh-ca/issue.js';
 import { fingerprint, parsePublicKeyLine } from '../../ssh-ca/keys.js';
@@ -28,6 +29,18 @@ export function sshRoutes(deps: WebDeps): Router {
       res.setHeader('cache-control', 'no-cache');
       // user: the TrustedUserCAKeys line for nodes; host: the known_hosts line for clients.
       res.type('text/plain').send(`${type === 'user' ? await ca.userCaLine() : await ca.knownHostsLine()}\n`);
+    }),
+  );
+
+  router.get(
+    '/api/v1/ssh/nodes',
+    asyncHandler(async (req, res) => {
+      const { access } = await requirePrincipal(deps, req);
+      const nodes = (deps.config.ssh?.nodes ?? [])
+        .map((n) => ({ name: n.name, labels: n.labels, logins: allowedLogins(access, n.labels) }))
+        .filter((n) => n.logins.length > 0);
+      res.setHeader('cache-control', 'no-store');
+      res.json({ nodes, proxy: sshProxyAddress(deps.config) ?? null });
     }),
   );
 

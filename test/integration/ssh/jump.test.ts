@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { resolveAccess } from '../../../src/access/index.js';
 import { policyFromConfig } from '../../../src/access/index.js';
@@ -13,9 +15,10 @@ import { createSshCa } from '../../../src/ssh-ca/ca.js';
 import { issueUserCert } from '../../../src/ssh-ca/issue.js';
 import { parsePublicKeyLine } from '../../../src/ssh-ca/keys.js';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
-import { requireBinary } from '../../helpers/services.js';
+import { closedPort, requireBinary } from '../../helpers/services.js';
 import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, type Sshd } from '../../helpers/ssh.js';
 
+const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () => {
@@ -26,16 +29,18 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
   let cfg: string;
   let key: string;
   let skip = false;
+  let sshPort: number;
 
   before(async (t) => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-jump-'));
     recordings = join(dir, 'recordings');
     const node = await prepareSshd(t as never);
     if (!node) return void (skip = true);
+    sshPort = await closedPort();
     gw = await startGateway({
       ...SSH_TEST_POLICY,
       ssh: {
-        listen: '127.0.0.1:0',
+        listen: `127.0.0.1:${sshPort}`,
         nodes: [
           { name: 'node1', addr: `127.0.0.1:${node.port}`, labels: { env: 'dev' }, host_key: node.hostKey },
           { name: 'prod1', addr: `127.0.0.1:${node.port}`, labels: { env: 'prod' }, host_key: node.hostKey },
@@ -210,5 +215,92 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
       assert.equal(end.details?.exit_code, i % 7);
       assert.equal(end.details?.recording_sha256, sha256(join(recordings, `${end.session_id}.cast`)));
     }
+  });
+
+  const api = async (path: string, groups: string[], username = 'alice') => {
+    const token = await mintGatewayToken(gw, { connector: 'corp', username, groups });
+    return fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  };
+  const shellRecording = () => gw.auditEvents().find((e) => e.type === 'session.end' && e.details?.kind === 'shell' && e.user === 'alice')!.session_id!;
+
+  test('recordings API: text search, filters, own recordings only unless auditor; download audited', async () => {
+    if (skip) return;
+    const id = shellRecording();
+    const found = (await (await api('/api/v1/recordings?q=TYPED-42', ['admins'])).json()) as { recordings: { id: string; user: string }[] };
+    assert.deepEqual(found.recordings.map((r) => r.id), [id], 'text search over the ANSI-stripped transcript, case-insensitive');
+    const byNode = (await (await api('/api/v1/recordings?node=prod1', ['admins'])).json()) as { recordings: unknown[] };
+    assert.equal(byNode.recordings.length, 0);
+    const today = new Date().toISOString().slice(0, 10);
+    const inRange = (await (await api(`/api/v1/recordings?user=alice&from=${today}&to=${today}&limit=1000`, ['admins'])).json()) as { recordings: { id: string }[] };
+    assert.ok(inRange.recordings.some((r) => r.id === id));
+    const future = (await (await api('/api/v1/recordings?from=2999-01-01', ['admins'])).json()) as { recordings: unknown[] };
+    assert.equal(future.recordings.length, 0);
+    const bad = await api('/api/v1/recordings?from=yesterday', ['admins']);
+    assert.equal(bad.status, 400);
+
+    const bobSees = (await (await api('/api/v1/recordings?limit=1000', ['devs'], 'bob')).json()) as { recordings: { user: string }[] };
+    assert.ok(bobSees.recordings.every((r) => r.user === 'bob'), 'non-auditors see only their own');
+    const auditorSees = (await (await api('/api/v1/recordings?q=typed-42', ['auditors'], 'carol')).json()) as { recordings: { id: string }[] };
+    assert.deepEqual(auditorSees.recordings.map((r) => r.id), [id]);
+
+    const download = await api(`/api/v1/recordings/${id}`, ['auditors'], 'carol');
+    assert.equal(download.status, 200);
+    assert.match(download.headers.get('content-disposition') ?? '', new RegExp(`${id}\\.cast`));
+    assert.equal(await download.text(), readFileSync(join(recordings, `${id}.cast`), 'utf8'));
+    const access = await gw.waitForEvent((e) => e.type === 'recording.access' && e.user === 'carol');
+    assert.equal(access.outcome, 'success');
+    assert.equal(access.session_id, id);
+    assert.equal(access.details?.action, 'download');
+
+    const notHers = await api(`/api/v1/recordings/${id}`, ['devs'], 'bob');
+    assert.equal(notHers.status, 404);
+    assert.equal(((await notHers.json()) as { error: string }).error, 'recording_not_found');
+    assert.equal((await api('/api/v1/recordings', [], 'nobody').then((r) => r.json())).recordings.length, 0);
+    const anonymous = await fetch(`${gw.url}/api/v1/recordings`);
+    assert.equal(anonymous.status, 401);
+  });
+
+  test('recording ids are strictly validated: path traversal gets 400 invalid_recording_id and an audit event', async () => {
+    if (skip) return;
+    for (const attempt of ['..%2f..%2f..%2fetc%2fpasswd', '..%2Fjump.test.ts', '.%2e%2fx', 'abc.json', `${shellRecording()}.json`, `${shellRecording()}%00`]) {
+      const res = await api(`/api/v1/recordings/${attempt}`, ['auditors'], 'mallory');
+      assert.equal(res.status, 400, attempt);
+      assert.equal(((await res.json()) as { error: string }).error, 'invalid_recording_id', attempt);
+    }
+    const event = await gw.waitForEvent((e) => e.type === 'recording.access' && e.user === 'mallory' && String(e.details?.recording).includes('etc/passwd'));
+    assert.equal(event.outcome, 'failure');
+    assert.equal(event.reason, 'invalid_recording_id');
+    assert.equal(event.code, 'GH3101W');
+  });
+
+  test('CLI: gatehouse ssh cert writes key, certificate, known_hosts and config; gatehouse ssh runs a command; gatehouse play replays', async () => {
+    if (skip) return;
+    const home = mkdtempSync(join(dir, 'home-'));
+    const token = await mintGatewayToken(gw, { connector: 'corp', username: 'alice', groups: ['admins'] });
+    const env = { GATEHOUSE_HOME: home, GATEHOUSE_SERVER: gw.url, GATEHOUSE_TOKEN: token };
+    const cli = (...args: string[]) => runSsh(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { env, timeoutMs: 60_000 });
+    const cert = await cli('ssh', 'cert');
+    assert.equal(cert.code, 0, cert.stderr);
+    for (const file of ['id_ed25519', 'id_ed25519-cert.pub', 'known_hosts', 'config']) assert.equal(statSync(join(home, 'ssh', file)).mode & 0o777, 0o600, file);
+    const config = await cli('ssh', 'config');
+    assert.match(config.stdout, /Host gatehouse-proxy\n\s+HostName 127\.0\.0\.1\n\s+Port \d+/);
+    assert.match(config.stdout, /Host node1 prod1\n\s+ProxyJump gatehouse-proxy/);
+    const ca = await cli('ssh', 'ca');
+    assert.match(ca.stdout, /TrustedUserCAKeys/);
+    assert.match(ca.stdout, /^@cert-authority \* ssh-ed25519 /m);
+
+    const run = await cli('ssh', 'root@node1', 'echo', 'via-the-cli');
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, 'via-the-cli\n');
+    // Stock OpenSSH with the written config works the same.
+    const stock = await runSsh('ssh', ['-F', join(home, 'ssh', 'config'), '-o', 'BatchMode=yes', 'root@node1', 'echo stock']);
+    assert.equal(stock.stdout, 'stock\n', stock.stderr);
+
+    const played = await cli('play', shellRecording(), '--speed', '1000', '--skip-idle');
+    assert.equal(played.code, 0, played.stderr);
+    assert.match(played.stdout, /typed-42/);
+    const missing = await cli('play', '00000000-0000-4000-8000-000000000000');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /recording_not_found/);
   });
 });
