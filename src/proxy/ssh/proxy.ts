@@ -80,13 +80,12 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
   // The inner server: one per process, fed the jump channels. Which node a connection is for is
   // looked up by its stream.
   const jumps = new WeakMap<object, { node: SshNodeConfig; outer: Authenticated; context: RequestContext }>();
-  const inner: Server = new ssh2.Server({ hostKeys: [hostKeys.privateKey], ident: 'Gatehouse' }, (conn, info) => {
+  const inner: Server = new ssh2.Server({ hostKeys: [hostKeys.privateKey], ident: 'Gatehouse' }, (conn) => {
     const jump = jumps.get((conn as unknown as { _sock: object })._sock);
     if (!jump) return void conn.end();
     connections.add(conn);
     conn.on('close', () => connections.delete(conn));
     conn.on('error', (err) => logger.debug({ err: err.message }, 'ssh jump connection error'));
-    void info;
     const { node, context } = jump;
     let upstream: Client | undefined;
     let jumpConn: JumpConnection | undefined;
