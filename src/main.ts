@@ -7,6 +7,10 @@ import { splitHostPort } from './config/demo.js';
 import type { Logger } from './core/logger.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { createSshCa } from './ssh-ca/ca.js';
+import { createSshProxy, type SshProxy } from './proxy/ssh/proxy.js';
+import { createRecorder } from './recording/recorder.js';
+import { createRecordingStore } from './recording/reader.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
@@ -30,6 +34,8 @@ export interface Gateway {
   /** The audit log: what capabilities emit through, plus query and verify. */
   audit: AuditBackend;
   connectors: Connectors;
+  /** The SSH listener, when `ssh` is configured. */
+  ssh?: SshProxy;
   /** The URL it listens on (resolves port 0). */
   url(): string;
   /**
@@ -83,6 +89,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const connectors = await createConnectors(config, { store, logger });
   const cookies = createCookiePolicy(config.server.public_url);
   const policy = policyFromConfig(config);
+  const sshCa = createSshCa({ store, dataDir: config.state.data_dir, logger });
   const clusterAudiences = () => config.clusters.map((c) => c.audience);
   const oauth = createOAuthServer({
     store,
@@ -95,7 +102,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     refreshTtlMs: config.cli.refresh_ttl,
     verificationUri: `${publicUrl}/device`,
   });
-  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, auditLog: audit, keys, issuer, connectors, cookies, policy, oauth, metrics, lifecycle });
+  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, auditLog: audit, keys, issuer, connectors, cookies, policy, oauth, metrics, lifecycle, sshCa, recordings: createRecordingStore(config.recordings.dir) });
   // Data paths answer before Express: its router and middleware cost ~4x on small requests.
   const tokenReview = createTokenReviewHandler({
     issuer,
@@ -118,6 +125,27 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     },
     { audit, logger },
   );
+  const recorder = createRecorder({
+    dir: config.recordings.dir,
+    maxBytesPerSession: config.recordings.max_bytes_per_session,
+    recordInput: config.recordings.record_input,
+    onQuota: (meta) =>
+      void audit
+        .emit({ type: 'recording.quota', outcome: 'failure', user: meta.user, session_id: meta.id, reason: 'recording_quota', details: { node: meta.node, login: meta.login, max_bytes: config.recordings.max_bytes_per_session } })
+        .catch((err) => logger.error({ err }, 'audit write failed')),
+  });
+  const ssh = config.ssh
+    ? createSshProxy({
+        config: config.ssh,
+        hostPrincipals: config.ssh.host_principals ?? [...new Set([new URL(config.server.public_url).hostname, 'localhost', '127.0.0.1'])],
+        ca: sshCa,
+        policy,
+        audit,
+        store,
+        recorder,
+        logger,
+      })
+    : undefined;
 
   const [host, port] = splitHostPort(config.server.listen);
   return {
@@ -136,6 +164,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       config.tests = next.tests;
       logger.info({ roles: next.roles.length, mappings: next.mappings.length, clusters: next.clusters.length }, 'policy reloaded');
     },
+    ssh,
     url() {
       const address = server.address();
       if (!address || typeof address === 'string') throw new Error('not listening');
@@ -150,6 +179,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
           resolve();
         });
       });
+      await ssh?.listen();
       // Warm the keys so the first login does not pay for key generation; failures surface on /readyz.
       keys.active().catch((err) => logger.warn({ err: err.message }, 'signing keys not available yet'));
     },
@@ -157,6 +187,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       // Readiness turns false first, so load balancers stop sending before the listener closes.
       lifecycle.draining = true;
       if (config.server.drain_delay > 0) await new Promise((r) => setTimeout(r, config.server.drain_delay));
+      await ssh?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -5,6 +5,8 @@ import type { Config } from '../config/schema.js';
 import type { Connectors } from '../connectors/index.js';
 import type { Logger } from '../core/logger.js';
 import type { SessionManager } from '../sessions/sessions.js';
+import type { SshCa } from '../ssh-ca/ca.js';
+import type { RecordingStore } from '../recording/reader.js';
 import type { Store } from '../store/store.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TokenIssuer } from '../tokens/issuer.js';
@@ -31,6 +33,10 @@ export interface WebDeps {
   /** Set when shutdown begins: /readyz turns false. */
   lifecycle: { draining: boolean };
   cookies: CookiePolicy;
+  /** SSH certificate authorities (always present; the SSH listener is optional). */
+  sshCa?: SshCa;
+  /** Session recordings on disk (search, playback). */
+  recordings?: RecordingStore;
 }
 
 export const SESSION_COOKIE = 'gatehouse_session';
