@@ -7,12 +7,16 @@ import type { Config } from './config/schema.js';
 import { createConnectors, type Connectors } from './connectors/index.js';
 import { splitHostPort } from './config/demo.js';
 import type { Logger } from './core/logger.js';
+import { createHttpApps } from './proxy/http/index.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { createTokenIssuer } from './tokens/issuer.js';
 import { createKeyManager } from './tokens/keys.js';
 import { createWebApp } from './web/app.js';
+import { requestContext } from './web/context.js';
+import { SESSION_COOKIE } from './web/deps.js';
+import { errorPage } from './web/views/pages.js';
 import { createCookiePolicy } from './web/cookies.js';
 import { createHttpServer } from './web/server.js';
 
@@ -50,8 +54,18 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const connectors = await createConnectors(config);
   const cookies = createCookiePolicy(config.server.public_url);
   const policy = policyFromConfig(config);
-  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, keys, issuer, connectors, cookies, policy });
-  const server = createHttpServer(app, { audit, logger });
+  // HTTP apps and forward-auth are served before Express (src/proxy/http); logouts drop their cached decisions.
+  const apps = createHttpApps({
+    config, store, sessions, audit, issuer, policy, cookies, logger, sessionCookie: SESSION_COOKIE,
+    page: (e) => errorPage({ ...e, demo: options.demo ?? false }),
+    context: (req) => requestContext(req, config.server.trust_proxy_hops),
+  });
+  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions: apps.watchSessions(sessions), audit, keys, issuer, connectors, cookies, policy });
+  const server = createHttpServer((req, res) => apps.handle(req, res) || app(req, res), { audit, logger });
+  server.on('upgrade', (req, socket, head) => apps.upgrade(req, socket, head) || socket.destroy());
+  // Large uploads to apps must not be cut at the 30 s whole-request limit; headersTimeout still
+  // bounds slow headers and each app's idle timeout bounds a stalled body.
+  if (apps.registry.apps.length) server.requestTimeout = 0;
 
   const [host, port] = splitHostPort(config.server.listen);
   return {
@@ -82,6 +96,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), 10_000).unref();
       });
+      await apps.close();
       await connectors.close();
       await audit.close();
       await store.close();

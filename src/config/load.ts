@@ -103,7 +103,8 @@ function crossChecks(config: Config): string[] {
 
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  // RFC 6761: *.localhost names resolve to loopback (browsers hard-wire this); host-based apps use them in tests and the demo.
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Reads and validates a YAML config file. Throws ConfigError listing every problem. */

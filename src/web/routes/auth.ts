@@ -8,7 +8,7 @@ import { setJson, takeJson } from '../../store/store.js';
 import { SESSION_COOKIE, type WebDeps } from '../deps.js';
 import { sendError } from '../errors.js';
 import { asyncHandler, currentSession } from '../middleware.js';
-import { checkReturnTo } from '../return-to.js';
+import { appPublicHosts, checkReturnTo } from '../return-to.js';
 import { loginPage } from '../views/pages.js';
 
 /** A login in flight, stored take-once under its state until the callback. */
@@ -29,7 +29,7 @@ export function authRoutes(deps: WebDeps): Router {
   const router = Router();
   const { config, connectors, audit, cookies, store } = deps;
   const publicUrl = config.server.public_url;
-  const returnToOptions = { publicUrl, allowedHosts: config.server.return_to_hosts };
+  const returnToOptions = { publicUrl, allowedHosts: [...config.server.return_to_hosts, ...appPublicHosts(config)] };
 
   const ctxOf = (res: Response): RequestContext => res.locals.ctx;
 
