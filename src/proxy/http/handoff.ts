@@ -146,7 +146,8 @@ export function createHandoff(deps: HandoffDeps): Handoff {
     const code = query.get('code') ?? '';
     const state = query.get('state') ?? '';
     const record = TOKEN.test(code) ? await takeJson<CodeRecord>(deps.store, codeKey(code)) : null;
-    if (TOKEN.test(state)) deps.cookies.clear(res, stateCookie(state));
+    // Clear this sign-in's binding cookie and any left by abandoned ones, so none lingers on the app host.
+    for (const name of (req.headers.cookie ?? '').matchAll(/(?:^|;\s*)(?:__Host-)?(gatehouse_app_state_[A-Za-z0-9_-]{16})=/g)) deps.cookies.clear(res, name[1]);
     if (!record) throw invalid('this sign-in code is unknown, expired or was already used');
     if (record.app !== app.name || record.state !== state) throw invalid('this sign-in code was issued for another app or sign-in');
     if (deps.cookies.read(req, stateCookie(state)) !== record.binding) throw invalid('this sign-in was started in another browser');
