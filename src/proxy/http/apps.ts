@@ -13,6 +13,8 @@ export interface HttpApp {
   path?: string;
   /** Configured extra headers, lowercased name → template. */
   headers: [string, string][];
+  /** Their names: stripped from client requests even when a template renders nothing. */
+  configuredHeaders: Set<string>;
 }
 
 export interface AppRegistry {
@@ -49,6 +51,7 @@ export function createAppRegistry(config: { apps: AppConfig[]; server: { public_
       publicHost,
       path,
       headers: Object.entries(app.headers).map(([name, template]) => [name.toLowerCase(), template]),
+      configuredHeaders: new Set(Object.keys(app.headers).map((name) => name.toLowerCase())),
     };
   });
   const hosts = new Map(apps.filter((a) => a.publicHost).map((a) => [a.publicHost!, a]));

@@ -116,9 +116,9 @@ export function createForwarder(): Forwarder {
         ureq.destroy();
       }
     });
-    if (bodyless && !retried) ureq.end();
-    else if (!retried) req.pipe(ureq);
-    else ureq.end();
+    // Only bodyless requests are ever retried, so a retry never needs the (consumed) body.
+    if (bodyless) ureq.end();
+    else req.pipe(ureq);
   };
 
   const forwardUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, target: ForwardTarget, hooks: ForwardHooks): void => {

@@ -152,7 +152,7 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
       path,
       headers: upstreamRequestHeaders(req.headers, {
         identity: decision.headers,
-        configured: new Set(app.headers.map(([name]) => name)),
+        configured: app.configuredHeaders,
         host,
         forwardedFor: trustHops > 0 && xff ? `${xff}, ${remote}` : remote,
         forwardedHost: req.headers.host ?? '',
