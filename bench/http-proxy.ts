@@ -5,6 +5,8 @@
  *   nginx proxy_pass   wrk → nginx (keepalive upstream) → upstream
  *   gatehouse proxy    wrk → Gatehouse path app with a signed-in session → upstream
  *   nginx + verify     wrk → nginx auth_request → Gatehouse /auth/verify, then nginx → upstream
+ *   minimal node proxy wrk → 10 lines of node:http (keep-alive agent, pipe) → upstream: the floor
+ *                      for any proxy built on node:http, to tell Gatehouse's own cost from Node's
  * Prints requests/s, p50 and p99 for each, with ratios to direct and to nginx, and checks the
  * targets: Gatehouse ≥ 60% of nginx's proxied throughput, ≤ 2 ms p99 over direct.
  *
@@ -30,6 +32,20 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 65000;
 server.listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+/** The least any Node proxy does (keep-alive agent, pipe both ways, no checks): where node:http itself stands. */
+const MINIMAL_NODE_PROXY = `
+const http = require('node:http');
+const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+http.createServer((req, res) => {
+  const up = http.request({ agent, host: '127.0.0.1', port: Number(process.env.UPSTREAM), method: req.method, path: req.url, headers: req.headers }, (ur) => {
+    res.writeHead(ur.statusCode, ur.headers);
+    ur.pipe(res);
+  });
+  up.on('error', () => res.destroy());
+  req.pipe(up);
+}).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
 interface Result {
@@ -74,6 +90,9 @@ async function main() {
   const upstream = spawn(process.execPath, ['-e', UPSTREAM], { env: { ...process.env, PORT: String(upstreamPort) }, stdio: 'inherit' });
   while (!(await tcpReachable('127.0.0.1', upstreamPort, 200))) await new Promise((r) => setTimeout(r, 50));
   const direct = `http://127.0.0.1:${upstreamPort}`;
+  const minimalPort = await closedPort();
+  const minimal = spawn(process.execPath, ['-e', MINIMAL_NODE_PROXY], { env: { ...process.env, PORT: String(minimalPort), UPSTREAM: String(upstreamPort) }, stdio: 'inherit' });
+  while (!(await tcpReachable('127.0.0.1', minimalPort, 200))) await new Promise((r) => setTimeout(r, 50));
 
   const setup = await startAppsGateway([{ name: 'bench', upstream: direct, path: '/apps/bench/', roles: ['dev'] }]);
   const gw = setup.gw.url;
@@ -123,6 +142,7 @@ async function main() {
       const measure = async (scenario: string, url: string, headers?: Record<string, string>) => rows.push({ scenario, body, r: await wrk(url, headers) });
       await measure('direct', `${direct}/${path}`);
       await measure('nginx proxy_pass', `${ng}/direct/${path}`);
+      await measure('minimal node:http proxy', `http://127.0.0.1:${minimalPort}/${path}`);
       await measure('gatehouse proxy', `${gw}/apps/bench/${path}`, { cookie });
       await measure('nginx auth_request + gatehouse /auth/verify', `${ng}/verified/${path}`, { cookie });
     }
@@ -130,6 +150,7 @@ async function main() {
     await nginx.stop();
     await setup.stop();
     upstream.kill();
+    minimal.kill();
   }
 
   const lines = [
@@ -149,7 +170,8 @@ async function main() {
     const g = get('gatehouse proxy');
     const ratio = g.rps / get('nginx proxy_pass').rps;
     const added = g.p99 - get('direct').p99;
-    lines.push(`- ${body}: ${ratio.toFixed(2)} × nginx (${ratio >= 0.6 ? 'met' : 'NOT met'}), p99 +${added.toFixed(2)} ms over direct (${added <= 2 ? 'met' : 'NOT met'})`);
+    const floor = g.rps / get('minimal node:http proxy').rps;
+    lines.push(`- ${body}: ${ratio.toFixed(2)} × nginx (${ratio >= 0.6 ? 'met' : 'NOT met'}), p99 +${added.toFixed(2)} ms over direct (${added <= 2 ? 'met' : 'NOT met'}); ${floor.toFixed(2)} × the minimal node:http proxy`);
   }
   console.log(lines.join('\n'));
 }
