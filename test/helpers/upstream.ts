@@ -32,6 +32,7 @@ export const PATTERN_CHUNK = 64 * 1024;
  * - `POST /upload`: streams the body into SHA-256, answers `{ bytes, sha256 }`;
  * - `GET /download?bytes=N`: streams N pattern bytes (`x-sha256` trailer-free: compute from patternChunk);
  * - `GET /redirect`: 302 to an absolute URL on the upstream's own host;
+ * - `GET /hang`: never answers;
  * - `GET /set-cookie`: sets an app cookie and tries to set `gatehouse_session`;
  * - WebSocket on any path: echoes every message.
  */
@@ -70,6 +71,7 @@ export async function startUpstream(): Promise<Upstream> {
       pump();
       return;
     }
+    if (url.pathname.endsWith('/hang')) return; // never answers (timeout tests)
     if (url.pathname.endsWith('/redirect')) {
       const { port } = server.address() as AddressInfo;
       res.writeHead(302, { location: `http://127.0.0.1:${port}${url.pathname.replace(/redirect$/, 'target')}?from=redirect` });

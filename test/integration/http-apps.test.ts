@@ -24,6 +24,7 @@ describe('HTTP apps through the gateway proxy', () => {
       { name: 'stripped', upstream: upstream.url, path: '/apps/stripped/', strip_prefix: true, roles: ['dev'] },
       { name: 'grafana', upstream: upstream.url, public_host: 'grafana.localhost', roles: ['dev'] },
       { name: 'down', upstream: `http://127.0.0.1:${down}`, path: '/apps/down/', roles: ['dev'] },
+      { name: 'slow', upstream: upstream.url, path: '/apps/slow/', roles: ['dev'], timeouts: { response: '300ms' } },
     ]);
     gw = s.gw.url;
   });
@@ -333,6 +334,16 @@ describe('HTTP apps through the gateway proxy', () => {
       const body = (await api.json()) as { error: string; message: string };
       assert.equal(body.error, 'app_unavailable');
       assert.match(body.message, /"down"/);
+    });
+
+    test('an upstream that does not answer within timeouts.response: 504 app_timeout naming the app', async () => {
+      const browser = new HostBrowser();
+      await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
+      const page = await browser.request(`${gw}/apps/slow/hang`);
+      assert.equal(page.status, 504);
+      assert.match(page.body, /id="error-code">app_timeout</);
+      assert.match(page.body, /The app &quot;slow&quot; did not answer in time/);
+      assert.equal((await browser.request(`${gw}/apps/slow/fast`)).status, 200, 'the app works when it answers');
     });
 
     test('oversized headers on an app path: 431 request_too_large, audited', async () => {

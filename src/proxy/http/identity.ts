@@ -72,6 +72,8 @@ export interface IdentityEngine {
   decide(credential: Credential, app: HttpApp | undefined, ctx: DecisionContext): Promise<Decision | null>;
   /** Drops everything cached for a gateway session (by its sessionRef digest). */
   revoke(ref: string): void;
+  /** Whether session ends announced by other replicas are being received. */
+  listening(): boolean;
   /** A SessionManager that also revokes cached decisions (here and, through the store, on other replicas). */
   watch(sessions: SessionManager): SessionManager;
   close(): Promise<void>;
@@ -252,6 +254,7 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
       decisions.deleteWhere((d) => d.viewer.sessionRef === ref);
       assertions.deleteWhere((a) => a.ref === ref);
     },
+    listening: () => unsubscribe !== undefined,
     watch(sessions) {
       return {
         ...sessions,

@@ -9,7 +9,7 @@ const OWN_HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
-  'content-security-policy': "default-src 'self'; frame-ancestors 'none'",
+  'content-security-policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
 };
 
 export const wantsHtml = (req: IncomingMessage): boolean => (req.headers.accept ?? '').includes('text/html');
