@@ -60,7 +60,9 @@ export function createAppRegistry(config: { apps: AppConfig[]; server: { public_
     apps,
     byName: new Map(apps.map((a) => [a.name, a])),
     byHost(hostHeader) {
-      if (!hostHeader || hosts.size === 0) return undefined;
+      // Only a plain `name[:port]` matches: whatever else a client puts in Host (userinfo, paths)
+      // must never flow into the URLs we build from it.
+      if (!hostHeader || hosts.size === 0 || !HOST_HEADER.test(hostHeader)) return undefined;
       return hosts.get(hostnameOf(hostHeader));
     },
     byPath(url) {
@@ -75,6 +77,8 @@ export function createAppRegistry(config: { apps: AppConfig[]; server: { public_
     publicHosts: [...hosts.keys()],
   };
 }
+
+const HOST_HEADER = /^[A-Za-z0-9.-]+(?::\d{1,5})?$/;
 
 /** `Grafana.Example.com:8443` → `grafana.example.com`; `[::1]:80` → `::1`. */
 export function hostnameOf(hostHeader: string): string {

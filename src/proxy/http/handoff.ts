@@ -134,7 +134,10 @@ export function createHandoff(deps: HandoffDeps): Handoff {
       }
       const code = randomId(32);
       await setJson(deps.store, codeKey(code), { ...record, state, sessionId: session.id } satisfies CodeRecord, CODE_TTL_SECONDS);
-      const callback = new URL('/.gatehouse/callback', record.returnTo);
+      // The code goes only to the app's configured host (the port is the one the browser used).
+      const target = new URL(record.returnTo);
+      if (target.hostname !== app.publicHost || target.username || target.password) throw invalid('this sign-in names another host');
+      const callback = new URL(`${target.protocol}//${app.publicHost}${target.port ? `:${target.port}` : ''}/.gatehouse/callback`);
       callback.search = new URLSearchParams({ code, state }).toString();
       redirect(res, callback.href);
     } catch (err) {

@@ -87,3 +87,11 @@ test('header templates render identity fields once (IdP values are not expanded 
   assert.equal(renderTemplate('{{groups}}|{{roles}}|{{connector}}|{{subject}}', identity, access, policy), 'team-a,{{email}}|dev|corp|s1');
   assert.equal(renderTemplate('{{external.dept}} {{external.groups}} {{nope}}', identity, access, policy), 'ops corp:team-a,corp:{{email}} ');
 });
+
+test('a Host header with anything but name[:port] matches no app', () => {
+  const r = createAppRegistry(config([{ name: 'grafana', upstream: 'http://g', public_host: 'grafana.example.com' }]));
+  for (const bad of ['grafana.example.com:evil@attacker.example', 'grafana.example.com:80/x', 'grafana.example.com:', 'grafana.example.com:123456', 'grafana.example.com evil']) {
+    assert.equal(r.byHost(bad), undefined, bad);
+  }
+  assert.equal(r.byHost('grafana.example.com:443')?.name, 'grafana');
+});
