@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuditSink } from '../../audit/sink.js';
 import type { RequestContext } from '../../core/types.js';
 import type { AppRegistry } from './apps.js';
 import type { Credential, Decision } from './identity.js';
@@ -17,7 +16,6 @@ import type { Credential, Decision } from './identity.js';
 
 export interface ForwardAuthDeps {
   registry: AppRegistry;
-  audit: AuditSink;
   credentials(req: IncomingMessage, appName: string | undefined): Credential[];
   decide(credentials: Credential[], appName: string | undefined, ctx: { context: RequestContext; allowedGroups?: string[] }): Decision | Promise<Decision | null> | null;
   context(req: IncomingMessage): RequestContext;

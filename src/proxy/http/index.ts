@@ -117,7 +117,6 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
 
   const forwardAuth = createForwardAuth({
     registry,
-    audit: deps.audit,
     credentials: (req, appName) => credentialsFor(req, appName ? registry.byName.get(appName) : undefined, true),
     decide: (credentials, appName, ctx) => decide(credentials, appName ? registry.byName.get(appName) : undefined, ctx),
     context: deps.context,

@@ -41,7 +41,8 @@ describe('apps config', () => {
     assert.match(problems([{ name: 'a', upstream: 'ftp://a' }]), /apps\.0\.upstream/);
     assert.match(problems([{ name: 'a', upstream: 'http://a', headers: { 'bad header': 'x' } }]), /apps\.0\.headers/);
     assert.match(problems([{ name: 'a', upstream: 'http://a', bogus: 1 }]), /apps\.0/);
-    assert.throws(() => createAppRegistry(config([{ name: 'a', upstream: 'http://a', public_host: 'gatehouse.example.com' }])), /gateway's own host/);
+    assert.match(problems([{ name: 'a', upstream: 'http://a', public_host: 'gatehouse.example.com' }]), /apps\.0\.public_host.*gateway's own host/);
+    assert.match(problems([{ name: 'a', path: '/apps/a/' }]), /apps\.0\.path.*without upstream/);
   });
 
   test('matching by host (port and case ignored) and by longest path prefix', () => {
