@@ -7,6 +7,7 @@ import type { Config } from './config/schema.js';
 import { createConnectors, type Connectors } from './connectors/index.js';
 import { splitHostPort } from './config/demo.js';
 import type { Logger } from './core/logger.js';
+import { startDemoApp, type DemoApp } from './proxy/http/demo-app.js';
 import { createHttpApps } from './proxy/http/index.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { createStore } from './store/index.js';
@@ -54,9 +55,12 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const connectors = await createConnectors(config);
   const cookies = createCookiePolicy(config.server.public_url);
   const policy = policyFromConfig(config);
+  // The demo's app: a tiny upstream that shows (and verifies) what apps behind Gatehouse receive.
+  const demoApp: DemoApp | undefined = options.demo && !config.apps.length ? await startDemoApp({ gatewayUrl: config.server.public_url }) : undefined;
   // HTTP apps and forward-auth are served before Express (src/proxy/http); logouts drop their cached decisions.
   const apps = createHttpApps({
-    config, store, sessions, audit, issuer, policy, cookies, logger, sessionCookie: SESSION_COOKIE,
+    config: demoApp ? { ...config, apps: [demoApp.config] } : config,
+    store, sessions, audit, issuer, policy, cookies, logger, sessionCookie: SESSION_COOKIE,
     page: (e) => errorPage({ ...e, demo: options.demo ?? false }),
     context: (req) => requestContext(req, config.server.trust_proxy_hops),
   });
@@ -97,6 +101,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         setTimeout(() => server.closeAllConnections(), 10_000).unref();
       });
       await apps.close();
+      await demoApp?.close();
       await connectors.close();
       await audit.close();
       await store.close();

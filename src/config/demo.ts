@@ -10,6 +10,9 @@ export function demoConfig(options: { listen?: string; dataDir?: string } = {}):
     server: { public_url: `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${port}`, listen },
     state: { data_dir: options.dataDir ?? './data/demo' },
     connectors: [{ type: 'demo', id: 'demo', name: 'Demo IdP' }],
+    // Everyone signed in at the demo IdP may use the demo app (src/proxy/http/demo-app.ts).
+    roles: [{ name: 'demo-user', apps: ['whoami'] }],
+    mappings: [{ match: { connector: 'demo' }, roles: ['demo-user'] }],
   });
 }
 
