@@ -11,6 +11,8 @@ import type { Store } from './store/store.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createOAuthServer } from './tokens/oauth/server.js';
 import { createTokenReviewHandler } from './tokens/tokenreview.js';
+import { createKubeProxy, type KubeProxy } from './proxy/kube/index.js';
+import { GatehouseError } from './core/errors.js';
 import { KUBE_USERNAME_PREFIX } from './kube/names.js';
 import { requestContext } from './web/context.js';
 import { GATEWAY_AUDIENCE } from './web/principal.js';
@@ -28,6 +30,8 @@ export interface Gateway {
   /** The audit log: what capabilities emit through, plus query and verify. */
   audit: AuditBackend;
   connectors: Connectors;
+  /** The Kubernetes API proxy (its own HTTPS listener), when kube_proxy is configured. */
+  kubeProxy?: KubeProxy;
   /** The URL it listens on (resolves port 0). */
   url(): string;
   /**
@@ -90,7 +94,14 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     refreshTtlMs: config.cli.refresh_ttl,
     verificationUri: `${publicUrl}/device`,
   });
-  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, auditLog: audit, keys, issuer, connectors, cookies, policy, oauth });
+  const proxied = config.clusters.filter((c) => c.mode === 'proxy').map((c) => c.name);
+  if (proxied.length && !config.kube_proxy) {
+    throw new GatehouseError('config_invalid', `clusters ${proxied.join(', ')} use mode: proxy; configure kube_proxy (at least kube_proxy.listen).`);
+  }
+  const kubeProxy = config.kube_proxy
+    ? await createKubeProxy({ config, issuer, audit, logger, usernamePrefix: KUBE_USERNAME_PREFIX })
+    : undefined;
+  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, auditLog: audit, keys, issuer, connectors, cookies, policy, oauth, kubeProxy });
   // Data paths answer before Express: its router and middleware cost ~4x on small requests.
   const tokenReview = createTokenReviewHandler({
     issuer,
@@ -122,6 +133,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     store,
     audit,
     connectors,
+    kubeProxy,
     reloadPolicy(next: Config) {
       Object.assign(policy, policyFromConfig(next));
       config.clusters.splice(0, config.clusters.length, ...next.clusters);
@@ -144,6 +156,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
           resolve();
         });
       });
+      await kubeProxy?.start();
       // Warm the keys so the first login does not pay for key generation; failures surface on /readyz.
       keys.active().catch((err) => logger.warn({ err: err.message }, 'signing keys not available yet'));
     },
@@ -153,6 +166,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), 10_000).unref();
       });
+      await kubeProxy?.stop();
       await connectors.close();
       await audit.close();
       await store.close();

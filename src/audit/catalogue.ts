@@ -11,6 +11,12 @@ export const AUDIT_EVENTS = {
   'token.revoked': { success: 'GH2030I', failure: 'GH2031W' },
   'device.authorized': { success: 'GH2040I', failure: 'GH2041W' },
   'kube.tokenreview': { success: 'GH3000I', failure: 'GH3001W' },
+  // Kubernetes API proxy (src/proxy/kube). access.denied and session.* are meant to be shared
+  // with the other access proxies.
+  'kube.request': { success: 'GH3010I', failure: 'GH3011W' },
+  'access.denied': { success: 'GH4000I', failure: 'GH4001W' },
+  'session.start': { success: 'GH5000I', failure: 'GH5001W' },
+  'session.end': { success: 'GH5010I', failure: 'GH5011W' },
   'http.rejected': { success: 'GH9000I', failure: 'GH9001W' },
   // The audit log's own events (GH8xxx).
   'audit.recovered': { success: 'GH8000I', failure: 'GH8001W' },
