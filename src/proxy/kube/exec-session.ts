@@ -1,6 +1,6 @@
 import type { AuditSink } from '../../audit/sink.js';
 import type { RequestContext } from '../../core/types.js';
-import { randomId } from '../../core/ids.js';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/logger.js';
 import type { ExecRecorder, ExecRecording } from './recording.js';
 import type { RequestInfo } from './request-info.js';
@@ -40,8 +40,8 @@ export async function startExecSession(options: ExecSessionOptions) {
   const container = query.get('container') ?? undefined;
   const command = query.getAll('command');
   const tty = query.get('tty') === 'true' || query.get('tty') === '1';
-  const target = `${options.cluster}/${info.namespace ?? 'default'}/${info.name ?? ''}`;
-  const title = `kubectl ${info.subresource} ${target}${container ? ` -c ${container}` : ''}${command.length ? ` -- ${command.join(' ')}` : ''}`;
+  // Session ids are UUIDs, like SSH sessions': the recording (when there is one) has the same id.
+  const sessionId = randomUUID();
 
   let recording: ExecRecording | undefined;
   let notRecorded: string | undefined;
@@ -49,13 +49,21 @@ export async function startExecSession(options: ExecSessionOptions) {
   else if (!options.recorder) notRecorded = 'recording_disabled';
   else {
     try {
-      recording = await options.recorder.start({ user: options.user, cluster: options.cluster, title, tty });
+      recording = await options.recorder.start({
+        id: sessionId,
+        user: options.user,
+        cluster: options.cluster,
+        namespace: info.namespace ?? 'default',
+        pod: info.name ?? '',
+        container,
+        command: command.length ? command : undefined,
+        tty,
+      });
     } catch (err) {
       options.logger.error({ err }, 'kube exec recording could not start');
       notRecorded = 'recording_failed';
     }
   }
-  const sessionId = recording?.id ?? randomId(16);
   const details = {
     kind: `kube.${info.subresource}`,
     namespace: info.namespace,
@@ -72,7 +80,7 @@ export async function startExecSession(options: ExecSessionOptions) {
   try {
     await options.audit.emit({ type: 'session.start', outcome: 'success', ...common, details });
   } catch (err) {
-    await recording?.close().catch(() => undefined);
+    await recording?.close({}).catch(() => undefined);
     throw err;
   }
 
@@ -118,9 +126,9 @@ export async function startExecSession(options: ExecSessionOptions) {
     async end(reason?: string) {
       if (ended) return;
       ended = true;
-      await recording?.close().catch((err) => options.logger.error({ err }, 'kube exec recording could not be closed'));
       const result = parseStatus(Buffer.concat(status));
       status = [];
+      await recording?.close({ exitCode: result?.exitCode ?? null }).catch((err) => options.logger.error({ err }, 'kube exec recording could not be closed'));
       await options.audit
         .emit({
           type: 'session.end',

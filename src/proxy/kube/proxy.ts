@@ -230,8 +230,9 @@ export async function createKubeProxy(options: KubeProxyOptions): Promise<KubePr
       const headers: OutgoingHttpHeaders = {};
       for (const [name, value] of Object.entries(upRes.headers)) if (!DROP_RESPONSE.has(name) && value !== undefined) headers[name] = value;
       res.writeHead(code, upRes.statusMessage, headers);
-      // Unbuffered: every chunk (a watch event, a log line) is written on as it arrives.
-      res.flushHeaders();
+      // Unbuffered: every chunk (a watch event, a log line) is written on as it arrives. A
+      // stream (no length) gets its headers at once, as kube-apiserver sends them for a watch.
+      if (upRes.headers['content-length'] === undefined) res.flushHeaders();
       upRes.pipe(res);
       upRes.on('error', () => res.destroy());
     });

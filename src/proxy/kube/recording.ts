@@ -9,19 +9,20 @@ export interface ExecRecorder {
 }
 
 export interface ExecRecordingMeta {
+  /** The session id (a UUID): also the recording id. */
+  id: string;
   user: string;
   cluster: string;
-  /** e.g. `kubectl exec prod/default/web-1 -c app -- sh` */
-  title: string;
+  namespace: string;
+  pod: string;
+  container?: string;
+  /** The command run (exec); absent for attach. */
+  command?: string[];
   tty: boolean;
-  cols?: number;
-  rows?: number;
 }
 
 export interface ExecRecording {
-  /** The recording id; also the session id in audit events. */
-  id: string;
   output(data: Buffer): void;
   resize(cols: number, rows: number): void;
-  close(): Promise<void>;
+  close(result: { exitCode?: number | null }): Promise<void>;
 }
