@@ -6,12 +6,17 @@ import { createConnectors, type Connectors } from './connectors/index.js';
 import { splitHostPort } from './config/demo.js';
 import type { Logger } from './core/logger.js';
 import { createSessionManager } from './sessions/sessions.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { createSshCa } from './ssh-ca/ca.js';
+import { createSshProxy, type SshProxy } from './proxy/ssh/proxy.js';
+import { createRecorder } from './recording/recorder.js';
+import { createRecordingStore } from './recording/reader.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createOAuthServer } from './tokens/oauth/server.js';
 import { createTokenReviewHandler } from './tokens/tokenreview.js';
-import { createKubeProxy, type KubeProxy } from './proxy/kube/index.js';
+import { createKubeProxy, execRecorder, type KubeProxy } from './proxy/kube/index.js';
 import { GatehouseError } from './core/errors.js';
 import { KUBE_USERNAME_PREFIX } from './kube/names.js';
 import { requestContext } from './web/context.js';
@@ -23,6 +28,7 @@ import { createHttpServer } from './web/server.js';
 
 export interface Gateway {
   config: Config;
+  metrics: Metrics;
   server: Server;
   /** The gateway's token issuer (tests and tools mint gateway tokens with it). */
   issuer: TokenIssuer;
@@ -32,6 +38,8 @@ export interface Gateway {
   connectors: Connectors;
   /** The Kubernetes API proxy (its own HTTPS listener), when kube_proxy is configured. */
   kubeProxy?: KubeProxy;
+  /** The SSH listener, when `ssh` is configured. */
+  ssh?: SshProxy;
   /** The URL it listens on (resolves port 0). */
   url(): string;
   /**
@@ -47,8 +55,11 @@ export interface Gateway {
 /** The composition root: builds every part from the config and wires them together. */
 export async function createGateway(config: Config, options: { logger: Logger; demo?: boolean }): Promise<Gateway> {
   const { logger } = options;
-  const store = createStore({ redisUrl: config.state.redis_url, prefix: config.state.redis_prefix, logger });
-  const audit = createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger });
+  const metrics = createMetrics();
+  const lifecycle = { draining: false };
+  const store = metrics.instrumentStore(createStore({ redisUrl: config.state.redis_url, prefix: config.state.redis_prefix, logger }));
+  const audit = metrics.instrumentAudit(createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger }));
+  metrics.gaugeFrom('gatehouse_audit_spool_depth', 'Audit events waiting in the local spool', async () => (await audit.status()).spooled ?? 0);
   const keys = createKeyManager({
     alg: config.tokens.signing_alg,
     store,
@@ -82,6 +93,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const connectors = await createConnectors(config, { store, logger });
   const cookies = createCookiePolicy(config.server.public_url);
   const policy = policyFromConfig(config);
+  const sshCa = createSshCa({ store, dataDir: config.state.data_dir, logger });
   const clusterAudiences = () => config.clusters.map((c) => c.audience);
   const oauth = createOAuthServer({
     store,
@@ -98,10 +110,9 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   if (proxied.length && !config.kube_proxy) {
     throw new GatehouseError('config_invalid', `clusters ${proxied.join(', ')} use mode: proxy; configure kube_proxy (at least kube_proxy.listen).`);
   }
-  const kubeProxy = config.kube_proxy
-    ? await createKubeProxy({ config, issuer, audit, logger, usernamePrefix: KUBE_USERNAME_PREFIX })
-    : undefined;
-  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, auditLog: audit, keys, issuer, connectors, cookies, policy, oauth, kubeProxy });
+  // Created below, once the recorder exists; the API reads it per request.
+  const kubeProxyRef = config.kube_proxy ? { clusterUrl: (name: string) => kubeProxy!.clusterUrl(name), caPem: () => kubeProxy!.caPem() } : undefined;
+  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, auditLog: audit, keys, issuer, connectors, cookies, policy, oauth, metrics, lifecycle, sshCa, recordings: createRecordingStore(config.recordings.dir), kubeProxy: kubeProxyRef });
   // Data paths answer before Express: its router and middleware cost ~4x on small requests.
   const tokenReview = createTokenReviewHandler({
     issuer,
@@ -124,10 +135,35 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     },
     { audit, logger },
   );
+  const recorder = createRecorder({
+    dir: config.recordings.dir,
+    maxBytesPerSession: config.recordings.max_bytes_per_session,
+    recordInput: config.recordings.record_input,
+    onQuota: (meta) =>
+      void audit
+        .emit({ type: 'recording.quota', outcome: 'failure', user: meta.user, session_id: meta.id, reason: 'recording_quota', details: { node: meta.node, login: meta.login, max_bytes: config.recordings.max_bytes_per_session } })
+        .catch((err) => logger.error({ err }, 'audit write failed')),
+  });
+  const kubeProxy = config.kube_proxy
+    ? await createKubeProxy({ config, issuer, audit, logger, usernamePrefix: KUBE_USERNAME_PREFIX, recorder: execRecorder(recorder) })
+    : undefined;
+  const ssh = config.ssh
+    ? createSshProxy({
+        config: config.ssh,
+        hostPrincipals: config.ssh.host_principals ?? [...new Set([new URL(config.server.public_url).hostname, 'localhost', '127.0.0.1'])],
+        ca: sshCa,
+        policy,
+        audit,
+        store,
+        recorder,
+        logger,
+      })
+    : undefined;
 
   const [host, port] = splitHostPort(config.server.listen);
   return {
     config,
+    metrics,
     server,
     issuer,
     store,
@@ -142,6 +178,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       config.tests = next.tests;
       logger.info({ roles: next.roles.length, mappings: next.mappings.length, clusters: next.clusters.length }, 'policy reloaded');
     },
+    ssh,
     url() {
       const address = server.address();
       if (!address || typeof address === 'string') throw new Error('not listening');
@@ -157,10 +194,15 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         });
       });
       await kubeProxy?.start();
+      await ssh?.listen();
       // Warm the keys so the first login does not pay for key generation; failures surface on /readyz.
       keys.active().catch((err) => logger.warn({ err: err.message }, 'signing keys not available yet'));
     },
     async stop() {
+      // Readiness turns false first, so load balancers stop sending before the listener closes.
+      lifecycle.draining = true;
+      if (config.server.drain_delay > 0) await new Promise((r) => setTimeout(r, config.server.drain_delay));
+      await ssh?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

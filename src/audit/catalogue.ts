@@ -10,18 +10,26 @@ export const AUDIT_EVENTS = {
   'token.reuse_detected': { success: 'GH2020I', failure: 'GH2021W' },
   'token.revoked': { success: 'GH2030I', failure: 'GH2031W' },
   'device.authorized': { success: 'GH2040I', failure: 'GH2041W' },
-  'kube.tokenreview': { success: 'GH3000I', failure: 'GH3001W' },
-  // Kubernetes API proxy (src/proxy/kube). access.denied and session.* are meant to be shared
-  // with the other access proxies.
-  'kube.request': { success: 'GH3010I', failure: 'GH3011W' },
-  'access.denied': { success: 'GH4000I', failure: 'GH4001W' },
-  'session.start': { success: 'GH5000I', failure: 'GH5001W' },
-  'session.end': { success: 'GH5010I', failure: 'GH5011W' },
+  // Kubernetes (GH4xxx).
+  'kube.tokenreview': { success: 'GH4000I', failure: 'GH4001W' },
+  'kube.request': { success: 'GH4010I', failure: 'GH4011W' },
   'http.rejected': { success: 'GH9000I', failure: 'GH9001W' },
   // The audit log's own events (GH8xxx).
   'audit.recovered': { success: 'GH8000I', failure: 'GH8001W' },
   'audit.pruned': { success: 'GH8010I', failure: 'GH8011W' },
   'audit.read': { success: 'GH8020I', failure: 'GH8021W' },
+  // SSH access and recordings (docs/audit-events.md "SSH").
+  'ssh.cert.issued': { success: 'GH3000I', failure: 'GH3001W' },
+  'ssh.auth': { success: 'GH3010I', failure: 'GH3011W' },
+  'access.denied': { success: 'GH3020I', failure: 'GH3021W' },
+  'session.start': { success: 'GH3030I', failure: 'GH3031W' },
+  'session.end': { success: 'GH3040I', failure: 'GH3041W' },
+  exec: { success: 'GH3050I', failure: 'GH3051W' },
+  'sftp.upload': { success: 'GH3060I', failure: 'GH3061W' },
+  'sftp.download': { success: 'GH3070I', failure: 'GH3071W' },
+  'sftp.change': { success: 'GH3080I', failure: 'GH3081W' },
+  'recording.quota': { success: 'GH3090I', failure: 'GH3091W' },
+  'recording.access': { success: 'GH3100I', failure: 'GH3101W' },
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENTS;

@@ -461,9 +461,9 @@ export function createPostgresAuditBackend(options: PostgresAuditOptions): Audit
           markDown(err);
         }
       }
-      if (pgError === undefined) return { ready: true, detail: waiting > 0 ? `ok; flushing ${waiting} spooled events` : 'ok' };
+      if (pgError === undefined) return { ready: true, detail: waiting > 0 ? `ok; flushing ${waiting} spooled events` : 'ok', spooled: waiting };
       const detail = `PostgreSQL unreachable (${pgError}); events spool to ${spool.path} (${waiting} waiting)`;
-      return spoolError ? { ready: false, detail: `${detail}; spool failing: ${spoolError}` } : { ready: true, detail };
+      return spoolError ? { ready: false, detail: `${detail}; spool failing: ${spoolError}`, spooled: waiting } : { ready: true, detail, spooled: waiting };
     },
     async close() {
       closed = true;

@@ -33,6 +33,8 @@ export interface AuditStatus {
   ready: boolean;
   /** `ok`, or what is degraded or wrong. */
   detail: string;
+  /** Events waiting in the local spool for the backend to return. */
+  spooled?: number;
 }
 
 /** A complete audit backend: what capabilities emit through, plus reading and health. */

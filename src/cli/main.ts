@@ -12,6 +12,8 @@ const commands = {
   kube: () => import('./commands/kube.js'),
   kubeCredentials: () => import('./commands/kube-credentials.js'),
   audit: () => import('./commands/audit.js'),
+  ssh: () => import('./commands/ssh.js'),
+  play: () => import('./commands/play.js'),
 };
 
 const USAGE = `Usage: gatehouse <command> [options]
@@ -21,6 +23,8 @@ Commands:
   check-config   Validate a config file and run its policy tests (exit 0 valid, 2 invalid)
   policy explain Show what an identity resolves to: --identity FILE.json [--json]
   audit          Search, tail, verify and export the audit log (gatehouse audit --help)
+  ssh            ssh ca | ssh cert | ssh config | ssh [login@]node [command] (see gatehouse ssh --help)
+  play           Replay a session recording: play <id|file.cast> [--speed N] [--skip-idle]
 
   login          Sign in to a gateway: [--server URL] [--connector ID] [--device]
   status         Who you are, roles, Kubernetes groups, token expiry
@@ -45,8 +49,10 @@ and data directory), LOG_LEVEL (pino level).
 `;
 
 async function main(argv: string[]): Promise<number> {
-  // Subcommands with their own options parse their arguments themselves.
+  // Subcommands with their own options (or a free-form remote command) parse their arguments themselves.
   if (argv[0] === 'audit') return (await commands.audit()).auditCommand(argv.slice(1));
+  if (argv[0] === 'ssh') return (await commands.ssh()).sshCommand(argv.slice(1));
+  if (argv[0] === 'play') return (await commands.play()).play(argv.slice(1));
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

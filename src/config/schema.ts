@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
+import { parseDuration, parseSize } from '../core/duration.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   try {
@@ -168,6 +168,39 @@ const policyTest = z.strictObject({
   }),
 });
 
+const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseSize(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** A node reachable through the SSH listener: `ssh -J gateway login@<name>`. */
+const sshNode = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'a host name: letters, digits, ".", "-" and "_"'),
+  addr: hostPort,
+  labels: z.record(z.string(), z.string()).default({}),
+  /** The node's own host key (`ssh-ed25519 AAAA...`), checked when the gateway connects; see docs/ssh.md. */
+  host_key: z.string().optional(),
+});
+
+const sshSection = z.strictObject({
+  listen: hostPort.default('0.0.0.0:3022'),
+  /** host:port clients use to reach the listener (default: public_url's host and the listen port). */
+  public_addr: hostPort.optional(),
+  /** Longest lifetime of a user certificate (also bounded by the person's session). */
+  cert_ttl: duration.default(8 * 3_600_000),
+  /** Names the gateway's own host certificate is valid for (default: public_url's host, localhost, 127.0.0.1). */
+  host_principals: z.array(z.string()).optional(),
+  nodes: z.array(sshNode).default([]),
+  /** Environment variables a client may pass to the node (globs allowed). */
+  env: z.array(z.string()).default(['LANG', 'LC_*', 'TERM', 'COLORTERM', 'TZ']),
+  /** Refuse to connect to nodes without a pinned host_key. */
+  require_host_key: z.boolean().default(false),
+});
+
 /** A Kubernetes cluster that trusts Gatehouse tokens (oidc) or is reached through Gatehouse (proxy). */
 const cluster = z.strictObject({
   name: slug,
@@ -195,6 +228,8 @@ export const configSchema = z.strictObject({
     return_to_hosts: z.array(z.string()).default([]),
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
     trust_proxy_hops: z.number().int().min(0).default(0),
+    /** On SIGTERM, /readyz turns false this long before the listener closes (give load balancers time). */
+    drain_delay: duration.default(0),
     session: z
       .strictObject({ idle_ttl: duration.default(3_600_000), absolute_ttl: duration.default(43_200_000) })
       .default({ idle_ttl: 3_600_000, absolute_ttl: 43_200_000 }),
@@ -254,6 +289,15 @@ export const configSchema = z.strictObject({
   roles: z.array(role).default([]),
   mappings: z.array(mapping).default([]),
   tests: z.array(policyTest).default([]),
+  ssh: sshSection.optional(),
+  recordings: z
+    .strictObject({
+      dir: z.string().default('./session-recordings'),
+      max_bytes_per_session: size.default(1024 ** 3),
+      /** Also record what people type (`i` events); off by default since input holds passwords. */
+      record_input: z.boolean().default(false),
+    })
+    .default({ dir: './session-recordings', max_bytes_per_session: 1024 ** 3, record_input: false }),
   audit: z
     .strictObject({
       /** file: JSONL per day under `dir` (default); postgres: for replicas and large logs. */
@@ -280,3 +324,6 @@ export type DemoConnectorConfig = Extract<ConnectorConfig, { type: 'demo' }>;
 export type SamlConnectorConfig = Extract<ConnectorConfig, { type: 'saml' }>;
 export type RoleConfig = Config['roles'][number];
 export type ClusterConfig = Config['clusters'][number];
+export type SshConfig = NonNullable<Config['ssh']>;
+export type SshNodeConfig = SshConfig['nodes'][number];
+export type RecordingsConfig = Config['recordings'];

@@ -11,6 +11,8 @@ import { oauthRoutes } from './routes/oauth.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { samlRoutes } from './routes/saml.js';
+import { sshRoutes } from './routes/ssh.js';
+import { recordingRoutes } from './routes/recordings.js';
 import { STYLES } from './views/styles.js';
 
 /** Pages and the API. Data paths (proxies, forward-auth, TokenReview) are dispatched before this, at the http.Server. */
@@ -54,6 +56,8 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(samlRoutes(deps));
   app.use(apiRoutes(deps));
   app.use(auditRoutes(deps));
+  app.use(sshRoutes(deps));
+  app.use(recordingRoutes(deps));
   app.use(pageRoutes(deps));
   app.use((_req, _res, next) => next(notFound()));
   app.use(errorHandler({ logger: deps.logger, demo: deps.demo }));

@@ -5,7 +5,10 @@ import type { Config } from '../config/schema.js';
 import type { Connectors } from '../connectors/index.js';
 import type { Logger } from '../core/logger.js';
 import type { SessionManager } from '../sessions/sessions.js';
+import type { SshCa } from '../ssh-ca/ca.js';
+import type { RecordingStore } from '../recording/reader.js';
 import type { Store } from '../store/store.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { TokenIssuer } from '../tokens/issuer.js';
 import type { OAuthServer } from '../tokens/oauth/server.js';
 import type { KeyManager } from '../tokens/keys.js';
@@ -27,7 +30,14 @@ export interface WebDeps {
   connectors: Connectors;
   policy: Policy;
   oauth: OAuthServer;
+  metrics: Metrics;
+  /** Set when shutdown begins: /readyz turns false. */
+  lifecycle: { draining: boolean };
   cookies: CookiePolicy;
+  /** SSH certificate authorities (always present; the SSH listener is optional). */
+  sshCa?: SshCa;
+  /** Session recordings on disk (search, playback). */
+  recordings?: RecordingStore;
   /** The Kubernetes API proxy, when configured: kubeconfigs of mode: proxy clusters point at it. */
   kubeProxy?: Pick<KubeProxy, 'clusterUrl' | 'caPem'>;
 }

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, test, type TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { AUDIT_EVENTS } from '../../src/audit/catalogue.js';
 import type { AuditEvent } from '../../src/audit/sink.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { skipOrFail } from '../helpers/services.js';
@@ -15,9 +14,6 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 const alice = { username: 'alice', password: 'alice-e2e-pw', email: 'alice@example.com', groups: ['auditors'] }; // secret-scan: allow
 const bob = { username: 'bob', password: 'bob-e2e-pw', email: 'bob@example.com', groups: ['devs'] }; // secret-scan: allow
 
-// Session types (ssh/kube) come from the SSH and Kubernetes capabilities; this test stands in for
-// them with one registered at run time, so the recording link is exercised here.
-Object.assign(AUDIT_EVENTS, { 'session.start': { success: 'GHT0001I', failure: 'GHT0002W' } });
 
 let gw: TestGateway;
 let browser: Browser | undefined;
@@ -40,7 +36,7 @@ before(async () => {
     seeded.push(await emit({ type: i % 2 ? 'user.logout' : 'user.login', outcome: i % 5 ? 'success' : 'failure', user, reason: i % 5 ? undefined : 'state_mismatch', details: { note: `seed-${i}` } }));
   }
   aliceEvent = seeded[0];
-  sessionEvent = await emit({ type: 'session.start' as never, outcome: 'success', user: 'alice', session_id: 'rec-0042', node: 'web-1', details: { login: 'ubuntu' } });
+  sessionEvent = await emit({ type: 'session.start', outcome: 'success', user: 'alice', session_id: 'rec-0042', node: 'web-1', details: { login: 'ubuntu' } });
 });
 after(async () => {
   await browser?.close();

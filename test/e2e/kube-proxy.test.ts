@@ -81,8 +81,8 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     writeFileSync(join(tls.dir, 'sa-token'), saToken, { mode: 0o600 });
     standin = await startKubeProxyStandin({ tls, token: saToken });
     const cluster = (name: string) => ({ name, audience: `gatehouse:${name}`, mode: 'proxy', api_server: standin.url, ca_file: tls.caFile, token_file: join(tls.dir, 'sa-token') });
-    s = await startSso({ ...policy, clusters: [cluster('prod'), cluster('staging')], kube_proxy: { listen: '127.0.0.1:0', audit_discovery: false } });
     home = mkdtempSync(join(tmpdir(), 'gh-kproxy-'));
+    s = await startSso({ ...policy, clusters: [cluster('prod'), cluster('staging')], kube_proxy: { listen: '127.0.0.1:0', audit_discovery: false }, recordings: { dir: join(home, 'recordings') } });
     kubeconfig = join(home, 'kubeconfig');
     const browserLog = join(home, 'browser.log');
     writeFileSync(join(home, 'fake-browser.sh'), `#!/bin/sh\necho "$1" >> ${browserLog}\n`, { mode: 0o755 });
@@ -145,7 +145,7 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     assert.equal(e.user, 'alice');
     assert.equal(e.cluster, 'prod');
     assert.deepEqual(e.roles, ['admin', 'developer']);
-    assert.equal(e.code, 'GH3010I');
+    assert.equal(e.code, 'GH4010I');
     assert.deepEqual(
       { verb: e.details!.verb, api_group: e.details!.api_group, resource: e.details!.resource, namespace: e.details!.namespace, code: e.details!.code, user: e.details!.impersonated_user, groups: e.details!.groups },
       { verb: 'list', api_group: '', resource: 'pods', namespace: 'team-a', code: 200, user: 'gatehouse:alice', groups: ['developers', 'platform-admins', 'system:authenticated'] },
@@ -225,7 +225,7 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
       assert.equal(denied.length, 1);
       assert.equal(denied[0].reason, reason);
       assert.equal(denied[0].cluster, 'prod');
-      assert.equal(denied[0].code, 'GH4001W');
+      assert.equal(denied[0].code, 'GH3021W');
       assert.deepEqual([denied[0].details!.verb, denied[0].details!.resource], ['list', 'pods']);
     }
     const unknown = await raw('/k8s/nope/api', { authorization: `Bearer ${token}` });
@@ -269,6 +269,19 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     const endEvent = await s.gw.waitForEvent((e) => e.type === 'session.end' && e.session_id === startEvent.session_id);
     assert.equal(endEvent.details!.exit_code, 0);
     assert.equal(endEvent.details!.bytes_out, Buffer.byteLength('ran echo hello as gatehouse:alice\na line on stderr\n'));
+    // The output is recorded as asciicast v2 in the shared recording store, under the session id.
+    assert.equal(startEvent.details!.recorded, true);
+    const cast = readFileSync(join(home, 'recordings', `${startEvent.session_id}.cast`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(cast[0].version, 2);
+    assert.equal(cast.slice(1).filter((e) => e[1] === 'o').map((e) => e[2]).join(''), 'ran echo hello as gatehouse:alice\na line on stderr\n');
+    const meta = JSON.parse(readFileSync(join(home, 'recordings', `${startEvent.session_id}.json`), 'utf8'));
+    assert.deepEqual([meta.node, meta.login, meta.command, meta.exit_code, meta.complete], ['prod/default/web-1', 'c', 'echo hello', 0, true]);
+    const asciinema = requireBinary(t, 'asciinema');
+    if (asciinema) {
+      const played = await run(asciinema, ['play', '-s', '100', join(home, 'recordings', `${startEvent.session_id}.cast`)]);
+      assert.equal(played.status, 0, played.stderr);
+      assert.match(played.stdout, /ran echo hello as gatehouse:alice/);
+    }
     const request = await s.gw.waitForEvent((e) => e.type === 'kube.request' && e.details?.subresource === 'exec');
     assert.deepEqual([request.details!.verb, request.details!.name, request.details!.code, request.details!.session_id], ['create', 'web-1', 101, startEvent.session_id]);
   });

@@ -1,4 +1,4 @@
-import { GatehouseError } from '../../core/errors.js';
+import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import { createOAuthClient } from '../oauth-client.js';
 import { interactiveLogin } from '../session.js';
 import { readState, resolveServer, writeState } from '../state.js';
@@ -15,6 +15,20 @@ export async function login(options: { server?: string; connector?: string; devi
   const server = serverOrFail(options.server);
   const state = await interactiveLogin(server, options);
   process.stdout.write(`Signed in to ${server} as ${state.user?.username} (roles: ${state.user?.roles.join(', ') || 'none'}).\n`);
+  await fetchSshCertificate(server, state.access_token!);
+}
+
+/** Leaves an SSH certificate, known_hosts and ssh config under ~/.gatehouse/ssh when the roles grant logins. */
+async function fetchSshCertificate(server: string, token: string): Promise<void> {
+  try {
+    const { writeSshCredentials } = await import('./ssh.js');
+    const ssh = await writeSshCredentials({ server, token });
+    process.stdout.write(`SSH certificate for ${ssh.principals.join(', ')} valid until ${ssh.validBefore}; use: ssh -F ${ssh.config} <login>@<node>\n`);
+  } catch (err) {
+    // No SSH logins is a normal state for many people; the login itself succeeded either way.
+    if (!isGatehouseError(err) || err.status >= 500) throw err;
+    if (err.code !== 'no_ssh_logins') process.stderr.write(`gatehouse: no SSH certificate: ${err.message}\n`);
+  }
 }
 
 /** `gatehouse status`: who, roles, Kubernetes groups, and when the login expires. */

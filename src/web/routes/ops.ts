@@ -10,7 +10,12 @@ export function opsRoutes(deps: WebDeps): Router {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  router.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
   router.get('/readyz', async (_req, res) => {
+    // Draining: stop receiving new traffic while in-flight requests finish.
+    if (deps.lifecycle.draining) return void res.status(503).json({ ready: false, checks: { lifecycle: 'shutting down' } });
     const checks: Record<string, string> = {};
     let auditReady = false;
     await Promise.all([

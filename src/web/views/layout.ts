@@ -8,7 +8,7 @@ const FAVICON =
       '<path d="M8 26V12l8-6 8 6v14h-5v-8h-6v8z" fill="#2f5bea"/></svg>',
   );
 
-export function layout(options: { title: string; body: SafeHtml; user?: string; demo?: boolean }): string {
+export function layout(options: { title: string; body: SafeHtml; user?: string; demo?: boolean; head?: SafeHtml }): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -17,6 +17,7 @@ export function layout(options: { title: string; body: SafeHtml; user?: string; 
 <title>${options.title} · Gatehouse</title>
 <link rel="icon" href="${FAVICON}">
 <link rel="stylesheet" href="/static/gatehouse.css">
+${options.head ?? ''}
 </head>
 <body>
 ${options.demo ? html`<div class="demo-banner" role="alert">Demo mode: not for production</div>` : ''}

@@ -1,0 +1,216 @@
+import { once } from 'node:events';
+import ssh2, { type AuthContext, type Client, type Connection, type PublicKeyAuthContext, type Server } from 'ssh2';
+import { allowedLogins, resolveAccess, type Access, type Policy } from '../../access/index.js';
+import type { AuditSink } from '../../audit/sink.js';
+import type { SshConfig, SshNodeConfig } from '../../config/schema.js';
+import { isGatehouseError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { ExternalIdentity, RequestContext } from '../../core/types.js';
+import type { Recorder } from '../../recording/recorder.js';
+import type { SshCa } from '../../ssh-ca/ca.js';
+import { isCertAlgorithm, type ParsedCertificate } from '../../ssh-ca/certs.js';
+import { GATEWAY_ONLY_OPTION, identityFromCert } from '../../ssh-ca/identity.js';
+import { fingerprint, verifySshSignature } from '../../ssh-ca/keys.js';
+import type { Store } from '../../store/store.js';
+import { createHostKeys } from './host-keys.js';
+import { bridgeSession, type JumpConnection } from './session.js';
+import { presentHostCertificate, rejectChannel, sendAuthBanner } from './ssh2-certs.js';
+import { connectUpstream } from './upstream.js';
+
+export interface SshProxyOptions {
+  config: SshConfig;
+  /** Names for the gateway's own host certificate. */
+  hostPrincipals: string[];
+  ca: SshCa;
+  policy: Policy;
+  audit: AuditSink;
+  store: Store;
+  recorder?: Recorder;
+  logger: Logger;
+}
+
+export interface SshProxy {
+  listen(): Promise<void>;
+  /** host:port actually bound. */
+  address(): { host: string; port: number };
+  close(): Promise<void>;
+}
+
+interface Authenticated {
+  identity: ExternalIdentity;
+  access: Access;
+  cert: ParsedCertificate;
+}
+
+/**
+ * The SSH listener. People connect with stock OpenSSH and their Gatehouse user certificate:
+ * `ssh -J gateway:3022 login@node`. The jump's direct-tcpip channel to a configured node is not
+ * passed through: a second SSH server runs over it (presenting a host certificate for the node's
+ * name), authenticates the person again, checks the login against policy for that node, and
+ * re-originates to the node with a fresh certificate for that login. Sessions are bridged channel
+ * by channel, so they can be recorded and audited.
+ */
+export function createSshProxy(options: SshProxyOptions): SshProxy {
+  const { config, ca, audit, logger } = options;
+  const hostKeys = createHostKeys(ca);
+  const nodes = new Map(config.nodes.map((n) => [n.name, n]));
+  const emit = (input: Parameters<AuditSink['emit']>[0]) => audit.emit(input).catch((err) => logger.error({ err }, 'audit write failed'));
+  const connections = new Set<Connection>();
+
+  /** Cert + signature checks shared by the outer and inner servers; null = refuse quietly. */
+  async function authenticate(conn: Connection, ctx: AuthContext, context: RequestContext, stage: 'gateway' | 'node'): Promise<Authenticated | 'query' | null> {
+    if (ctx.method !== 'publickey' || !isCertAlgorithm((ctx as PublicKeyAuthContext).key.algo)) return null;
+    const pk = ctx as PublicKeyAuthContext;
+    try {
+      const cert = await ca.checkUser(pk.key.data, { now: Math.floor(Date.now() / 1000), knownCriticalOptions: [GATEWAY_ONLY_OPTION] });
+      const identity = identityFromCert(cert);
+      if (await options.store.get(`ssh:revoked:${cert.serial}`)) throw Object.assign(new Error('revoked'), { code: 'cert_revoked' });
+      if (!pk.signature) return 'query';
+      if (!pk.blob || !(await verifySshSignature(cert.publicKey, pk.signature, pk.blob))) throw Object.assign(new Error('bad signature'), { code: 'signature_invalid' });
+      return { identity, access: resolveAccess(identity, options.policy), cert };
+    } catch (err) {
+      const code = isGatehouseError(err) ? err.code : ((err as { code?: string }).code ?? 'cert_invalid');
+      // Audit once per attempt: the signed request, or the query when the cert itself is bad.
+      emit({ type: 'ssh.auth', outcome: 'failure', user: ctx.username, reason: code, context, details: { stage, login: ctx.username, key_algo: pk.key.algo } });
+      if (isGatehouseError(err)) sendAuthBanner(conn, `gatehouse: ${err.message}`);
+      return null;
+    }
+  }
+
+  // The inner server: one per process, fed the jump channels. Which node a connection is for is
+  // looked up by its stream.
+  const jumps = new WeakMap<object, { node: SshNodeConfig; outer: Authenticated; context: RequestContext }>();
+  const inner: Server = new ssh2.Server({ hostKeys: [hostKeys.privateKey], ident: 'Gatehouse' }, (conn) => {
+    const jump = jumps.get((conn as unknown as { _sock: object })._sock);
+    if (!jump) return void conn.end();
+    connections.add(conn);
+    conn.on('close', () => connections.delete(conn));
+    conn.on('error', (err) => logger.debug({ err: err.message }, 'ssh jump connection error'));
+    const { node, context } = jump;
+    let upstream: Client | undefined;
+    let jumpConn: JumpConnection | undefined;
+    // Before KEXINIT goes out, which is right after this event: certificates are signed ahead.
+    const certBlob = hostKeys.cached([node.name]);
+    if (!certBlob) return void conn.end();
+    presentHostCertificate(conn, hostKeys.key, certBlob);
+
+    conn.on('authentication', (ctx) => {
+      void (async () => {
+        const result = await authenticate(conn, ctx, context, 'node');
+        if (result === 'query') return ctx.accept();
+        if (!result) return ctx.reject(['publickey']);
+        const login = ctx.username;
+        const { identity, access } = result;
+        const allowed = allowedLogins(access, node.labels);
+        if (identity.username !== jump.outer.identity.username || !allowed.includes(login)) {
+          const why = allowed.length
+            ? `gatehouse: ${identity.username} may not log in as "${login}" on ${node.name} (allowed: ${allowed.join(', ')}).`
+            : `gatehouse: ${identity.username} has no login on ${node.name}.`;
+          sendAuthBanner(conn, why);
+          emit({ type: 'access.denied', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason: 'login_not_allowed', context, details: { node: node.name, login, allowed } });
+          return ctx.reject([]);
+        }
+        try {
+          upstream = await connectUpstream({ node, login, user: identity.username, access, ca, requireHostKey: config.require_host_key });
+        } catch (err) {
+          sendAuthBanner(conn, `gatehouse: ${(err as Error).message}`);
+          emit({ type: 'ssh.auth', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason: isGatehouseError(err) ? err.code : 'node_unreachable', context, details: { stage: 'upstream', node: node.name, login, error: (err as Error).message } });
+          return ctx.reject([]);
+        }
+        upstream.on('close', () => conn.end());
+        jumpConn = { identity, access, node, login, upstream, context };
+        emit({ type: 'ssh.auth', outcome: 'success', user: identity.username, connector: identity.connector, roles: access.roles, context, details: { stage: 'node', node: node.name, login, cert_serial: result.cert.serial.toString(), key_fingerprint: fingerprint(result.cert.publicKey.blob) } });
+        ctx.accept();
+      })().catch((err) => {
+        logger.error({ err }, 'ssh authentication failed unexpectedly');
+        ctx.reject([]);
+      });
+    });
+    conn.on('ready', () => {
+      conn.on('session', (accept) => bridgeSession(accept(), jumpConn!, { audit, recorder: options.recorder, envAllow: config.env, logger }));
+      conn.on('tcpip', (accept, reject, info) => {
+        // Port forwarding to the node's side (ssh -L), only when a role allows it.
+        if (!jumpConn!.access.portForwarding) return rejectChannel(conn, reject, 'gatehouse: port forwarding is not allowed for your roles');
+        jumpConn!.upstream.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, up) => {
+          if (err) return reject();
+          emit({ type: 'session.start', outcome: 'success', user: jumpConn!.identity.username, context, details: { node: node.name, login: jumpConn!.login, kind: 'direct-tcpip', dest: `${info.destIP}:${info.destPort}` } });
+          const down = accept();
+          down.on('error', () => {});
+          up.on('error', () => {});
+          down.pipe(up).pipe(down);
+        });
+      });
+    });
+    conn.on('close', () => upstream?.end());
+  });
+  inner.on('error', (err: Error) => logger.warn({ err: err.message }, 'ssh inner server error'));
+
+  const outer: Server = new ssh2.Server({ hostKeys: [hostKeys.privateKey], ident: 'Gatehouse' }, (conn, info) => {
+    connections.add(conn);
+    conn.on('close', () => connections.delete(conn));
+    conn.on('error', (err) => logger.debug({ err: err.message }, 'ssh connection error'));
+    const certBlob = hostKeys.cached(options.hostPrincipals);
+    if (!certBlob) return void conn.end();
+    presentHostCertificate(conn, hostKeys.key, certBlob);
+    const context: RequestContext = { remoteAddr: info.ip };
+    let authed: Authenticated | undefined;
+    conn.on('authentication', (ctx) => {
+      authenticate(conn, ctx, context, 'gateway').then(
+        (result) => {
+          if (result === 'query') return ctx.accept();
+          if (!result) return ctx.reject(['publickey']);
+          authed = result;
+          ctx.accept();
+        },
+        (err) => {
+          logger.error({ err }, 'ssh authentication failed unexpectedly');
+          ctx.reject(['publickey']);
+        },
+      );
+    });
+    conn.on('ready', () => {
+      conn.on('session', (_accept, reject) => rejectChannel(conn, reject, 'gatehouse: use ssh -J <gateway> login@node'));
+      conn.on('tcpip', (accept, reject, dest) => {
+        const { identity, access } = authed!;
+        const node = nodes.get(dest.destIP);
+        const deny = (reason: string, message: string) => {
+          emit({ type: 'access.denied', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason, context, details: { node: dest.destIP, port: dest.destPort } });
+          rejectChannel(conn, reject, message);
+        };
+        if (!node) return deny('unknown_node', `gatehouse: unknown node "${dest.destIP}"`);
+        // Re-resolve: policy may have changed since the connection was authenticated.
+        if (allowedLogins(resolveAccess(identity, options.policy), node.labels).length === 0)
+          return deny('no_login_on_node', `gatehouse: ${identity.username} has no login on ${node.name}`);
+        const stream = accept();
+        jumps.set(stream, { node, outer: authed!, context });
+        inner.injectSocket(stream as never);
+      });
+    });
+  });
+  outer.on('error', (err: Error) => logger.warn({ err: err.message }, 'ssh server error'));
+
+  // Host certificates: the gateway's own names and every node's name, signed ahead and renewed.
+  const signAll = () => Promise.all([hostKeys.certFor(options.hostPrincipals), ...config.nodes.map((n) => hostKeys.certFor([n.name]))]);
+  let renewTimer: NodeJS.Timeout | undefined;
+
+  const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')).replace(/^\[|\]$/g, ''), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];
+  return {
+    async listen() {
+      await signAll();
+      renewTimer = setInterval(() => signAll().catch((err) => logger.error({ err }, 'renewing SSH host certificates failed')), 30 * 60_000).unref();
+      outer.listen(port, host);
+      await once(outer, 'listening');
+    },
+    address() {
+      const a = (outer as unknown as { address(): { address: string; port: number } }).address();
+      return { host: a.address, port: a.port };
+    },
+    async close() {
+      clearInterval(renewTimer);
+      const closed = new Promise<void>((resolve) => outer.close(() => resolve()));
+      for (const conn of connections) conn.end();
+      await closed;
+    },
+  };
+}
+
