@@ -27,14 +27,15 @@ COPY bin ./bin
 COPY LICENSE ./
 # SAML: the XSDs are read from src/ at run time, and validated by the system xmllint (libxml2).
 COPY src/connectors/saml/schemas ./src/connectors/saml/schemas
-RUN apt-get update && apt-get install -y --no-install-recommends libxml2-utils && rm -rf /var/lib/apt/lists/*
+# Kubernetes proxy: openssl creates its CA and certificate when none is configured.
+RUN apt-get update && apt-get install -y --no-install-recommends libxml2-utils openssl && rm -rf /var/lib/apt/lists/*
 # State the gateway writes (signing keys, file audit log, recordings) belongs to the runtime user.
 RUN mkdir -p /var/lib/gatehouse /app/session-recordings \
  && chown -R node:node /var/lib/gatehouse /app/session-recordings
 USER node
 
-# 8080: HTTP (login, issuer, API, app proxy). 3022: SSH proxy.
-EXPOSE 8080 3022
+# 8080: HTTP (login, issuer, API, app proxy). 3022: SSH proxy. 8443: Kubernetes proxy (kube_proxy).
+EXPOSE 8080 3022 8443
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "dist/cli/main.js"]

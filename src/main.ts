@@ -18,6 +18,8 @@ import type { Store } from './store/store.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createOAuthServer } from './tokens/oauth/server.js';
 import { createTokenReviewHandler } from './tokens/tokenreview.js';
+import { createKubeProxy, execRecorder, type KubeProxy } from './proxy/kube/index.js';
+import { GatehouseError } from './core/errors.js';
 import { KUBE_USERNAME_PREFIX } from './kube/names.js';
 import { requestContext } from './web/context.js';
 import { SESSION_COOKIE } from './web/deps.js';
@@ -38,6 +40,8 @@ export interface Gateway {
   /** The audit log: what capabilities emit through, plus query and verify. */
   audit: AuditBackend;
   connectors: Connectors;
+  /** The Kubernetes API proxy (its own HTTPS listener), when kube_proxy is configured. */
+  kubeProxy?: KubeProxy;
   /** The SSH listener, when `ssh` is configured. */
   ssh?: SshProxy;
   /** The URL it listens on (resolves port 0). */
@@ -106,6 +110,12 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     refreshTtlMs: config.cli.refresh_ttl,
     verificationUri: `${publicUrl}/device`,
   });
+  const proxied = config.clusters.filter((c) => c.mode === 'proxy').map((c) => c.name);
+  if (proxied.length && !config.kube_proxy) {
+    throw new GatehouseError('config_invalid', `clusters ${proxied.join(', ')} use mode: proxy; configure kube_proxy (at least kube_proxy.listen).`);
+  }
+  // Created below, once the recorder exists; the API reads it per request.
+  const kubeProxyRef = config.kube_proxy ? { clusterUrl: (name: string) => kubeProxy!.clusterUrl(name), caPem: () => kubeProxy!.caPem() } : undefined;
   // The demo's app: a tiny upstream that shows (and verifies) what apps behind Gatehouse receive.
   const demoApp: DemoApp | undefined = options.demo && !config.apps.length ? await startDemoApp({ gatewayUrl: config.server.public_url }) : undefined;
   // HTTP apps and forward-auth are served before Express (src/proxy/http); logouts drop their cached decisions.
@@ -140,6 +150,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     lifecycle,
     sshCa,
     recordings: createRecordingStore(config.recordings.dir),
+    kubeProxy: kubeProxyRef,
   });
   // Data paths answer before Express: its router and middleware cost ~4x on small requests.
   const tokenReview = createTokenReviewHandler({
@@ -177,6 +188,9 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         .emit({ type: 'recording.quota', outcome: 'failure', user: meta.user, session_id: meta.id, reason: 'recording_quota', details: { node: meta.node, login: meta.login, max_bytes: config.recordings.max_bytes_per_session } })
         .catch((err) => logger.error({ err }, 'audit write failed')),
   });
+  const kubeProxy = config.kube_proxy
+    ? await createKubeProxy({ config, issuer, audit, logger, usernamePrefix: KUBE_USERNAME_PREFIX, recorder: execRecorder(recorder) })
+    : undefined;
   const ssh = config.ssh
     ? createSshProxy({
         config: config.ssh,
@@ -199,6 +213,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     store,
     audit,
     connectors,
+    kubeProxy,
     reloadPolicy(next: Config) {
       Object.assign(policy, policyFromConfig(next));
       config.clusters.splice(0, config.clusters.length, ...next.clusters);
@@ -222,6 +237,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
           resolve();
         });
       });
+      await kubeProxy?.start();
       await ssh?.listen();
       // Warm the keys so the first login does not pay for key generation; failures surface on /readyz.
       keys.active().catch((err) => logger.warn({ err: err.message }, 'signing keys not available yet'));
@@ -238,6 +254,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       });
       await apps.close();
       await demoApp?.close();
+      await kubeProxy?.stop();
       await connectors.close();
       await audit.close();
       await store.close();

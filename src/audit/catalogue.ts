@@ -12,6 +12,7 @@ export const AUDIT_EVENTS = {
   'device.authorized': { success: 'GH2040I', failure: 'GH2041W' },
   // Kubernetes (GH4xxx).
   'kube.tokenreview': { success: 'GH4000I', failure: 'GH4001W' },
+  'kube.request': { success: 'GH4010I', failure: 'GH4011W' },
   'http.rejected': { success: 'GH9000I', failure: 'GH9001W' },
   // The audit log's own events (GH8xxx).
   'audit.recovered': { success: 'GH8000I', failure: 'GH8001W' },

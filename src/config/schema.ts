@@ -275,9 +275,14 @@ const cluster = z.strictObject({
   api_server: z.url({ protocol: /^https$/ }),
   ca_file: z.string().optional(),
   token_file: z.string().optional(),
+  /** mode proxy: Gatehouse's client certificate for the API server (instead of token_file). */
+  client_cert_file: z.string().optional(),
+  client_key_file: z.string().optional(),
   /** When set, only these roles may get tokens for the cluster; otherwise any role granting Kubernetes groups or users. */
   roles: z.array(z.string()).optional(),
-});
+})
+  .refine((c) => Boolean(c.client_cert_file) === Boolean(c.client_key_file), { message: 'set both client_cert_file and client_key_file, or neither' })
+  .refine((c) => c.mode !== 'proxy' || c.token_file || c.client_cert_file, { message: 'mode proxy needs Gatehouse\'s own credential: token_file, or client_cert_file and client_key_file' });
 
 export const configSchema = z.strictObject({
   server: z.strictObject({
@@ -319,6 +324,24 @@ export const configSchema = z.strictObject({
   tokenreview: z
     .strictObject({ bearer_token: z.string().min(16).optional(), client_ca_file: z.string().optional() })
     .refine((t) => t.bearer_token || t.client_ca_file, 'set bearer_token or client_ca_file')
+    .optional(),
+  /** The HTTPS listener of the Kubernetes API proxy (clusters with mode: proxy), at /k8s/<cluster>/. */
+  kube_proxy: z
+    .strictObject({
+      listen: hostPort.default('0.0.0.0:8443'),
+      /** What kubeconfigs point at (default: https://<listen host>:<port>, with 127.0.0.1 for 0.0.0.0). */
+      public_url: z.url({ protocol: /^https$/ }).transform((u) => u.replace(/\/+$/, '')).optional(),
+      /** Serving certificate; when omitted Gatehouse creates a CA and a certificate under data_dir/kube-proxy. */
+      tls_cert_file: z.string().optional(),
+      tls_key_file: z.string().optional(),
+      /** Extra DNS names or IPs for the generated serving certificate. */
+      hosts: z.array(z.string()).default([]),
+      /** false: discovery reads (/api, /apis, /version, /openapi, ...) are not audited. */
+      audit_discovery: z.boolean().default(true),
+      /** Record the output of `kubectl exec`/`attach` sessions (WebSocket protocol) as asciicast. */
+      record_exec: z.boolean().default(true),
+    })
+    .refine((k) => Boolean(k.tls_cert_file) === Boolean(k.tls_key_file), { message: 'set both tls_cert_file and tls_key_file, or neither' })
     .optional(),
   /** The public OAuth client the `gatehouse` CLI uses (code + PKCE on loopback, device grant, refresh). */
   cli: z

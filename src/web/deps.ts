@@ -13,6 +13,7 @@ import type { TokenIssuer } from '../tokens/issuer.js';
 import type { OAuthServer } from '../tokens/oauth/server.js';
 import type { KeyManager } from '../tokens/keys.js';
 import type { CookiePolicy } from './cookies.js';
+import type { KubeProxy } from '../proxy/kube/index.js';
 
 /** Everything the web layer uses, built by the composition root. */
 export interface WebDeps {
@@ -37,6 +38,8 @@ export interface WebDeps {
   sshCa?: SshCa;
   /** Session recordings on disk (search, playback). */
   recordings?: RecordingStore;
+  /** The Kubernetes API proxy, when configured: kubeconfigs of mode: proxy clusters point at it. */
+  kubeProxy?: Pick<KubeProxy, 'clusterUrl' | 'caPem'>;
 }
 
 export const SESSION_COOKIE = 'gatehouse_session';

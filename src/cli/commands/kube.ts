@@ -29,9 +29,7 @@ export async function kubeLogin(options: { server?: string; cluster?: string; ku
   if (!state.refresh_token) throw new GatehouseError('login_required', `Not signed in to ${server}: run \`gatehouse login --server ${server}\` first.`, { status: 401 });
   const cluster = state.clusters?.[options.cluster];
   if (!cluster) throw new GatehouseError('unknown_cluster', `${server} knows no cluster "${options.cluster}" (known: ${Object.keys(state.clusters ?? {}).join(', ') || 'none'}).`, { status: 404 });
-  if (cluster.mode === 'proxy') {
-    throw new GatehouseError('not_supported', `Cluster "${cluster.name}" is reached through the Gatehouse Kubernetes proxy, which is not available yet.`, { status: 501 });
-  }
+  // mode proxy: api_server and ca_data are the Gatehouse proxy's (/api/v1/kube/clusters says so).
   const path = options.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0] ?? join(homedir(), '.kube', 'config');
   const doc = existsSync(path) ? parseDocument(readFileSync(path, 'utf8')) : parseDocument('apiVersion: v1\nkind: Config\n');
   const kubeconfig = (doc.toJS() ?? {}) as Record<string, unknown>;

@@ -31,13 +31,18 @@ export function apiRoutes(deps: WebDeps): Router {
       await requirePrincipal(deps, req);
       res.setHeader('cache-control', 'no-store');
       res.json({
-        clusters: deps.config.clusters.map((c) => ({
-          name: c.name,
-          audience: c.audience,
-          mode: c.mode,
-          api_server: c.api_server,
-          ca_data: c.ca_file ? readCaData(c.ca_file) : undefined,
-        })),
+        clusters: deps.config.clusters.map((c) =>
+          // mode proxy: kubectl talks to the Gatehouse proxy (its URL and CA), never to the API server.
+          c.mode === 'proxy' && deps.kubeProxy
+            ? { name: c.name, audience: c.audience, mode: c.mode, api_server: deps.kubeProxy.clusterUrl(c.name), ca_data: Buffer.from(deps.kubeProxy.caPem()).toString('base64') }
+            : {
+                name: c.name,
+                audience: c.audience,
+                mode: c.mode,
+                api_server: c.api_server,
+                ca_data: c.ca_file ? readCaData(c.ca_file) : undefined,
+              },
+        ),
       });
     }),
   );
