@@ -2,11 +2,11 @@ import type { Request } from 'express';
 import { resolveAccess, type Access } from '../access/index.js';
 import { GatehouseError } from '../core/errors.js';
 import type { ExternalIdentity, Session } from '../core/types.js';
+import { GATEWAY_AUDIENCE, identityFromGatewayToken } from '../tokens/gateway-token.js';
 import type { WebDeps } from './deps.js';
 import { currentSession } from './middleware.js';
 
-/** The audience of tokens for the gateway itself (its API and pages). */
-export const GATEWAY_AUDIENCE = 'gatehouse';
+export { GATEWAY_AUDIENCE };
 
 /** Who is calling, and what policy lets them do right now. */
 export interface Principal {
@@ -26,15 +26,7 @@ export async function authenticate(deps: WebDeps, req: Request): Promise<Princip
   if (header !== undefined) {
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
     if (!match) throw new GatehouseError('invalid_token', 'Authorization must be "Bearer <token>".', { status: 401 });
-    const claims = await deps.issuer.verify(match[1], { audience: GATEWAY_AUDIENCE });
-    const identity: ExternalIdentity = {
-      connector: String(claims.connector ?? ''),
-      subject: String(claims.sub).replace(/^[^:]*:/, ''),
-      username: String(claims.preferred_username ?? claims.sub),
-      email: typeof claims.email === 'string' ? claims.email : undefined,
-      groups: Array.isArray(claims.groups) ? claims.groups.map(String) : [],
-      claims: {},
-    };
+    const identity = identityFromGatewayToken(await deps.issuer.verify(match[1], { audience: GATEWAY_AUDIENCE }));
     return { identity, access: resolveAccess(identity, deps.policy) };
   }
   const session = await currentSession(deps, req);

@@ -69,9 +69,14 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
       req.end();
     });
   /** Audit events of `type` written while `action` ran. */
+  /** Runs an action and returns the events of `type` it caused: kube.request is written when the response ends, so wait for the first. */
   const during = async <T>(type: string, action: () => Promise<T>): Promise<{ result: T; events: AuditEvent[] }> => {
     const before = events(type).length;
     const result = await action();
+    const deadline = Date.now() + 10_000;
+    while (events(type).length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    // A short settle, so a second (unexpected) event would be seen too.
+    await new Promise((r) => setTimeout(r, 100));
     return { result, events: events(type).slice(before) };
   };
 

@@ -1,3 +1,4 @@
+import { GATEWAY_AUDIENCE, identityFromGatewayToken } from '../../tokens/gateway-token.js';
 import { canUseApp, resolveAccess, type Access, type Policy } from '../../access/index.js';
 import { claimValues } from '../../access/claims.js';
 import type { AuditSink } from '../../audit/sink.js';
@@ -134,15 +135,8 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
   };
 
   const viewerFromToken = async (token: string): Promise<Viewer> => {
-    const claims = await options.issuer.verify(token, { audience: 'gatehouse' });
-    const identity: ExternalIdentity = {
-      connector: String(claims.connector ?? ''),
-      subject: String(claims.sub).replace(/^[^:]*:/, ''),
-      username: String(claims.preferred_username ?? claims.sub),
-      email: typeof claims.email === 'string' ? claims.email : undefined,
-      groups: Array.isArray(claims.groups) ? claims.groups.map(String) : [],
-      claims: {},
-    };
+    const claims = await options.issuer.verify(token, { audience: GATEWAY_AUDIENCE });
+    const identity = identityFromGatewayToken(claims);
     return {
       identity,
       access: resolveAccess(identity, options.policy),
