@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/connectors/embedded-idp.js';
+import { redirectedTo, type Browser, type Page } from './browser.js';
+import { startGateway, type TestGateway } from './gateway.js';
+import { alice, bob, kubePolicy } from './sso.js';
+import { closedPort } from './services.js';
+
+/** A round-robin TCP balancer on 127.0.0.1: each new connection goes to the next backend. */
+export async function startBalancer(ports: number[]): Promise<{ port: number; url: string; close(): Promise<void> }> {
+  let next = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect({ host: '127.0.0.1', port: ports[next++ % ports.length] });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+export interface Replicas {
+  /** The public URL every replica shares (the balancer). */
+  url: string;
+  replicas: TestGateway[];
+  idp: EmbeddedIdp;
+  stop(): Promise<void>;
+}
+
+/**
+ * N gateways on their own ports sharing one store (and whatever `extra` configures, e.g. a
+ * PostgreSQL audit schema), behind a round-robin balancer that is their common public_url;
+ * one embedded IdP whose client redirects to the balancer. Policy: kubePolicy.
+ */
+export async function startReplicas(count: number, extra: Record<string, unknown>): Promise<Replicas> {
+  const ports = await Promise.all(Array.from({ length: count }, () => closedPort()));
+  const balancer = await startBalancer(ports);
+  const idp = await startEmbeddedIdp({
+    users: [alice, bob],
+    clients: [{ client_id: 'gatehouse', client_secret: 'corp-secret', redirect_uris: [`${balancer.url}/callback/corp`], post_logout_redirect_uris: [`${balancer.url}/login`] }], // secret-scan: allow
+  });
+  const corp = { type: 'oidc', id: 'corp', name: 'Corp SSO', issuer: idp.issuer, client_id: 'gatehouse', client_secret: 'corp-secret', scopes: ['openid', 'email', 'profile', 'groups'] }; // secret-scan: allow
+  const { server, ...rest } = extra as { server?: Record<string, unknown> };
+  const replicas: TestGateway[] = [];
+  try {
+    // One after the other, as a rollout would; the key test covers simultaneous starts.
+    for (const port of ports) replicas.push(await startGateway({ connectors: [corp], ...kubePolicy, ...rest, server: { ...server, public_url: balancer.url } }, { port }));
+  } catch (err) {
+    await Promise.all(replicas.map((r) => r.stop()));
+    await balancer.close();
+    await idp.close();
+    throw err;
+  }
+  return {
+    url: balancer.url,
+    replicas,
+    idp,
+    async stop() {
+      await Promise.all(replicas.map((r) => r.stop()));
+      await balancer.close();
+      await idp.close();
+    },
+  };
+}
+
+/** Logs in starting at one replica (`startAt`); the IdP returns to the shared public URL. */
+export async function logInVia(browser: Browser, startAt: string, publicUrl: string, user: { username: string; password: string }): Promise<Page> {
+  const chooser = await browser.go(`${startAt}/login`);
+  assert.equal(chooser.status, 200);
+  const link = /href="([^"]+)">Corp SSO</.exec(chooser.body)?.[1];
+  assert.ok(link, `chooser lists Corp SSO:\n${chooser.body}`);
+  const form = await browser.go(new URL(link.replaceAll('&amp;', '&'), startAt).href);
+  assert.match(form.body, /name="password"/, 'IdP login form');
+  const consent = await browser.submit(form, 'login', { username: user.username, password: user.password });
+  assert.match(consent.body, /Allow/, 'IdP consent form');
+  const done = await browser.submit(consent, 'confirm', {}, `${publicUrl}/callback/`);
+  return browser.request(redirectedTo(done, `${publicUrl}/callback/`).href);
+}
