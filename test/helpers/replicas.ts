@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/connectors/embedded-idp.js';
 import { redirectedTo, type Browser, type Page } from './browser.js';
@@ -90,4 +91,35 @@ export async function logInVia(browser: Browser, startAt: string, publicUrl: str
   assert.match(consent.body, /Allow/, 'IdP consent form');
   const done = await browser.submit(consent, 'confirm', {}, `${publicUrl}/callback/`);
   return browser.request(redirectedTo(done, `${publicUrl}/callback/`).href);
+}
+
+/** Code + PKCE through `base` (as the CLI does), then a refresh into a token for `resource`. */
+export async function cliTokens(browser: Browser, base: string, resource?: string): Promise<{ access_token: string; id_token: string; refresh_token: string }> {
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const redirect = 'http://127.0.0.1:53682/callback';
+  const authorize = await browser.request(
+    `${base}/oauth/authorize?${new URLSearchParams({ client_id: 'gatehouse-cli', response_type: 'code', redirect_uri: redirect, code_challenge: challenge, code_challenge_method: 'S256', state: 's', scope: 'openid offline_access' })}`,
+  );
+  assert.equal(authorize.status, 302, authorize.body);
+  const code = new URL(authorize.location!).searchParams.get('code')!;
+  const token = async (form: Record<string, string>) => {
+    const res = await fetch(`${base}/oauth/token`, { method: 'POST', body: new URLSearchParams({ client_id: 'gatehouse-cli', ...form }) });
+    const body = (await res.json()) as { access_token: string; id_token: string; refresh_token: string };
+    assert.equal(res.status, 200, JSON.stringify(body));
+    return body;
+  };
+  const first = await token({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirect });
+  return resource ? token({ grant_type: 'refresh_token', refresh_token: first.refresh_token, resource }) : first;
+}
+
+/** A TokenReview as the API server sends it. */
+export async function tokenReview(base: string, reviewer: string, token: string): Promise<{ status: number; authenticated?: boolean; groups?: string[]; error?: string }> {
+  const res = await fetch(`${base}/apis/authentication.k8s.io/v1/tokenreviews`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${reviewer}` },
+    body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } }),
+  });
+  const body = (await res.json()) as { status?: { authenticated?: boolean; user?: { groups: string[] }; error?: string } };
+  return { status: res.status, authenticated: body.status?.authenticated, groups: body.status?.user?.groups, error: body.status?.error };
 }
