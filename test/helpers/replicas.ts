@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { Logger } from '../../src/core/logger.js';
 import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/connectors/embedded-idp.js';
 import { redirectedTo, type Browser, type Page } from './browser.js';
 import { startGateway, type TestGateway } from './gateway.js';
@@ -48,7 +49,7 @@ export interface Replicas {
  * PostgreSQL audit schema), behind a round-robin balancer that is their common public_url;
  * one embedded IdP whose client redirects to the balancer. Policy: kubePolicy.
  */
-export async function startReplicas(count: number, extra: Record<string, unknown>): Promise<Replicas> {
+export async function startReplicas(count: number, extra: Record<string, unknown>, options: { logger?: Logger } = {}): Promise<Replicas> {
   const ports = await Promise.all(Array.from({ length: count }, () => closedPort()));
   const balancer = await startBalancer(ports);
   const idp = await startEmbeddedIdp({
@@ -60,7 +61,7 @@ export async function startReplicas(count: number, extra: Record<string, unknown
   const replicas: TestGateway[] = [];
   try {
     // One after the other, as a rollout would; the key test covers simultaneous starts.
-    for (const port of ports) replicas.push(await startGateway({ connectors: [corp], ...kubePolicy, ...rest, server: { ...server, public_url: balancer.url } }, { port }));
+    for (const port of ports) replicas.push(await startGateway({ connectors: [corp], ...kubePolicy, ...rest, server: { ...server, public_url: balancer.url } }, { port, logger: options.logger }));
   } catch (err) {
     await Promise.all(replicas.map((r) => r.stop()));
     await balancer.close();
@@ -81,6 +82,11 @@ export async function startReplicas(count: number, extra: Record<string, unknown
 
 /** Logs in starting at one replica (`startAt`); the IdP returns to the shared public URL. */
 export async function logInVia(browser: Browser, startAt: string, publicUrl: string, user: { username: string; password: string }): Promise<Page> {
+  return browser.request((await reachCallback(browser, startAt, publicUrl, user)).href);
+}
+
+/** Everything of a login up to (not including) the request to our callback: its URL. */
+export async function reachCallback(browser: Browser, startAt: string, publicUrl: string, user: { username: string; password: string }): Promise<URL> {
   const chooser = await browser.go(`${startAt}/login`);
   assert.equal(chooser.status, 200);
   const link = /href="([^"]+)">Corp SSO</.exec(chooser.body)?.[1];
@@ -90,7 +96,7 @@ export async function logInVia(browser: Browser, startAt: string, publicUrl: str
   const consent = await browser.submit(form, 'login', { username: user.username, password: user.password });
   assert.match(consent.body, /Allow/, 'IdP consent form');
   const done = await browser.submit(consent, 'confirm', {}, `${publicUrl}/callback/`);
-  return browser.request(redirectedTo(done, `${publicUrl}/callback/`).href);
+  return redirectedTo(done, `${publicUrl}/callback/`);
 }
 
 /** Code + PKCE through `base` (as the CLI does), then a refresh into a token for `resource`. */
