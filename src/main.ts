@@ -11,6 +11,8 @@ import { createSshCa } from './ssh-ca/ca.js';
 import { createSshProxy, type SshProxy } from './proxy/ssh/proxy.js';
 import { createRecorder } from './recording/recorder.js';
 import { createRecordingStore } from './recording/reader.js';
+import { startDemoApp, type DemoApp } from './proxy/http/demo-app.js';
+import { createHttpApps } from './proxy/http/index.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
@@ -18,6 +20,8 @@ import { createOAuthServer } from './tokens/oauth/server.js';
 import { createTokenReviewHandler } from './tokens/tokenreview.js';
 import { KUBE_USERNAME_PREFIX } from './kube/names.js';
 import { requestContext } from './web/context.js';
+import { SESSION_COOKIE } from './web/deps.js';
+import { errorPage } from './web/views/pages.js';
 import { GATEWAY_AUDIENCE } from './web/principal.js';
 import { createKeyManager } from './tokens/keys.js';
 import { createWebApp } from './web/app.js';
@@ -102,7 +106,41 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     refreshTtlMs: config.cli.refresh_ttl,
     verificationUri: `${publicUrl}/device`,
   });
-  const app = createWebApp({ config, demo: options.demo ?? false, logger, store, sessions, audit, auditLog: audit, keys, issuer, connectors, cookies, policy, oauth, metrics, lifecycle, sshCa, recordings: createRecordingStore(config.recordings.dir) });
+  // The demo's app: a tiny upstream that shows (and verifies) what apps behind Gatehouse receive.
+  const demoApp: DemoApp | undefined = options.demo && !config.apps.length ? await startDemoApp({ gatewayUrl: config.server.public_url }) : undefined;
+  // HTTP apps and forward-auth are served before Express (src/proxy/http); logouts drop their cached decisions.
+  const apps = createHttpApps({
+    config: demoApp ? { ...config, apps: [demoApp.config] } : config,
+    store,
+    sessions,
+    audit,
+    issuer,
+    policy,
+    cookies,
+    logger,
+    sessionCookie: SESSION_COOKIE,
+    page: (e) => errorPage({ ...e, demo: options.demo ?? false }),
+    context: (req) => requestContext(req, config.server.trust_proxy_hops),
+  });
+  const app = createWebApp({
+    config,
+    demo: options.demo ?? false,
+    logger,
+    store,
+    sessions: apps.watchSessions(sessions),
+    audit,
+    auditLog: audit,
+    keys,
+    issuer,
+    connectors,
+    cookies,
+    policy,
+    oauth,
+    metrics,
+    lifecycle,
+    sshCa,
+    recordings: createRecordingStore(config.recordings.dir),
+  });
   // Data paths answer before Express: its router and middleware cost ~4x on small requests.
   const tokenReview = createTokenReviewHandler({
     issuer,
@@ -115,6 +153,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const dataPaths = [tokenReview];
   const server = createHttpServer(
     (req, res) => {
+      if (apps.handle(req, res)) return;
       const route = dataPaths.find((p) => p.matches(req));
       if (!route) return app(req, res);
       route.handle(req, res).catch((err) => {
@@ -125,6 +164,10 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     },
     { audit, logger },
   );
+  server.on('upgrade', (req, socket, head) => apps.upgrade(req, socket, head) || socket.destroy());
+  // Large uploads to apps must not be cut at the 30 s whole-request limit; headersTimeout still
+  // bounds slow headers and each app's idle timeout bounds a stalled body.
+  if (apps.registry.apps.length) server.requestTimeout = 0;
   const recorder = createRecorder({
     dir: config.recordings.dir,
     maxBytesPerSession: config.recordings.max_bytes_per_session,
@@ -193,6 +236,8 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), 10_000).unref();
       });
+      await apps.close();
+      await demoApp?.close();
       await connectors.close();
       await audit.close();
       await store.close();

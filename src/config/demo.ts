@@ -10,13 +10,16 @@ export function demoConfig(options: { listen?: string; dataDir?: string } = {}):
     server: { public_url: `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${port}`, listen },
     state: { data_dir: options.dataDir ?? './data/demo' },
     connectors: [{ type: 'demo', id: 'demo', name: 'Demo IdP' }],
+    // The demo app (src/proxy/http/demo-app.ts) is for everyone signed in at the demo IdP.
     roles: [
       { name: 'admin', kubernetes_groups: ['platform-admins'], logins: ['root'], node_labels: { env: ['*'] }, apps: ['*'], audit: 'read' },
-      { name: 'developer', kubernetes_groups: ['developers'], logins: ['{{username}}'], node_labels: { env: ['dev'] }, apps: ['demo'] },
+      { name: 'developer', kubernetes_groups: ['developers'], logins: ['{{username}}'], node_labels: { env: ['dev'] }, apps: ['whoami'] },
+      { name: 'demo-user', apps: ['whoami'] },
     ],
     mappings: [
       { match: { claim: 'groups', value: 'admins' }, roles: ['admin'] },
       { match: { claim: 'groups', value: 'devs' }, roles: ['developer'] },
+      { match: { connector: 'demo' }, roles: ['demo-user'] },
     ],
   });
 }

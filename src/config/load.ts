@@ -107,12 +107,18 @@ function crossChecks(config: Config): string[] {
       problems.push(`connectors.${i}.issuer: plain http is allowed only on loopback; use https`);
     }
   });
+  config.apps.forEach((a, i) => {
+    const host = a.public_host ?? (a.path || !config.server.apps_domain ? undefined : `${a.name}.${config.server.apps_domain}`);
+    if (host === publicUrl.hostname) problems.push(`apps.${i}.public_host: "${host}" is the gateway's own host; give the app a host of its own or a path`);
+    if (!a.upstream && a.path) problems.push(`apps.${i}.path: an app without upstream is guarded through forward-auth and has no path; give it an upstream or a public_host`);
+  });
   return problems;
 }
 
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  // RFC 6761: *.localhost names resolve to loopback (browsers hard-wire this); host-based apps use them in tests and the demo.
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Reads and validates a YAML config file. Throws ConfigError listing every problem. */

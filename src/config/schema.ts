@@ -201,6 +201,71 @@ const sshSection = z.strictObject({
   require_host_key: z.boolean().default(false),
 });
 
+/** Gateway paths a path-based app may not take over. */
+const RESERVED_APP_PATHS = ['/login', '/logout', '/callback', '/saml', '/auth', '/api', '/.well-known', '/static', '/healthz', '/readyz', '/metrics', '/demo-idp'];
+const headerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]*$/, 'a header name (letters, digits, "-")');
+
+/** An HTTP app behind the gateway (src/proxy/http). */
+const app = z
+  .strictObject({
+    name: slug,
+    /** Where requests go. Absent: the app is only guarded through forward-auth (/auth/verify). */
+    upstream: httpUrl.optional(),
+    /** Served on its own host (default `<name>.<server.apps_domain>` when that is set)... */
+    public_host: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'a lowercase host name').optional(),
+    /** ...or under a path prefix on the gateway (default `/apps/<name>/`). */
+    path: z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*\/$/, 'a path that starts and ends with "/"').optional(),
+    /** People holding one of these roles may use it (as may roles that list the app under `apps`). */
+    roles: names,
+    rewrite: z
+      .strictObject({
+        /** Host header sent upstream: `upstream` (the upstream's host), `preserve` (the public host), or a literal host. */
+        host: z.string().default('upstream'),
+        /** Rewrite `Location` headers that point at the upstream to the public URL. */
+        redirects: z.boolean().default(true),
+      })
+      .default({ host: 'upstream', redirects: true }),
+    /** Path apps: remove the prefix before forwarding (for apps that cannot serve from a sub-path). */
+    strip_prefix: z.boolean().default(false),
+    /** Extra request headers from identity templates: {{username}}, {{email}}, {{email.local}}, {{groups}}, {{roles}}, {{external.<claim>}}. */
+    headers: z.record(headerName, z.string()).default({}),
+    /** One `app.request` audit event per request (off by default: the access log is not the audit log). */
+    audit_requests: z.boolean().default(false),
+    /** Lifetime of the Gatehouse-Jwt-Assertion (capped by the session). */
+    assertion_ttl: duration.default(300_000),
+    timeouts: z
+      .strictObject({
+        /** To establish the upstream TCP connection. */
+        connect: duration.default(5_000),
+        /** From sending the request to the upstream's response headers. */
+        response: duration.default(60_000),
+        /** Inactivity on an open request or WebSocket in either direction. */
+        idle: duration.default(300_000),
+      })
+      .default({ connect: 5_000, response: 60_000, idle: 300_000 }),
+  })
+  .refine((a) => !(a.public_host && a.path), 'give public_host or path, not both')
+  .refine((a) => !a.path || a.path !== '/', 'path "/" would take over the gateway')
+  .refine(
+    (a) => !a.path || !RESERVED_APP_PATHS.some((r) => a.path === `${r}/` || a.path!.startsWith(`${r}/`)),
+    `path may not be under a gateway path (${RESERVED_APP_PATHS.join(', ')})`,
+  );
+
+const apps = z
+  .array(app)
+  .default([])
+  .superRefine((list, ctx) => {
+    const seen = { name: new Set<string>(), public_host: new Set<string>(), path: new Set<string>() };
+    list.forEach((a, i) => {
+      for (const key of ['name', 'public_host', 'path'] as const) {
+        const value = a[key];
+        if (value === undefined) continue;
+        if (seen[key].has(value)) ctx.addIssue({ code: 'custom', path: [i, key], message: `another app already uses ${key} "${value}"` });
+        seen[key].add(value);
+      }
+    });
+  });
+
 /** A Kubernetes cluster that trusts Gatehouse tokens (oidc) or is reached through Gatehouse (proxy). */
 const cluster = z.strictObject({
   name: slug,
@@ -292,6 +357,7 @@ export const configSchema = z.strictObject({
     .refine((a) => a.backend !== 'postgres' || a.postgres_url, { message: 'postgres_url is required when backend is postgres', path: ['postgres_url'] })
     .transform(({ retention, ...rest }) => ({ ...rest, retention_ms: retention }))
     .default({ backend: 'file', postgres_schema: 'public', on_failure: 'refuse', retention_ms: undefined }),
+  apps,
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -304,3 +370,4 @@ export type ClusterConfig = Config['clusters'][number];
 export type SshConfig = NonNullable<Config['ssh']>;
 export type SshNodeConfig = SshConfig['nodes'][number];
 export type RecordingsConfig = Config['recordings'];
+export type AppConfig = Config['apps'][number];

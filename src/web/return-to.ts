@@ -1,5 +1,7 @@
 import { isLoopbackHost } from '../config/load.js';
 import { GatehouseError } from '../core/errors.js';
+import type { Config } from '../config/schema.js';
+import { createAppRegistry } from '../proxy/http/apps.js';
 
 const MAX_LENGTH = 2048;
 
@@ -36,4 +38,9 @@ function hostMatches(hostname: string, pattern: string): boolean {
   const host = hostname.toLowerCase();
   const p = pattern.toLowerCase();
   return p.startsWith('*.') ? host.endsWith(p.slice(1)) && host.length > p.length - 1 : host === p;
+}
+
+/** Hosts of host-based apps: a browser sent to sign in from one of them may return there. */
+export function appPublicHosts(config: Pick<Config, 'apps' | 'server'>): string[] {
+  return createAppRegistry(config).publicHosts;
 }

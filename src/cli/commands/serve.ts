@@ -67,6 +67,8 @@ function printDemoBanner(url: string, users: { username: string; password: strin
       '',
       `  Open ${url}/ and sign in with:`,
       ...rows,
+      '',
+      `  A demo app sits behind the gateway at ${url}/apps/whoami/`,
       line,
       '',
     ].join('\n'),

@@ -5,14 +5,14 @@ import { setJson } from '../../store/store.js';
 import { SESSION_COOKIE, type WebDeps } from '../deps.js';
 import { bindingCookie, createLoginFlow, LOGIN_TTL_SECONDS, stateKey, type LoginState } from '../login-flow.js';
 import { asyncHandler, currentSession } from '../middleware.js';
-import { checkReturnTo } from '../return-to.js';
+import { appPublicHosts, checkReturnTo } from '../return-to.js';
 import { loginPage } from '../views/pages.js';
 
 export function authRoutes(deps: WebDeps): Router {
   const router = Router();
   const { config, connectors, audit, cookies, store } = deps;
   const publicUrl = config.server.public_url;
-  const returnToOptions = { publicUrl, allowedHosts: config.server.return_to_hosts };
+  const returnToOptions = { publicUrl, allowedHosts: [...config.server.return_to_hosts, ...appPublicHosts(config)] };
 
   const flow = createLoginFlow(deps);
   const { ctxOf, rateLimit, connectorOr404 } = flow;

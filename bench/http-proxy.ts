@@ -1,0 +1,182 @@
+/**
+ * HTTP app proxy benchmark: one run, same upstream (a small node:http server in its own process,
+ * answering a 12-byte and a 64 KB body), wrk -t1 -c50 for a few seconds per scenario:
+ *   direct             wrk → upstream
+ *   nginx proxy_pass   wrk → nginx (keepalive upstream) → upstream
+ *   gatehouse proxy    wrk → Gatehouse path app with a signed-in session → upstream
+ *   nginx + verify     wrk → nginx auth_request → Gatehouse /auth/verify, then nginx → upstream
+ *   minimal node proxy wrk → 10 lines of node:http (keep-alive agent, pipe) → upstream: the floor
+ *                      for any proxy built on node:http, to tell Gatehouse's own cost from Node's
+ * Prints requests/s, p50 and p99 for each, with ratios to direct and to nginx, and checks the
+ * targets: Gatehouse ≥ 60% of nginx's proxied throughput, ≤ 2 ms p99 over direct.
+ *
+ * Run: npx tsx bench/http-proxy.ts   (needs wrk and nginx from Debian; BENCH_SECONDS=4 by default)
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { alice, HostBrowser, openSignedIn, startAppsGateway } from '../test/helpers/apps.js';
+import { findNginx, startNginx } from '../test/helpers/nginx.js';
+import { closedPort, tcpReachable } from '../test/helpers/services.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const CONNECTIONS = 50;
+
+const UPSTREAM = `
+const http = require('node:http');
+const small = Buffer.from('hello world\\n');
+const big = Buffer.alloc(64 * 1024, 120);
+const server = http.createServer((req, res) => {
+  const body = req.url.endsWith('/big') ? big : small;
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+  res.end(body);
+});
+server.keepAliveTimeout = 65000;
+server.listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+/** The least any Node proxy does (keep-alive agent, pipe both ways, no checks): where node:http itself stands. */
+const MINIMAL_NODE_PROXY = `
+const http = require('node:http');
+const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+http.createServer((req, res) => {
+  const up = http.request({ agent, host: '127.0.0.1', port: Number(process.env.UPSTREAM), method: req.method, path: req.url, headers: req.headers }, (ur) => {
+    res.writeHead(ur.statusCode, ur.headers);
+    ur.pipe(res);
+  });
+  up.on('error', () => res.destroy());
+  req.pipe(up);
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+interface Result {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** wrk's latency values: "812.00us", "1.23ms", "1.01s". */
+function ms(value: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(value.trim());
+  if (!m) throw new Error(`cannot parse latency "${value}"`);
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as 'us' | 'ms' | 's' | 'm'];
+}
+
+/** Runs wrk as a child without blocking this process's event loop (Gatehouse runs in it). */
+async function wrk(url: string, headers: Record<string, string> = {}): Promise<Result> {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (text += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`wrk failed: ${stderr}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
+  const p50 = ms(/\s50%\s+(\S+)/.exec(text)![1]);
+  const p99 = ms(/\s99%\s+(\S+)/.exec(text)![1]);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, p50, p99, errors };
+}
+
+async function main() {
+  if (spawnSync('wrk', ['--version']).error) throw new Error('wrk is not installed (apt-get install wrk)');
+  const nginxBin = findNginx();
+  if (!nginxBin) throw new Error('nginx is not installed (apt-get install nginx)');
+
+  const upstreamPort = await closedPort();
+  const upstream = spawn(process.execPath, ['-e', UPSTREAM], { env: { ...process.env, PORT: String(upstreamPort) }, stdio: 'inherit' });
+  while (!(await tcpReachable('127.0.0.1', upstreamPort, 200))) await new Promise((r) => setTimeout(r, 50));
+  const direct = `http://127.0.0.1:${upstreamPort}`;
+  const minimalPort = await closedPort();
+  const minimal = spawn(process.execPath, ['-e', MINIMAL_NODE_PROXY], { env: { ...process.env, PORT: String(minimalPort), UPSTREAM: String(upstreamPort) }, stdio: 'inherit' });
+  while (!(await tcpReachable('127.0.0.1', minimalPort, 200))) await new Promise((r) => setTimeout(r, 50));
+
+  const setup = await startAppsGateway([{ name: 'bench', upstream: direct, path: '/apps/bench/', roles: ['dev'] }]);
+  const gw = setup.gw.url;
+  const browser = new HostBrowser();
+  const page = await openSignedIn(browser, `${gw}/apps/bench/small`, alice);
+  if (page.status !== 200) throw new Error(`sign-in failed: ${page.status}`);
+  const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
+
+  const nginx = await startNginx(
+    nginxBin,
+    `
+  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  upstream gatehouse { server 127.0.0.1:${new URL(gw).port}; keepalive 64; }
+  server {
+    listen 127.0.0.1:{{PORT}};
+    proxy_http_version 1.1;
+    location /direct/ {
+      proxy_set_header Connection "";
+      proxy_pass http://app;
+    }
+    location /verified/ {
+      auth_request /.gatehouse-verify;
+      auth_request_set $gatehouse_user $upstream_http_x_auth_request_user;
+      auth_request_set $gatehouse_assertion $upstream_http_gatehouse_jwt_assertion;
+      proxy_set_header X-Forwarded-User $gatehouse_user;
+      proxy_set_header Gatehouse-Jwt-Assertion $gatehouse_assertion;
+      proxy_set_header Connection "";
+      proxy_pass http://app;
+    }
+    location = /.gatehouse-verify {
+      internal;
+      proxy_pass http://gatehouse/auth/verify?app=bench;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header Connection "";
+    }
+  }`,
+  );
+  const ng = `http://127.0.0.1:${nginx.port}`;
+
+  const rows: { scenario: string; body: string; r: Result }[] = [];
+  try {
+    for (const [body, path] of [
+      ['12 B', 'small'],
+      ['64 KB', 'big'],
+    ] as const) {
+      const measure = async (scenario: string, url: string, headers?: Record<string, string>) => rows.push({ scenario, body, r: await wrk(url, headers) });
+      await measure('direct', `${direct}/${path}`);
+      await measure('nginx proxy_pass', `${ng}/direct/${path}`);
+      await measure('minimal node:http proxy', `http://127.0.0.1:${minimalPort}/${path}`);
+      await measure('gatehouse proxy', `${gw}/apps/bench/${path}`, { cookie });
+      await measure('nginx auth_request + gatehouse /auth/verify', `${ng}/verified/${path}`, { cookie });
+    }
+  } finally {
+    await nginx.stop();
+    await setup.stop();
+    upstream.kill();
+    minimal.kill();
+  }
+
+  const lines = [
+    `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s per scenario, 127.0.0.1, Node ${process.version}, ${cpus().length} cores`,
+    '',
+    '| scenario | body | req/s | p50 ms | p99 ms | vs direct | vs nginx | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const { scenario, body, r } of rows) {
+    const d = rows.find((x) => x.body === body && x.scenario === 'direct')!.r;
+    const n = rows.find((x) => x.body === body && x.scenario === 'nginx proxy_pass')!.r;
+    lines.push(`| ${scenario} | ${body} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.rps / d.rps).toFixed(2)} | ${(r.rps / n.rps).toFixed(2)} | ${r.errors} |`);
+  }
+  lines.push('', 'Targets (issue 7): Gatehouse proxy ≥ 0.60 × nginx proxy_pass req/s; p99 ≤ direct p99 + 2 ms.');
+  for (const body of ['12 B', '64 KB']) {
+    const get = (s: string) => rows.find((x) => x.body === body && x.scenario === s)!.r;
+    const g = get('gatehouse proxy');
+    const ratio = g.rps / get('nginx proxy_pass').rps;
+    const added = g.p99 - get('direct').p99;
+    const floor = g.rps / get('minimal node:http proxy').rps;
+    lines.push(`- ${body}: ${ratio.toFixed(2)} × nginx (${ratio >= 0.6 ? 'met' : 'NOT met'}), p99 +${added.toFixed(2)} ms over direct (${added <= 2 ? 'met' : 'NOT met'}); ${floor.toFixed(2)} × the minimal node:http proxy`);
+  }
+  console.log(lines.join('\n'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

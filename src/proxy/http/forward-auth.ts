@@ -1,0 +1,74 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestContext } from '../../core/types.js';
+import type { AppRegistry } from './apps.js';
+import type { Credential, Decision } from './identity.js';
+
+/**
+ * `GET /auth/verify`: forward-auth for nginx `auth_request`, Traefik `forwardAuth` and Caddy
+ * `forward_auth`. The proxy in front passes the client's headers; we answer
+ * - 200 with X-Auth-Request-User/Email/Groups, Gatehouse-Jwt-Assertion and the app's configured
+ *   headers when the caller is signed in and passes the check,
+ * - 401 when there is no valid session (gateway cookie, the app's own cookie, or a gateway token),
+ * - 403 when the check fails: `?app=NAME` (the app's role check), `?allowed_groups=a,b` (any of
+ *   these upstream groups), or both. Neither: any signed-in person passes.
+ * Bodies are short JSON; proxies use the status and the headers.
+ */
+
+export interface ForwardAuthDeps {
+  registry: AppRegistry;
+  credentials(req: IncomingMessage, appName: string | undefined): Credential[];
+  decide(credentials: Credential[], appName: string | undefined, ctx: { context: RequestContext; allowedGroups?: string[] }): Decision | Promise<Decision | null> | null;
+  context(req: IncomingMessage): RequestContext;
+  logger: { error(obj: object, msg: string): void };
+}
+
+const json = (res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+};
+
+export function createForwardAuth(deps: ForwardAuthDeps) {
+  const answer = (res: ServerResponse, decision: Decision | null, appName: string | undefined) => {
+    if (!decision) return json(res, 401, { error: 'unauthenticated', message: 'Sign in first.' });
+    if (!decision.allowed) {
+      return json(res, 403, { error: 'access_denied', message: appName ? `You do not have access to the app "${appName}".` : 'You are not in an allowed group.' });
+    }
+    const headers: Record<string, string> = { 'cache-control': 'no-store', 'content-length': '0' };
+    headers['x-auth-request-user'] = decision.headers.find(([n]) => n === 'x-forwarded-user')![1];
+    headers['x-auth-request-preferred-username'] = headers['x-auth-request-user'];
+    const email = decision.headers.find(([n]) => n === 'x-forwarded-email');
+    if (email) headers['x-auth-request-email'] = email[1];
+    headers['x-auth-request-groups'] = decision.headers.find(([n]) => n === 'x-forwarded-groups')![1];
+    for (const [name, value] of decision.headers) if (!name.startsWith('x-forwarded-')) headers[name] = value;
+    res.writeHead(200, headers);
+    res.end();
+  };
+
+  return (req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void => {
+    const appName = query.get('app') ?? undefined;
+    const groupsParam = query.get('allowed_groups');
+    const allowedGroups = groupsParam ? groupsParam.split(',').map((g) => g.trim()).filter(Boolean) : undefined;
+    if (appName !== undefined && !deps.registry.byName.has(appName)) {
+      return json(res, 404, { error: 'unknown_app', message: `There is no app called "${appName}".` });
+    }
+    const credentials = deps.credentials(req, appName);
+    if (!credentials.length) return json(res, 401, { error: 'unauthenticated', message: 'Sign in first.' });
+    let ctx: RequestContext | undefined;
+    const result = deps.decide(credentials, appName, {
+      get context() {
+        return (ctx ??= deps.context(req));
+      },
+      allowedGroups,
+    });
+    if (!(result instanceof Promise)) return answer(res, result, appName);
+    result.then(
+      (decision) => answer(res, decision, appName),
+      (err: Error & { status?: number; code?: string }) => {
+        deps.logger.error({ err }, 'forward-auth failed');
+        const status = err.status === 503 ? 503 : 500;
+        json(res, status, { error: status === 503 ? 'store_unavailable' : 'internal_error', message: 'Try again shortly.' });
+      },
+    );
+  };
+}

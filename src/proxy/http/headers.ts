@@ -1,0 +1,121 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/**
+ * Request and response header rules of the app proxy:
+ * - identity headers a client sends (X-Forwarded-User/Email/Groups/Preferred-Username,
+ *   X-Auth-Request-*, Gatehouse-*, and an app's configured headers) are removed, then set from
+ *   the verified identity, so an app can trust them;
+ * - hop-by-hop headers are not forwarded (RFC 9110 §7.6.1), including those named in Connection;
+ * - Gatehouse's own cookies (gateway session, app session, login state) never reach an app,
+ *   and an app cannot set cookies under those names.
+ */
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const IDENTITY = new Set(['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-groups', 'x-forwarded-preferred-username', 'x-forwarded-access-token']);
+/** Headers we set ourselves for the upstream (client values replaced). */
+const FORWARDING = new Set(['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-prefix', 'forwarded', 'x-real-ip']);
+
+export const isIdentityHeader = (name: string): boolean =>
+  IDENTITY.has(name) || name.startsWith('x-auth-request-') || name.startsWith('gatehouse-');
+
+/** Cookie names Gatehouse owns, with or without the `__Host-` prefix. */
+export const isGatehouseCookie = (name: string): boolean => /^(?:__Host-)?gatehouse_/.test(name.trim());
+
+/** The Cookie header without Gatehouse's cookies; other cookies are passed through byte for byte. */
+export function stripGatehouseCookies(header: string): string | undefined {
+  if (!header.includes('gatehouse_')) return header;
+  const kept = header.split(';').filter((pair) => !isGatehouseCookie(pair.slice(0, pair.indexOf('=') === -1 ? undefined : pair.indexOf('='))));
+  const joined = kept.map((p) => p.trim()).filter(Boolean).join('; ');
+  return joined || undefined;
+}
+
+export interface UpstreamHeaderOptions {
+  /** Header values from identity, lowercased names; set after stripping. */
+  identity: [string, string][];
+  /** The app's configured header names (lowercased), stripped even when absent from `identity`. */
+  configured: Set<string>;
+  host: string;
+  forwardedFor: string;
+  forwardedHost: string;
+  forwardedProto: string;
+  forwardedPrefix?: string;
+  /** Keep `Connection: upgrade` / `Upgrade` (WebSocket handshakes). */
+  upgrade?: boolean;
+  /** Drop Authorization (it carried a gateway token, not the app's own credentials). */
+  dropAuthorization?: boolean;
+}
+
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, o: UpstreamHeaderOptions): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const named = connectionTokens(incoming.connection);
+  for (const name in incoming) {
+    if (HOP_BY_HOP.has(name) || FORWARDING.has(name) || isIdentityHeader(name) || o.configured.has(name)) continue;
+    if (named?.has(name)) continue;
+    if (name === 'authorization' && o.dropAuthorization) continue;
+    const value = incoming[name];
+    if (name === 'cookie') {
+      const cookie = stripGatehouseCookies(value as string);
+      if (cookie) out.cookie = cookie;
+      continue;
+    }
+    out[name] = value;
+  }
+  if (o.upgrade) {
+    out.connection = 'upgrade';
+    out.upgrade = incoming.upgrade;
+  }
+  out.host = o.host;
+  out['x-forwarded-for'] = o.forwardedFor;
+  out['x-forwarded-host'] = o.forwardedHost;
+  out['x-forwarded-proto'] = o.forwardedProto;
+  if (o.forwardedPrefix) out['x-forwarded-prefix'] = o.forwardedPrefix;
+  for (const [name, value] of o.identity) out[name] = value;
+  return out;
+}
+
+export interface ResponseHeaderOptions {
+  /** Rewrites a Location value (redirects to the upstream become redirects to the public URL). */
+  rewriteLocation?: (location: string) => string;
+}
+
+export function downstreamResponseHeaders(incoming: IncomingHttpHeaders, o: ResponseHeaderOptions): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const named = connectionTokens(incoming.connection);
+  for (const name in incoming) {
+    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    const value = incoming[name];
+    if (name === 'set-cookie') {
+      const kept = (value as string[]).filter((c) => !isGatehouseCookie(c.slice(0, c.indexOf('='))));
+      if (kept.length) out[name] = kept;
+      continue;
+    }
+    if (name === 'location' && o.rewriteLocation && typeof value === 'string') {
+      out.location = o.rewriteLocation(value);
+      continue;
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+function connectionTokens(value: string | undefined): Set<string> | undefined {
+  if (!value) return undefined;
+  const tokens = value.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade');
+  return tokens.length ? new Set(tokens) : undefined;
+}
+
+/**
+ * Header values come from identity (usernames, emails, group names): anything outside printable
+ * ASCII is percent-encoded, so a value can neither break the header nor be rejected by Node.
+ */
+export function headerSafe(value: string): string {
+  return /[^\x20-\x7e]/.test(value) ? value.replace(/[^\x20-\x7e]/gu, percentEncode) : value;
+}
+
+function percentEncode(c: string): string {
+  try {
+    return encodeURIComponent(c);
+  } catch {
+    return '%EF%BF%BD'; // a lone surrogate: U+FFFD
+  }
+}

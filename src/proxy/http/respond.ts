@@ -1,0 +1,52 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/** Renders an error page (injected by the composition root, so this folder does not depend on the web layer). */
+export type ErrorPageRenderer = (options: { status: number; code: string; message: string; requestId?: string }) => string;
+
+/** Headers on every answer Gatehouse itself gives on an app's behalf. */
+const OWN_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+};
+
+export const wantsHtml = (req: IncomingMessage): boolean => (req.headers.accept ?? '').includes('text/html');
+
+/** A browser gets a page, everything else `{ error, message, request_id }`, like the web layer's errors. */
+export function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  page: ErrorPageRenderer,
+  e: { status: number; code: string; message: string; requestId?: string },
+): void {
+  if (res.headersSent) return void res.destroy();
+  const html = wantsHtml(req);
+  const body = html ? page(e) : JSON.stringify({ error: e.code, message: e.message, request_id: e.requestId });
+  res.writeHead(e.status, {
+    ...OWN_HEADERS,
+    'content-type': html ? 'text/html; charset=utf-8' : 'application/json',
+    'content-length': Buffer.byteLength(body),
+    ...(e.requestId ? { 'x-request-id': e.requestId } : {}),
+    ...(e.status === 503 ? { 'retry-after': '5' } : {}),
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+export function redirect(res: ServerResponse, location: string, extra: Record<string, string | string[]> = {}): void {
+  res.writeHead(302, { ...OWN_HEADERS, location, 'content-length': 0, ...extra });
+  res.end();
+}
+
+/** An answer on a socket that asked for an upgrade (no ServerResponse exists there). */
+export function sendRawError(socket: Duplex, status: number, code: string, message: string): void {
+  if (!socket.writable) return void socket.destroy();
+  const body = JSON.stringify({ error: code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };

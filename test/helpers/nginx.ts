@@ -1,0 +1,81 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closedPort, tcpReachable } from './services.js';
+
+/** The nginx binary (Debian installs it in /usr/sbin, often not on a user's PATH), or undefined. */
+export function findNginx(): string | undefined {
+  for (const candidate of ['/usr/sbin/nginx', 'nginx']) {
+    if (spawnSync(candidate, ['-v']).status === 0) return candidate;
+  }
+  return undefined;
+}
+
+export interface Nginx {
+  port: number;
+  /** The error log so far (for assertion messages). */
+  errorLog(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts nginx in the foreground with its own prefix, config, pid file and logs in a temp dir.
+ * `http` is the content of the `http {}` block; `{{PORT}}` in it becomes the chosen free port.
+ */
+export async function startNginx(bin: string, http: string, options: { workers?: number } = {}): Promise<Nginx> {
+  const prefix = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-'));
+  mkdirSync(join(prefix, 'tmp'));
+  const port = await closedPort();
+  const root = process.getuid?.() === 0;
+  const conf = `
+${root ? 'user root;' : ''}
+worker_processes ${options.workers ?? 1};
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/tmp/body;
+  proxy_temp_path ${prefix}/tmp/proxy;
+  fastcgi_temp_path ${prefix}/tmp/fastcgi;
+  uwsgi_temp_path ${prefix}/tmp/uwsgi;
+  scgi_temp_path ${prefix}/tmp/scgi;
+  ${http.replaceAll('{{PORT}}', String(port))}
+}
+`;
+  writeFileSync(join(prefix, 'nginx.conf'), conf);
+  const child: ChildProcess = spawn(bin, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c) => (stderr += c));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const errorLog = () => {
+    try {
+      return readFileSync(join(prefix, 'error.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const deadline = Date.now() + 10_000;
+  while (!(await tcpReachable('127.0.0.1', port, 200))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      rmSync(prefix, { recursive: true, force: true });
+      throw new Error(`nginx did not start: ${stderr}\n${errorLog()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    errorLog,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGQUIT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(prefix, { recursive: true, force: true });
+    },
+  };
+}
