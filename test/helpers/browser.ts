@@ -13,7 +13,7 @@ export interface Page {
   status: number;
   body: string;
   location?: string;
-  headers?: Headers;
+  responseHeaders?: Headers;
 }
 
 export class Browser {
@@ -72,7 +72,7 @@ export class Browser {
       status: res.status,
       body: await res.text(),
       location: location ? new URL(location, target).href : undefined,
-      headers: res.headers,
+      responseHeaders: res.headers,
     };
   }
 

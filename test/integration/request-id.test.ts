@@ -20,7 +20,7 @@ test('a login carries one request id: the X-Request-Id header, the audit event a
     const callback = await reachCallback(browser, r.replicas[0].url, r.url, alice);
     const done = await browser.request(callback.href);
     assert.equal(done.status, 302, done.body);
-    const requestId = done.headers?.get('x-request-id');
+    const requestId = done.responseHeaders?.get('x-request-id');
     assert.match(requestId ?? '', /^[A-Za-z0-9._-]{8,128}$/);
     const event = await r.replicas[0].waitForEvent((e) => e.type === 'user.login' && e.outcome === 'success');
     assert.equal(event.request_id, requestId);
