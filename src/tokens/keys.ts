@@ -61,9 +61,22 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     const now = clock.now();
     // Re-read now and then, so a rotation by another replica is picked up.
     if (cache && !rotationDue(cache.keys) && now - cache.loadedAt < RELOAD_INTERVAL_MS) return cache;
-    let keys = await persistence.read();
-    if (!keys?.some((k) => !k.retiredAt)) {
-      keys = [...(keys ?? []), await newKey(options.alg, now)];
+    let keys: StoredKey[] | undefined;
+    try {
+      keys = await persistence.read();
+    } catch (err) {
+      // The store is briefly away: keep signing and verifying with the keys already in memory
+      // (readiness reports the store), rather than failing every token on the data path.
+      if (cache && !rotationDue(cache.keys)) return cache;
+      throw err;
+    }
+    if (!keys) {
+      // First start: replicas starting together must agree on one key, so only one write wins.
+      const created = await persistence.create([await newKey(options.alg, now)]);
+      options.logger?.info({ kid: created.at(-1)?.kid }, 'issuer signing key ready');
+      keys = created;
+    } else if (!keys.some((k) => !k.retiredAt)) {
+      keys = [...keys, await newKey(options.alg, now)];
       await persistence.write(keys);
       options.logger?.info({ kid: keys.at(-1)?.kid }, 'generated issuer signing key');
     } else if (rotationDue(keys)) {
@@ -125,6 +138,8 @@ function publicJwk(key: StoredKey): JWK {
 interface Persistence {
   read(): Promise<StoredKey[] | undefined>;
   write(keys: StoredKey[]): Promise<void>;
+  /** Writes unless another writer got there first; returns what is stored then. */
+  create(keys: StoredKey[]): Promise<StoredKey[]>;
 }
 
 function filePersistence(dir: string): Persistence {
@@ -143,6 +158,17 @@ function filePersistence(dir: string): Persistence {
       writeFileSync(path, JSON.stringify(keys, null, 2), { mode: 0o600 });
       chmodSync(path, 0o600);
     },
+    async create(keys) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      try {
+        writeFileSync(path, JSON.stringify(keys, null, 2), { mode: 0o600, flag: 'wx' });
+        chmodSync(path, 0o600);
+        return keys;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return JSON.parse(readFileSync(path, 'utf8')) as StoredKey[];
+        throw err;
+      }
+    },
   };
 }
 
@@ -154,6 +180,11 @@ function storePersistence(store: Store): Persistence {
     },
     async write(keys) {
       await store.set(STORE_KEY, JSON.stringify(keys));
+    },
+    async create(keys) {
+      // setIfAbsent needs a TTL; the next rotation's write (no TTL) replaces it long before.
+      if (await store.setIfAbsent(STORE_KEY, JSON.stringify(keys), 10 * 365 * 86_400)) return keys;
+      return (await this.read()) ?? keys;
     },
   };
 }

@@ -22,7 +22,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  app.use(attachContext(deps.config.server.trust_proxy_hops));
+  app.use(attachContext(deps.config.server.trust_proxy_hops, deps.logger));
   app.use(opsRoutes(deps));
 
   // The demo IdP renders its own pages; it is mounted before our CSP applies.

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logger } from '../core/logger.js';
 import type { Session } from '../core/types.js';
 import { requestContext } from './context.js';
 import { SESSION_COOKIE, type WebDeps } from './deps.js';
@@ -10,10 +11,21 @@ export const asyncHandler =
     handler(req, res, next).catch(next);
   };
 
-export function attachContext(trustProxyHops: number): RequestHandler {
+export function attachContext(trustProxyHops: number, logger?: Logger): RequestHandler {
   return (req, res, next) => {
     res.locals.ctx = requestContext(req, trustProxyHops);
     res.setHeader('x-request-id', res.locals.ctx.requestId);
+    if (logger) {
+      // One access line per request, carrying the id that audit events and error pages show.
+      // The path only: query strings can hold authorization codes and state.
+      const started = process.hrtime.bigint();
+      res.once('finish', () =>
+        logger.info(
+          { requestId: res.locals.ctx.requestId, method: req.method, path: req.path, status: res.statusCode, ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000, remoteAddr: res.locals.ctx.remoteAddr },
+          'request',
+        ),
+      );
+    }
     next();
   };
 }

@@ -13,6 +13,7 @@ export interface Page {
   status: number;
   body: string;
   location?: string;
+  responseHeaders?: Headers;
 }
 
 export class Browser {
@@ -71,6 +72,7 @@ export class Browser {
       status: res.status,
       body: await res.text(),
       location: location ? new URL(location, target).href : undefined,
+      responseHeaders: res.headers,
     };
   }
 

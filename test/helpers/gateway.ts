@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readAuditEvents } from '../../src/audit/file.js';
 import type { AuditEvent } from '../../src/audit/sink.js';
 import { parseConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/core/logger.js';
+import { createLogger, type Logger } from '../../src/core/logger.js';
 import { createGateway, type Gateway } from '../../src/main.js';
 import { closedPort } from './services.js';
 
@@ -24,7 +24,7 @@ export interface TestGateway {
  * `raw` is a config tree without `server` (filled in here); its connectors may use
  * `{{GATEWAY}}` in strings, which becomes the gateway's public URL.
  */
-export async function startGateway(raw: Record<string, unknown>, options: { demo?: boolean; port?: number } = {}): Promise<TestGateway> {
+export async function startGateway(raw: Record<string, unknown>, options: { demo?: boolean; port?: number; logger?: Logger } = {}): Promise<TestGateway> {
   const port = options.port ?? (await closedPort());
   const url = `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
@@ -38,7 +38,7 @@ export async function startGateway(raw: Record<string, unknown>, options: { demo
       }).replaceAll('{{GATEWAY}}', url),
     ),
   );
-  const gateway = await createGateway(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), demo: options.demo });
+  const gateway = await createGateway(config, { logger: options.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), demo: options.demo });
   await gateway.start();
   return {
     gateway,
