@@ -1,0 +1,106 @@
+// bench/scale: what a second replica buys on this machine, and how fast a logout on one replica
+// takes effect on the other.
+//   (a) forward-auth (GET /auth/verify?app=, gateway bearer) and TokenReview requests/s against
+//       one replica, then spread over two (autocannon with both URLs), ratio 2:1;
+//   (b) logout on replica A, then poll whoami on replica B with the same cookie until 401.
+// Both replicas share one Redis (a unique prefix, deleted afterwards) and one public_url.
+// 127.0.0.1 only; about 40 s.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { createClient } from 'redis';
+import { randomId } from '../src/core/ids.js';
+import { closedPort } from '../test/helpers/services.js';
+import { Browser, redirectedTo } from '../test/helpers/browser.js';
+import { killAll, startServer, type BenchServer, type ReadyMessage } from './lib/children.js';
+import { busyWarning, formatMs, formatRate, formatRatio, machineSummary, markdownTable, percentile } from './lib/report.js';
+
+const REDIS_URL = process.env.GATEHOUSE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const LOAD = { connections: 50, pipelining: 1, duration: 5 };
+const watchdog = setTimeout(() => {
+  killAll();
+  console.error('bench/scale: watchdog fired after 180 s');
+  process.exit(2);
+}, 180_000);
+
+type Replica = BenchServer<ReadyMessage & { clusterToken: string; gatewayToken: string }>;
+
+const warning = await busyWarning();
+const prefix = `gatehouse-bench-scale:${randomId(6)}:`;
+const dataDir = mkdtempSync(join(tmpdir(), 'gh-bench-scale-'));
+const reviewer = randomId(24);
+const password = randomId(12);
+const ports = [await closedPort(), await closedPort()];
+const publicUrl = `http://127.0.0.1:${ports[0]}`;
+const replicas: Replica[] = [];
+try {
+  for (const [i, port] of ports.entries()) {
+    replicas.push(
+      await startServer(new URL('./lib/scale-gateway-server.ts', import.meta.url), {
+        BENCH_PORT: String(port),
+        BENCH_PUBLIC_URL: publicUrl,
+        BENCH_REDIS_URL: REDIS_URL,
+        BENCH_REDIS_PREFIX: prefix,
+        BENCH_DATA_DIR: join(dataDir, `r${i}`),
+        BENCH_REVIEWER_TOKEN: reviewer,
+        BENCH_PASSWORD: password,
+      }),
+    );
+  }
+  const [a, b] = replicas;
+  const urls = replicas.map((r) => r.ready.url);
+
+  const review = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: a.ready.clusterToken } });
+  const scenarios = {
+    'forward-auth /auth/verify': (targets: string[]) =>
+      autocannon({ url: targets.map((u) => `${u}/auth/verify?app=grafana`) as unknown as string, headers: { authorization: `Bearer ${a.ready.gatewayToken}` }, ...LOAD }),
+    'TokenReview': (targets: string[]) =>
+      autocannon({
+        url: targets.map((u) => `${u}/apis/authentication.k8s.io/v1/tokenreviews`) as unknown as string,
+        method: 'POST',
+        body: review,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${reviewer}` },
+        ...LOAD,
+      }),
+  };
+  const rows: string[][] = [];
+  for (const [name, run] of Object.entries(scenarios)) {
+    await run(urls.slice(0, 1)); // warm-up
+    const one = await run(urls.slice(0, 1));
+    const two = await run(urls);
+    for (const r of [one, two]) if (r.non2xx || r.errors) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+    rows.push([name, formatRate(one.requests.average), formatRate(two.requests.average), formatRatio(two.requests.average / one.requests.average), `${formatMs(one.latency.p99)} / ${formatMs(two.latency.p99)}`]);
+  }
+
+  // (b) logout propagation: log in on A through the demo IdP, use the session on B, log out on A.
+  const delays: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const browser = new Browser();
+    const callback = `${publicUrl}/callback/`;
+    const form = await browser.go(`${publicUrl}/login/demo`);
+    const consent = await browser.submit(form, 'login', { username: 'alice', password }, callback);
+    await browser.request(redirectedTo(await browser.submit(consent, 'confirm', {}, callback), callback).href);
+    const cookie = `gatehouse_session=${browser.cookie('gatehouse_session')}`;
+    const onB = () => fetch(`${b.ready.url}/api/v1/whoami`, { headers: { cookie } }).then((r) => r.status);
+    if ((await onB()) !== 200) throw new Error('the session does not work on replica B');
+    const start = performance.now();
+    await fetch(`${a.ready.url}/logout`, { method: 'POST', headers: { cookie }, redirect: 'manual' });
+    while ((await onB()) !== 401) if (performance.now() - start > 5000) throw new Error('logout did not reach replica B within 5 s');
+    delays.push(performance.now() - start);
+  }
+
+  console.log(`\nbench/scale on ${machineSummary()}`);
+  if (warning) console.log(warning);
+  console.log(`\n(a) requests/s, autocannon ${LOAD.connections} connections, ${LOAD.duration} s; two replicas share this machine's 2 cores\n`);
+  console.log(markdownTable(['scenario', '1 replica req/s', '2 replicas req/s', 'ratio', 'p99 ms (1 / 2)'], rows));
+  console.log(`\n(b) logout on A until B refuses the cookie (includes the logout request), ${delays.length} runs: median ${formatMs(percentile(delays, 50))} ms, max ${formatMs(Math.max(...delays))} ms`);
+} finally {
+  await Promise.all(replicas.map((r) => r.stop()));
+  const redis = createClient({ url: REDIS_URL });
+  await redis.connect();
+  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length) await redis.del(keys);
+  await redis.quit();
+  rmSync(dataDir, { recursive: true, force: true });
+  clearTimeout(watchdog);
+}
