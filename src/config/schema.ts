@@ -199,6 +199,8 @@ const sshSection = z.strictObject({
   env: z.array(z.string()).default(['LANG', 'LC_*', 'TERM', 'COLORTERM', 'TZ']),
   /** Refuse to connect to nodes without a pinned host_key. */
   require_host_key: z.boolean().default(false),
+  /** On shutdown, open sessions get this long to finish before they are ended (keep it under the pod's grace period). */
+  shutdown_grace: duration.default(0),
 });
 
 /** Gateway paths a path-based app may not take over. */

@@ -205,11 +205,16 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
       const a = (outer as unknown as { address(): { address: string; port: number } }).address();
       return { host: a.address, port: a.port };
     },
+    /** Stops accepting; open sessions get `ssh.shutdown_grace` to finish before they are ended. */
     async close() {
       clearInterval(renewTimer);
       const closed = new Promise<void>((resolve) => outer.close(() => resolve()));
-      for (const conn of connections) conn.end();
+      const endAll = () => {
+        for (const conn of connections) conn.end();
+      };
+      const timer = setTimeout(endAll, config.shutdown_grace);
       await closed;
+      clearTimeout(timer);
     },
   };
 }

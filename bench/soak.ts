@@ -1,0 +1,116 @@
+// bench/soak: a bounded soak of one gateway at a fixed request rate, reporting errors and memory.
+// Mixed load on 127.0.0.1 for SOAK_SECONDS (default 300): a full demo-IdP login every 2 s, and
+// 20 requests/s each of whoami (session cookie), forward-auth (gateway bearer) and TokenReview.
+// Passes when no request fails unexpectedly and RSS grows by less than SOAK_RSS_BOUND_MIB (64).
+// SSH sessions are not part of it (they need an sshd node; bench/ssh covers them).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from 'redis';
+import { randomId } from '../src/core/ids.js';
+import { Browser, redirectedTo } from '../test/helpers/browser.js';
+import { closedPort } from '../test/helpers/services.js';
+import { killAll, startServer, type ReadyMessage } from './lib/children.js';
+
+const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
+const RSS_BOUND_MIB = Number(process.env.SOAK_RSS_BOUND_MIB ?? 64);
+const RATE = 20;
+const REDIS_URL = process.env.GATEHOUSE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const watchdog = setTimeout(() => {
+  killAll();
+  console.error('bench/soak: watchdog fired');
+  process.exit(2);
+}, (SECONDS + 120) * 1000);
+
+const prefix = `gatehouse-soak:${randomId(6)}:`;
+const dataDir = mkdtempSync(join(tmpdir(), 'gh-soak-'));
+const reviewer = randomId(24);
+const password = randomId(12);
+const port = await closedPort();
+const url = `http://127.0.0.1:${port}`;
+const gw = await startServer<ReadyMessage & { clusterToken: string; gatewayToken: string }>(new URL('./lib/scale-gateway-server.ts', import.meta.url), {
+  BENCH_PORT: String(port),
+  BENCH_PUBLIC_URL: url,
+  BENCH_REDIS_URL: REDIS_URL,
+  BENCH_REDIS_PREFIX: prefix,
+  BENCH_DATA_DIR: dataDir,
+  BENCH_REVIEWER_TOKEN: reviewer,
+  BENCH_PASSWORD: password,
+});
+
+const rssMib = async () => {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^gatehouse_process_resident_memory_bytes (\d+)/m.exec(text)?.[1]) / 2 ** 20;
+};
+const counts: Record<string, { ok: number; failed: number; firstError?: string }> = {};
+const record = (kind: string, ok: boolean, error?: string) => {
+  const c = (counts[kind] ??= { ok: 0, failed: 0 });
+  if (ok) c.ok++;
+  else {
+    c.failed++;
+    c.firstError ??= error;
+  }
+};
+const attempt = async (kind: string, fn: () => Promise<boolean>) => {
+  try {
+    record(kind, await fn());
+  } catch (err) {
+    record(kind, false, (err as Error).message);
+  }
+};
+
+const login = async (): Promise<string> => {
+  const browser = new Browser();
+  const callback = `${url}/callback/`;
+  const form = await browser.go(`${url}/login/demo`);
+  const consent = await browser.submit(form, 'login', { username: 'alice', password }, callback);
+  const done = await browser.request(redirectedTo(await browser.submit(consent, 'confirm', {}, callback), callback).href);
+  if (done.status !== 302) throw new Error(`callback answered ${done.status}`);
+  return `gatehouse_session=${browser.cookie('gatehouse_session')}`;
+};
+
+try {
+  let cookie = await login();
+  const review = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: gw.ready.clusterToken } });
+  // Warm up before the first memory reading.
+  for (let i = 0; i < 200; i++) await fetch(`${url}/api/v1/whoami`, { headers: { cookie } });
+  const rssStart = await rssMib();
+  const started = Date.now();
+  let tick = 0;
+  const inflight = new Set<Promise<void>>();
+  const fire = (p: Promise<void>) => {
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+  };
+  while (Date.now() - started < SECONDS * 1000) {
+    tick++;
+    fire(attempt('whoami', async () => (await fetch(`${url}/api/v1/whoami`, { headers: { cookie } })).status === 200));
+    fire(attempt('forward-auth', async () => (await fetch(`${url}/auth/verify?app=grafana`, { headers: { authorization: `Bearer ${gw.ready.gatewayToken}` } })).status === 200));
+    fire(
+      attempt('tokenreview', async () => {
+        const res = await fetch(`${url}/apis/authentication.k8s.io/v1/tokenreviews`, { method: 'POST', body: review, headers: { 'content-type': 'application/json', authorization: `Bearer ${reviewer}` } });
+        return res.status === 201 && ((await res.json()) as { status: { authenticated: boolean } }).status.authenticated;
+      }),
+    );
+    if (tick % (RATE * 2) === 0) fire(attempt('login', async () => Boolean((cookie = await login()))));
+    await new Promise((r) => setTimeout(r, 1000 / RATE));
+  }
+  await Promise.all(inflight);
+  const rssEnd = await rssMib();
+  const failed = Object.values(counts).reduce((n, c) => n + c.failed, 0);
+  console.log(`\nbench/soak: ${SECONDS} s at ${RATE} req/s per kind (+1 login / 2 s)`);
+  console.log('| kind | ok | failed | first error |\n| --- | --- | --- | --- |');
+  for (const [kind, c] of Object.entries(counts)) console.log(`| ${kind} | ${c.ok} | ${c.failed} | ${c.firstError ?? ''} |`);
+  console.log(`\nRSS ${rssStart.toFixed(1)} MiB → ${rssEnd.toFixed(1)} MiB (${(rssEnd - rssStart).toFixed(1)} MiB; bound ${RSS_BOUND_MIB} MiB)`);
+  const pass = failed === 0 && rssEnd - rssStart < RSS_BOUND_MIB;
+  console.log(pass ? 'soak: PASS' : 'soak: FAIL');
+  process.exitCode = pass ? 0 : 1;
+} finally {
+  await gw.stop();
+  const redis = createClient({ url: REDIS_URL });
+  await redis.connect();
+  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length) await redis.del(keys);
+  await redis.quit();
+  rmSync(dataDir, { recursive: true, force: true });
+  clearTimeout(watchdog);
+}
