@@ -1,7 +1,6 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from '../core/logger.js';
+import { secretDocument } from '../store/secret-document.js';
 import type { Store } from '../store/store.js';
 import { checkCertificate, HOST_CERT, parseCertificate, signCertificate, USER_CERT, type Certificate, type CertFields, type ParsedCertificate } from './certs.js';
 import { generateEd25519, publicKeyLine, publicKeyOf } from './keys.js';
@@ -35,7 +34,7 @@ const FILE_NAME = 'ssh-ca.json';
  * every node and client trusts them by value.
  */
 export function createSshCa(options: { store?: Store; dataDir: string; logger?: Logger }): SshCa {
-  const persistence = options.store?.kind === 'redis' ? storePersistence(options.store) : filePersistence(options.dataDir);
+  const persistence = secretDocument<StoredCas>({ store: options.store, dataDir: options.dataDir, fileName: FILE_NAME, storeKey: STORE_KEY });
   let loaded: Promise<{ user: KeyObject; host: KeyObject }> | undefined;
 
   const load = () =>
@@ -47,7 +46,7 @@ export function createSshCa(options: { store?: Store; dataDir: string; logger?: 
           host: generateEd25519().export({ format: 'pem', type: 'pkcs8' }).toString(),
           createdAt: Date.now(),
         };
-        stored = (await persistence.create(fresh)) ?? fresh;
+        stored = await persistence.create(fresh);
         options.logger?.info('generated SSH user and host CAs');
       }
       return { user: createPrivateKey(stored.user), host: createPrivateKey(stored.host) };
@@ -70,47 +69,3 @@ export function createSshCa(options: { store?: Store; dataDir: string; logger?: 
   };
 }
 
-interface Persistence {
-  read(): Promise<StoredCas | undefined>;
-  /** Writes unless another writer got there first; returns what is stored then. */
-  create(cas: StoredCas): Promise<StoredCas | undefined>;
-}
-
-function filePersistence(dir: string): Persistence {
-  const path = join(dir, FILE_NAME);
-  return {
-    async read() {
-      try {
-        return JSON.parse(readFileSync(path, 'utf8')) as StoredCas;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw err;
-      }
-    },
-    async create(cas) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      try {
-        writeFileSync(path, JSON.stringify(cas, null, 2), { mode: 0o600, flag: 'wx' });
-        chmodSync(path, 0o600);
-        return cas;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return JSON.parse(readFileSync(path, 'utf8')) as StoredCas;
-        throw err;
-      }
-    },
-  };
-}
-
-function storePersistence(store: Store): Persistence {
-  return {
-    async read() {
-      const raw = await store.get(STORE_KEY);
-      return raw ? (JSON.parse(raw) as StoredCas) : undefined;
-    },
-    async create(cas) {
-      // setIfAbsent needs a TTL; CAs live for ten years, then an operator rotates them by hand.
-      if (await store.setIfAbsent(STORE_KEY, JSON.stringify(cas), 10 * 365 * 86_400)) return cas;
-      return this.read();
-    },
-  };
-}

@@ -1,8 +1,7 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import { secretDocument } from '../store/secret-document.js';
 import type { Store } from '../store/store.js';
 
 export type SigningAlg = 'ES256' | 'RS256';
@@ -54,7 +53,7 @@ const RELOAD_INTERVAL_MS = 60_000;
 
 export function createKeyManager(options: KeyManagerOptions): KeyManager {
   const clock = options.clock ?? systemClock;
-  const persistence = options.store?.kind === 'redis' ? storePersistence(options.store) : filePersistence(options.dataDir);
+  const persistence = secretDocument<StoredKey[]>({ store: options.store, dataDir: options.dataDir, fileName: FILE_NAME, storeKey: STORE_KEY });
   let cache: { keys: StoredKey[]; active: ActiveKey; loadedAt: number } | undefined;
 
   const load = async () => {
@@ -133,58 +132,4 @@ function publicJwk(key: StoredKey): JWK {
   const { kty, crv, x, y, n, e } = key.privateJwk;
   const jwk: JWK = { kty, crv, x, y, n, e, kid: key.kid, alg: key.alg, use: 'sig' };
   return JSON.parse(JSON.stringify(jwk)) as JWK;
-}
-
-interface Persistence {
-  read(): Promise<StoredKey[] | undefined>;
-  write(keys: StoredKey[]): Promise<void>;
-  /** Writes unless another writer got there first; returns what is stored then. */
-  create(keys: StoredKey[]): Promise<StoredKey[]>;
-}
-
-function filePersistence(dir: string): Persistence {
-  const path = join(dir, FILE_NAME);
-  return {
-    async read() {
-      try {
-        return JSON.parse(readFileSync(path, 'utf8')) as StoredKey[];
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw err;
-      }
-    },
-    async write(keys) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writeFileSync(path, JSON.stringify(keys, null, 2), { mode: 0o600 });
-      chmodSync(path, 0o600);
-    },
-    async create(keys) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      try {
-        writeFileSync(path, JSON.stringify(keys, null, 2), { mode: 0o600, flag: 'wx' });
-        chmodSync(path, 0o600);
-        return keys;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return JSON.parse(readFileSync(path, 'utf8')) as StoredKey[];
-        throw err;
-      }
-    },
-  };
-}
-
-function storePersistence(store: Store): Persistence {
-  return {
-    async read() {
-      const raw = await store.get(STORE_KEY);
-      return raw ? (JSON.parse(raw) as StoredKey[]) : undefined;
-    },
-    async write(keys) {
-      await store.set(STORE_KEY, JSON.stringify(keys));
-    },
-    async create(keys) {
-      // setIfAbsent needs a TTL; the next rotation's write (no TTL) replaces it long before.
-      if (await store.setIfAbsent(STORE_KEY, JSON.stringify(keys), 10 * 365 * 86_400)) return keys;
-      return (await this.read()) ?? keys;
-    },
-  };
 }
