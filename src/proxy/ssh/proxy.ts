@@ -30,7 +30,10 @@ export interface SshProxyOptions {
 }
 
 export interface SshProxy {
+  /** Starts listening at once; connections are refused until the host certificates exist. */
   listen(): Promise<void>;
+  /** Resolves once host certificates are signed (the CA may live in a store that is not up yet). */
+  ready(): Promise<void>;
   /** host:port actually bound. */
   address(): { host: string; port: number };
   close(): Promise<void>;
@@ -192,15 +195,31 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
   // Host certificates: the gateway's own names and every node's name, signed ahead and renewed.
   const signAll = () => Promise.all([hostKeys.certFor(options.hostPrincipals), ...config.nodes.map((n) => hostKeys.certFor([n.name]))]);
   let renewTimer: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let markReady: () => void = () => {};
+  const readyPromise = new Promise<void>((resolve) => (markReady = resolve));
+
+  // Start order never matters: when the CA's store is not reachable yet, keep trying with backoff.
+  const signUntilDone = async (delayMs = 500): Promise<void> => {
+    try {
+      await signAll();
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'SSH host certificates not signed yet; retrying');
+      retryTimer = setTimeout(() => void signUntilDone(Math.min(delayMs * 2, 10_000)), delayMs).unref();
+      return;
+    }
+    markReady();
+    renewTimer = setInterval(() => signAll().catch((err) => logger.error({ err }, 'renewing SSH host certificates failed')), 30 * 60_000).unref();
+  };
 
   const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')).replace(/^\[|\]$/g, ''), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];
   return {
     async listen() {
-      await signAll();
-      renewTimer = setInterval(() => signAll().catch((err) => logger.error({ err }, 'renewing SSH host certificates failed')), 30 * 60_000).unref();
+      await signUntilDone();
       outer.listen(port, host);
       await once(outer, 'listening');
     },
+    ready: () => readyPromise,
     address() {
       const a = (outer as unknown as { address(): { address: string; port: number } }).address();
       return { host: a.address, port: a.port };
@@ -208,6 +227,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
     /** Stops accepting; open sessions get `ssh.shutdown_grace` to finish before they are ended. */
     async close() {
       clearInterval(renewTimer);
+      clearTimeout(retryTimer);
       const closed = new Promise<void>((resolve) => outer.close(() => resolve()));
       const endAll = () => {
         for (const conn of connections) conn.end();
