@@ -29,6 +29,7 @@ import { createKeyManager } from './tokens/keys.js';
 import { createWebApp } from './web/app.js';
 import { createCookiePolicy } from './web/cookies.js';
 import { createHttpServer } from './web/server.js';
+import { createWebTerminal } from './terminal/websocket.js';
 
 export interface Gateway {
   config: Config;
@@ -175,7 +176,23 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     },
     { audit, logger },
   );
-  server.on('upgrade', (req, socket, head) => apps.upgrade(req, socket, head) || socket.destroy());
+  // The web terminal (/terminal/:node/ws): the SSH listener's upstream, recording and audit path.
+  const terminal = config.ssh
+    ? createWebTerminal({
+        ssh: config.ssh,
+        publicUrl,
+        policy,
+        sessions,
+        cookies,
+        sessionCookie: SESSION_COOKIE,
+        ca: sshCa,
+        audit,
+        recorder: () => recorder,
+        context: (req) => requestContext(req, config.server.trust_proxy_hops),
+        logger,
+      })
+    : undefined;
+  server.on('upgrade', (req, socket, head) => apps.upgrade(req, socket, head) || terminal?.upgrade(req, socket, head) || socket.destroy());
   // Large uploads to apps must not be cut at the 30 s whole-request limit; headersTimeout still
   // bounds slow headers and each app's idle timeout bounds a stalled body.
   if (apps.registry.apps.length) server.requestTimeout = 0;
@@ -247,6 +264,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       lifecycle.draining = true;
       if (config.server.drain_delay > 0) await new Promise((r) => setTimeout(r, config.server.drain_delay));
       await ssh?.close();
+      terminal?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -13,6 +13,7 @@ import { pageRoutes } from './routes/pages.js';
 import { samlRoutes } from './routes/saml.js';
 import { sshRoutes } from './routes/ssh.js';
 import { recordingRoutes } from './routes/recordings.js';
+import { terminalRoutes } from './routes/terminal.js';
 import { STYLES } from './views/styles.js';
 
 /** Pages and the API. Data paths (proxies, forward-auth, TokenReview) are dispatched before this, at the http.Server. */
@@ -58,6 +59,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(auditRoutes(deps));
   app.use(sshRoutes(deps));
   app.use(recordingRoutes(deps));
+  app.use(terminalRoutes(deps));
   app.use(pageRoutes(deps));
   app.use((_req, _res, next) => next(notFound()));
   app.use(errorHandler({ logger: deps.logger, demo: deps.demo }));

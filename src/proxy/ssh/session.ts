@@ -17,6 +17,8 @@ export interface JumpConnection {
   login: string;
   upstream: Client;
   context: RequestContext;
+  /** How the person came in when not with an SSH client (`web-terminal`); recorded in audit details. */
+  via?: string;
 }
 
 export interface SessionDeps {
@@ -71,7 +73,7 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
   session.on('subsystem', (accept, reject, { name }) => (name === 'sftp' ? void start('sftp', undefined, accept, reject) : reject?.()));
 
   const base = () => ({ user: conn.identity.username, connector: conn.identity.connector, roles: conn.access.roles, context: conn.context });
-  const where = { node: conn.node.name, node_addr: conn.node.addr, login: conn.login };
+  const where = { node: conn.node.name, node_addr: conn.node.addr, login: conn.login, ...(conn.via ? { via: conn.via } : {}) };
 
   function start(kind: Kind, command: string | undefined, accept: (() => ServerChannel) | undefined, reject: Reply) {
     if (started || !accept) return reject?.();

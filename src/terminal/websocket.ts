@@ -1,0 +1,110 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { allowedLogins, resolveAccess, type Policy } from '../access/index.js';
+import type { AuditSink } from '../audit/sink.js';
+import type { SshConfig } from '../config/schema.js';
+import { isGatehouseError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { RequestContext } from '../core/types.js';
+import { sendRawError } from '../proxy/http/respond.js';
+import { bridgeSession } from '../proxy/ssh/session.js';
+import { connectUpstream } from '../proxy/ssh/upstream.js';
+import type { Recorder } from '../recording/recorder.js';
+import type { SessionManager } from '../sessions/sessions.js';
+import type { SshCa } from '../ssh-ca/ca.js';
+import type { CookiePolicy } from '../web/cookies.js';
+import { terminalSize, webSocketSession } from './channel.js';
+
+export const TERMINAL_WS = /^\/terminal\/([^/?]+)\/ws(?:\?|$)/;
+
+export interface WebTerminalDeps {
+  ssh: SshConfig;
+  publicUrl: string;
+  policy: Policy;
+  sessions: SessionManager;
+  cookies: CookiePolicy;
+  sessionCookie: string;
+  ca: SshCa;
+  audit: AuditSink;
+  recorder(): Recorder | undefined;
+  context(req: IncomingMessage): RequestContext;
+  logger: Logger;
+}
+
+/**
+ * `GET /terminal/:node/ws?login=L&cols=C&rows=R` (WebSocket): a pty shell on a node for a signed-in
+ * browser. Same checks, upstream connection, recording and audit as `ssh -J`: the login must be
+ * allowed on the node's labels, the gateway connects with a fresh short-lived certificate
+ * (connectUpstream), and the session is bridged by bridgeSession. The handshake must carry the
+ * session cookie and come from a page on the gateway's own origin (no cross-site hijacking).
+ */
+export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean; close(): void } {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const origin = new URL(deps.publicUrl).origin;
+  const nodes = new Map(deps.ssh.nodes.map((n) => [n.name, n]));
+  const emit = (input: Parameters<AuditSink['emit']>[0]) => deps.audit.emit(input).catch((err) => deps.logger.error({ err }, 'audit write failed'));
+
+  async function accept(req: IncomingMessage, socket: Duplex, head: Buffer, nodeName: string) {
+    const context = deps.context(req);
+    const url = new URL(req.url ?? '/', origin);
+    if (req.headers.origin !== origin) {
+      emit({ type: 'access.denied', outcome: 'failure', reason: 'origin_rejected', context, details: { node: nodeName.slice(0, 128), origin: String(req.headers.origin ?? '').slice(0, 200), via: 'web-terminal' } });
+      return sendRawError(socket, 403, 'origin_rejected', 'The web terminal accepts WebSocket connections only from the gateway’s own pages.');
+    }
+    const id = deps.cookies.read(req, deps.sessionCookie);
+    const session = id ? await deps.sessions.get(id) : null;
+    if (!session) return sendRawError(socket, 401, 'unauthenticated', 'Sign in first.');
+    const identity = session.identity;
+    const access = resolveAccess(identity, deps.policy);
+    const login = url.searchParams.get('login') ?? '';
+    const node = nodes.get(nodeName);
+    const allowed = node ? allowedLogins(access, node.labels) : [];
+    if (!node || !allowed.includes(login)) {
+      const reason = !node ? 'unknown_node' : allowed.length ? 'login_not_allowed' : 'no_login_on_node';
+      emit({ type: 'access.denied', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason, context, details: { node: nodeName.slice(0, 128), login: login.slice(0, 64), allowed, via: 'web-terminal' } });
+      return sendRawError(socket, 403, reason, node ? `${identity.username} may not log in as "${login}" on ${node.name}.` : `Unknown node "${nodeName}".`);
+    }
+    let upstream;
+    try {
+      upstream = await connectUpstream({ node, login, user: identity.username, access, ca: deps.ca, requireHostKey: deps.ssh.require_host_key });
+    } catch (err) {
+      const code = isGatehouseError(err) ? err.code : 'node_unreachable';
+      emit({ type: 'ssh.auth', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason: code, context, details: { stage: 'upstream', node: node.name, login, via: 'web-terminal', error: (err as Error).message } });
+      return sendRawError(socket, 502, code, (err as Error).message);
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const cols = terminalSize(Number(url.searchParams.get('cols')), 1000) ?? 80;
+      const rows = terminalSize(Number(url.searchParams.get('rows')), 1000) ?? 24;
+      const { session: channelSession, begin } = webSocketSession(ws, { cols, rows });
+      upstream.on('close', () => ws.close(1000));
+      ws.on('close', () => upstream.end());
+      bridgeSession(channelSession, { identity, access, node, login, upstream, context, via: 'web-terminal' }, { audit: deps.audit, recorder: deps.recorder(), envAllow: [], logger: deps.logger });
+      begin();
+    });
+  }
+
+  return {
+    upgrade(req, socket, head) {
+      const match = TERMINAL_WS.exec(req.url ?? '');
+      if (!match) return false;
+      socket.on('error', () => {});
+      let nodeName: string;
+      try {
+        nodeName = decodeURIComponent(match[1]);
+      } catch {
+        sendRawError(socket, 400, 'invalid_request', 'Bad node name.');
+        return true;
+      }
+      accept(req, socket, head, nodeName).catch((err) => {
+        deps.logger.error({ err }, 'web terminal handshake failed');
+        sendRawError(socket, 500, 'internal_error', 'Internal server error.');
+      });
+      return true;
+    },
+    close() {
+      for (const ws of wss.clients) ws.close(1001);
+      wss.close();
+    },
+  };
+}

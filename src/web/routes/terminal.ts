@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Router } from 'express';
+import { allowedLogins } from '../../access/index.js';
+import { GatehouseError } from '../../core/errors.js';
+import type { WebDeps } from '../deps.js';
+import { asyncHandler, currentSession } from '../middleware.js';
+import { requirePrincipal } from '../principal.js';
+import { terminalPage, WEB_TERMINAL_JS } from '../views/terminal.js';
+
+const require = createRequire(import.meta.url);
+/** xterm.js is served from node_modules: no CDN (CSP script-src 'self'). */
+const XTERM_JS = require.resolve('@xterm/xterm/lib/xterm.js');
+const XTERM_CSS = require.resolve('@xterm/xterm/css/xterm.css');
+
+/**
+ * `GET /terminal/:node?login=L`: the web terminal page (xterm.js). The shell itself runs over the
+ * WebSocket at `/terminal/:node/ws` (src/terminal/websocket.ts), which checks everything again.
+ */
+export function terminalRoutes(deps: WebDeps): Router {
+  const router = Router();
+  const ssh = deps.config.ssh;
+  if (!ssh) return router;
+  const nodes = new Map(ssh.nodes.map((n) => [n.name, n]));
+
+  router.get(
+    '/terminal/:node',
+    asyncHandler(async (req, res) => {
+      if (!(await currentSession(deps, req))) return res.redirect(302, `/login?return_to=${encodeURIComponent(req.originalUrl)}`);
+      const { identity, access } = await requirePrincipal(deps, req);
+      const name = String(req.params.node);
+      const login = typeof req.query.login === 'string' ? req.query.login : '';
+      const node = nodes.get(name);
+      const allowed = node ? allowedLogins(access, node.labels) : [];
+      if (!node || !allowed.includes(login)) {
+        const reason = !node ? 'unknown_node' : allowed.length ? 'login_not_allowed' : 'no_login_on_node';
+        await deps.audit.emit({ type: 'access.denied', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason, context: res.locals.ctx, details: { node: name.slice(0, 128), login: login.slice(0, 64), allowed, via: 'web-terminal' } });
+        const message = !node
+          ? `Unknown node "${name}".`
+          : allowed.length
+            ? `${identity.username} may not log in as "${login}" on ${node.name} (allowed: ${allowed.join(', ')}).`
+            : `${identity.username} has no login on ${node.name}.`;
+        throw new GatehouseError(reason, message, { status: 403 });
+      }
+      res.setHeader('cache-control', 'no-store');
+      res.type('html').send(terminalPage({ demo: deps.demo, user: identity.username, node: node.name, login }));
+    }),
+  );
+
+  const asset = (path: string, type: string, body: () => string | Buffer) => {
+    let cached: string | Buffer | undefined;
+    router.get(path, (_req, res) => {
+      cached ??= body();
+      res.setHeader('cache-control', 'public, max-age=3600');
+      res.type(type).send(cached);
+    });
+  };
+  asset('/static/xterm.js', 'application/javascript', () => readFileSync(XTERM_JS));
+  asset('/static/xterm.css', 'text/css', () => readFileSync(XTERM_CSS));
+  asset('/static/web-terminal.js', 'application/javascript', () => WEB_TERMINAL_JS);
+  return router;
+}

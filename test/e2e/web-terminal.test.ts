@@ -1,0 +1,111 @@
+// The web terminal in real headless Chromium: alice signs in through the embedded IdP, opens
+// /terminal/node1?login=root, types a command into xterm.js and sees its output from a real sshd,
+// reached through the same upstream, recording and audit path as `ssh -J`.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
+import { transcript } from '../../src/recording/reader.js';
+import { startGateway } from '../helpers/gateway.js';
+import { skipOrFail } from '../helpers/services.js';
+import { prepareSshd, SSH_TEST_POLICY } from '../helpers/ssh.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const PASSWORD = 'alice-e2e-pw'; // secret-scan: allow
+
+test('web terminal: a shell on a real sshd from headless Chromium, recorded and audited', { timeout: 120_000 }, async (t) => {
+  if (!existsSync(CHROMIUM)) return skipOrFail(t, `${CHROMIUM} is not installed (Debian package chromium)`);
+  const node = await prepareSshd(t);
+  if (!node) return;
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-web-term-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const gw = await startGateway({
+    roles: SSH_TEST_POLICY.roles,
+    mappings: SSH_TEST_POLICY.mappings,
+    connectors: [{ type: 'demo', users: [{ username: 'alice', password: PASSWORD, email: 'alice@example.com', groups: ['admins'] }] }],
+    ssh: { listen: '127.0.0.1:0', nodes: [{ name: 'node1', addr: `127.0.0.1:${node.port}`, labels: { env: 'dev' }, host_key: node.hostKey }] },
+    recordings: { dir },
+  });
+  t.after(() => gw.stop());
+  const sshd = await node.start(await (await fetch(`${gw.url}/api/v1/ssh/ca?type=user`)).text());
+  t.after(() => sshd.stop());
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  page.setDefaultTimeout(15_000);
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(`${page.url()}: ${err.message}`));
+
+  // Signed out: sign in first, then back to the terminal.
+  await page.goto(`${gw.url}/terminal/node1?login=root`);
+  await page.waitForURL(`${gw.url}/login**`);
+  await page.click('#connector-demo');
+  await page.waitForURL(`${gw.url}/demo-idp/interaction/**`);
+  await page.fill('#username', 'alice');
+  await page.fill('#password', PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(`${gw.url}/terminal/node1?login=root`);
+
+  await page.waitForFunction(() => document.getElementById('terminal-status')?.textContent === 'Connected.');
+  await page.locator('#terminal .xterm-helper-textarea').focus();
+  await page.keyboard.type('echo web-$((6*7))');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => (document.querySelector('#terminal .xterm-rows')?.textContent ?? '').includes('web-42'));
+  // A resize in the browser reaches the node's pty.
+  await page.evaluate(() => (window as unknown as { gatehouseTerminal: { term: { resize(c: number, r: number): void } } }).gatehouseTerminal.term.resize(120, 40));
+  await page.keyboard.type('stty size');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => (document.querySelector('#terminal .xterm-rows')?.textContent ?? '').includes('40 120'));
+  await page.keyboard.type('exit');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => (document.getElementById('terminal-status')?.textContent ?? '').startsWith('Session ended'));
+  assert.equal(await page.locator('#terminal-status').textContent(), 'Session ended (exit 0).');
+
+  const end = await gw.waitForEvent((e) => e.type === 'session.end' && e.details?.kind === 'shell', 10_000);
+  const start = gw.auditEvents().find((e) => e.type === 'session.start' && e.session_id === end.session_id);
+  assert.ok(start, 'session.start with the same session id');
+  assert.equal(start.user, 'alice');
+  assert.equal(start.details?.recorded, true);
+  assert.equal(start.details?.via, 'web-terminal');
+  assert.equal(end.details?.node, 'node1');
+  assert.equal(end.details?.login, 'root');
+  assert.equal(end.details?.exit_code, 0);
+  const cast = join(dir, `${end.session_id}.cast`);
+  assert.equal(end.details?.recording_sha256, createHash('sha256').update(readFileSync(cast)).digest('hex'), 'session.end carries the recording hash');
+  assert.match(await transcript(cast), /web-42/);
+
+  // A login the roles do not allow: a 403 page and access.denied.
+  const denied = await page.goto(`${gw.url}/terminal/node1?login=nobody`);
+  assert.equal(denied?.status(), 403);
+  assert.match(await page.locator('body').textContent() ?? '', /may not log in as "nobody"/);
+  const event = await gw.waitForEvent((e) => e.type === 'access.denied' && e.reason === 'login_not_allowed');
+  assert.equal(event.user, 'alice');
+  assert.equal(event.details?.login, 'nobody');
+  assert.deepEqual(errors, []);
+
+  // The WebSocket with alice's cookie but from a page on another origin is refused.
+  const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+  const handshake = (origin: string) =>
+    new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/terminal/node1/ws?login=root`, { headers: { cookie, origin } });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.on('error', reject);
+    });
+  assert.equal(await handshake('http://evil.example'), 403);
+  const refused = await gw.waitForEvent((e) => e.type === 'access.denied' && e.reason === 'origin_rejected');
+  assert.equal(refused.details?.origin, 'http://evil.example');
+  // The same cookie from the gateway's own origin is accepted (so the 403 was the origin check).
+  assert.equal(await handshake(gw.url), 101);
+  await gw.waitForEvent((e) => e.type === 'session.end' && e.session_id !== end.session_id, 10_000);
+});
