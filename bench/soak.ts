@@ -1,15 +1,16 @@
 // bench/soak: a bounded soak of one gateway at a fixed request rate, reporting errors and memory.
-// Mixed load on 127.0.0.1 for SOAK_SECONDS (default 300): a full demo-IdP login every 2 s, and
-// 20 requests/s each of whoami (session cookie), forward-auth (gateway bearer) and TokenReview.
+// Mixed load on 127.0.0.1 for SOAK_SECONDS (default 300): a full demo-IdP login every 2 s, a
+// recorded SSH session (real ssh -tt through the gateway to a real sshd) every 5 s, and 20
+// requests/s each of whoami (session cookie), forward-auth (gateway bearer) and TokenReview.
 // Passes when no request fails unexpectedly and RSS grows by less than SOAK_RSS_BOUND_MIB (64).
-// SSH sessions are not part of it (they need an sshd node; bench/ssh covers them).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { randomId } from '../src/core/ids.js';
 import { Browser, redirectedTo } from '../test/helpers/browser.js';
 import { closedPort } from '../test/helpers/services.js';
+import { fetchUserCert, keygen, prepareSshd, runSsh, writeClientConfig, type Sshd } from '../test/helpers/ssh.js';
 import { killAll, startServer, type ReadyMessage } from './lib/children.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
@@ -28,7 +29,14 @@ const reviewer = randomId(24);
 const password = randomId(12);
 const port = await closedPort();
 const url = `http://127.0.0.1:${port}`;
+// A real sshd node (prepared first: the gateway's node config needs its port and host key).
+const node = await prepareSshd({ skip: (reason: string) => { throw new Error(`bench/soak needs OpenSSH: ${reason}`); } } as never);
+if (!node) throw new Error('bench/soak needs sshd');
+const sshPort = await closedPort();
 const gw = await startServer<ReadyMessage & { clusterToken: string; gatewayToken: string }>(new URL('./lib/scale-gateway-server.ts', import.meta.url), {
+  BENCH_SSH_PORT: String(sshPort),
+  BENCH_SSH_NODE: `127.0.0.1:${node.port}`,
+  BENCH_SSH_HOST_KEY: node.hostKey,
   BENCH_PORT: String(port),
   BENCH_PUBLIC_URL: url,
   BENCH_REDIS_URL: REDIS_URL,
@@ -69,7 +77,18 @@ const login = async (): Promise<string> => {
   return `gatehouse_session=${browser.cookie('gatehouse_session')}`;
 };
 
+let sshd: Sshd | undefined;
 try {
+  sshd = await node.start(await (await fetch(`${url}/api/v1/ssh/ca?type=user`)).text());
+  const key = keygen(dataDir, 'soak');
+  const cert = await fetchUserCert(url, gw.ready.gatewayToken, key);
+  writeFileSync(join(dataDir, 'known_hosts'), `${cert.known_hosts}\n`);
+  const sshConfig = writeClientConfig(dataDir, { key, knownHosts: join(dataDir, 'known_hosts'), proxy: `127.0.0.1:${sshPort}`, nodes: ['node1'] });
+  const sshSession = async () => {
+    const run = await runSsh('ssh', ['-F', sshConfig, '-tt', 'root@node1'], { input: 'echo soak-$((6*7))\nexit\n' });
+    if (run.code !== 0 || !run.stdout.includes('soak-42')) throw new Error(`ssh exited ${run.code}: ${run.stderr.slice(0, 200)}`);
+    return true;
+  };
   let cookie = await login();
   const review = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: gw.ready.clusterToken } });
   // Warm up before the first memory reading.
@@ -93,6 +112,7 @@ try {
       }),
     );
     if (tick % (RATE * 2) === 0) fire(attempt('login', async () => Boolean((cookie = await login()))));
+    if (tick % (RATE * 5) === 0) fire(attempt('ssh session', sshSession));
     await new Promise((r) => setTimeout(r, 1000 / RATE));
   }
   await Promise.all(inflight);
@@ -107,6 +127,7 @@ try {
   process.exitCode = pass ? 0 : 1;
 } finally {
   await gw.stop();
+  await sshd?.stop();
   const redis = createClient({ url: REDIS_URL });
   await redis.connect();
   for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length) await redis.del(keys);

@@ -1,7 +1,8 @@
 // One replica for bench/scale: shared Redis (prefix), a shared public_url, a cluster with the
 // TokenReview webhook, a forward-auth-only app, and a demo IdP user for the logout measurement.
 // Env: BENCH_PORT, BENCH_PUBLIC_URL, BENCH_REDIS_URL, BENCH_REDIS_PREFIX, BENCH_DATA_DIR,
-// BENCH_REVIEWER_TOKEN, BENCH_PASSWORD.
+// BENCH_REVIEWER_TOKEN, BENCH_PASSWORD; optional BENCH_SSH_PORT, BENCH_SSH_NODE (host:port) and
+// BENCH_SSH_HOST_KEY add the SSH listener with one node.
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/logger.js';
 import { createGateway } from '../../src/main.js';
@@ -17,11 +18,17 @@ const config = parseConfig({
   server: { public_url: env('BENCH_PUBLIC_URL'), listen: `127.0.0.1:${env('BENCH_PORT')}`, rate_limit: { login_per_minute: 1_000_000 } },
   state: { redis_url: env('BENCH_REDIS_URL'), redis_prefix: env('BENCH_REDIS_PREFIX'), data_dir: env('BENCH_DATA_DIR') },
   connectors: [{ type: 'demo', users: [{ username: 'alice', password: env('BENCH_PASSWORD'), email: 'alice@example.com', groups: ['admins'] }] }],
-  roles: [{ name: 'admin', kubernetes_groups: ['platform-admins'], apps: ['*'] }],
+  roles: [{ name: 'admin', kubernetes_groups: ['platform-admins'], apps: ['*'], logins: ['root'], node_labels: { env: ['*'] } }],
   mappings: [{ match: { claim: 'groups', value: 'admins' }, roles: ['admin'] }],
   clusters: [{ name: 'prod', audience: 'gatehouse:prod', api_server: 'https://127.0.0.1:6443' }],
   tokenreview: { bearer_token: env('BENCH_REVIEWER_TOKEN') },
   apps: [{ name: 'grafana', roles: ['admin'] }],
+  ...(process.env.BENCH_SSH_PORT
+    ? {
+        ssh: { listen: `127.0.0.1:${env('BENCH_SSH_PORT')}`, nodes: [{ name: 'node1', addr: env('BENCH_SSH_NODE'), labels: { env: 'demo' }, host_key: env('BENCH_SSH_HOST_KEY') }] },
+        recordings: { dir: `${env('BENCH_DATA_DIR')}/recordings` },
+      }
+    : {}),
 });
 const gateway = await createGateway(config, { logger: createLogger('error') });
 await gateway.start();
