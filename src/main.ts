@@ -132,6 +132,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     sessionCookie: SESSION_COOKIE,
     page: (e) => errorPage({ ...e, demo: options.demo ?? false }),
     context: (req) => requestContext(req, config.server.trust_proxy_hops),
+    observe: (name, status, seconds) => metrics.proxyRequest.observe({ kind: 'app', target: name, code: String(status) }, seconds),
   });
   const app = createWebApp({
     config,

@@ -52,6 +52,10 @@ export function createMetrics(): Metrics {
     const type = input.type as string;
     if (type === 'session.start' && input.outcome === 'success') sessions.inc({ kind: String(input.details?.kind ?? 'ssh') });
     if (type === 'session.end') sessions.dec({ kind: String(input.details?.kind ?? 'ssh') });
+    // The Kubernetes proxy audits every request with its duration: the histogram comes from that.
+    if (type === 'kube.request' && typeof input.details?.duration_ms === 'number') {
+      proxyRequest.observe({ kind: 'kube', target: input.cluster ?? 'unknown', code: String(input.details.code ?? '') }, input.details.duration_ms / 1000);
+    }
   };
 
   return {

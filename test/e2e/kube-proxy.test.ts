@@ -162,6 +162,8 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     assert.equal(get.stdout.trim(), 'pod/web-1');
     assert.equal(gets.length, 1);
     assert.deepEqual([gets[0].details!.verb, gets[0].details!.resource, gets[0].details!.name, gets[0].details!.namespace], ['get', 'pods', 'web-1', 'team-a']);
+    const metrics = await (await fetch(`${s.gw.url}/metrics`)).text();
+    assert.match(metrics, /^gatehouse_proxy_request_seconds_count\{kind="kube",target="prod",code="200"\} [1-9]/m, 'proxied requests are timed per cluster');
   });
 
   test('spoofed Impersonate-* and X-Remote-* headers from the client never reach the API server', async () => {

@@ -66,6 +66,8 @@ describe('HTTP apps through the gateway proxy', () => {
     await browser.request(`${gw}/apps/wiki/again`);
     await s.gw.waitForEvent((e) => e.type === 'app.request' && (e.details as { path: string }).path === '/apps/wiki/again');
     assert.equal(s.gw.auditEvents().filter((e) => e.type === 'app.session.start' && e.user === 'alice' && (e.details as { app: string }).app === 'wiki').length, 1, 'one app.session.start per session and app');
+    const metrics = await (await fetch(`${gw}/metrics`)).text();
+    assert.match(metrics, /^gatehouse_proxy_request_seconds_count\{kind="app",target="wiki",code="200"\} [1-9]/m, 'proxied requests are timed per app');
   });
 
   test('spoofed identity headers from the client never reach the upstream; other cookies pass', async () => {

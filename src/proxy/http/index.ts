@@ -48,6 +48,8 @@ export interface HttpAppsDeps {
   page: ErrorPageRenderer;
   context(req: IncomingMessage): RequestContext;
   logger: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** Called when a proxied response ends (metrics). */
+  observe?(app: string, status: number, seconds: number): void;
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i;
@@ -168,6 +170,10 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
 
   const proxy = (req: IncomingMessage, res: ServerResponse, app: HttpApp, decision: Decision) => {
     if (app.config.audit_requests) auditRequest(req, res, app, decision);
+    if (deps.observe) {
+      const started = process.hrtime.bigint();
+      res.once('close', () => deps.observe!(app.name, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
+    }
     forwarder.http(req, res, targetFor(req, app, decision, false), {
       onFailure: (kind, err) => upstreamFailed(req, res, app, kind, err),
     });
