@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import autocannon, { type Result } from 'autocannon';
-import { createClient } from 'redis';
+import { dropKeys } from './lib/redis.js';
 import { SESSION_COOKIE } from '../src/web/deps.js';
 import { Browser, redirectedTo } from '../test/helpers/browser.js';
 import { REDIS_URL, tcpReachable } from '../test/helpers/services.js';
@@ -127,20 +127,6 @@ async function load(url: string, serverPid: number | undefined, headers: Record<
 }
 
 /** Removes every key the bench gateway wrote, so the shared Redis is left as it was found. */
-async function dropKeys(prefix: string): Promise<number> {
-  const client = createClient({ url: REDIS_URL });
-  await client.connect();
-  let dropped = 0;
-  try {
-    for await (const batch of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
-      const keys: string[] = Array.isArray(batch) ? batch : [batch];
-      if (keys.length) dropped += await client.unlink(keys);
-    }
-  } finally {
-    await client.quit();
-  }
-  return dropped;
-}
 
 async function main(): Promise<void> {
   const redis = new URL(REDIS_URL);

@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { createClient } from 'redis';
 import { randomId } from '../src/core/ids.js';
 import { closedPort } from '../test/helpers/services.js';
 import { Browser, redirectedTo } from '../test/helpers/browser.js';
+import { dropKeys } from './lib/redis.js';
 import { killAll, startServer, type BenchServer, type ReadyMessage } from './lib/children.js';
 import { busyWarning, formatMs, formatRate, formatRatio, machineSummary, markdownTable, percentile } from './lib/report.js';
 
@@ -97,10 +97,7 @@ try {
   console.log(`\n(b) logout on A until B refuses the cookie (includes the logout request), ${delays.length} runs: median ${formatMs(percentile(delays, 50))} ms, max ${formatMs(Math.max(...delays))} ms`);
 } finally {
   await Promise.all(replicas.map((r) => r.stop()));
-  const redis = createClient({ url: REDIS_URL });
-  await redis.connect();
-  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length) await redis.del(keys);
-  await redis.quit();
+  await dropKeys(prefix, REDIS_URL);
   rmSync(dataDir, { recursive: true, force: true });
   clearTimeout(watchdog);
 }

@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from 'redis';
 import { randomId } from '../src/core/ids.js';
 import { Browser, redirectedTo } from '../test/helpers/browser.js';
 import { closedPort } from '../test/helpers/services.js';
 import { fetchUserCert, keygen, prepareSshd, runSsh, writeClientConfig, type Sshd } from '../test/helpers/ssh.js';
+import { dropKeys } from './lib/redis.js';
 import { killAll, startServer, type ReadyMessage } from './lib/children.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
@@ -128,10 +128,7 @@ try {
 } finally {
   await gw.stop();
   await sshd?.stop();
-  const redis = createClient({ url: REDIS_URL });
-  await redis.connect();
-  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length) await redis.del(keys);
-  await redis.quit();
+  await dropKeys(prefix, REDIS_URL);
   rmSync(dataDir, { recursive: true, force: true });
   clearTimeout(watchdog);
 }
