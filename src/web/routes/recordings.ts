@@ -1,4 +1,5 @@
 import { createReadStream, readFileSync } from 'node:fs';
+import { serveAsset } from '../static-asset.js';
 import { createRequire } from 'node:module';
 import { Router, type Request, type Response } from 'express';
 import { GatehouseError } from '../../core/errors.js';
@@ -133,16 +134,8 @@ export function recordingRoutes(deps: WebDeps & { recordings?: RecordingStore })
     }),
   );
 
-  const asset = (path: string, type: string, body: () => string | Buffer) => {
-    let cached: string | Buffer | undefined;
-    router.get(path, (_req, res) => {
-      cached ??= body();
-      res.setHeader('cache-control', 'public, max-age=3600');
-      res.type(type).send(cached);
-    });
-  };
-  asset('/static/asciinema-player.min.js', 'application/javascript', () => readFileSync(PLAYER_JS));
-  asset('/static/asciinema-player.css', 'text/css', () => readFileSync(PLAYER_CSS));
-  asset('/static/recording-player.js', 'application/javascript', () => RECORDING_PLAYER_JS);
+  serveAsset(router, '/static/asciinema-player.min.js', 'application/javascript', () => readFileSync(PLAYER_JS));
+  serveAsset(router, '/static/asciinema-player.css', 'text/css', () => readFileSync(PLAYER_CSS));
+  serveAsset(router, '/static/recording-player.js', 'application/javascript', () => RECORDING_PLAYER_JS);
   return router;
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { serveAsset } from '../static-asset.js';
 import { createRequire } from 'node:module';
 import { Router } from 'express';
 import { allowedLogins } from '../../access/index.js';
@@ -47,16 +48,8 @@ export function terminalRoutes(deps: WebDeps): Router {
     }),
   );
 
-  const asset = (path: string, type: string, body: () => string | Buffer) => {
-    let cached: string | Buffer | undefined;
-    router.get(path, (_req, res) => {
-      cached ??= body();
-      res.setHeader('cache-control', 'public, max-age=3600');
-      res.type(type).send(cached);
-    });
-  };
-  asset('/static/xterm.js', 'application/javascript', () => readFileSync(XTERM_JS));
-  asset('/static/xterm.css', 'text/css', () => readFileSync(XTERM_CSS));
-  asset('/static/web-terminal.js', 'application/javascript', () => WEB_TERMINAL_JS);
+  serveAsset(router, '/static/xterm.js', 'application/javascript', () => readFileSync(XTERM_JS));
+  serveAsset(router, '/static/xterm.css', 'text/css', () => readFileSync(XTERM_CSS));
+  serveAsset(router, '/static/web-terminal.js', 'application/javascript', () => WEB_TERMINAL_JS);
   return router;
 }
