@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { AuditEvent } from '../../src/audit/sink.js';
 import { Browser } from '../helpers/browser.js';
+import { BrowserCommand } from '../helpers/browser-command.js';
 import { startKubeProxyStandin } from '../helpers/kube-proxy-standin.js';
 import { requireBinary } from '../helpers/services.js';
 import { alice, logIn, startSso, type SsoSetup } from '../helpers/sso.js';
@@ -89,20 +90,12 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     home = mkdtempSync(join(tmpdir(), 'gh-kproxy-'));
     s = await startSso({ ...policy, clusters: [cluster('prod'), cluster('staging')], kube_proxy: { listen: '127.0.0.1:0', audit_discovery: false }, recordings: { dir: join(home, 'recordings') } });
     kubeconfig = join(home, 'kubeconfig');
-    const browserLog = join(home, 'browser.log');
-    writeFileSync(join(home, 'fake-browser.sh'), `#!/bin/sh\necho "$1" >> ${browserLog}\n`, { mode: 0o755 });
+    const browserCommand = new BrowserCommand(home);
     const browser = new Browser();
     await logIn(browser, s.gw, 'Corp SSO', alice);
     // gatehouse login (loopback flow): the test plays the browser with its signed-in session.
     const login = start(process.execPath, [...CLI, 'login', '--server', s.gw.url]);
-    for (let url = ''; !url; await new Promise((r) => setTimeout(r, 50))) {
-      try {
-        url = readFileSync(browserLog, 'utf8').trim();
-      } catch {
-        /* not yet */
-      }
-    }
-    const authorize = await browser.request(readFileSync(browserLog, 'utf8').trim());
+    const authorize = await browser.request(await browserCommand.next());
     await browser.request(authorize.location!);
     const loggedIn = await login.done;
     assert.equal(loggedIn.status, 0, loggedIn.stderr);

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startApiserverStandin } from '../helpers/apiserver-standin.js';
 import { Browser } from '../helpers/browser.js';
+import { BrowserCommand } from '../helpers/browser-command.js';
 import { requireBinary } from '../helpers/services.js';
 import { alice, kubePolicy, logIn, startSso, type SsoSetup } from '../helpers/sso.js';
 import { makeTls } from '../helpers/tls.js';
@@ -23,8 +24,8 @@ describe('kubectl through gatehouse login and the exec credential plugin', () =>
   let standin: Awaited<ReturnType<typeof startApiserverStandin>>;
   let home: string;
   let browser: Browser;
-  let browserLog: string;
-  const env = () => ({ ...process.env, GATEHOUSE_HOME: home, GATEHOUSE_BROWSER: join(home, 'fake-browser.sh'), KUBECONFIG: join(home, 'kubeconfig') });
+  let browserCommand: BrowserCommand;
+  const env = () => ({ ...process.env, GATEHOUSE_HOME: home, GATEHOUSE_BROWSER: browserCommand.path, KUBECONFIG: join(home, 'kubeconfig') });
 
   /** Runs a command; `onStderr` can act on what it prints (URLs, device codes) while it runs. */
   const run = (command: string, args: string[], onStderr?: (text: string) => void, extraEnv: Record<string, string> = {}): Promise<Run> =>
@@ -48,9 +49,7 @@ describe('kubectl through gatehouse login and the exec credential plugin', () =>
     s = await startSso({ ...kubePolicy, clusters: [{ name: 'prod', audience: 'gatehouse:prod', api_server: standin.url, ca_file: tls.caFile }] });
     issuer = s.gw.url;
     home = mkdtempSync(join(tmpdir(), 'gh-cli-'));
-    browserLog = join(home, 'browser.log');
-    // A "browser" that only records being asked: the test itself plays the browser.
-    writeFileSync(join(home, 'fake-browser.sh'), `#!/bin/sh\necho "$1" >> ${browserLog}\n`, { mode: 0o755 });
+    browserCommand = new BrowserCommand(home);
     browser = new Browser();
     await logIn(browser, s.gw, 'Corp SSO', alice);
   });
@@ -61,23 +60,11 @@ describe('kubectl through gatehouse login and the exec credential plugin', () =>
 
   /** The loopback flow end to end: the CLI opens the "browser", the test follows the URL with a signed-in session. */
   const loginThroughBrowser = async () => {
-    let followed = false;
-    const run = await cli(['login', '--server', s.gw.url], () => {
-      if (followed) return;
-      let url: string;
-      try {
-        url = readFileSync(browserLog, 'utf8').trim().split('\n').at(-1)!;
-      } catch {
-        return;
-      }
-      followed = true;
-      void (async () => {
-        const authorize = await browser.request(url);
-        assert.equal(authorize.status, 302, authorize.body);
-        await browser.request(authorize.location!); // the CLI's loopback listener
-      })();
-    });
-    return run;
+    const login = cli(['login', '--server', s.gw.url]);
+    const authorize = await browser.request(await browserCommand.next());
+    assert.equal(authorize.status, 302, authorize.body);
+    await browser.request(authorize.location!); // the CLI's loopback listener
+    return login;
   };
 
   test('gatehouse login (loopback flow) stores tokens 0600 under GATEHOUSE_HOME', async () => {
@@ -132,8 +119,7 @@ describe('kubectl through gatehouse login and the exec credential plugin', () =>
 
   test('without a login and without a terminal, credentials fail with "run gatehouse login" and open no browser', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'gh-cli-empty-'));
-    const opened = () => (existsSync(browserLog) ? readFileSync(browserLog, 'utf8') : '');
-    const before = opened();
+    const before = browserCommand.opened().length;
     const runs = await Promise.all(
       Array.from({ length: 5 }, () =>
         cli(['kube', 'credentials', '--cluster', 'prod', '--server', s.gw.url], undefined, { GATEHOUSE_HOME: empty, KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', spec: { interactive: false } }) }),
@@ -143,7 +129,7 @@ describe('kubectl through gatehouse login and the exec credential plugin', () =>
       assert.equal(run.status, 1);
       assert.match(run.stderr, /run `gatehouse login/);
     }
-    assert.equal(opened(), before, 'no browser tab was opened');
+    assert.equal(browserCommand.opened().length, before, 'no browser tab was opened');
   });
 
   test('device flow end to end: the CLI prints a code, a signed-in person approves it', async () => {

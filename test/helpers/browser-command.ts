@@ -1,0 +1,35 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The command the CLI runs to open a browser (GATEHOUSE_BROWSER): a script that only records the
+ * URL, so the test can play the browser itself. The script runs after the CLI has spawned it and
+ * moved on, so callers wait for the URL to appear rather than for anything the CLI prints.
+ */
+export class BrowserCommand {
+  readonly path: string;
+  private readonly log: string;
+  private taken = 0;
+
+  constructor(dir: string) {
+    this.path = join(dir, 'fake-browser.sh');
+    this.log = join(dir, 'browser.log');
+    writeFileSync(this.path, `#!/bin/sh\necho "$1" >> '${this.log}'\n`, { mode: 0o755 });
+  }
+
+  /** Every URL opened so far. */
+  opened(): string[] {
+    return existsSync(this.log) ? readFileSync(this.log, 'utf8').split('\n').filter(Boolean) : [];
+  }
+
+  /** The next URL opened after the ones already taken; fails after `timeoutMs`. */
+  async next(timeoutMs = 60_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const urls = this.opened();
+      if (urls.length > this.taken) return urls[this.taken++];
+      if (Date.now() > deadline) throw new Error(`no browser was opened within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
