@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import ssh2, { type Client } from 'ssh2';
 import { stringify } from 'yaml';
 import WebSocket from 'ws';
-import { useClientCertificate } from '../src/proxy/ssh/ssh2-certs.js';
+import { useClientCertificate } from '../src/proxy/ssh/ssh2-extensions.js';
 import { createSshCa } from '../src/ssh-ca/ca.js';
 import { generateEd25519, openSshPrivateKey, parsePublicKeyLine, publicKeyOf } from '../src/ssh-ca/keys.js';
 import { closedPort, tcpReachable } from '../test/helpers/services.js';

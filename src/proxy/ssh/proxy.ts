@@ -13,8 +13,9 @@ import { GATEWAY_ONLY_OPTION, identityFromCert } from '../../ssh-ca/identity.js'
 import { fingerprint, verifySshSignature } from '../../ssh-ca/keys.js';
 import type { Store } from '../../store/store.js';
 import { createHostKeys } from './host-keys.js';
+import { ForwardedAgent, handlePortForwarding } from './forwarding.js';
 import { bridgeSession, type JumpConnection } from './session.js';
-import { presentHostCertificate, rejectChannel, sendAuthBanner } from './ssh2-certs.js';
+import { presentHostCertificate, rejectChannel, sendAuthBanner } from './ssh2-extensions.js';
 import { connectUpstream } from './upstream.js';
 
 export interface SshProxyOptions {
@@ -114,7 +115,8 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
           return ctx.reject([]);
         }
         try {
-          upstream = await connectUpstream({ node, login, user: identity.username, access, ca, requireHostKey: config.require_host_key });
+          const agent = access.agentForwarding ? new ForwardedAgent(conn, { identity, access, node, login, context }, emit, logger) : undefined;
+          upstream = await connectUpstream({ node, login, user: identity.username, access, ca, requireHostKey: config.require_host_key, agent });
         } catch (err) {
           sendAuthBanner(conn, `gatehouse: ${(err as Error).message}`);
           emit({ type: 'ssh.auth', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason: isGatehouseError(err) ? err.code : 'node_unreachable', context, details: { stage: 'upstream', node: node.name, login, error: (err as Error).message } });
@@ -131,18 +133,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
     });
     conn.on('ready', () => {
       conn.on('session', (accept) => bridgeSession(accept(), jumpConn!, { audit, recorder: options.recorder, envAllow: config.env, logger }));
-      conn.on('tcpip', (accept, reject, info) => {
-        // Port forwarding to the node's side (ssh -L), only when a role allows it.
-        if (!jumpConn!.access.portForwarding) return rejectChannel(conn, reject, 'gatehouse: port forwarding is not allowed for your roles');
-        jumpConn!.upstream.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, up) => {
-          if (err) return reject();
-          emit({ type: 'session.start', outcome: 'success', user: jumpConn!.identity.username, context, details: { node: node.name, login: jumpConn!.login, kind: 'direct-tcpip', dest: `${info.destIP}:${info.destPort}` } });
-          const down = accept();
-          down.on('error', () => {});
-          up.on('error', () => {});
-          down.pipe(up).pipe(down);
-        });
-      });
+      handlePortForwarding(conn, jumpConn!, emit);
     });
     conn.on('close', () => upstream?.end());
   });

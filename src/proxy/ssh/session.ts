@@ -41,6 +41,7 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
   let pty: PseudoTtyInfo | undefined;
   const env: Record<string, string> = {};
   let started = false;
+  let agentForward = false;
   let upstream: ClientChannel | undefined;
   let recording: RecordingStream | undefined;
   const ok = (accept: Reply) => accept?.();
@@ -66,7 +67,16 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
     upstream?.signal(name);
     ok(accept);
   });
-  session.on('auth-agent', (_accept, reject) => reject?.());
+  session.on('auth-agent', (accept, reject) => {
+    if (conn.access.agentForwarding) {
+      agentForward = true;
+      return ok(accept);
+    }
+    reject?.();
+    deps.audit
+      .emit({ type: 'access.denied', outcome: 'failure', ...base(), reason: 'agent_forwarding_not_allowed', details: { ...where, kind: 'auth-agent' } })
+      .catch((e) => deps.logger.error({ err: e }, 'audit write failed'));
+  });
   session.on('x11', (_accept, reject) => reject?.());
   session.on('shell', (accept, reject) => void start('shell', undefined, accept, reject));
   session.on('exec', (accept, reject, { command }) => void start('exec', command, accept, reject));
@@ -97,14 +107,14 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
       down.end();
     };
     try {
-      await deps.audit.emit({ type: 'session.start', outcome: 'success', ...base(), session_id: id, details: { ...where, kind, command, pty: Boolean(pty), recorded } });
+      await deps.audit.emit({ type: 'session.start', outcome: 'success', ...base(), session_id: id, details: { ...where, kind, command, pty: Boolean(pty), recorded, agent_forwarding: agentForward || undefined } });
     } catch (err) {
       deps.logger.error({ err }, 'audit write failed; refusing the session');
       return refuse('the audit log is unavailable, so sessions are refused');
     }
     let up: ClientChannel;
     try {
-      up = await openUpstream(conn.upstream, kind, command, pty, env);
+      up = await openUpstream(conn.upstream, kind, command, pty, env, agentForward);
     } catch (err) {
       refuse(`${conn.node.name} refused the session: ${(err as Error).message}`);
       await deps.audit
@@ -182,12 +192,14 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
   }
 }
 
-function openUpstream(client: Client, kind: Kind, command: string | undefined, pty: PseudoTtyInfo | undefined, env: Record<string, string>): Promise<ClientChannel> {
+function openUpstream(client: Client, kind: Kind, command: string | undefined, pty: PseudoTtyInfo | undefined, env: Record<string, string>, agentForward: boolean): Promise<ClientChannel> {
   const window = pty ? { rows: pty.rows, cols: pty.cols, height: pty.height, width: pty.width, term: pty.term, modes: pty.modes } : undefined;
   return new Promise((resolve, reject) => {
     const done = (err: Error | undefined, channel: ClientChannel) => (err ? reject(err) : resolve(channel));
-    if (kind === 'shell') client.shell(window ?? false, { env }, done);
-    else if (kind === 'exec') client.exec(command ?? '', { pty: window ?? false, env }, done);
+    // agentForward is a per-channel option of ssh2 that its typings leave out.
+    const options = { env, agentForward };
+    if (kind === 'shell') client.shell(window ?? false, options, done);
+    else if (kind === 'exec') client.exec(command ?? '', { ...options, pty: window ?? false }, done);
     else client.subsys('sftp', done);
   });
 }

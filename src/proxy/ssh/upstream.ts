@@ -1,4 +1,4 @@
-import ssh2, { type Client } from 'ssh2';
+import ssh2, { type BaseAgent, type Client } from 'ssh2';
 import type { Access } from '../../access/index.js';
 import type { SshNodeConfig } from '../../config/schema.js';
 import { GatehouseError } from '../../core/errors.js';
@@ -6,7 +6,7 @@ import type { SshCa } from '../../ssh-ca/ca.js';
 import { BACKDATE_S } from '../../ssh-ca/issue.js';
 import { certExtensions } from '../../ssh-ca/identity.js';
 import { generateEd25519, openSshPrivateKey, parsePublicKeyLine, publicKeyOf } from '../../ssh-ca/keys.js';
-import { useClientCertificate } from './ssh2-certs.js';
+import { useClientCertificate } from './ssh2-extensions.js';
 
 /** Upstream certificates only need to outlive the authentication. */
 const UPSTREAM_CERT_TTL_S = 120;
@@ -25,6 +25,8 @@ export function connectUpstream(options: {
   ca: SshCa;
   requireHostKey: boolean;
   timeoutMs?: number;
+  /** What sessions that ask for agent forwarding forward to the node (see ForwardedAgent). */
+  agent?: BaseAgent;
 }): Promise<Client> {
   const { node, login } = options;
   return (async () => {
@@ -68,6 +70,7 @@ export function connectUpstream(options: {
         algorithms: pinned ? { serverHostKey: (HOST_KEY_ALGOS[pinned.type] ?? [pinned.type]) as never } : undefined,
         readyTimeout: options.timeoutMs ?? 15_000,
         keepaliveInterval: 30_000,
+        agent: options.agent,
       });
       useClientCertificate(client, { certType: cert.certType, blob: cert.blob, privateKey: key });
     });

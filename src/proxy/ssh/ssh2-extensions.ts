@@ -1,13 +1,16 @@
 import type { KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
+import type { Duplex } from 'node:stream';
 import type { Client, Connection, ParsedKey } from 'ssh2';
 import { signEd25519 } from '../../ssh-ca/keys.js';
 import { sshString } from '../../ssh-ca/wire.js';
 
 /**
- * OpenSSH certificate support that ssh2 1.17.0 lacks, added from outside by replacing two
- * per-connection steps of its protocol object. The version is pinned (package.json) and checked
- * here, because these reach into ssh2 internals (`_protocol`, `_offer`, `_hostKeys`, `_kex`).
+ * What ssh2 1.17.0 lacks, added from outside: OpenSSH certificates (by replacing two
+ * per-connection steps of its protocol object), auth banners and channel refusals with a reason,
+ * and a server opening an agent channel to its client. The version is pinned (package.json) and
+ * checked here, because these reach into ssh2 internals (`_protocol`, `_offer`, `_hostKeys`,
+ * `_kex`, `_chanMgr`).
  *
  * Client side (gateway → node): the userauth request names the certificate algorithm and carries
  * the certificate blob; the signature blob inside names the BASE algorithm (`ssh-ed25519`), which
@@ -23,6 +26,7 @@ const require = createRequire(import.meta.url);
 const SSH2_VERSION = (require('ssh2/package.json') as { version: string }).version;
 if (SSH2_VERSION !== '1.17.0') throw new Error(`ssh2 ${SSH2_VERSION} is not the version Gatehouse's certificate support was written for (1.17.0)`);
 const { sendPacket } = require('ssh2/lib/protocol/utils.js') as { sendPacket: (proto: unknown, packet: Buffer) => void };
+const { MAX_WINDOW, PACKET_SIZE } = require('ssh2/lib/Channel.js') as { MAX_WINDOW: number; PACKET_SIZE: number };
 
 const USERAUTH_REQUEST = 50;
 const USERAUTH_BANNER = 53;
@@ -129,4 +133,22 @@ export function rejectChannel(conn: Connection, reject: () => void, description:
   } finally {
     proto.channelOpenFail = original;
   }
+}
+
+/**
+ * Opens an `auth-agent@openssh.com` channel to the client of a server connection (the far end of
+ * `ssh -A`), as sshd does for each use of a forwarded agent. ssh2's server only opens forwarded
+ * TCP, X11 and stream-local channels; this goes through the same channel manager.
+ */
+export function openAgentChannel(conn: Connection): Promise<Duplex> {
+  const internals = conn as unknown as {
+    _chanMgr: { add(callback: unknown): number };
+    _protocol: { openssh_authAgent(channel: number, initWindow: number, maxPacket: number): void };
+  };
+  return new Promise((resolve, reject) => {
+    const onOpen = Object.assign((err: Error | undefined, channel: Duplex) => (err ? reject(err) : resolve(channel)), { type: 'auth-agent@openssh.com' });
+    const local = internals._chanMgr.add(onOpen);
+    if (local === -1) return reject(new Error('no free channels'));
+    internals._protocol.openssh_authAgent(local, MAX_WINDOW, PACKET_SIZE);
+  });
 }
