@@ -1,13 +1,14 @@
 import type { Server } from 'node:http';
 import { entitle, policyFromConfig } from './access/index.js';
 import { createAuditBackend, type AuditBackend } from './audit/index.js';
-import type { Config } from './config/schema.js';
+import { DEFAULT_SSH_CERT_TTL_MS, type Config } from './config/schema.js';
 import { createConnectors, type Connectors } from './connectors/index.js';
 import { splitHostPort } from './config/demo.js';
 import type { Logger } from './core/logger.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { createSshCa } from './ssh-ca/ca.js';
+import { createRevocations } from './ssh-ca/revocation.js';
 import { createSshProxy, type SshProxy } from './proxy/ssh/proxy.js';
 import { createRecorder } from './recording/recorder.js';
 import { createRecordingStore } from './recording/reader.js';
@@ -99,6 +100,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const cookies = createCookiePolicy(config.server.public_url);
   const policy = policyFromConfig(config);
   const sshCa = createSshCa({ store, dataDir: config.state.data_dir, logger });
+  const sshRevocations = createRevocations(store, { maxCertTtlMs: config.ssh?.cert_ttl ?? DEFAULT_SSH_CERT_TTL_MS });
   const clusterAudiences = () => config.clusters.map((c) => c.audience);
   const oauth = createOAuthServer({
     store,
@@ -151,6 +153,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     metrics,
     lifecycle,
     sshCa,
+    sshRevocations,
     recordings: createRecordingStore(config.recordings.dir),
     kubeProxy: kubeProxyRef,
   });
@@ -214,9 +217,9 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         config: config.ssh,
         hostPrincipals: config.ssh.host_principals ?? [...new Set([new URL(config.server.public_url).hostname, 'localhost', '127.0.0.1'])],
         ca: sshCa,
+        revocations: sshRevocations,
         policy,
         audit,
-        store,
         recorder,
         logger,
       })

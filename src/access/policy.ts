@@ -17,6 +17,8 @@ export interface RoleSpec {
   max_session_ttl_ms?: number;
   port_forwarding: boolean;
   agent_forwarding: boolean;
+  /** May revoke anyone's SSH certificates. */
+  ssh_revoke: boolean;
   /** Taken away whatever any role allows (globs allowed). */
   deny: { kubernetes_groups: string[]; kubernetes_users: string[]; logins: string[]; apps: string[] };
 }
@@ -55,6 +57,7 @@ export interface Access {
   auditRead: boolean;
   portForwarding: boolean;
   agentForwarding: boolean;
+  sshRevoke: boolean;
   /** The smallest max_session_ttl of the roles, when any sets one. */
   maxSessionTtlMs?: number;
   explain: {
@@ -126,6 +129,7 @@ export function resolveAccess(identity: ExternalIdentity, policy: Policy): Acces
     auditRead: specs.some((s) => s.audit === 'read'),
     portForwarding: specs.some((s) => s.port_forwarding),
     agentForwarding: specs.some((s) => s.agent_forwarding),
+    sshRevoke: specs.some((s) => s.ssh_revoke),
     maxSessionTtlMs: ttls.length ? Math.min(...ttls) : undefined,
     explain: { roles: Object.fromEntries(granted), grants, unknownRoles: [...unknownRoles].sort() },
   };

@@ -20,6 +20,7 @@ export const AUDIT_EVENTS = {
   'audit.read': { success: 'GH8020I', failure: 'GH8021W' },
   // SSH access and recordings (docs/audit-events.md "SSH").
   'ssh.cert.issued': { success: 'GH3000I', failure: 'GH3001W' },
+  'ssh.cert.revoked': { success: 'GH3002I', failure: 'GH3003W' },
   'ssh.auth': { success: 'GH3010I', failure: 'GH3011W' },
   'access.denied': { success: 'GH3020I', failure: 'GH3021W' },
   'session.start': { success: 'GH3030I', failure: 'GH3031W' },

@@ -127,6 +127,8 @@ const role = z
     max_session_ttl: duration.optional(),
     port_forwarding: z.boolean().default(false),
     agent_forwarding: z.boolean().default(false),
+    /** May revoke anyone's SSH certificates (everyone may revoke their own). */
+    ssh_revoke: z.boolean().default(false),
     /** What `gatehouse kube rbac` binds this role's groups to: a ClusterRole, cluster-wide or in these namespaces. */
     kubernetes_rbac: z
       .strictObject({ cluster_role: z.string().default('view'), namespaces: z.array(z.string()).default([]) })
@@ -186,12 +188,15 @@ const sshNode = z.strictObject({
   host_key: z.string().optional(),
 });
 
+/** User certificates last this long unless the session or a role's max_session_ttl ends sooner. */
+export const DEFAULT_SSH_CERT_TTL_MS = 8 * 3_600_000;
+
 const sshSection = z.strictObject({
   listen: hostPort.default('0.0.0.0:3022'),
   /** host:port clients use to reach the listener (default: public_url's host and the listen port). */
   public_addr: hostPort.optional(),
   /** Longest lifetime of a user certificate (also bounded by the person's session). */
-  cert_ttl: duration.default(8 * 3_600_000),
+  cert_ttl: duration.default(DEFAULT_SSH_CERT_TTL_MS),
   /** Names the gateway's own host certificate is valid for (default: public_url's host, localhost, 127.0.0.1). */
   host_principals: z.array(z.string()).optional(),
   nodes: z.array(sshNode).default([]),

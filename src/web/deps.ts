@@ -6,6 +6,7 @@ import type { Connectors } from '../connectors/index.js';
 import type { Logger } from '../core/logger.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { SshCa } from '../ssh-ca/ca.js';
+import type { Revocations } from '../ssh-ca/revocation.js';
 import type { RecordingStore } from '../recording/reader.js';
 import type { Store } from '../store/store.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -36,6 +37,7 @@ export interface WebDeps {
   cookies: CookiePolicy;
   /** SSH certificate authorities (always present; the SSH listener is optional). */
   sshCa?: SshCa;
+  sshRevocations?: Revocations;
   /** Session recordings on disk (search, playback). */
   recordings?: RecordingStore;
   /** The Kubernetes API proxy, when configured: kubeconfigs of mode: proxy clusters point at it. */

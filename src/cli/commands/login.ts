@@ -31,6 +31,18 @@ async function fetchSshCertificate(server: string, token: string): Promise<void>
   }
 }
 
+async function revokeSshCertificate(server: string): Promise<void> {
+  const { revokeSshCertificates, localSshCertificate } = await import('./ssh.js');
+  if (!localSshCertificate()) return;
+  try {
+    const { gatewayCredentials } = await import('../credentials.js');
+    await revokeSshCertificates(await gatewayCredentials({ server }));
+  } catch (err) {
+    // The certificate still expires on its own; signing out must not fail because of it.
+    process.stderr.write(`gatehouse: could not revoke the SSH certificate: ${(err as Error).message}\n`);
+  }
+}
+
 /** `gatehouse status`: who, roles, Kubernetes groups, and when the login expires. */
 export function status(options: { server?: string; json?: boolean }): void {
   const server = serverOrFail(options.server);
@@ -52,11 +64,17 @@ export function status(options: { server?: string; json?: boolean }): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-/** `gatehouse logout`: revokes the refresh token at the gateway, then forgets everything local. */
+/**
+ * `gatehouse logout`: revokes this machine's SSH certificate and the refresh token at the gateway,
+ * then forgets everything local.
+ */
 export async function logout(options: { server?: string }): Promise<void> {
   const server = serverOrFail(options.server);
   const state = readState(server);
-  if (state.refresh_token) await createOAuthClient(server).revoke(state.refresh_token);
+  if (state.refresh_token) {
+    await revokeSshCertificate(server);
+    await createOAuthClient(server).revoke(state.refresh_token);
+  }
   writeState({ server });
   process.stdout.write(`Signed out of ${server}.\n`);
 }

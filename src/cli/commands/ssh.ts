@@ -1,10 +1,11 @@
 import { GatehouseError } from '../../core/errors.js';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseCertificate } from '../../ssh-ca/certs.js';
+import { parseCertificate, type ParsedCertificate } from '../../ssh-ca/certs.js';
+import { covers, type Revocation } from '../../ssh-ca/revocation.js';
 import { generateEd25519, openSshPrivateKey, publicKeyLine, publicKeyOf } from '../../ssh-ca/keys.js';
 import { gatewayCredentials, type CliCredentials } from '../credentials.js';
 import { UsageError } from '../errors.js';
@@ -13,6 +14,8 @@ const USAGE = `usage:
   gatehouse ssh ca [--server URL]          the TrustedUserCAKeys line (nodes) and the @cert-authority line (clients)
   gatehouse ssh cert [--server URL]        fetch a user certificate; write key, certificate, known_hosts and ssh config
   gatehouse ssh config                     print the ssh config snippet (Include it from ~/.ssh/config)
+  gatehouse ssh revoke [--serial N | --user NAME] [--server URL]
+                                           revoke this machine's certificate, one by serial, or all of a person's
   gatehouse ssh [login@]node [command...]  ssh to a node through the gateway (stock OpenSSH)`;
 
 /** ~/.gatehouse, or $GATEHOUSE_HOME. */
@@ -80,14 +83,33 @@ export function sshConfigSnippet(o: { key: string; cert: string; knownHosts: str
   ].join('\n');
 }
 
-/** True when the stored certificate is valid for at least another minute. */
-function certStillValid(path: string): boolean {
+/** This machine's certificate, if there is a readable one. */
+function localCert(path: string): ParsedCertificate | undefined {
   try {
-    const blob = Buffer.from(readFileSync(path, 'utf8').trim().split(/\s+/)[1], 'base64');
-    return parseCertificate(blob).validBefore - Date.now() / 1000 > 60;
+    return parseCertificate(Buffer.from(readFileSync(path, 'utf8').trim().split(/\s+/)[1], 'base64'));
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** This machine's Gatehouse SSH certificate, if any. */
+export const localSshCertificate = (): ParsedCertificate | undefined => localCert(files().cert);
+
+/** True when the stored certificate is valid for at least another minute. */
+const certStillValid = (path: string): boolean => (localCert(path)?.validBefore ?? 0) - Date.now() / 1000 > 60;
+
+/**
+ * Revokes this machine's certificate (default), one by serial, or every certificate of a person;
+ * deletes the local certificate when the revocation covers it. `gatehouse logout` calls this too.
+ */
+export async function revokeSshCertificates(creds: CliCredentials, target: { serial?: string; user?: string } = {}): Promise<Revocation> {
+  const f = files();
+  const local = localCert(f.cert);
+  const body = target.user ? { user: target.user } : { serial: target.serial ?? local?.serial.toString() };
+  if (!body.user && !body.serial) throw new UsageError('No certificate on this machine: say --serial N or --user NAME.');
+  const { revoked } = await api<{ revoked: Revocation }>(creds, '/api/v1/ssh/certs/revoke', { method: 'POST', body: JSON.stringify(body) });
+  if (local && covers(revoked, local)) rmSync(f.cert, { force: true });
+  return revoked;
 }
 
 export async function sshCommand(argv: string[]): Promise<number> {
@@ -114,6 +136,17 @@ export async function sshCommand(argv: string[]): Promise<number> {
       const v = flags(rest);
       const written = await writeSshCredentials(await gatewayCredentials(v));
       process.stdout.write(`Certificate for ${written.principals.join(', ')}, valid until ${written.validBefore}.\nssh config: ${written.config}\n`);
+      return 0;
+    }
+    case 'revoke': {
+      const v = parseArgs({ args: rest, allowPositionals: false, options: { server: { type: 'string' }, token: { type: 'string' }, serial: { type: 'string' }, user: { type: 'string' } } }).values;
+      if (v.serial && v.user) throw new UsageError('Say --serial or --user, not both.');
+      const revoked = await revokeSshCertificates(await gatewayCredentials(v), { serial: v.serial, user: v.user });
+      process.stdout.write(
+        'serial' in revoked
+          ? `Revoked certificate ${revoked.serial} of ${revoked.user}.\n`
+          : `Revoked every certificate of ${revoked.user} issued up to ${new Date(revoked.issued_up_to * 1000).toISOString()}.\n`,
+      );
       return 0;
     }
     case 'config': {

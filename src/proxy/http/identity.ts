@@ -6,6 +6,7 @@ import { sha256Hex } from '../../core/ids.js';
 import type { ExternalIdentity, RequestContext } from '../../core/types.js';
 import { sessionRef, type SessionManager } from '../../sessions/sessions.js';
 import { getJson, type Store } from '../../store/store.js';
+import { subscribeUntilClosed } from '../../store/subscription.js';
 import type { TokenIssuer } from '../../tokens/issuer.js';
 import type { HttpApp } from './apps.js';
 import { ExpiringCache } from './cache.js';
@@ -101,8 +102,6 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
   const decisions = new ExpiringCache<Decision>(MAX_ENTRIES);
   const assertions = new ExpiringCache<{ token: string; exp: number; ref: string }>(MAX_ENTRIES);
   const inflight = new Map<string, Promise<Decision | null>>();
-  let unsubscribe: (() => Promise<void>) | undefined;
-  let closed = false;
 
   const viewerFor = async (credential: Credential): Promise<Viewer | null> => {
     const key = credentialKey(credential);
@@ -248,7 +247,7 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
       decisions.deleteWhere((d) => d.viewer.sessionRef === ref);
       assertions.deleteWhere((a) => a.ref === ref);
     },
-    listening: () => unsubscribe !== undefined,
+    listening: () => subscription.listening(),
     watch(sessions) {
       return {
         ...sessions,
@@ -260,25 +259,12 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
         },
       };
     },
-    async close() {
-      closed = true;
-      await unsubscribe?.().catch(() => undefined);
-    },
+    close: () => subscription.close(),
   };
 
   // Other replicas announce logouts through the store; until the subscription stands, the short
-  // DECISION_TTL_MS bounds how long an ended session is still honoured. Start order never matters.
-  const subscribe = (delayMs: number) => {
-    if (closed) return;
-    options.store.subscribe(SESSION_ENDED_CHANNEL, (ref) => engine.revoke(ref)).then(
-      (off) => {
-        if (closed) void off();
-        else unsubscribe = off;
-      },
-      () => setTimeout(() => subscribe(Math.min(delayMs * 2, 30_000)), delayMs).unref(),
-    );
-  };
-  subscribe(1000);
+  // DECISION_TTL_MS bounds how long an ended session is still honoured.
+  const subscription = subscribeUntilClosed(options.store, SESSION_ENDED_CHANNEL, (ref) => engine.revoke(ref));
   return engine;
 }
 

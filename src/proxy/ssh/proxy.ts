@@ -3,7 +3,7 @@ import ssh2, { type AuthContext, type Client, type Connection, type PublicKeyAut
 import { allowedLogins, resolveAccess, type Access, type Policy } from '../../access/index.js';
 import type { AuditSink } from '../../audit/sink.js';
 import type { SshConfig, SshNodeConfig } from '../../config/schema.js';
-import { isGatehouseError } from '../../core/errors.js';
+import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { ExternalIdentity, RequestContext } from '../../core/types.js';
 import type { Recorder } from '../../recording/recorder.js';
@@ -11,7 +11,7 @@ import type { SshCa } from '../../ssh-ca/ca.js';
 import { isCertAlgorithm, type ParsedCertificate } from '../../ssh-ca/certs.js';
 import { GATEWAY_ONLY_OPTION, identityFromCert } from '../../ssh-ca/identity.js';
 import { fingerprint, verifySshSignature } from '../../ssh-ca/keys.js';
-import type { Store } from '../../store/store.js';
+import { covers, type Revocations } from '../../ssh-ca/revocation.js';
 import { createHostKeys } from './host-keys.js';
 import { ForwardedAgent, handlePortForwarding } from './forwarding.js';
 import { bridgeSession, type JumpConnection } from './session.js';
@@ -23,9 +23,10 @@ export interface SshProxyOptions {
   /** Names for the gateway's own host certificate. */
   hostPrincipals: string[];
   ca: SshCa;
+  /** Revoked certificates are refused, and connections made with them are ended. */
+  revocations: Revocations;
   policy: Policy;
   audit: AuditSink;
-  store: Store;
   recorder?: Recorder;
   logger: Logger;
 }
@@ -60,6 +61,24 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
   const nodes = new Map(config.nodes.map((n) => [n.name, n]));
   const emit = (input: Parameters<AuditSink['emit']>[0]) => audit.emit(input).catch((err) => logger.error({ err }, 'audit write failed'));
   const connections = new Set<Connection>();
+  // Who is connected with which certificate, so a revocation can end their connections.
+  const certs = new Map<Connection, ParsedCertificate>();
+
+  const track = (conn: Connection) => {
+    connections.add(conn);
+    conn.on('close', () => {
+      connections.delete(conn);
+      certs.delete(conn);
+    });
+  };
+  let revocationWatch: ReturnType<Revocations['watch']> | undefined;
+  const endRevoked = (revocation: Parameters<typeof covers>[0]) => {
+    for (const [conn, cert] of certs) {
+      if (!covers(revocation, cert)) continue;
+      logger.info({ user: cert.keyId, serial: cert.serial.toString() }, 'ending an SSH connection: its certificate was revoked');
+      conn.end();
+    }
+  };
 
   /** Cert + signature checks shared by the outer and inner servers; null = refuse quietly. */
   async function authenticate(conn: Connection, ctx: AuthContext, context: RequestContext, stage: 'gateway' | 'node'): Promise<Authenticated | 'query' | null> {
@@ -68,7 +87,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
     try {
       const cert = await ca.checkUser(pk.key.data, { now: Math.floor(Date.now() / 1000), knownCriticalOptions: [GATEWAY_ONLY_OPTION] });
       const identity = identityFromCert(cert);
-      if (await options.store.get(`ssh:revoked:${cert.serial}`)) throw Object.assign(new Error('revoked'), { code: 'cert_revoked' });
+      if (await options.revocations.isRevoked(cert)) throw new GatehouseError('cert_revoked', 'This certificate has been revoked; run `gatehouse login` for a new one.', { status: 401 });
       if (!pk.signature) return 'query';
       if (!pk.blob || !(await verifySshSignature(cert.publicKey, pk.signature, pk.blob))) throw Object.assign(new Error('bad signature'), { code: 'signature_invalid' });
       return { identity, access: resolveAccess(identity, options.policy), cert };
@@ -87,8 +106,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
   const inner: Server = new ssh2.Server({ hostKeys: [hostKeys.privateKey], ident: 'Gatehouse' }, (conn) => {
     const jump = jumps.get((conn as unknown as { _sock: object })._sock);
     if (!jump) return void conn.end();
-    connections.add(conn);
-    conn.on('close', () => connections.delete(conn));
+    track(conn);
     conn.on('error', (err) => logger.debug({ err: err.message }, 'ssh jump connection error'));
     const { node, context } = jump;
     let upstream: Client | undefined;
@@ -123,6 +141,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
           return ctx.reject([]);
         }
         upstream.on('close', () => conn.end());
+        certs.set(conn, result.cert);
         jumpConn = { identity, access, node, login, upstream, context };
         emit({ type: 'ssh.auth', outcome: 'success', user: identity.username, connector: identity.connector, roles: access.roles, context, details: { stage: 'node', node: node.name, login, cert_serial: result.cert.serial.toString(), key_fingerprint: fingerprint(result.cert.publicKey.blob) } });
         ctx.accept();
@@ -140,8 +159,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
   inner.on('error', (err: Error) => logger.warn({ err: err.message }, 'ssh inner server error'));
 
   const outer: Server = new ssh2.Server({ hostKeys: [hostKeys.privateKey], ident: 'Gatehouse' }, (conn, info) => {
-    connections.add(conn);
-    conn.on('close', () => connections.delete(conn));
+    track(conn);
     conn.on('error', (err) => logger.debug({ err: err.message }, 'ssh connection error'));
     const certBlob = hostKeys.cached(options.hostPrincipals);
     if (!certBlob) return void conn.end();
@@ -154,6 +172,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
           if (result === 'query') return ctx.accept();
           if (!result) return ctx.reject(['publickey']);
           authed = result;
+          certs.set(conn, result.cert);
           ctx.accept();
         },
         (err) => {
@@ -206,6 +225,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
   const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')).replace(/^\[|\]$/g, ''), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];
   return {
     async listen() {
+      revocationWatch = options.revocations.watch(endRevoked);
       await signUntilDone();
       outer.listen(port, host);
       await once(outer, 'listening');
@@ -219,6 +239,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
     async close() {
       clearInterval(renewTimer);
       clearTimeout(retryTimer);
+      await revocationWatch?.close();
       const closed = new Promise<void>((resolve) => outer.close(() => resolve()));
       const endAll = () => {
         for (const conn of connections) conn.end();

@@ -15,7 +15,7 @@ export function sshProxyAddress(config: WebDeps['config']): string | undefined {
   return `${new URL(config.server.public_url).hostname}:${port}`;
 }
 
-/** `GET /api/v1/ssh/ca` (public) and `POST /api/v1/ssh/certs` (signed in). */
+/** `GET /api/v1/ssh/ca` (public); `POST /api/v1/ssh/certs` and `POST /api/v1/ssh/certs/revoke` (signed in). */
 export function sshRoutes(deps: WebDeps): Router {
   const router = Router();
   const ca = deps.sshCa;
@@ -71,6 +71,7 @@ export function sshRoutes(deps: WebDeps): Router {
           valid_before: new Date(cert.validBefore * 1000).toISOString(),
           extensions: Object.keys(cert.extensions).filter((e) => e.startsWith('permit-')),
         };
+        await deps.sshRevocations?.remember({ serial: details.serial, user: identity.username, valid_before: cert.validBefore, key_fingerprint: details.key_fingerprint });
         await deps.audit.emit({ type: 'ssh.cert.issued', outcome: 'success', user: identity.username, connector: identity.connector, roles: access.roles, details, context });
         res.setHeader('cache-control', 'no-store');
         res.status(201).json({
@@ -84,6 +85,45 @@ export function sshRoutes(deps: WebDeps): Router {
           await deps.audit.emit({ type: 'ssh.cert.issued', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason: err.code, context });
         throw err;
       }
+    }),
+  );
+
+  /**
+   * Revokes one certificate (`{ "serial": "…" }`) or every certificate of a person issued until now
+   * (`{ "user": "…" }`). Everyone may revoke their own; `ssh_revoke` roles anyone's. Connections
+   * made with a revoked certificate are ended on every replica.
+   */
+  router.post(
+    '/api/v1/ssh/certs/revoke',
+    express.json({ limit: '4kb' }),
+    asyncHandler(async (req, res) => {
+      const revocations = deps.sshRevocations;
+      if (!revocations) throw new GatehouseError('not_found', 'SSH is not configured.', { status: 404 });
+      const { identity, access } = await requirePrincipal(deps, req);
+      const body = (req.body ?? {}) as { serial?: unknown; user?: unknown };
+      const base = { user: identity.username, connector: identity.connector, roles: access.roles, context: res.locals.ctx };
+      const refuse = async (err: GatehouseError, details: Record<string, unknown>) => {
+        await deps.audit.emit({ type: 'ssh.cert.revoked', outcome: 'failure', ...base, reason: err.code, details });
+        throw err;
+      };
+      let revocation;
+      if (typeof body.serial === 'string' && /^\d{1,20}$/.test(body.serial) && body.user === undefined) {
+        const issued = await revocations.issued(body.serial);
+        // Someone else's serial answers like an unknown one, unless the caller may revoke anyone's.
+        if (!issued || (issued.user !== identity.username && !access.sshRevoke))
+          return refuse(new GatehouseError('cert_unknown', 'No unexpired certificate of yours has this serial.', { status: 404 }), { serial: body.serial });
+        revocation = await revocations.revokeSerial(issued);
+      } else if (typeof body.user === 'string' && body.user !== '' && body.serial === undefined) {
+        if (body.user !== identity.username && !access.sshRevoke)
+          return refuse(new GatehouseError('revoke_forbidden', "Revoking someone else's certificates needs a role with ssh_revoke.", { status: 403 }), { target_user: body.user });
+        revocation = await revocations.revokeUser(body.user);
+      } else {
+        throw new GatehouseError('invalid_request', 'Send { "serial": "<decimal serial>" } or { "user": "<username>" }.');
+      }
+      const { user: owner, ...rest } = revocation;
+      await deps.audit.emit({ type: 'ssh.cert.revoked', outcome: 'success', ...base, details: { target_user: owner, ...rest } });
+      res.setHeader('cache-control', 'no-store');
+      res.json({ revoked: { user: owner, ...rest } });
     }),
   );
   return router;

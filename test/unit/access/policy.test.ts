@@ -13,6 +13,7 @@ const role = (name: string, spec: Partial<RoleSpec> = {}): RoleSpec => ({
   apps: [],
   port_forwarding: false,
   agent_forwarding: false,
+  ssh_revoke: false,
   ...spec,
   deny: { kubernetes_groups: [], kubernetes_users: [], logins: [], apps: [], ...spec.deny },
 });

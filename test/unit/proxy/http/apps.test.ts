@@ -82,7 +82,7 @@ test('redirect rewriting: upstream URLs and the Host we sent go back to the publ
 
 test('header templates render identity fields once (IdP values are not expanded again)', () => {
   const identity: ExternalIdentity = { connector: 'corp', subject: 's1', username: 'ana', email: 'ana@example.com', groups: ['team-a', '{{email}}'], claims: { dept: 'ops' } };
-  const policy = { roles: [{ name: 'dev', kubernetes_groups: [], kubernetes_users: [], logins: [], node_labels: {}, apps: [], port_forwarding: false, agent_forwarding: false, deny: { kubernetes_groups: [], kubernetes_users: [], logins: [], apps: [] } }], mappings: [{ match: { connector: 'corp' }, roles: ['dev'] }], groupPrefixes: { corp: 'corp:' } };
+  const policy = { roles: [{ name: 'dev', kubernetes_groups: [], kubernetes_users: [], logins: [], node_labels: {}, apps: [], port_forwarding: false, agent_forwarding: false, ssh_revoke: false, deny: { kubernetes_groups: [], kubernetes_users: [], logins: [], apps: [] } }], mappings: [{ match: { connector: 'corp' }, roles: ['dev'] }], groupPrefixes: { corp: 'corp:' } };
   const access = resolveAccess(identity, policy);
   assert.equal(renderTemplate('{{username}} <{{email}}> {{email.local}}@{{email.domain}}', identity, access, policy), 'ana <ana@example.com> ana@example.com');
   assert.equal(renderTemplate('{{groups}}|{{roles}}|{{connector}}|{{subject}}', identity, access, policy), 'team-a,{{email}}|dev|corp|s1');
