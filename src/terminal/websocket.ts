@@ -73,12 +73,15 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
       emit({ type: 'ssh.auth', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason: code, context, details: { stage: 'upstream', node: node.name, login, via: 'web-terminal', error: (err as Error).message } });
       return sendRawError(socket, 502, code, (err as Error).message);
     }
+    // The browser may have gone while we connected (a page left at once): then handleUpgrade
+    // never calls back, so the upstream is tied to the socket, not to the WebSocket.
+    if (socket.destroyed) return void upstream.end();
+    socket.once('close', () => upstream.end());
     wss.handleUpgrade(req, socket, head, (ws) => {
       const cols = terminalSize(Number(url.searchParams.get('cols')), 1000) ?? 80;
       const rows = terminalSize(Number(url.searchParams.get('rows')), 1000) ?? 24;
       const { session: channelSession, begin } = webSocketSession(ws, { cols, rows });
       upstream.on('close', () => ws.close(1000));
-      ws.on('close', () => upstream.end());
       bridgeSession(channelSession, { identity, access, node, login, upstream, context, via: 'web-terminal' }, { audit: deps.audit, recorder: deps.recorder(), envAllow: [], logger: deps.logger });
       begin();
     });

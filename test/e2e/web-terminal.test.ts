@@ -1,5 +1,5 @@
-// The web terminal in real headless Chromium: alice signs in through the embedded IdP, opens
-// /terminal/node1?login=root, types a command into xterm.js and sees its output from a real sshd,
+// The web terminal in real headless Chromium: alice signs in through the embedded IdP, follows
+// the link on "my access" to /terminal/node1?login=root, types a command into xterm.js and sees its output from a real sshd,
 // reached through the same upstream, recording and audit path as `ssh -J`.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -42,7 +42,7 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(`${page.url()}: ${err.message}`));
 
-  // Signed out: sign in first, then back to the terminal.
+  // Signed out: sign in first, then back to the page asked for.
   await page.goto(`${gw.url}/terminal/node1?login=root`);
   await page.waitForURL(`${gw.url}/login**`);
   await page.click('#connector-demo');
@@ -52,17 +52,30 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(`${gw.url}/terminal/node1?login=root`);
+  // "My access" links every login alice has on every node to its terminal.
+  await page.goto(`${gw.url}/`);
+  assert.deepEqual(await page.locator('#ssh-nodes a.tag').allTextContents(), ['ops@node1', 'root@node1']);
+  await page.click('#ssh-nodes a:text("root@node1")');
+  await page.waitForURL(`${gw.url}/terminal/node1?login=root`);
 
   await page.waitForFunction(() => document.getElementById('terminal-status')?.textContent === 'Connected.');
   await page.locator('#terminal .xterm-helper-textarea').focus();
   await page.keyboard.type('echo web-$((6*7))');
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => (document.querySelector('#terminal .xterm-rows')?.textContent ?? '').includes('web-42'));
-  // A resize in the browser reaches the node's pty.
-  await page.evaluate(() => (window as unknown as { gatehouseTerminal: { term: { resize(c: number, r: number): void } } }).gatehouseTerminal.term.resize(120, 40));
+  // The terminal fits the window: a smaller window means fewer columns and rows, on the node's pty too.
+  const size = () => page.evaluate(() => {
+    const { term } = (window as unknown as { gatehouseTerminal: { term: { cols: number; rows: number } } }).gatehouseTerminal;
+    return { cols: term.cols, rows: term.rows };
+  });
+  const before = await size();
+  await page.setViewportSize({ width: 700, height: 500 });
+  await page.waitForFunction((cols) => (window as unknown as { gatehouseTerminal: { term: { cols: number } } }).gatehouseTerminal.term.cols < cols, before.cols);
+  const after = await size();
+  assert.ok(after.rows < before.rows, `rows ${before.rows} -> ${after.rows}`);
   await page.keyboard.type('stty size');
   await page.keyboard.press('Enter');
-  await page.waitForFunction(() => (document.querySelector('#terminal .xterm-rows')?.textContent ?? '').includes('40 120'));
+  await page.waitForFunction((expected) => (document.querySelector('#terminal .xterm-rows')?.textContent ?? '').includes(expected), `${after.rows} ${after.cols}`);
   await page.keyboard.type('exit');
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => (document.getElementById('terminal-status')?.textContent ?? '').startsWith('Session ended'));
@@ -108,4 +121,12 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   // The same cookie from the gateway's own origin is accepted (so the 403 was the origin check).
   assert.equal(await handshake(gw.url), 101);
   await gw.waitForEvent((e) => e.type === 'session.end' && e.session_id !== end.session_id, 10_000);
+
+  // Every connection to the node is closed again, including the one for the page left while it connected.
+  const stillOpen = () => {
+    const log = sshd.log();
+    return [...log.matchAll(/Accepted publickey for \S+ from \S+ port (\d+)/g)].map((m) => m[1]).filter((port) => !new RegExp(`Disconnected from user \\S+ \\S+ port ${port}\\b`).test(log));
+  };
+  for (let i = 0; i < 100 && stillOpen().length; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(stillOpen(), []);
 });

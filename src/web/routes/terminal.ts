@@ -13,6 +13,7 @@ const require = createRequire(import.meta.url);
 /** xterm.js is served from node_modules: no CDN (CSP script-src 'self'). */
 const XTERM_JS = require.resolve('@xterm/xterm/lib/xterm.js');
 const XTERM_CSS = require.resolve('@xterm/xterm/css/xterm.css');
+const XTERM_FIT_JS = require.resolve('@xterm/addon-fit/lib/addon-fit.js');
 
 /**
  * `GET /terminal/:node?login=L`: the web terminal page (xterm.js). The shell itself runs over the
@@ -50,6 +51,7 @@ export function terminalRoutes(deps: WebDeps): Router {
 
   serveAsset(router, '/static/xterm.js', 'application/javascript', () => readFileSync(XTERM_JS));
   serveAsset(router, '/static/xterm.css', 'text/css', () => readFileSync(XTERM_CSS));
+  serveAsset(router, '/static/xterm-addon-fit.js', 'application/javascript', () => readFileSync(XTERM_FIT_JS));
   serveAsset(router, '/static/web-terminal.js', 'application/javascript', () => WEB_TERMINAL_JS);
   return router;
 }

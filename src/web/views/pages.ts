@@ -22,7 +22,7 @@ export function loginPage(options: PageOptions & { connectors: { id: string; nam
   });
 }
 
-export function homePage(options: PageOptions & { session: Session; tokenClaims: JWTPayload }): string {
+export function homePage(options: PageOptions & { session: Session; tokenClaims: JWTPayload; nodes: { name: string; logins: string[] }[] }): string {
   const { identity } = options.session;
   return layout({
     title: 'My access',
@@ -38,12 +38,24 @@ export function homePage(options: PageOptions & { session: Session; tokenClaims:
     <dt>Session expires</dt><dd id="session-expires">${utcTime(options.session.expiresAt)}</dd>
   </dl>
 </section>
+${options.nodes.length ? sshCard(options.nodes) : ''}
 <section class="card">
   <h2>Gateway token claims</h2>
   <p class="muted">A token Gatehouse signs for you, verifiable with <a href="/.well-known/jwks.json">our JWKS</a>.</p>
   <pre id="token-claims">${JSON.stringify(options.tokenClaims, null, 2)}</pre>
 </section>`,
   });
+}
+
+/** SSH nodes with a web-terminal link per allowed login. */
+function sshCard(nodes: { name: string; logins: string[] }[]): SafeHtml {
+  return html`<section class="card" id="ssh-nodes">
+  <h2>SSH nodes</h2>
+  <p class="muted">Open a terminal in the browser, or use <code>gatehouse ssh login@node</code>. Sessions are recorded: <a href="/recordings">recordings</a>.</p>
+  <dl class="facts">
+    ${nodes.map((n) => html`<dt>${n.name}</dt><dd>${n.logins.map((l) => html`<a class="tag" href="/terminal/${encodeURIComponent(n.name)}?login=${encodeURIComponent(l)}">${l}@${n.name}</a> `)}</dd>`)}
+  </dl>
+</section>`;
 }
 
 /** `2026-01-31 17:05 UTC`, with the exact instant in the `datetime` attribute. */

@@ -24,6 +24,8 @@ a.button:focus-visible, button:focus-visible { outline:2px solid #93b4ff; outlin
 dl.facts { display:grid; grid-template-columns:max-content 1fr; gap:.4rem 1.5rem; }
 dt { color:var(--muted); }
 dd { margin:0; overflow-wrap:anywhere; }
+#terminal { height:70vh; min-height:12rem; }
+a.tag { text-decoration:none; }
 .tag { display:inline-block; background:#e8edfd; color:#1e3a8a; border-radius:4px; padding:0 .45rem; margin-right:.2rem; }
 pre { background:#0f172a; color:#e2e8f0; padding:1rem; border-radius:8px; overflow:auto; }
 .muted { color:var(--muted); }

@@ -13,22 +13,31 @@ export function terminalPage(options: { demo: boolean; user: string; node: strin
   <p id="terminal-status">Connecting…</p>
 </section>
 <script src="/static/xterm.js"></script>
+<script src="/static/xterm-addon-fit.js"></script>
 <script src="/static/web-terminal.js"></script>`,
   });
 }
 
-/** Opens xterm.js on #terminal and relays it over the page's WebSocket (CSP allows no inline script). */
+/**
+ * Opens xterm.js on #terminal, sized to fit it (and refitted when the window changes), and relays
+ * it over the page's WebSocket (CSP allows no inline script).
+ */
 export const WEB_TERMINAL_JS = `(function () {
   var el = document.getElementById('terminal');
   var status = document.getElementById('terminal-status');
   if (!el || !window.Terminal) return;
-  var term = new window.Terminal({ cols: 100, rows: 30, convertEol: false });
+  var term = new window.Terminal({ convertEol: false });
+  var fit = new window.FitAddon.FitAddon();
+  term.loadAddon(fit);
   term.open(el);
+  fit.fit();
+  var pending;
+  window.addEventListener('resize', function () { clearTimeout(pending); pending = setTimeout(function () { fit.fit(); }, 50); });
   var proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   var url = proto + '//' + location.host + '/terminal/' + encodeURIComponent(el.dataset.node) + '/ws?login=' + encodeURIComponent(el.dataset.login) + '&cols=' + term.cols + '&rows=' + term.rows;
   var ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
-  window.gatehouseTerminal = { term: term, ws: ws };
+  window.gatehouseTerminal = { term: term, ws: ws, fit: fit };
   ws.onopen = function () { status.textContent = 'Connected.'; term.focus(); };
   ws.onmessage = function (ev) {
     if (typeof ev.data === 'string') {
