@@ -60,21 +60,19 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
   const hostKeys = createHostKeys(ca);
   const nodes = new Map(config.nodes.map((n) => [n.name, n]));
   const emit = (input: Parameters<AuditSink['emit']>[0]) => audit.emit(input).catch((err) => logger.error({ err }, 'audit write failed'));
-  const connections = new Set<Connection>();
-  // Who is connected with which certificate, so a revocation can end their connections.
-  const certs = new Map<Connection, ParsedCertificate>();
-
+  // Open connections, with the certificate each authenticated with, so a revocation can end them.
+  const connections = new Map<Connection, ParsedCertificate | undefined>();
   const track = (conn: Connection) => {
-    connections.add(conn);
-    conn.on('close', () => {
-      connections.delete(conn);
-      certs.delete(conn);
-    });
+    connections.set(conn, undefined);
+    conn.on('close', () => connections.delete(conn));
+  };
+  const authenticatedWith = (conn: Connection, cert: ParsedCertificate) => {
+    if (connections.has(conn)) connections.set(conn, cert);
   };
   let revocationWatch: ReturnType<Revocations['watch']> | undefined;
   const endRevoked = (revocation: Parameters<typeof covers>[0]) => {
-    for (const [conn, cert] of certs) {
-      if (!covers(revocation, cert)) continue;
+    for (const [conn, cert] of connections) {
+      if (!cert || !covers(revocation, cert)) continue;
       logger.info({ user: cert.keyId, serial: cert.serial.toString() }, 'ending an SSH connection: its certificate was revoked');
       conn.end();
     }
@@ -110,6 +108,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
     conn.on('error', (err) => logger.debug({ err: err.message }, 'ssh jump connection error'));
     const { node, context } = jump;
     let upstream: Client | undefined;
+    let closed = false;
     let jumpConn: JumpConnection | undefined;
     // Before KEXINIT goes out, which is right after this event: certificates are signed ahead.
     const certBlob = hostKeys.cached([node.name]);
@@ -132,6 +131,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
           emit({ type: 'access.denied', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason: 'login_not_allowed', context, details: { node: node.name, login, allowed } });
           return ctx.reject([]);
         }
+        authenticatedWith(conn, result.cert); // from here on, a revocation ends this connection
         try {
           const agent = access.agentForwarding ? new ForwardedAgent(conn, { identity, access, node, login, context }, emit, logger) : undefined;
           upstream = await connectUpstream({ node, login, user: identity.username, access, ca, requireHostKey: config.require_host_key, agent });
@@ -140,8 +140,9 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
           emit({ type: 'ssh.auth', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason: isGatehouseError(err) ? err.code : 'node_unreachable', context, details: { stage: 'upstream', node: node.name, login, error: (err as Error).message } });
           return ctx.reject([]);
         }
+        // The client may have gone while we connected: nothing else would end this upstream.
+        if (closed) return void upstream.end();
         upstream.on('close', () => conn.end());
-        certs.set(conn, result.cert);
         jumpConn = { identity, access, node, login, upstream, context };
         emit({ type: 'ssh.auth', outcome: 'success', user: identity.username, connector: identity.connector, roles: access.roles, context, details: { stage: 'node', node: node.name, login, cert_serial: result.cert.serial.toString(), key_fingerprint: fingerprint(result.cert.publicKey.blob) } });
         ctx.accept();
@@ -154,7 +155,10 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
       conn.on('session', (accept) => bridgeSession(accept(), jumpConn!, { audit, recorder: options.recorder, envAllow: config.env, logger }));
       handlePortForwarding(conn, jumpConn!, emit);
     });
-    conn.on('close', () => upstream?.end());
+    conn.on('close', () => {
+      closed = true;
+      upstream?.end();
+    });
   });
   inner.on('error', (err: Error) => logger.warn({ err: err.message }, 'ssh inner server error'));
 
@@ -172,7 +176,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
           if (result === 'query') return ctx.accept();
           if (!result) return ctx.reject(['publickey']);
           authed = result;
-          certs.set(conn, result.cert);
+          authenticatedWith(conn, result.cert);
           ctx.accept();
         },
         (err) => {
@@ -242,7 +246,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
       await revocationWatch?.close();
       const closed = new Promise<void>((resolve) => outer.close(() => resolve()));
       const endAll = () => {
-        for (const conn of connections) conn.end();
+        for (const conn of connections.keys()) conn.end();
       };
       const timer = setTimeout(endAll, config.shutdown_grace);
       await closed;
