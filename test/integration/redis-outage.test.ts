@@ -1,43 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { Browser } from '../helpers/browser.js';
 import { cliTokens, logInVia, startReplicas, tokenReview } from '../helpers/replicas.js';
-import { closedPort, requireBinary, tcpReachable } from '../helpers/services.js';
+import { startRedisServer, stopRedisServer, until } from '../helpers/redis-server.js';
+import { closedPort, requireBinary } from '../helpers/services.js';
 import { alice, bob } from '../helpers/sso.js';
 
 const REVIEWER = `reviewer-${randomBytes(12).toString('hex')}`;
 const OUTAGE_MS = 10_000;
 
-/** Our own throwaway Redis (never the shared one on 6379): no persistence, own port. */
-async function startRedis(bin: string, port: number): Promise<ChildProcess> {
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  for (let i = 0; i < 200 && !(await tcpReachable('127.0.0.1', port, 200)); i++) await new Promise((r) => setTimeout(r, 50));
-  return child;
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-/** Polls until `check` returns true; the deadline only bounds a broken run (no timing is asserted). */
-async function until(what: string, check: () => Promise<boolean>, deadlineMs = 60_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 test('a Redis outage: not ready, logins 503 store_unavailable, issued kube tokens still verify, and it recovers by itself', async (t) => {
   const bin = requireBinary(t, 'redis-server');
   if (!bin) return;
   const port = await closedPort();
-  let redis = await startRedis(bin, port);
+  let redis = await startRedisServer(bin, port);
   const r = await startReplicas(1, {
     state: { redis_url: `redis://127.0.0.1:${port}` },
     clusters: [{ name: 'prod', audience: 'gatehouse:prod', api_server: 'https://127.0.0.1:6443' }],
@@ -50,7 +27,7 @@ test('a Redis outage: not ready, logins 503 store_unavailable, issued kube token
     const kube = (await cliTokens(browser, gw, 'gatehouse:prod')).id_token;
     assert.equal((await fetch(`${gw}/readyz`)).status, 200);
 
-    await stopRedis(redis);
+    await stopRedisServer(redis);
     const stoppedAt = Date.now();
     await until('readyz reports not ready', async () => (await fetch(`${gw}/readyz`)).status === 503);
     const ready = (await (await fetch(`${gw}/readyz`)).json()) as { ready: boolean; checks: Record<string, string> };
@@ -76,13 +53,13 @@ test('a Redis outage: not ready, logins 503 store_unavailable, issued kube token
     // Hold the outage for its full length, then bring Redis back on the same port.
     await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - stoppedAt))));
     assert.equal((await fetch(`${gw}/healthz`)).status, 200, 'still alive');
-    redis = await startRedis(bin, port);
+    redis = await startRedisServer(bin, port);
     await until('readyz ready again', async () => (await fetch(`${gw}/readyz`)).status === 200);
     // The old Redis had no persistence: sessions are gone, but a fresh login works without a restart.
     assert.equal((await logInVia(new Browser(), gw, r.url, bob)).status, 302);
     assert.equal((await tokenReview(gw, REVIEWER, kube)).authenticated, true);
   } finally {
     await r.stop();
-    await stopRedis(redis);
+    await stopRedisServer(redis);
   }
 });
