@@ -5,12 +5,13 @@
  * hop → session → whoami shows the mapped attributes; then single logout through the IdP.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { Browser, hiddenInputs, type Page } from '../helpers/browser.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { metaRefreshTarget } from '../helpers/saml-flow.js';
-import { requireBinary, skipOrFail } from '../helpers/services.js';
+import { REDIS_URL, requireBinary, requireRedis, skipOrFail } from '../helpers/services.js';
 import { simpleSamlPhpMissing, startSimpleSamlPhp, type SimpleSamlPhp } from '../helpers/simplesamlphp.js';
 
 const alice = {
@@ -38,9 +39,11 @@ describe('SAML login against SimpleSAMLphp (real IdP)', () => {
       skipOrFail(t as never, missing);
       return void (skip = true);
     }
-    if (!requireBinary(t as never, 'xmllint')) return void (skip = true);
+    if (!requireBinary(t as never, 'xmllint') || !(await requireRedis(t as never))) return void (skip = true);
     ssp = await startSimpleSamlPhp({ users: [alice] });
+    // The Redis store, as replicas run: request binding and the assertion replay cache live there.
     gw = await startGateway({
+      state: { redis_url: REDIS_URL, redis_prefix: `gh-saml-ssp-${randomBytes(6).toString('hex')}:` },
       connectors: [
         {
           id: 'ssp',
@@ -60,7 +63,8 @@ describe('SAML login against SimpleSAMLphp (real IdP)', () => {
     await ssp?.stop();
   });
 
-  async function logIn(browser: Browser): Promise<Page> {
+  /** The whole login; also returns what SimpleSAMLphp posted to our ACS, for replaying it. */
+  async function logIn(browser: Browser): Promise<Page & { posted: { action: string; fields: Record<string, string> } }> {
     const chooser = await browser.go(`${gw.url}/login`);
     assert.match(chooser.body, /SimpleSAMLphp/);
     // /login/ssp → 302 to SimpleSAMLphp's SSO (signed AuthnRequest) → its username/password form.
@@ -77,7 +81,7 @@ describe('SAML login against SimpleSAMLphp (real IdP)', () => {
     assert.equal(acs.status, 200, acs.body);
     const next = metaRefreshTarget(acs);
     assert.ok(next, 'the ACS answers with a same-site hop');
-    return browser.request(next);
+    return { ...(await browser.request(next)), posted: { action: acsAction, fields } };
   }
 
   test('SP-initiated login → IdP form → ACS → session → whoami shows mapped attributes', async (t) => {
@@ -95,6 +99,16 @@ describe('SAML login against SimpleSAMLphp (real IdP)', () => {
     const event = await gw.waitForEvent((e) => e.type === 'user.login' && e.outcome === 'success' && e.connector === 'ssp');
     assert.equal(event.user, 'alice');
     assert.deepEqual(event.details?.groups, ['/ops/sre', 'devs']);
+
+    // The same response posted again (a captured one, replayed) is refused at the ACS's second step,
+    // and audited: the login it answered was taken from the store once already.
+    const attacker = new Browser();
+    const stored = await attacker.request(done.posted.action, { form: done.posted.fields });
+    const replay = await attacker.request(metaRefreshTarget(stored)!, { accept: 'application/json' });
+    assert.equal(replay.status, 400, replay.body);
+    assert.equal(JSON.parse(replay.body).error, 'state_mismatch');
+    const refused = await gw.waitForEvent((e) => e.type === 'user.login' && e.outcome === 'failure' && e.reason === 'state_mismatch');
+    assert.equal(refused.connector, 'ssp');
   });
 
   test('logout ends the session and goes through the IdP single logout and back', async (t) => {
