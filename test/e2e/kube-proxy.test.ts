@@ -253,6 +253,24 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     assert.deepEqual([audited.details!.resource, audited.details!.namespace, audited.details!.code], ['pods', 'default', 200]);
   });
 
+  test('kubectl logs -f streams: the first line shows before the API server sends the second', async (t) => {
+    if (!kubectl) return t.skip('kubectl missing (reported above)');
+    standin.resetWatch();
+    const logs = start(kubectl, ['--context', 'prod', 'logs', '-f', 'whoami']);
+    // Bounded by the test runner's timeout: were the proxy buffering, the first line would never show.
+    while (!logs.stdout().includes('first line for gatehouse:alice')) {
+      if (logs.child.exitCode !== null) assert.fail(`kubectl exited early: ${(await logs.done).stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.doesNotMatch(logs.stdout(), /second line/);
+    standin.releaseWatch();
+    const done = await logs.done;
+    assert.equal(done.status, 0, done.stderr);
+    assert.equal(logs.stdout(), 'first line for gatehouse:alice\nsecond line\n');
+    const audited = await s.gw.waitForEvent((e) => e.type === 'kube.request' && e.details?.subresource === 'log');
+    assert.deepEqual([audited.details!.verb, audited.details!.resource, audited.details!.name, audited.details!.code], ['get', 'pods', 'whoami', 200]);
+  });
+
   test('kubectl exec over the WebSocket v5 protocol: output passes through, session.start/end audited', async (t) => {
     if (!kubectl) return t.skip('kubectl missing (reported above)');
     const exec = await k('exec', 'web-1', '-c', 'c', '--', 'echo', 'hello');

@@ -22,8 +22,9 @@ export interface SeenRequest {
  * An HTTPS stand-in for kube-apiserver behind the impersonating proxy (no real one can run
  * here). Like kube-apiserver it only serves callers presenting its credential — Gatehouse's
  * service-account token — and takes the identity from the Impersonate-* headers, which it
- * records. It serves discovery, a pod list and get, a watch whose second event waits for the
- * test (`releaseWatch`), and `exec` over the WebSocket v5.channel.k8s.io protocol.
+ * records. It serves discovery, a pod list and get, a watch and a followed log whose second
+ * event or line waits for the test (`releaseWatch`), and `exec` over the WebSocket
+ * v5.channel.k8s.io protocol.
  */
 export async function startKubeProxyStandin(options: { tls: TestTls; token: string }) {
   const seen: SeenRequest[] = [];
@@ -78,6 +79,7 @@ export async function startKubeProxyStandin(options: { tls: TestTls; token: stri
         resources: [
           { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['get', 'list', 'watch'], shortNames: ['po'] },
           { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
+          { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
         ],
       });
     }
@@ -94,6 +96,13 @@ export async function startKubeProxyStandin(options: { tls: TestTls; token: stri
       return;
     }
     if (list) return json(200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: [pod('whoami', list[1], who)] });
+    if (/^\/api\/v1\/namespaces\/[^/]+\/pods\/[^/]+\/log$/.test(path) && url.searchParams.get('follow') === 'true') {
+      // kubectl logs -f: a line now, the next only when the test has seen the first.
+      res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' });
+      res.write(`first line for ${who.user}\n`);
+      void watchReleased.then(() => res.end('second line\n'));
+      return;
+    }
     const one = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(path);
     if (one) return json(200, pod(one[2], one[1], who));
     json(404, status(404, 'NotFound', `${path} not found`));
