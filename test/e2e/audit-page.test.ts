@@ -2,21 +2,16 @@
 // forms, pages through events on the server, filters them, opens an event and follows the link to
 // a session's recording; a non-auditor sees only their own events and cannot reach others'.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, test, type TestContext } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { AuditEvent } from '../../src/audit/sink.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { skipOrFail } from '../helpers/services.js';
+import { launchChromium, signInWithDemoIdp } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const alice = { username: 'alice', password: 'alice-e2e-pw', email: 'alice@example.com', groups: ['auditors'] }; // secret-scan: allow
 const bob = { username: 'bob', password: 'bob-e2e-pw', email: 'bob@example.com', groups: ['devs'] }; // secret-scan: allow
 
-
 let gw: TestGateway;
-let browser: Browser | undefined;
 let sessionEvent: AuditEvent;
 let aliceEvent: AuditEvent;
 const seeded: AuditEvent[] = [];
@@ -39,19 +34,13 @@ before(async () => {
   sessionEvent = await emit({ type: 'session.start', outcome: 'success', user: 'alice', session_id: 'rec-0042', node: 'web-1', details: { login: 'ubuntu' } });
 });
 after(async () => {
-  await browser?.close();
   await gw?.stop();
 });
 
 async function signIn(t: TestContext, user: { username: string; password: string }): Promise<Page | undefined> {
-  if (!existsSync(CHROMIUM)) {
-    skipOrFail(t, `${CHROMIUM} is not installed (Debian package chromium)`);
-    return undefined;
-  }
-  browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  const context = await browser.newContext();
-  t.after(() => context.close());
-  const page = await context.newPage();
+  const browser = await launchChromium(t);
+  if (!browser) return undefined;
+  const page = await browser.newPage();
   page.setDefaultTimeout(15_000);
   const problems: string[] = [];
   page.on('console', (msg) => {
@@ -65,13 +54,7 @@ async function signIn(t: TestContext, user: { username: string; password: string
   await page.goto(`${gw.url}/audit`);
   // Not signed in: the page sends us to sign in and back.
   await page.waitForURL(`${gw.url}/login?return_to=%2Faudit`);
-  await page.click('#connector-demo');
-  await page.waitForURL(`${gw.url}/demo-idp/interaction/**`);
-  await page.fill('#username', user.username);
-  await page.fill('#password', user.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Allow' }).click();
-  await page.waitForURL(`${gw.url}/audit`);
+  await signInWithDemoIdp(page, gw.url, user, `${gw.url}/audit`);
   return page;
 }
 

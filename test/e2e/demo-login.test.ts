@@ -4,26 +4,17 @@
 // on the login chooser. The server is the real CLI in a child process; SIGTERM must stop it with exit 0.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 
-import { closedPort, skipOrFail } from '../helpers/services.js';
+import { launchChromium } from '../helpers/chromium.js';
+import { closedPort } from '../helpers/services.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Where the lead looks at the home page (not committed). */
 const SCREENSHOT = '/tmp/gatehouse-home.png';
@@ -79,14 +70,13 @@ async function startDemoServer(t: TestContext): Promise<DemoServer> {
 const text = async (page: Page, selector: string) => ((await page.locator(selector).textContent()) ?? '').trim();
 
 test('demo mode: sign in with Chromium through the embedded IdP, see my access, call the API, sign out', { timeout: 120_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) return skipOrFail(t, `${CHROMIUM} is not installed (Debian package chromium)`);
+  const browser = await launchChromium(t);
+  if (!browser) return;
 
   const server = await startDemoServer(t);
   const { url } = server;
   assert.equal(url, new URL(url).origin, 'the banner prints the public URL');
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
   const page = await browser.newPage();
   page.setDefaultTimeout(15_000);
   // CSP violations, failed subresources and script errors all show up here.

@@ -2,22 +2,20 @@
 // embedded IdP, finds her recording on /recordings (a text search over the output), opens it, and
 // the locally served asciinema-player renders the session's output under a strict CSP.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { newSessionId } from '../../src/recording/ids.js';
 import { createRecorder } from '../../src/recording/recorder.js';
 import { startGateway } from '../helpers/gateway.js';
-import { skipOrFail } from '../helpers/services.js';
+import { launchChromium, signInWithDemoIdp } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const PASSWORD = 'alice-e2e-pw'; // secret-scan: allow
 
 test('the recordings page plays a session in headless Chromium', { timeout: 120_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) return skipOrFail(t, `${CHROMIUM} is not installed (Debian package chromium)`);
+  const browser = await launchChromium(t);
+  if (!browser) return;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rec-page-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const gw = await startGateway({
@@ -38,8 +36,6 @@ test('the recordings page plays a session in headless Chromium', { timeout: 120_
   other.output(Buffer.from('bob-was-here\r\n'));
   other.close({ exitCode: 0 });
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
   const page = await browser.newPage();
   page.setDefaultTimeout(15_000);
   const errors: string[] = [];
@@ -50,14 +46,7 @@ test('the recordings page plays a session in headless Chromium', { timeout: 120_
 
   // Signed out: the page sends people to sign in and back.
   await page.goto(`${gw.url}/recordings?q=hello-from`);
-  await page.waitForURL(`${gw.url}/login**`);
-  await page.click('#connector-demo');
-  await page.waitForURL(`${gw.url}/demo-idp/interaction/**`);
-  await page.fill('#username', 'alice');
-  await page.fill('#password', PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Allow' }).click();
-  await page.waitForURL(`${gw.url}/recordings?q=hello-from`);
+  await signInWithDemoIdp(page, gw.url, { username: 'alice', password: PASSWORD }, `${gw.url}/recordings?q=hello-from`);
 
   assert.equal(await page.locator('table.recordings tbody tr').count(), 1);
   assert.match((await page.locator('table.recordings tbody').textContent()) ?? '', /root@web-1/);

@@ -2,24 +2,22 @@
 // the link on "my access" to /terminal/node1?login=root, types a command into xterm.js and sees its output from a real sshd,
 // reached through the same upstream, recording and audit path as `ssh -J`.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { transcript } from '../../src/recording/reader.js';
 import { startGateway } from '../helpers/gateway.js';
-import { skipOrFail } from '../helpers/services.js';
+import { launchChromium, signInWithDemoIdp } from '../helpers/chromium.js';
 import { prepareSshd, SSH_TEST_POLICY } from '../helpers/ssh.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const PASSWORD = 'alice-e2e-pw'; // secret-scan: allow
 
 test('web terminal: a shell on a real sshd from headless Chromium, recorded and audited', { timeout: 120_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) return skipOrFail(t, `${CHROMIUM} is not installed (Debian package chromium)`);
+  const browser = await launchChromium(t);
+  if (!browser) return;
   const node = await prepareSshd(t);
   if (!node) return;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-web-term-'));
@@ -35,8 +33,6 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   const sshd = await node.start(await (await fetch(`${gw.url}/api/v1/ssh/ca?type=user`)).text());
   t.after(() => sshd.stop());
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
   const page = await browser.newPage();
   page.setDefaultTimeout(15_000);
   const errors: string[] = [];
@@ -44,14 +40,7 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
 
   // Signed out: sign in first, then back to the page asked for.
   await page.goto(`${gw.url}/terminal/node1?login=root`);
-  await page.waitForURL(`${gw.url}/login**`);
-  await page.click('#connector-demo');
-  await page.waitForURL(`${gw.url}/demo-idp/interaction/**`);
-  await page.fill('#username', 'alice');
-  await page.fill('#password', PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Allow' }).click();
-  await page.waitForURL(`${gw.url}/terminal/node1?login=root`);
+  await signInWithDemoIdp(page, gw.url, { username: 'alice', password: PASSWORD }, `${gw.url}/terminal/node1?login=root`);
   // "My access" links every login alice has on every node to its terminal.
   await page.goto(`${gw.url}/`);
   assert.deepEqual(await page.locator('#ssh-nodes a.tag').allTextContents(), ['ops@node1', 'root@node1']);
