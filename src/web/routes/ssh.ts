@@ -118,12 +118,12 @@ export function sshRoutes(deps: WebDeps): Router {
           return refuse(new GatehouseError('revoke_forbidden', "Revoking someone else's certificates needs a role with ssh_revoke.", { status: 403 }), { target_user: body.user });
         revocation = await revocations.revokeUser(body.user);
       } else {
-        throw new GatehouseError('invalid_request', 'Send { "serial": "<decimal serial>" } or { "user": "<username>" }.');
+        return refuse(new GatehouseError('invalid_request', 'Send { "serial": "<decimal serial>" } or { "user": "<username>" }.'), {});
       }
       const { user: owner, ...rest } = revocation;
       await deps.audit.emit({ type: 'ssh.cert.revoked', outcome: 'success', ...base, details: { target_user: owner, ...rest } });
       res.setHeader('cache-control', 'no-store');
-      res.json({ revoked: { user: owner, ...rest } });
+      res.json({ revoked: revocation });
     }),
   );
   return router;

@@ -133,11 +133,16 @@ describe('SSH certificate revocation: by serial or per person, refused at once a
   test('bad requests: a serial that is not a number, both or neither target, no credentials', async () => {
     if (skip) return;
     const alice = await token('alice', ['admins']);
-    for (const body of [{ serial: '../../etc/passwd' }, { serial: '1', user: 'bob' }, {}, { user: '' }]) {
+    const before = gw.auditEvents().filter((e) => e.type === 'ssh.cert.revoked' && e.reason === 'invalid_request').length;
+    const bodies = [{ serial: '../../etc/passwd' }, { serial: '1', user: 'bob' }, {}, { user: '' }];
+    for (const body of bodies) {
       const res = await revoke(alice, body);
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(res.body.error, 'invalid_request');
     }
+    const audited = gw.auditEvents().filter((e) => e.type === 'ssh.cert.revoked' && e.reason === 'invalid_request');
+    assert.equal(audited.length - before, bodies.length, 'each refusal is audited');
+    assert.ok(audited.every((e) => e.user === 'alice' && e.outcome === 'failure'));
     const anonymous = await fetch(`${gw.url}/api/v1/ssh/certs/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"bob"}' });
     assert.equal(anonymous.status, 401);
   });
