@@ -166,6 +166,11 @@ export function allowedLogins(access: Access, nodeLabels: Record<string, string>
   return [...logins].filter((l) => !matchesAny(access.denyLogins, l)).sort();
 }
 
+/** The nodes a person has at least one login on, each with those logins. */
+export function reachableNodes<N extends { name: string; labels: Record<string, string> }>(access: Access, nodes: N[]): (N & { logins: string[] })[] {
+  return nodes.map((n) => ({ ...n, logins: allowedLogins(access, n.labels) })).filter((n) => n.logins.length > 0);
+}
+
 /** Whether the person may use an app: a role lists it (or a glob of it), or the app lists one of their roles. */
 export function canUseApp(access: Access, app: { name: string; roles?: string[] }): boolean {
   if (matchesAny(access.denyApps, app.name)) return false;

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { decodeJwt } from 'jose';
-import { allowedLogins, resolveAccess } from '../../access/index.js';
+import { reachableNodes, resolveAccess } from '../../access/index.js';
 import type { WebDeps } from '../deps.js';
 import { asyncHandler, currentSession } from '../middleware.js';
 import { homePage } from '../views/pages.js';
@@ -14,9 +14,8 @@ export function pageRoutes(deps: WebDeps): Router {
       const session = await currentSession(deps, req);
       if (!session) return res.redirect(302, '/login');
       const token = await gatewayTokenFor(deps, session);
-      const access = resolveAccess(session.identity, deps.policy);
       // Nodes this person can open a web terminal on, with the logins they may use there.
-      const nodes = (deps.config.ssh?.nodes ?? []).map((n) => ({ name: n.name, logins: allowedLogins(access, n.labels) })).filter((n) => n.logins.length > 0);
+      const nodes = reachableNodes(resolveAccess(session.identity, deps.policy), deps.config.ssh?.nodes ?? []);
       res.type('html').send(homePage({ session, tokenClaims: decodeJwt(token), demo: deps.demo, nodes }));
     }),
   );

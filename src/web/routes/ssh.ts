@@ -1,5 +1,5 @@
 import express, { Router } from 'express';
-import { allowedLogins } from '../../access/index.js';
+import { reachableNodes } from '../../access/index.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import { issueUserCert } from '../../ssh-ca/issue.js';
 import { fingerprint, parsePublicKeyLine } from '../../ssh-ca/keys.js';
@@ -36,9 +36,7 @@ export function sshRoutes(deps: WebDeps): Router {
     '/api/v1/ssh/nodes',
     asyncHandler(async (req, res) => {
       const { access } = await requirePrincipal(deps, req);
-      const nodes = (deps.config.ssh?.nodes ?? [])
-        .map((n) => ({ name: n.name, labels: n.labels, logins: allowedLogins(access, n.labels) }))
-        .filter((n) => n.logins.length > 0);
+      const nodes = reachableNodes(access, deps.config.ssh?.nodes ?? []).map(({ name, labels, logins }) => ({ name, labels, logins }));
       res.setHeader('cache-control', 'no-store');
       res.json({ nodes, proxy: sshProxyAddress(deps.config) ?? null });
     }),

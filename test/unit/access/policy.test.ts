@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { allowedLogins, canUseApp, resolveAccess, type Policy } from '../../../src/access/index.js';
+import { allowedLogins, canUseApp, reachableNodes, resolveAccess, type Policy } from '../../../src/access/index.js';
 import type { MappingSpec, RoleSpec } from '../../../src/access/policy.js';
 import type { ExternalIdentity } from '../../../src/core/types.js';
 
@@ -86,6 +86,11 @@ describe('roles grant access; deny wins over allow', () => {
     assert.deepEqual(allowedLogins(access, {}), [], 'a node without the label matches no role');
     const devOnly = resolveAccess(who({ groups: ['devs'] }), p);
     assert.deepEqual(allowedLogins(devOnly, { env: 'prod' }), []);
+    const nodes = [
+      { name: 'web-1', labels: { env: 'prod' } },
+      { name: 'ci-1', labels: { env: 'staging' } },
+    ];
+    assert.deepEqual(reachableNodes(devOnly, nodes), [{ name: 'ci-1', labels: { env: 'staging' }, logins: ['dev'] }], 'only nodes with a login, with those logins');
   });
 
   test('apps: role globs, app role lists, and deny', () => {
