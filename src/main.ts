@@ -187,6 +187,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         publicUrl,
         policy,
         sessions,
+        store,
         cookies,
         sessionCookie: SESSION_COOKIE,
         ca: sshCa,

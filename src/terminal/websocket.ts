@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { allowedLogins, resolveAccess, type Policy } from '../access/index.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { SshConfig } from '../config/schema.js';
@@ -11,8 +11,11 @@ import { sendRawError } from '../proxy/http/respond.js';
 import { bridgeSession } from '../proxy/ssh/session.js';
 import { connectUpstream } from '../proxy/ssh/upstream.js';
 import type { Recorder } from '../recording/recorder.js';
-import type { SessionManager } from '../sessions/sessions.js';
+import { SESSION_ENDED_CHANNEL } from '../proxy/http/identity.js';
+import { sessionRef, type SessionManager } from '../sessions/sessions.js';
 import type { SshCa } from '../ssh-ca/ca.js';
+import type { Store } from '../store/store.js';
+import { subscribeUntilClosed } from '../store/subscription.js';
 import type { CookiePolicy } from '../web/cookies.js';
 import { terminalSize, webSocketSession } from './channel.js';
 
@@ -23,6 +26,8 @@ export interface WebTerminalDeps {
   publicUrl: string;
   policy: Policy;
   sessions: SessionManager;
+  /** Where logouts are announced (by any replica): a terminal ends with the session it belongs to. */
+  store: Store;
   cookies: CookiePolicy;
   sessionCookie: string;
   ca: SshCa;
@@ -38,12 +43,19 @@ export interface WebTerminalDeps {
  * allowed on the node's labels, the gateway connects with a fresh short-lived certificate
  * (connectUpstream), and the session is bridged by bridgeSession. The handshake must carry the
  * session cookie and come from a page on the gateway's own origin (no cross-site hijacking).
+ * The terminal lives no longer than that gateway session: it ends at sign-out (on any replica)
+ * and at the session's absolute expiry.
  */
 export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean; close(): void } {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const origin = new URL(deps.publicUrl).origin;
   const nodes = new Map(deps.ssh.nodes.map((n) => [n.name, n]));
   const emit = (input: Parameters<AuditSink['emit']>[0]) => deps.audit.emit(input).catch((err) => deps.logger.error({ err }, 'audit write failed'));
+  // Open terminals, with the gateway session each belongs to.
+  const open = new Set<{ sessionRef: string; end(reason: string): void }>();
+  const signedOut = subscribeUntilClosed(deps.store, SESSION_ENDED_CHANNEL, (ref) => {
+    for (const terminal of open) if (terminal.sessionRef === ref) terminal.end('signed out');
+  });
 
   async function accept(req: IncomingMessage, socket: Duplex, head: Buffer, nodeName: string) {
     const context = deps.context(req);
@@ -76,12 +88,26 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
     // The browser may have gone while we connected (a page left at once): then handleUpgrade
     // never calls back, so the upstream is tied to the socket, not to the WebSocket.
     if (socket.destroyed) return void upstream.end();
-    socket.once('close', () => upstream.end());
-    wss.handleUpgrade(req, socket, head, (ws) => {
+    let ws: WebSocket | undefined;
+    const end = (reason: string) => {
+      if (ws && ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'ended', reason }));
+      upstream.end();
+    };
+    const terminal = { sessionRef: sessionRef(session.id), end };
+    // (setTimeout fires at once beyond 2^31 - 1 ms, about 24 days.)
+    const expiry = setTimeout(() => end('the Gatehouse session expired'), Math.min(Math.max(0, session.expiresAt - Date.now()), 2 ** 31 - 1)).unref();
+    open.add(terminal);
+    socket.once('close', () => {
+      clearTimeout(expiry);
+      open.delete(terminal);
+      upstream.end();
+    });
+    wss.handleUpgrade(req, socket, head, (upgraded) => {
+      ws = upgraded;
       const cols = terminalSize(Number(url.searchParams.get('cols')), 1000) ?? 80;
       const rows = terminalSize(Number(url.searchParams.get('rows')), 1000) ?? 24;
-      const { session: channelSession, begin } = webSocketSession(ws, { cols, rows });
-      upstream.on('close', () => ws.close(1000));
+      const { session: channelSession, begin } = webSocketSession(upgraded, { cols, rows });
+      upstream.on('close', () => upgraded.close(1000));
       bridgeSession(channelSession, { identity, access, node, login, upstream, context, via: 'web-terminal' }, { audit: deps.audit, recorder: deps.recorder(), envAllow: [], logger: deps.logger });
       begin();
     });
@@ -106,6 +132,7 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
       return true;
     },
     close() {
+      void signedOut.close();
       for (const ws of wss.clients) ws.close(1001);
       wss.close();
     },

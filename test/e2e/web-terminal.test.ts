@@ -111,6 +111,15 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   assert.equal(await handshake(gw.url), 101);
   await gw.waitForEvent((e) => e.type === 'session.end' && e.session_id !== end.session_id, 10_000);
 
+  // Signing out elsewhere (a request with the browser's cookies) ends an open terminal at once, with the reason.
+  await page.goto(`${gw.url}/terminal/node1?login=root`);
+  await page.waitForFunction(() => document.getElementById('terminal-status')?.textContent === 'Connected.');
+  const shell = await gw.waitForEvent((e) => e.type === 'session.start' && e.details?.via === 'web-terminal' && !gw.auditEvents().some((x) => x.type === 'session.end' && x.session_id === e.session_id), 10_000);
+  const signOut = await page.context().request.get(`${gw.url}/logout`, { maxRedirects: 0 });
+  assert.equal(signOut.status(), 302);
+  await page.waitForFunction(() => document.getElementById('terminal-status')?.textContent === 'Session ended: signed out.');
+  await gw.waitForEvent((e) => e.type === 'session.end' && e.session_id === shell.session_id, 10_000);
+
   // Every connection to the node is closed again, including the one for the page left while it connected.
   const stillOpen = () => {
     const log = sshd.log();

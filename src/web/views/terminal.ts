@@ -43,6 +43,7 @@ export const WEB_TERMINAL_JS = `(function () {
     if (typeof ev.data === 'string') {
       var msg = JSON.parse(ev.data);
       if (msg.type === 'exit') status.textContent = 'Session ended' + (msg.code !== undefined ? ' (exit ' + msg.code + ').' : ' (' + msg.signal + ').');
+      if (msg.type === 'ended') status.textContent = 'Session ended: ' + msg.reason + '.';
       return;
     }
     term.write(new Uint8Array(ev.data));
