@@ -1,51 +1,24 @@
 import assert from 'node:assert/strict';
-import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/connectors/embedded-idp.js';
-import { startGateway, type TestGateway } from './gateway.js';
 import { HostBrowser, type HostPage } from './host-browser.js';
-import { closedPort } from './services.js';
+import { alice, bob, startSso, type SsoSetup } from './sso.js';
 
-export const alice = { username: 'alice', password: 'alice-pw', email: 'alice@example.com', groups: ['admins', 'devs'] }; // secret-scan: allow
-export const bob = { username: 'bob', password: 'bob-pw', email: 'bob@corp.example', groups: ['devs'] }; // secret-scan: allow
-
-export interface AppsSetup {
-  gw: TestGateway;
-  idp: EmbeddedIdp;
-  stop(): Promise<void>;
-}
+export { alice, bob };
+export type AppsSetup = SsoSetup;
 
 /**
  * A real IdP (oidc-provider with login and consent forms) and a gateway with roles `dev` (group
  * devs) and `sre` (group admins), plus the given apps. `extra` is merged into the config.
  */
-export async function startAppsGateway(apps: Record<string, unknown>[], extra: Record<string, unknown> = {}): Promise<AppsSetup> {
-  const port = await closedPort();
-  const gateway = `http://127.0.0.1:${port}`;
-  const idp = await startEmbeddedIdp({
-    users: [alice, bob],
-    clients: [{ client_id: 'gatehouse', client_secret: 'secret-corp', redirect_uris: [`${gateway}/callback/corp`], post_logout_redirect_uris: [`${gateway}/login`] }],
-    title: 'Corp IdP',
+export function startAppsGateway(apps: Record<string, unknown>[], extra: Record<string, unknown> = {}): Promise<AppsSetup> {
+  return startSso({
+    roles: [{ name: 'dev' }, { name: 'sre' }],
+    mappings: [
+      { match: { claim: 'groups', value: 'devs' }, roles: ['dev'] },
+      { match: { claim: 'groups', value: 'admins' }, roles: ['sre'] },
+    ],
+    apps,
+    ...extra,
   });
-  const gw = await startGateway(
-    {
-      connectors: [{ type: 'oidc', id: 'corp', name: 'Corp SSO', issuer: idp.issuer, client_id: 'gatehouse', client_secret: 'secret-corp', scopes: ['openid', 'email', 'profile', 'groups'] }],
-      roles: [{ name: 'dev' }, { name: 'sre' }],
-      mappings: [
-        { match: { claim: 'groups', value: 'devs' }, roles: ['dev'] },
-        { match: { claim: 'groups', value: 'admins' }, roles: ['sre'] },
-      ],
-      apps,
-      ...extra,
-    },
-    { port },
-  );
-  return {
-    gw,
-    idp,
-    async stop() {
-      await gw.stop();
-      await idp.close();
-    },
-  };
 }
 
 /**
