@@ -93,5 +93,22 @@ export function cpuTimeMs(pid: number | undefined): number | undefined {
   }
 }
 
+/** CPU time (ms) of a process and its direct children (nginx's master and its workers). */
+export function processTreeCpuMs(pid: number): number | undefined {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return undefined;
+  }
+  let total = 0;
+  for (const p of [pid, ...children]) {
+    const ms = cpuTimeMs(p);
+    if (ms === undefined) return undefined;
+    total += ms;
+  }
+  return total;
+}
+
 /** USER_HZ: 100 on every mainstream Linux build. */
 const CLOCK_TICKS_PER_SECOND = 100;

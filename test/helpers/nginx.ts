@@ -14,6 +14,8 @@ export function findNginx(): string | undefined {
 
 export interface Nginx {
   port: number;
+  /** The master process (its workers are its children). */
+  pid: number;
   /** The error log so far (for assertion messages). */
   errorLog(): string;
   stop(): Promise<void>;
@@ -67,6 +69,7 @@ http {
   }
   return {
     port,
+    pid: child.pid!,
     errorLog,
     async stop() {
       if (child.exitCode === null) {
