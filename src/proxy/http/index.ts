@@ -194,6 +194,8 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
   const auditRequest = (req: IncomingMessage, res: ServerResponse, app: HttpApp, decision: Decision) => {
     const started = Date.now();
     const { method, url } = req;
+    // Taken now: once the response is done, the request may no longer hold its socket.
+    const context = deps.context(req);
     res.once('close', () => {
       const complete = res.writableFinished;
       deps.audit
@@ -205,7 +207,7 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
           session_id: decision.viewer.sessionRef,
           reason: complete ? (res.statusCode >= 500 ? 'upstream_error' : undefined) : 'aborted',
           details: { app: app.name, method, path: url?.slice(0, 1024), status: res.statusCode, duration_ms: Date.now() - started },
-          context: deps.context(req),
+          context,
         })
         .catch((err) => deps.logger.error({ err }, 'audit write failed'));
     });
