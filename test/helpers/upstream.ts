@@ -15,6 +15,8 @@ export interface Upstream {
   port: number;
   /** Every request received, in order. */
   seen: SeenRequest[];
+  /** Resolves once this many `/download` responses have ended or been cut off. */
+  downloadsClosed(count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,8 @@ export const PATTERN_CHUNK = 64 * 1024;
  */
 export async function startUpstream(): Promise<Upstream> {
   const seen: SeenRequest[] = [];
+  let closedDownloads = 0;
+  const downloadWaiters: { count: number; resolve: () => void }[] = [];
   const server: Server = createServer((req, res) => {
     seen.push({ method: req.method!, url: req.url!, headers: req.headers });
     const url = new URL(req.url!, 'http://upstream');
@@ -57,6 +61,10 @@ export async function startUpstream(): Promise<Upstream> {
     if (url.pathname.endsWith('/download')) {
       const total = Number(url.searchParams.get('bytes') ?? 0);
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
+      res.once('close', () => {
+        closedDownloads++;
+        for (const w of downloadWaiters.filter((w) => closedDownloads >= w.count)) w.resolve();
+      });
       let sent = 0;
       let index = 0;
       const pump = () => {
@@ -94,6 +102,8 @@ export async function startUpstream(): Promise<Upstream> {
     url: `http://127.0.0.1:${port}`,
     port,
     seen,
+    downloadsClosed: (count) =>
+      closedDownloads >= count ? Promise.resolve() : new Promise<void>((resolve) => downloadWaiters.push({ count, resolve })),
     async close() {
       for (const client of wss.clients) client.terminate();
       wss.close();

@@ -160,6 +160,53 @@ describe('HTTP apps through the gateway proxy', () => {
     assert.equal(got.digest('hex'), expected.digest('hex'));
   });
 
+  test('an upload with Expect: 100-continue: the gateway answers the 100 itself and streams the body on', async () => {
+    const browser = new HostBrowser();
+    await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
+    const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
+    const body = patternChunk(7, PATTERN_CHUNK);
+    const result = await new Promise<{ status: number; continued: boolean; body: { bytes: number; sha256: string } }>((resolve, reject) => {
+      let continued = false;
+      const req = httpRequest(`${gw}/apps/wiki/upload`, { method: 'POST', headers: { cookie, expect: '100-continue', 'content-length': body.length } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c) => (text += c)).on('end', () => resolve({ status: res.statusCode!, continued, body: JSON.parse(text) }));
+      });
+      req.on('continue', () => {
+        continued = true;
+        req.end(body);
+      });
+      req.on('error', reject);
+    });
+    assert.equal(result.status, 200);
+    assert.ok(result.continued, 'the client got 100 Continue before sending the body');
+    assert.deepEqual(result.body, { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+    const seen = upstream.seen.filter((r) => r.url === '/apps/wiki/upload').at(-1)!;
+    assert.equal(seen.headers.expect, undefined, 'Expect is answered by the gateway, not forwarded');
+  });
+
+  test('a client leaving mid-download ends the upstream response; the app keeps answering', async () => {
+    const browser = new HostBrowser();
+    await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
+    const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
+    const downloads = () => upstream.seen.filter((r) => r.url.includes('/download?bytes=')).length;
+    const before = downloads();
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(`${gw}/apps/wiki/download?bytes=${500 * MB}`, { headers: { cookie } }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve() : reject(err)));
+      req.end();
+    });
+    assert.equal(downloads(), before + 1);
+    // The upstream stops streaming: its open download closes well before 500 MB could have gone out.
+    await upstream.downloadsClosed(before + 1);
+    const page = await browser.go(`${gw}/apps/wiki/after-abort`);
+    assert.equal(page.status, 200);
+  });
+
   test('a WebSocket echoes through the proxy, with identity headers on the handshake', async () => {
     const browser = new HostBrowser();
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);

@@ -11,6 +11,8 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
  */
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+/** Answered by the gateway itself (Node sends 100 Continue), so never forwarded. */
+const ANSWERED_HERE = 'expect';
 const IDENTITY = new Set(['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-groups', 'x-forwarded-preferred-username', 'x-forwarded-access-token']);
 /** Headers we set ourselves for the upstream (client values replaced). */
 const FORWARDING = new Set(['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-prefix', 'forwarded', 'x-real-ip']);
@@ -49,7 +51,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, o: Upstrea
   const out: OutgoingHttpHeaders = {};
   const named = connectionTokens(incoming.connection);
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) || FORWARDING.has(name) || isIdentityHeader(name) || o.configured.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || FORWARDING.has(name) || name === ANSWERED_HERE || isIdentityHeader(name) || o.configured.has(name)) continue;
     if (named?.has(name)) continue;
     if (name === 'authorization' && o.dropAuthorization) continue;
     const value = incoming[name];
@@ -78,14 +80,17 @@ export interface ResponseHeaderOptions {
   rewriteLocation?: (location: string) => string;
 }
 
-export function downstreamResponseHeaders(incoming: IncomingHttpHeaders, o: ResponseHeaderOptions): OutgoingHttpHeaders {
+/** An upstream's response headers, lowercased; undici gives a lone Set-Cookie as a string. */
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+export function downstreamResponseHeaders(incoming: ResponseHeaders, o: ResponseHeaderOptions): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  const named = connectionTokens(incoming.connection);
+  const named = connectionTokens(incoming.connection as string | undefined);
   for (const name in incoming) {
     if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
     const value = incoming[name];
     if (name === 'set-cookie') {
-      const kept = (value as string[]).filter((c) => !isGatehouseCookie(c.slice(0, c.indexOf('='))));
+      const kept = (Array.isArray(value) ? value : [value!]).filter((c) => !isGatehouseCookie(c.slice(0, c.indexOf('='))));
       if (kept.length) out[name] = kept;
       continue;
     }

@@ -69,6 +69,11 @@ describe('downstream response headers', () => {
     );
     assert.deepEqual(out, { 'set-cookie': ['a=1; Path=/'], location: 'https://app.example.com/x', 'content-type': 'text/plain' });
   });
+
+  test('a single Set-Cookie (a string, as undici gives it) gets the same check', () => {
+    assert.deepEqual(downstreamResponseHeaders({ 'set-cookie': 'gatehouse_session=evil; Path=/' }, {}), {});
+    assert.deepEqual(downstreamResponseHeaders({ 'set-cookie': 'a=1; Path=/' }, {}), { 'set-cookie': ['a=1; Path=/'] });
+  });
 });
 
 test('header values from identity are printable ASCII', () => {
