@@ -240,6 +240,8 @@ const app = z
     audit_requests: z.boolean().default(false),
     /** Lifetime of the Gatehouse-Jwt-Assertion (capped by the session). */
     assertion_ttl: duration.default(300_000),
+    /** CA bundle (PEM) that an https upstream's certificate must chain to, instead of the system roots. */
+    ca_file: z.string().optional(),
     timeouts: z
       .strictObject({
         /** To establish the upstream TCP connection. */
@@ -252,6 +254,7 @@ const app = z
       .default({ connect: 5_000, response: 60_000, idle: 300_000 }),
   })
   .refine((a) => !(a.public_host && a.path), 'give public_host or path, not both')
+  .refine((a) => !a.ca_file || a.upstream?.startsWith('https:'), { message: 'ca_file needs an https upstream', path: ['ca_file'] })
   .refine((a) => !a.path || a.path !== '/', 'path "/" would take over the gateway')
   .refine(
     (a) => !a.path || !RESERVED_APP_PATHS.some((r) => a.path === `${r}/` || a.path!.startsWith(`${r}/`)),

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 
@@ -29,7 +30,7 @@ export function patternChunk(index: number, size: number): Buffer {
 export const PATTERN_CHUNK = 64 * 1024;
 
 /**
- * A real upstream app on 127.0.0.1 (node:http plus a ws WebSocket echo):
+ * A real upstream app on 127.0.0.1 (node:http, or node:https with `tls`, plus a ws WebSocket echo):
  * - any path: JSON `{ method, url, headers }` (what arrived);
  * - `POST /upload`: streams the body into SHA-256, answers `{ bytes, sha256 }`;
  * - `GET /download?bytes=N`: streams N pattern bytes (`x-sha256` trailer-free: compute from patternChunk);
@@ -38,11 +39,11 @@ export const PATTERN_CHUNK = 64 * 1024;
  * - `GET /set-cookie`: sets an app cookie and tries to set `gatehouse_session`;
  * - WebSocket on any path: echoes every message.
  */
-export async function startUpstream(): Promise<Upstream> {
+export async function startUpstream(options: { tls?: { cert: string; key: string } } = {}): Promise<Upstream> {
   const seen: SeenRequest[] = [];
   let closedDownloads = 0;
   const downloadWaiters: { count: number; resolve: () => void }[] = [];
-  const server: Server = createServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     seen.push({ method: req.method!, url: req.url!, headers: req.headers });
     const url = new URL(req.url!, 'http://upstream');
     if (url.pathname.endsWith('/upload') && req.method === 'POST') {
@@ -90,7 +91,8 @@ export async function startUpstream(): Promise<Upstream> {
     }
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers }));
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer(options.tls, handler) : createServer(handler);
   const wss = new WebSocketServer({ server });
   wss.on('connection', (socket, req) => {
     seen.push({ method: 'WEBSOCKET', url: req.url!, headers: req.headers });
@@ -99,7 +101,7 @@ export async function startUpstream(): Promise<Upstream> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     seen,
     downloadsClosed: (count) =>

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
+import { ConfigError } from '../../config/errors.js';
 import type { HttpApp } from './apps.js';
 import { downstreamResponseHeaders, isGatehouseCookie } from './headers.js';
 
@@ -42,8 +44,21 @@ function failureKind(code: string | undefined): ForwardFailure {
   return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'unavailable';
 }
 
-export function createForwarder(): Forwarder {
+/**
+ * `apps` are read up front so that an unreadable `ca_file` stops start-up with the app's name,
+ * rather than turning every request to that app into a 502.
+ */
+export function createForwarder(apps: HttpApp[]): Forwarder {
   const pools = new Map<string, Pool>();
+  const trust = new Map<string, { ca: Buffer }>();
+  apps.forEach((app, i) => {
+    if (!app.config.ca_file) return;
+    try {
+      trust.set(app.name, { ca: readFileSync(app.config.ca_file) });
+    } catch (err) {
+      throw new ConfigError([`apps.${i}.ca_file: cannot read ${app.config.ca_file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+    }
+  });
   /** A node:http request on a connection of its own (upgrades: the connection is handed over for good). */
   const request = (target: ForwardTarget, method: string) => {
     const up = target.app.upstream!;
@@ -56,6 +71,7 @@ export function createForwarder(): Forwarder {
       path: target.path,
       headers: target.headers,
       setHost: false,
+      ...trust.get(target.app.name),
     };
     return up.protocol === 'https:' ? https.request(options) : http.request(options);
   };
@@ -88,6 +104,7 @@ export function createForwarder(): Forwarder {
         headersTimeout: response,
         bodyTimeout: idle,
         keepAliveTimeout: 4_000,
+        connect: trust.get(app.name),
       });
       pools.set(app.name, pool);
     }

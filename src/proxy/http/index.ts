@@ -61,7 +61,7 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
   const proto = new URL(config.server.public_url).protocol.slice(0, -1);
   const trustHops = config.server.trust_proxy_hops;
   const engine = createIdentityEngine({ sessions: deps.sessions, store: deps.store, audit: deps.audit, issuer: deps.issuer, policy: deps.policy, logger: deps.logger });
-  const forwarder = createForwarder();
+  const forwarder = createForwarder(registry.apps);
   const handoff = createHandoff({
     publicUrl: config.server.public_url,
     registry,

@@ -6,6 +6,8 @@ import type { ExternalIdentity } from '../../../../src/core/types.js';
 import { createAppRegistry, hostnameOf } from '../../../../src/proxy/http/apps.js';
 import { renderTemplate } from '../../../../src/proxy/http/identity.js';
 import { rewriteLocation } from '../../../../src/proxy/http/index.js';
+import { createForwarder } from '../../../../src/proxy/http/forward.js';
+import { ConfigError } from '../../../../src/config/errors.js';
 
 const config = (apps: unknown[], server: Record<string, unknown> = {}) =>
   parseConfig({ server: { public_url: 'https://gatehouse.example.com', ...server }, connectors: [{ type: 'demo' }], apps });
@@ -95,4 +97,19 @@ test('a Host header with anything but name[:port] matches no app', () => {
     assert.equal(r.byHost(bad), undefined, bad);
   }
   assert.equal(r.byHost('grafana.example.com:443')?.name, 'grafana');
+});
+
+describe('upstream TLS', () => {
+  test('ca_file needs an https upstream', () => {
+    assert.throws(() => config([{ name: 'wiki', upstream: 'http://w:8080', ca_file: '/etc/ca.pem' }]), /apps\.0\.ca_file: ca_file needs an https upstream/);
+    assert.doesNotThrow(() => config([{ name: 'wiki', upstream: 'https://w:8443', ca_file: '/etc/ca.pem' }]));
+  });
+
+  test('an unreadable ca_file stops start-up, naming the app', () => {
+    const registry = createAppRegistry(config([{ name: 'ok', upstream: 'https://a:1' }, { name: 'wiki', upstream: 'https://w:8443', ca_file: '/nonexistent/ca.pem' }]));
+    assert.throws(
+      () => createForwarder(registry.apps),
+      (err: unknown) => err instanceof ConfigError && /apps\.1\.ca_file: cannot read \/nonexistent\/ca\.pem \(ENOENT\)/.test(err.message),
+    );
+  });
 });
