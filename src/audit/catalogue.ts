@@ -34,6 +34,7 @@ export const AUDIT_EVENTS = {
   // HTTP apps (src/proxy/http; GH6xxx). Denials share access.denied above.
   'app.session.start': { success: 'GH6000I', failure: 'GH6001W' },
   'app.request': { success: 'GH6020I', failure: 'GH6021W' },
+  'app.upstream': { success: 'GH6030I', failure: 'GH6031W' },
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENTS;

@@ -58,5 +58,9 @@ describe('HTTP apps with an https upstream', () => {
     assert.equal(body.error, 'app_unavailable');
     assert.match(body.message, /"untrusted"/);
     assert.equal(upstream.seen.length, before, 'no request reached the upstream');
+    const outage = await s.gw.waitForEvent((e) => e.type === 'app.upstream' && e.outcome === 'failure');
+    assert.equal(outage.reason, 'app_unavailable');
+    assert.deepEqual([(outage.details as { app: string }).app, outage.user], ['untrusted', 'alice']);
+    assert.match(String((outage.details as { error: string }).error), /certificate/i);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { verifyAssertion } from '../../docs/examples/verify-assertion.mjs';
@@ -14,10 +14,11 @@ describe('HTTP apps through the gateway proxy', () => {
   let s: AppsSetup;
   let upstream: Upstream;
   let gw: string;
+  let down: number;
 
   before(async () => {
     upstream = await startUpstream();
-    const down = await closedPort();
+    down = await closedPort();
     s = await startAppsGateway([
       { name: 'wiki', upstream: upstream.url, path: '/apps/wiki/', roles: ['dev'], headers: { 'X-WEBAUTH-USER': '{{username}}', 'X-Roles': '{{roles}}' }, audit_requests: true },
       { name: 'admin', upstream: upstream.url, path: '/apps/admin/', roles: ['sre'] },
@@ -371,7 +372,7 @@ describe('HTTP apps through the gateway proxy', () => {
       assert.deepEqual(event.roles, ['dev']);
     });
 
-    test('upstream refusing connections: 502 page naming the app, no stack trace', async () => {
+    test('upstream refusing connections: 502 page naming the app, no stack trace; the outage and the recovery are audited', async () => {
       const browser = new HostBrowser();
       const page = await openSignedIn(browser, `${gw}/apps/down/`, alice);
       assert.equal(page.status, 502);
@@ -383,6 +384,28 @@ describe('HTTP apps through the gateway proxy', () => {
       const body = (await api.json()) as { error: string; message: string };
       assert.equal(body.error, 'app_unavailable');
       assert.match(body.message, /"down"/);
+
+      const outage = await s.gw.waitForEvent((e) => e.type === 'app.upstream' && e.outcome === 'failure' && (e.details as { app: string }).app === 'down');
+      assert.equal(outage.code, 'GH6031W');
+      assert.equal(outage.reason, 'app_unavailable');
+      assert.equal(outage.user, 'alice');
+      assert.match(String((outage.details as { error: string }).error), /ECONNREFUSED/);
+      assert.equal(s.gw.auditEvents().filter((e) => e.type === 'app.upstream' && (e.details as { app: string }).app === 'down').length, 1, 'one event per outage, not per failed request');
+
+      // The app comes up on its port: the next request goes through and the recovery is audited.
+      const server = createServer((_req, res) => res.end('back'));
+      await new Promise<void>((resolve) => server.listen(down, '127.0.0.1', resolve));
+      try {
+        const back = await fetch(`${gw}/apps/down/x`, { headers: { cookie: `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}` } });
+        assert.equal(back.status, 200);
+        assert.equal(await back.text(), 'back');
+        const recovered = await s.gw.waitForEvent((e) => e.type === 'app.upstream' && e.outcome === 'success' && (e.details as { app: string }).app === 'down');
+        assert.equal(recovered.code, 'GH6030I');
+        assert.equal((recovered.details as { failed_requests: number }).failed_requests, 2);
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
     });
 
     test('an upstream that does not answer within timeouts.response: 504 app_timeout naming the app', async () => {
@@ -392,7 +415,10 @@ describe('HTTP apps through the gateway proxy', () => {
       assert.equal(page.status, 504);
       assert.match(page.body, /id="error-code">app_timeout</);
       assert.match(page.body, /The app &quot;slow&quot; did not answer in time/);
+      const outage = await s.gw.waitForEvent((e) => e.type === 'app.upstream' && e.outcome === 'failure' && (e.details as { app: string }).app === 'slow');
+      assert.equal(outage.reason, 'app_timeout');
       assert.equal((await browser.request(`${gw}/apps/slow/fast`)).status, 200, 'the app works when it answers');
+      await s.gw.waitForEvent((e) => e.type === 'app.upstream' && e.outcome === 'success' && (e.details as { app: string }).app === 'slow');
     });
 
     test('oversized headers on an app path: 431 request_too_large, audited', async () => {

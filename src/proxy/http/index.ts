@@ -13,6 +13,7 @@ import { createForwardAuth } from './forward-auth.js';
 import { createForwarder, type ForwardFailure, type ForwardTarget } from './forward.js';
 import { APP_SESSION_COOKIE, createHandoff, type CookieJar } from './handoff.js';
 import { upstreamRequestHeaders } from './headers.js';
+import { createUpstreamHealth } from './upstream-health.js';
 import { createIdentityEngine, type Credential, type Decision, type DecisionContext } from './identity.js';
 import { redirect, sendError, sendRawError, wantsHtml, type ErrorPageRenderer } from './respond.js';
 
@@ -62,6 +63,7 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
   const trustHops = config.server.trust_proxy_hops;
   const engine = createIdentityEngine({ sessions: deps.sessions, store: deps.store, audit: deps.audit, issuer: deps.issuer, policy: deps.policy, logger: deps.logger });
   const forwarder = createForwarder(registry.apps);
+  const health = createUpstreamHealth(deps.audit, deps.logger);
   const handoff = createHandoff({
     publicUrl: config.server.public_url,
     registry,
@@ -175,13 +177,16 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
       res.once('close', () => deps.observe!(app.name, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
     }
     forwarder.http(req, res, targetFor(req, app, decision, false), {
-      onFailure: (kind, err) => upstreamFailed(req, res, app, kind, err),
+      onFailure: (kind, err) => upstreamFailed(req, res, app, decision, kind, err),
+      onResponse: () => health.answered(app.name),
     });
   };
 
-  const upstreamFailed = (req: IncomingMessage, res: ServerResponse, app: HttpApp, kind: ForwardFailure, err: Error) => {
-    const requestId = deps.context(req).requestId;
+  const upstreamFailed = (req: IncomingMessage, res: ServerResponse, app: HttpApp, decision: Decision, kind: ForwardFailure, err: Error) => {
+    const context = deps.context(req);
+    const requestId = context.requestId;
     deps.logger.warn({ app: app.name, err: err.message, requestId }, 'app upstream failed');
+    health.failed(app.name, kind, err, { user: decision.viewer.identity.username, context });
     sendError(req, res, deps.page, {
       status: kind === 'timeout' ? 504 : 502,
       code: kind === 'timeout' ? 'app_timeout' : 'app_unavailable',
@@ -298,8 +303,10 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
       if (!decision) return sendRawError(socket, 401, 'unauthenticated', `Sign in to use ${app.name}.`);
       if (!decision.allowed) return sendRawError(socket, 403, 'access_denied', `You do not have access to the app "${app.name}".`);
       forwarder.upgrade(req, socket, head, targetFor(req, app, decision, true), {
+        onResponse: () => health.answered(app.name),
         onFailure: (kind, err) => {
           deps.logger.warn({ app: app.name, err: err.message }, 'app upstream failed (upgrade)');
+          health.failed(app.name, kind, err, { user: decision.viewer.identity.username, context: deps.context(req) });
           sendRawError(socket, kind === 'timeout' ? 504 : 502, kind === 'timeout' ? 'app_timeout' : 'app_unavailable', `The app "${app.name}" is not reachable right now.`);
         },
       });
