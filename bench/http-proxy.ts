@@ -7,8 +7,9 @@
  *   nginx + verify     wrk → nginx auth_request → Gatehouse /auth/verify, then nginx → upstream
  *   minimal node proxy wrk → 10 lines of node:http (keep-alive agent, pipe) → upstream: the floor
  *                      for any proxy built on node:http, to tell Gatehouse's own cost from Node's
- * Prints requests/s, p50 and p99 for each, with ratios to direct and to nginx, and checks the
- * targets: Gatehouse ≥ 60% of nginx's proxied throughput, ≤ 2 ms p99 over direct.
+ * Prints requests/s, p50 and p99 for each, with ratios to direct and to nginx and the CPU time
+ * per request of each proxy process, and checks the targets: Gatehouse ≥ 60% of nginx's proxied
+ * throughput, ≤ 2 ms p99 over direct. Then the latency the hop itself adds, on one connection.
  *
  * Run: npx tsx bench/http-proxy.ts   (needs wrk and nginx from Debian; BENCH_SECONDS=4 by default)
  */
@@ -74,8 +75,8 @@ function ms(value: string): number {
 }
 
 /** Runs wrk as a child without blocking this process's event loop (Gatehouse runs in it). */
-async function wrk(url: string, headers: Record<string, string> = {}): Promise<Result> {
-  const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+async function wrk(url: string, headers: Record<string, string> = {}, connections = CONNECTIONS): Promise<Result> {
+  const args = ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
   const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   let stderr = '';
@@ -156,6 +157,7 @@ async function main() {
   const upstreamCpu = () => cpuTimeMs(upstream.pid) ?? NaN;
 
   const rows: Row[] = [];
+  const unloaded: { scenario: string; r: Result }[] = [];
   try {
     for (const [body, path] of [
       ['12 B', 'small'],
@@ -174,6 +176,14 @@ async function main() {
       await measure('minimal node:http proxy', `http://127.0.0.1:${minimalPort}/${path}`, [minimalCpu]);
       await measure('gatehouse proxy', `${gw}/apps/bench/${path}`, [gatehouseCpu], { cookie });
       await measure('nginx auth_request + gatehouse /auth/verify', `${ng}/verified/${path}`, [nginxCpu, gatehouseCpu], { cookie });
+    }
+    // The hop's own latency, without queueing: one connection, one request at a time.
+    for (const [scenario, url, headers] of [
+      ['direct', `${direct}/small`, {}],
+      ['nginx proxy_pass', `${ng}/direct/small`, {}],
+      ['gatehouse proxy', `${gw}/apps/bench/small`, { cookie }],
+    ] as const) {
+      unloaded.push({ scenario, r: await wrk(url, headers, 1) });
     }
   } finally {
     await nginx.stop();
@@ -205,6 +215,11 @@ async function main() {
       `- ${body}: ${ratio.toFixed(2)} × nginx (${ratio >= 0.6 ? 'met' : 'NOT met'}), p99 +${added.toFixed(2)} ms over direct (${added <= 2 ? 'met' : 'NOT met'}); ` +
         `${floor.toFixed(2)} × the minimal node:http proxy; CPU per request ${(cpu('gatehouse proxy') / cpu('nginx proxy_pass')).toFixed(1)} × nginx's`,
     );
+  }
+  const d1 = unloaded.find((x) => x.scenario === 'direct')!.r;
+  lines.push('', `One connection (no queueing), 12 B, ${SECONDS} s each:`, '', '| scenario | req/s | p50 ms | p99 ms | p50 added | p99 added |', '|---|---:|---:|---:|---:|---:|');
+  for (const { scenario, r } of unloaded) {
+    lines.push(`| ${scenario} | ${Math.round(r.rps)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${(r.p50 - d1.p50).toFixed(3)} | ${(r.p99 - d1.p99).toFixed(3)} |`);
   }
   console.log(lines.join('\n'));
 }
