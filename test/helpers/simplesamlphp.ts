@@ -24,8 +24,8 @@ export interface SimpleSamlPhp {
   url: string;
   metadataUrl: string;
   entityId: string;
-  /** Tell the IdP about our SP (from our metadata XML); call before the first login. */
-  registerSp(spMetadataXml: string, options?: { nameIdFormat?: string; nameIdAttribute?: string; validateRequests?: boolean }): void;
+  /** Tell the IdP about one of our SPs (from its metadata XML); call before its first login. */
+  registerSp(spMetadataXml: string, options?: { nameIdFormat?: string; nameIdAttribute?: string; validateRequests?: boolean; encryptAssertions?: boolean }): void;
   stop(): Promise<void>;
 }
 
@@ -130,6 +130,7 @@ $metadata['__DYNAMIC:1__'] = [
     throw new Error(`SimpleSAMLphp did not start (${res?.status}): ${stderr.slice(-2000)}`);
   }
 
+  const sps = new Map<string, Record<string, unknown>>();
   return {
     url,
     metadataUrl,
@@ -153,10 +154,14 @@ $metadata['__DYNAMIC:1__'] = [
         'validate.logout': true,
         'sign.logout': true,
         'signature.algorithm': 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+        // Encrypted to the SP's encryption certificate (RSA-OAEP key transport).
+        'assertion.encryption': o.encryptAssertions ?? false,
       };
       if (slo) sp.SingleLogoutService = [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: slo }];
       delete sp.certificate;
-      writeFileSync(join(dir, 'metadata', 'saml20-sp-remote.php'), `<?php\n$metadata[${php(entityId)}] = ${php(sp)};\n`);
+      sps.set(entityId, sp);
+      const entries = [...sps].map(([id, entry]) => `$metadata[${php(id)}] = ${php(entry)};\n`).join('');
+      writeFileSync(join(dir, 'metadata', 'saml20-sp-remote.php'), `<?php\n${entries}`);
     },
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -53,9 +53,20 @@ describe('SAML login against SimpleSAMLphp (real IdP)', () => {
           sign_authn_requests: true,
           attributes: { username: 'uid', email: 'email', groups: 'groups' },
         },
+        {
+          // The same IdP, as a second SP that takes encrypted assertions only.
+          id: 'sspenc',
+          type: 'saml',
+          name: 'SimpleSAMLphp (encrypted)',
+          idp_metadata_url: ssp.metadataUrl,
+          sign_authn_requests: true,
+          want_assertions_encrypted: true,
+          attributes: { username: 'uid', email: 'email', groups: 'groups' },
+        },
       ],
     });
     ssp.registerSp(await (await fetch(`${gw.url}/saml/ssp/metadata`)).text());
+    ssp.registerSp(await (await fetch(`${gw.url}/saml/sspenc/metadata`)).text(), { encryptAssertions: true });
   });
   after(async () => {
     if (skip) return;
@@ -64,18 +75,18 @@ describe('SAML login against SimpleSAMLphp (real IdP)', () => {
   });
 
   /** The whole login; also returns what SimpleSAMLphp posted to our ACS, for replaying it. */
-  async function logIn(browser: Browser): Promise<Page & { posted: { action: string; fields: Record<string, string> } }> {
+  async function logIn(browser: Browser, connector = 'ssp'): Promise<Page & { posted: { action: string; fields: Record<string, string> } }> {
     const chooser = await browser.go(`${gw.url}/login`);
     assert.match(chooser.body, /SimpleSAMLphp/);
     // /login/ssp → 302 to SimpleSAMLphp's SSO (signed AuthnRequest) → its username/password form.
-    const form = await browser.go(`${gw.url}/login/ssp`);
+    const form = await browser.go(`${gw.url}/login/${connector}`);
     assert.equal(form.status, 200, form.body.slice(0, 2000));
     assert.match(form.body, /name="password"/, 'the IdP login form');
     const [action, hidden] = postForm(form);
     const posted = await browser.go(action, { form: { ...hidden, username: alice.username, password: alice.password } });
     // SimpleSAMLphp answers with its auto-submitting HTTP-POST binding form to our ACS.
     const [acsAction, fields] = postForm(posted);
-    assert.equal(acsAction, `${gw.url}/saml/ssp/acs`);
+    assert.equal(acsAction, `${gw.url}/saml/${connector}/acs`);
     assert.ok(fields.SAMLResponse && fields.RelayState, 'SAMLResponse and RelayState');
     const acs = await browser.request(acsAction, { form: fields });
     assert.equal(acs.status, 200, acs.body);
@@ -109,6 +120,22 @@ describe('SAML login against SimpleSAMLphp (real IdP)', () => {
     assert.equal(JSON.parse(replay.body).error, 'state_mismatch');
     const refused = await gw.waitForEvent((e) => e.type === 'user.login' && e.outcome === 'failure' && e.reason === 'state_mismatch');
     assert.equal(refused.connector, 'ssp');
+  });
+
+  test('encrypted assertions: SimpleSAMLphp encrypts to our SP certificate, and the SP that requires them signs in', async (t) => {
+    if (skip) return t.skip('SimpleSAMLphp unavailable');
+    const browser = new Browser();
+    const done = await logIn(browser, 'sspenc');
+    const response = Buffer.from(done.posted.fields.SAMLResponse, 'base64').toString('utf8');
+    assert.match(response, /<saml:EncryptedAssertion/, 'the IdP sent the assertion encrypted');
+    assert.doesNotMatch(response, /alice@example\.com/, 'no attribute is readable in transit');
+    assert.match(response, /xmlenc#rsa-oaep-mgf1p/, 'RSA-OAEP key transport');
+    assert.equal(done.status, 302, done.body);
+    const me = JSON.parse((await browser.request(`${gw.url}/api/v1/whoami`)).body);
+    assert.deepEqual([me.username, me.email, me.connector], ['alice', 'alice@example.com', 'sspenc']);
+    assert.deepEqual(me.groups, ['/ops/sre', 'devs']);
+    const event = await gw.waitForEvent((e) => e.type === 'user.login' && e.outcome === 'success' && e.connector === 'sspenc');
+    assert.equal(event.user, 'alice');
   });
 
   test('logout ends the session and goes through the IdP single logout and back', async (t) => {
