@@ -208,6 +208,23 @@ describe('HTTP apps through the gateway proxy', () => {
     assert.equal(page.status, 200);
   });
 
+  test('a client leaving mid-upload is not taken for an upstream failure', async () => {
+    const browser = new HostBrowser();
+    await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
+    const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
+    const uploads = () => upstream.seen.filter((r) => r.url === '/apps/wiki/upload').length;
+    const before = uploads();
+    const req = httpRequest(`${gw}/apps/wiki/upload`, { method: 'POST', headers: { cookie, 'content-length': 20 * MB } });
+    req.on('error', () => {});
+    for (let i = 0; i < 16; i++) req.write(patternChunk(i, PATTERN_CHUNK));
+    while (uploads() === before) await new Promise((r) => setTimeout(r, 10));
+    req.destroy();
+    // Then the app answers as before, and the audit log has no outage for it.
+    assert.equal((await browser.go(`${gw}/apps/wiki/after-upload-abort`)).status, 200);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(s.gw.auditEvents().filter((e) => e.type === 'app.upstream' && (e.details as { app: string }).app === 'wiki'), []);
+  });
+
   test('a WebSocket echoes through the proxy, with identity headers on the handshake', async () => {
     const browser = new HostBrowser();
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);

@@ -147,6 +147,8 @@ export function createForwarder(apps: HttpApp[]): Forwarder {
       onResponseError(_c, err) {
         if (settled) return; // the client went away: nobody to answer
         settle();
+        // The client's upload broke off (its 'close' not seen yet): not the upstream's failure.
+        if (req.destroyed && !req.complete) return void res.destroy();
         const code = (err as NodeJS.ErrnoException).code;
         // A kept-alive connection the upstream closed just as we reused it: retry once on a fresh
         // one when nothing was streamed yet (bodyless requests only; a body cannot be replayed).
