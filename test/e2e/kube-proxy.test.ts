@@ -10,7 +10,7 @@ import type { AuditEvent } from '../../src/audit/sink.js';
 import { Browser } from '../helpers/browser.js';
 import { BrowserCommand } from '../helpers/browser-command.js';
 import { startKubeProxyStandin } from '../helpers/kube-proxy-standin.js';
-import { requireBinary } from '../helpers/services.js';
+import { closedPort, requireBinary } from '../helpers/services.js';
 import { alice, logIn, startSso, type SsoSetup } from '../helpers/sso.js';
 import { makeTls } from '../helpers/tls.js';
 
@@ -88,7 +88,8 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     standin = await startKubeProxyStandin({ tls, token: saToken });
     const cluster = (name: string) => ({ name, audience: `gatehouse:${name}`, mode: 'proxy', api_server: standin.url, ca_file: tls.caFile, token_file: join(tls.dir, 'sa-token') });
     home = mkdtempSync(join(tmpdir(), 'gh-kproxy-'));
-    s = await startSso({ ...policy, clusters: [cluster('prod'), cluster('staging')], kube_proxy: { listen: '127.0.0.1:0', audit_discovery: false }, recordings: { dir: join(home, 'recordings') } });
+    const down = { ...cluster('down'), api_server: `https://127.0.0.1:${await closedPort()}` };
+    s = await startSso({ ...policy, clusters: [cluster('prod'), cluster('staging'), down], kube_proxy: { listen: '127.0.0.1:0', audit_discovery: false }, recordings: { dir: join(home, 'recordings') } });
     kubeconfig = join(home, 'kubeconfig');
     const browserCommand = new BrowserCommand(home);
     const browser = new Browser();
@@ -230,6 +231,18 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     }
     const unknown = await raw('/k8s/nope/api', { authorization: `Bearer ${token}` });
     assert.equal(unknown.status, 404);
+  });
+
+  test('an API server that cannot be reached: 502 Status with upstream_unreachable, and a failed kube.request', async () => {
+    const claims = { preferred_username: 'alice', groups: ['developers'], roles: ['developer'], connector: 'corp' };
+    const downToken = await s.gw.gateway.issuer.mint({ subject: 'alice', audience: 'gatehouse:down', claims });
+    const { result: res, events: requests } = await during('kube.request', () => raw('/k8s/down/api/v1/namespaces/default/pods', { authorization: `Bearer ${downToken}` }));
+    assert.equal(res.status, 502);
+    assert.equal(res.body.kind, 'Status');
+    assert.equal((res.body.details as { causes: { reason: string }[] }).causes[0].reason, 'upstream_unreachable');
+    assert.match(String(res.body.message), /cluster "down" cannot be reached/);
+    assert.equal(requests.length, 1);
+    assert.deepEqual([requests[0].outcome, requests[0].reason, requests[0].cluster], ['failure', 'upstream_unreachable', 'down']);
   });
 
   test('a watch streams: kubectl shows the first event before the API server sends the second', async (t) => {

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import { ConfigError } from '../../config/errors.js';
+import { relay } from '../relay.js';
 import type { HttpApp } from './apps.js';
 import { downstreamResponseHeaders, isGatehouseCookie } from './headers.js';
 
@@ -111,60 +112,15 @@ export function createForwarder(apps: HttpApp[]): Forwarder {
     return pool;
   };
 
-  const forwardHttp = (req: IncomingMessage, res: ServerResponse, target: ForwardTarget, hooks: ForwardHooks, retried = false): void => {
-    const bodyless = !req.headers['content-length'] && !req.headers['transfer-encoding'];
-    let controller: Dispatcher.DispatchController | undefined;
-    /** The upstream exchange ended (completed or failed), or the client went away. */
-    let settled = false;
-    const resume = () => controller?.resume();
-    const settle = () => {
-      settled = true;
-      res.off('drain', resume);
-    };
-    res.on('drain', resume);
-    res.once('close', () => {
-      if (settled) return;
-      settle();
-      controller?.abort(new Error('client went away'));
+  const forwardHttp = (req: IncomingMessage, res: ServerResponse, target: ForwardTarget, hooks: ForwardHooks): void =>
+    relay(req, res, {
+      dispatcher: poolFor(target.app),
+      path: target.path,
+      headers: target.headers as Record<string, string | string[]>,
+      responseHeaders: (headers) => downstreamResponseHeaders(headers, { rewriteLocation: target.rewriteLocation }),
+      onResponse: hooks.onResponse,
+      onFailure: (err) => hooks.onFailure(failureKind(err.code), err),
     });
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (settled) c.abort(new Error('client went away'));
-      },
-      onResponseStart(_c, status, headers, statusMessage) {
-        if (status < 200) return; // 103 Early Hints and the like are not relayed
-        hooks.onResponse?.(status);
-        res.writeHead(status, statusMessage, downstreamResponseHeaders(headers, { rewriteLocation: target.rewriteLocation }));
-      },
-      onResponseData(c, chunk) {
-        if (!res.write(chunk)) c.pause();
-      },
-      onResponseEnd() {
-        settle();
-        res.end();
-      },
-      onResponseError(_c, err) {
-        if (settled) return; // the client went away: nobody to answer
-        settle();
-        // The client's upload broke off (its 'close' not seen yet): not the upstream's failure.
-        if (req.destroyed && !req.complete) return void res.destroy();
-        const code = (err as NodeJS.ErrnoException).code;
-        // A kept-alive connection the upstream closed just as we reused it: retry once on a fresh
-        // one when nothing was streamed yet (bodyless requests only; a body cannot be replayed).
-        if (!retried && bodyless && !res.headersSent && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET')) {
-          forwardHttp(req, res, target, hooks, true);
-        } else if (res.headersSent) res.destroy(err);
-        else if (!res.destroyed) hooks.onFailure(failureKind(code), err);
-      },
-    };
-    try {
-      poolFor(target.app).dispatch({ method: req.method ?? 'GET', path: target.path, headers: target.headers as Record<string, string | string[]>, body: bodyless ? null : req }, handler);
-    } catch (err) {
-      settle();
-      hooks.onFailure('unavailable', err as Error);
-    }
-  };
 
   const forwardUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, target: ForwardTarget, hooks: ForwardHooks): void => {
     const ureq = request(target, req.method ?? 'GET');
@@ -211,7 +167,7 @@ export function createForwarder(apps: HttpApp[]): Forwarder {
   };
 
   return {
-    http: (req, res, target, hooks) => forwardHttp(req, res, target, hooks),
+    http: forwardHttp,
     upgrade: forwardUpgrade,
     close() {
       for (const pool of pools.values()) void pool.destroy();

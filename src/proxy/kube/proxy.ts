@@ -10,6 +10,7 @@ import type { Logger } from '../../core/logger.js';
 import type { RequestContext } from '../../core/types.js';
 import type { TokenIssuer } from '../../tokens/issuer.js';
 import { requestContext } from '../../web/context.js';
+import { relay } from '../relay.js';
 import { startExecSession, type ExecSession } from './exec-session.js';
 import { impersonate, impersonationHeaders, isImpersonationHeader, type Impersonation, type KubeIdentity } from './impersonation.js';
 import type { ExecRecorder } from './recording.js';
@@ -224,32 +225,29 @@ export async function createKubeProxy(options: KubeProxyOptions): Promise<KubePr
     const { upstream } = admitted;
     let code = 0;
     let reason: string | undefined;
-    const upReq = httpsRequest({ ...target(upstream, admitted.path), method: req.method, headers: upstreamHeaders(req, upstream, admitted.impersonation, false), agent: upstream.agent });
-    upReq.on('response', (upRes) => {
-      code = upRes.statusCode ?? 502;
-      const headers: OutgoingHttpHeaders = {};
-      for (const [name, value] of Object.entries(upRes.headers)) if (!DROP_RESPONSE.has(name) && value !== undefined) headers[name] = value;
-      res.writeHead(code, upRes.statusMessage, headers);
-      // Unbuffered: every chunk (a watch event, a log line) is written on as it arrives. A
-      // stream (no length) gets its headers at once, as kube-apiserver sends them for a watch.
-      if (upRes.headers['content-length'] === undefined) res.flushHeaders();
-      upRes.pipe(res);
-      upRes.on('error', () => res.destroy());
+    relay(req, res, {
+      dispatcher: upstream.pool,
+      path: target(upstream, admitted.path).path,
+      headers: upstreamHeaders(req, upstream, admitted.impersonation, false) as Record<string, string | string[]>,
+      responseHeaders: (upHeaders) => {
+        const headers: OutgoingHttpHeaders = {};
+        for (const [name, value] of Object.entries(upHeaders)) if (!DROP_RESPONSE.has(name) && value !== undefined) headers[name] = value;
+        return headers;
+      },
+      // Unbuffered: every chunk (a watch event, a log line) is written on as it arrives, and a
+      // stream gets its headers at once, as kube-apiserver sends them for a watch.
+      flushStreams: true,
+      onResponse: (upstreamStatus) => (code = upstreamStatus),
+      onFailure: (err) => {
+        code = 502;
+        reason = 'upstream_unreachable';
+        logger.warn({ err: err.message, cluster: admitted.cluster.name }, 'kube API server unreachable');
+        const body = JSON.stringify(status({ status: 502, reason, message: `The API server of cluster "${admitted.cluster.name}" cannot be reached.` }));
+        res.writeHead(502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      },
     });
-    upReq.on('error', (err) => {
-      if (res.headersSent) return void res.destroy();
-      code = 502;
-      reason = 'upstream_unreachable';
-      logger.warn({ err: err.message, cluster: admitted.cluster.name }, 'kube API server unreachable');
-      const body = JSON.stringify(status({ status: 502, reason, message: `The API server of cluster "${admitted.cluster.name}" cannot be reached.` }));
-      res.writeHead(502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) upReq.destroy();
-      auditRequest(admitted, req, context, code || 499, started, { reason, completed: res.writableFinished ? undefined : false });
-    });
-    req.pipe(upReq);
+    res.on('close', () => auditRequest(admitted, req, context, code || 499, started, { reason, completed: res.writableFinished ? undefined : false }));
   }
 
   async function handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
+import { Pool } from 'undici';
 import type { ClusterConfig } from '../../config/schema.js';
 
 /** How often a cluster's token_file is read again (projected service-account tokens rotate). */
@@ -7,13 +8,16 @@ const TOKEN_REREAD_MS = 30_000;
 
 export interface Upstream {
   url: URL;
+  /** Requests (src/proxy/relay.ts). */
+  pool: Pool;
+  /** Upgrades (exec, attach, port-forward): node:https takes the connection over for good. */
   agent: Agent;
   /** `Bearer <token>` from token_file, when the cluster authenticates us by token. */
   authorization(): string | undefined;
 }
 
 /**
- * One keep-alive HTTPS agent per cluster, verifying the API server with the cluster's
+ * One keep-alive HTTPS pool (and an agent for upgrades) per cluster, verifying the API server with the cluster's
  * ca_file (or the system roots) and presenting Gatehouse's client certificate when one is
  * configured. Rebuilt when a reload changes the cluster's address or files.
  */
@@ -24,19 +28,21 @@ export function createUpstreams() {
       const key = JSON.stringify([cluster.api_server, cluster.ca_file, cluster.token_file, cluster.client_cert_file, cluster.client_key_file]);
       const hit = cache.get(cluster.name);
       if (hit?.key === key) return hit.upstream;
-      hit?.upstream.agent.destroy();
-      const agent = new Agent({
-        keepAlive: true,
-        keepAliveMsecs: 30_000,
-        maxSockets: 512,
-        maxFreeSockets: 64,
+      if (hit) close(hit.upstream);
+      const tls = {
         ca: cluster.ca_file ? readFileSync(cluster.ca_file) : undefined,
         cert: cluster.client_cert_file ? readFileSync(cluster.client_cert_file) : undefined,
         key: cluster.client_key_file ? readFileSync(cluster.client_key_file) : undefined,
-      });
+      };
+      const url = new URL(cluster.api_server);
+      // No timeouts of our own: the API server bounds its requests (--request-timeout), and
+      // watches and `logs -f` legitimately run for hours.
+      const pool = new Pool(url.origin, { connections: 512, headersTimeout: 0, bodyTimeout: 0, connect: tls });
+      const agent = new Agent({ keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 512, maxFreeSockets: 64, ...tls });
       let token: { value?: string; readAt: number } = { readAt: 0 };
       const upstream: Upstream = {
-        url: new URL(cluster.api_server),
+        url,
+        pool,
         agent,
         authorization() {
           if (!cluster.token_file) return undefined;
@@ -55,8 +61,13 @@ export function createUpstreams() {
       return upstream;
     },
     close() {
-      for (const { upstream } of cache.values()) upstream.agent.destroy();
+      for (const { upstream } of cache.values()) close(upstream);
       cache.clear();
     },
   };
+}
+
+function close(upstream: Upstream): void {
+  void upstream.pool.destroy();
+  upstream.agent.destroy();
 }
