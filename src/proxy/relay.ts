@@ -4,8 +4,8 @@ import type { Dispatcher } from 'undici';
 /**
  * Relays one HTTP request to an upstream through an undici dispatcher and streams the answer back,
  * for the app proxy and the Kubernetes proxy alike:
- * - bodies are never buffered: the request body is streamed up, and the upstream is paused while
- *   the client is slow to read;
+ * - bodies are never buffered whole: the request body is streamed up, and the upstream is paused
+ *   once CLIENT_BUFFER waits for a slow client;
  * - the upstream request is aborted when the client goes away;
  * - a failure before the first response byte goes to `onFailure` so the caller can answer; after
  *   it, the client connection is cut (the response cannot be completed honestly);
@@ -27,6 +27,13 @@ export interface RelayOptions {
   /** Nothing was sent to the client yet: the caller answers. `code` is undici's or the socket's. */
   onFailure(err: Error & { code?: string }): void;
 }
+
+/**
+ * How much may wait for a slow client before the upstream is paused. Above the stream default
+ * (16 KiB), so that a 64 KB response or a burst of watch events is written in one go instead of
+ * pausing and resuming undici's parser for every chunk; still a small bound per request.
+ */
+const CLIENT_BUFFER = 256 * 1024;
 
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET']);
@@ -61,7 +68,7 @@ export function relay(req: IncomingMessage, res: ServerResponse, o: RelayOptions
       if (o.flushStreams && headers['content-length'] === undefined) res.flushHeaders();
     },
     onResponseData(c, chunk) {
-      if (!res.write(chunk)) c.pause();
+      if (!res.write(chunk) && res.writableLength > CLIENT_BUFFER) c.pause();
     },
     onResponseEnd() {
       settle();

@@ -16,6 +16,8 @@ export interface Upstream {
   port: number;
   /** Every request received, in order. */
   seen: SeenRequest[];
+  /** Bytes of `/download` bodies handed to the socket so far (all downloads). */
+  downloadedBytes(): number;
   /** Resolves once this many `/download` responses have ended or been cut off. */
   downloadsClosed(count: number): Promise<void>;
   close(): Promise<void>;
@@ -42,6 +44,7 @@ export const PATTERN_CHUNK = 64 * 1024;
 export async function startUpstream(options: { tls?: { cert: string; key: string } } = {}): Promise<Upstream> {
   const seen: SeenRequest[] = [];
   let closedDownloads = 0;
+  let downloadedBytes = 0;
   const downloadWaiters: { count: number; resolve: () => void }[] = [];
   const handler: RequestListener = (req, res) => {
     seen.push({ method: req.method!, url: req.url!, headers: req.headers });
@@ -73,6 +76,7 @@ export async function startUpstream(options: { tls?: { cert: string; key: string
           const size = Math.min(PATTERN_CHUNK, total - sent);
           const chunk = patternChunk(index++, PATTERN_CHUNK).subarray(0, size);
           sent += size;
+          downloadedBytes += size;
           if (!res.write(chunk)) return void res.once('drain', pump);
         }
         res.end();
@@ -104,6 +108,7 @@ export async function startUpstream(options: { tls?: { cert: string; key: string
     url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     seen,
+    downloadedBytes: () => downloadedBytes,
     downloadsClosed: (count) =>
       closedDownloads >= count ? Promise.resolve() : new Promise<void>((resolve) => downloadWaiters.push({ count, resolve })),
     async close() {

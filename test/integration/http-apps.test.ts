@@ -185,6 +185,35 @@ describe('HTTP apps through the gateway proxy', () => {
     assert.equal(seen.headers.expect, undefined, 'Expect is answered by the gateway, not forwarded');
   });
 
+  test('a client that stops reading pauses the upstream: memory stays bounded', async () => {
+    const browser = new HostBrowser();
+    await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
+    const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
+    const start = upstream.downloadedBytes();
+    const downloadsBefore = upstream.seen.filter((r) => r.url.includes('/download?bytes=')).length;
+    let received = 0;
+    const req = httpRequest(`${gw}/apps/wiki/download?bytes=${1024 * MB}`, { headers: { cookie } });
+    req.on('error', () => {});
+    const res = await new Promise<import('node:http').IncomingMessage>((resolve) => req.on('response', resolve).end());
+    await new Promise<void>((resolve) =>
+      res.once('data', (chunk: Buffer) => {
+        received += chunk.length;
+        res.pause();
+        resolve();
+      }),
+    );
+    // Let every buffer on the way fill up: the upstream then waits for the gateway.
+    let sent = 0;
+    for (let previous = -1; sent !== previous; await new Promise((r) => setTimeout(r, 300))) {
+      previous = sent;
+      sent = upstream.downloadedBytes() - start;
+    }
+    // Loopback socket buffers (a few MB each way) and the relay's own 256 KiB: far below 1 GB.
+    assert.ok(sent - received < 48 * MB, `${sent - received} bytes in flight while the client read ${received}`);
+    req.destroy();
+    await upstream.downloadsClosed(downloadsBefore + 1);
+  });
+
   test('a client leaving mid-download ends the upstream response; the app keeps answering', async () => {
     const browser = new HostBrowser();
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
