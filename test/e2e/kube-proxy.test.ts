@@ -316,4 +316,19 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     const request = await s.gw.waitForEvent((e) => e.type === 'kube.request' && e.details?.subresource === 'exec');
     assert.deepEqual([request.details!.verb, request.details!.name, request.details!.code, request.details!.session_id], ['create', 'web-1', 101, startEvent.session_id]);
   });
+
+  test('kubectl attach over the WebSocket v5 protocol: output passes through, recorded like exec', async (t) => {
+    if (!kubectl) return t.skip('kubectl missing (reported above)');
+    const attach = await k('attach', 'web-2', '-c', 'c');
+    assert.equal(attach.status, 0, attach.stderr);
+    assert.equal(attach.stdout, 'attached to web-2/c as gatehouse:alice\n');
+    const startEvent = await s.gw.waitForEvent((e) => e.type === 'session.start' && e.details?.pod === 'web-2');
+    assert.deepEqual([startEvent.user, startEvent.details!.container, startEvent.details!.protocol, startEvent.details!.recorded], ['alice', 'c', 'v5.channel.k8s.io', true]);
+    const endEvent = await s.gw.waitForEvent((e) => e.type === 'session.end' && e.session_id === startEvent.session_id);
+    assert.equal(endEvent.details!.exit_code, 0);
+    const cast = readFileSync(join(home, 'recordings', `${startEvent.session_id}.cast`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(cast.slice(1).filter((e) => e[1] === 'o').map((e) => e[2]).join(''), 'attached to web-2/c as gatehouse:alice\na line on stderr\n');
+    const request = await s.gw.waitForEvent((e) => e.type === 'kube.request' && e.details?.subresource === 'attach');
+    assert.deepEqual([request.details!.verb, request.details!.name, request.details!.code, request.details!.session_id], ['create', 'web-2', 101, startEvent.session_id]);
+  });
 });

@@ -23,7 +23,7 @@ export interface SeenRequest {
  * here). Like kube-apiserver it only serves callers presenting its credential — Gatehouse's
  * service-account token — and takes the identity from the Impersonate-* headers, which it
  * records. It serves discovery, a pod list and get, a watch and a followed log whose second
- * event or line waits for the test (`releaseWatch`), and `exec` over the WebSocket
+ * event or line waits for the test (`releaseWatch`), and `exec` and `attach` over the WebSocket
  * v5.channel.k8s.io protocol.
  */
 export async function startKubeProxyStandin(options: { tls: TestTls; token: string }) {
@@ -79,6 +79,7 @@ export async function startKubeProxyStandin(options: { tls: TestTls; token: stri
         resources: [
           { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['get', 'list', 'watch'], shortNames: ['po'] },
           { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
+          { name: 'pods/attach', singularName: '', namespaced: true, kind: 'PodAttachOptions', verbs: ['create', 'get'] },
           { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
         ],
       });
@@ -114,10 +115,11 @@ export async function startKubeProxyStandin(options: { tls: TestTls; token: stri
     if (!authorised(req)) return refuse(401, 'Unauthorized');
     const who = record(req);
     const url = new URL(req.url ?? '/', 'https://standin');
-    if (!/^\/api\/v1\/namespaces\/[^/]+\/pods\/[^/]+\/exec$/.test(url.pathname) || String(req.headers.upgrade).toLowerCase() !== 'websocket') return refuse(400, 'Bad Request');
+    const target = /^\/api\/v1\/namespaces\/[^/]+\/pods\/([^/]+)\/(exec|attach)$/.exec(url.pathname);
+    if (!target || String(req.headers.upgrade).toLowerCase() !== 'websocket') return refuse(400, 'Bad Request');
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const command = url.searchParams.getAll('command');
-      ws.send(Buffer.concat([Buffer.from([1]), Buffer.from(`ran ${command.join(' ')} as ${who.user}\n`)]));
+      const output = target[2] === 'exec' ? `ran ${url.searchParams.getAll('command').join(' ')}` : `attached to ${target[1]}/${url.searchParams.get('container')}`;
+      ws.send(Buffer.concat([Buffer.from([1]), Buffer.from(`${output} as ${who.user}\n`)]));
       ws.send(Buffer.concat([Buffer.from([2]), Buffer.from('a line on stderr\n')]));
       ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ metadata: {}, status: 'Success' }))]));
       ws.close(1000);
