@@ -17,9 +17,9 @@ export interface Upstream {
 }
 
 /**
- * One keep-alive HTTPS pool (and an agent for upgrades) per cluster, verifying the API server with the cluster's
- * ca_file (or the system roots) and presenting Gatehouse's client certificate when one is
- * configured. Rebuilt when a reload changes the cluster's address or files.
+ * One keep-alive HTTPS pool per cluster, and an agent for upgrades, both verifying the API server
+ * with the cluster's ca_file (or the system roots) and presenting Gatehouse's client certificate
+ * when one is configured. Rebuilt when a reload changes the cluster's address or files.
  */
 export function createUpstreams() {
   const cache = new Map<string, { key: string; upstream: Upstream }>();
