@@ -11,18 +11,9 @@
  *
  *   npx tsx bench/saml.ts
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { generateKeyPair, exportJWK, SignJWT, jwtVerify, importJWK } from 'jose';
 import samlify from 'samlify';
-import { parseConfig } from '../src/config/load.js';
-import type { SamlConnectorConfig } from '../src/config/schema.js';
-import { createSamlConnector } from '../src/connectors/saml.js';
-import { createXmllintValidator } from '../src/connectors/saml/checks/schema.js';
-import { loadSpKeyPair } from '../src/connectors/saml/sp-keys.js';
-import { createMemoryStore } from '../src/store/memory.js';
-import { createTestSamlIdp } from '../test/helpers/saml-idp.js';
+import { startOfflineSp } from '../test/helpers/saml-offline-sp.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 300);
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 6000);
@@ -48,18 +39,7 @@ async function measure(name: string, inputs: unknown[], op: (input: unknown) => 
 }
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-saml-'));
-  const idp = createTestSamlIdp();
-  writeFileSync(join(dir, 'idp.xml'), idp.metadata());
-  const config = parseConfig({
-    server: { public_url: 'http://127.0.0.1:9' },
-    state: { data_dir: dir },
-    connectors: [{ id: 'bench', type: 'saml', idp_metadata_file: join(dir, 'idp.xml'), attributes: { username: 'uid' } }],
-  }).connectors[0] as SamlConnectorConfig;
-  const store = createMemoryStore();
-  const schema = createXmllintValidator();
-  samlify.setSchemaValidator(schema);
-  const connector = createSamlConnector(config, { publicUrl: 'http://127.0.0.1:9', keys: loadSpKeyPair({ dataDir: dir }), schema, store });
+  const { idp, connector, close } = startOfflineSp('bench');
   const spMetadata = connector.spMetadata();
   const rssStart = process.memoryUsage().rss / 1048576;
 
@@ -107,8 +87,7 @@ async function main() {
   console.log(`|---|---:|---:|---:|---:|`);
   for (const r of rows) console.log(`| ${r.name} | ${r.ops} | ${r.perSecond.toFixed(0)} | ${(r.perSecond / base).toFixed(2)}× | ${r.rssMiB.toFixed(0)} |`);
   console.log(`\nRSS at start ${rssStart.toFixed(0)} MiB, at end ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await close();
 }
 
 main().catch((err) => {

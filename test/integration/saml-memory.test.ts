@@ -7,22 +7,12 @@
  * (a leak of even 4 KiB per validation would exceed it) and 16 MiB of heap.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { parseConfig } from '../../src/config/load.js';
-import type { SamlConnectorConfig } from '../../src/config/schema.js';
-import { createSamlConnector } from '../../src/connectors/saml.js';
 import { replayKey } from '../../src/connectors/saml/checks/replay.js';
-import { createXmllintValidator } from '../../src/connectors/saml/checks/schema.js';
-import { loadSpKeyPair } from '../../src/connectors/saml/sp-keys.js';
-import { createMemoryStore } from '../../src/store/memory.js';
-import { createTestSamlIdp } from '../helpers/saml-idp.js';
+import { startOfflineSp } from '../helpers/saml-offline-sp.js';
 import { requireBinary } from '../helpers/services.js';
-import samlify from 'samlify';
 
 const ITERATIONS = 10_000;
 const RSS_BOUND = 40 * 1024 * 1024;
@@ -34,18 +24,7 @@ const gc = runInNewContext('gc') as () => void;
 
 test(`${ITERATIONS} ACS validations keep RSS and heap flat`, { timeout: 900_000 }, async (t) => {
   if (!requireBinary(t, 'xmllint')) return;
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-saml-mem-'));
-  const idp = createTestSamlIdp();
-  writeFileSync(join(dir, 'idp.xml'), idp.metadata());
-  const config = parseConfig({
-    server: { public_url: 'http://127.0.0.1:9' },
-    state: { data_dir: dir },
-    connectors: [{ id: 'mem', type: 'saml', idp_metadata_file: join(dir, 'idp.xml'), attributes: { username: 'uid' } }],
-  }).connectors[0] as SamlConnectorConfig;
-  const store = createMemoryStore();
-  const schema = createXmllintValidator();
-  samlify.setSchemaValidator(schema);
-  const connector = createSamlConnector(config, { publicUrl: 'http://127.0.0.1:9', keys: loadSpKeyPair({ dataDir: dir }), schema, store });
+  const { idp, connector, store, close } = startOfflineSp('mem');
   const { encoded, assertionId } = await idp.response({
     spMetadata: connector.spMetadata(),
     inResponseTo: '_req-1',
@@ -71,6 +50,5 @@ test(`${ITERATIONS} ACS validations keep RSS and heap flat`, { timeout: 900_000 
   );
   assert.ok(after.rss - before.rss < RSS_BOUND, `RSS grew by ${mib(after.rss - before.rss)}`);
   assert.ok(after.heapUsed - before.heapUsed < HEAP_BOUND, `heap grew by ${mib(after.heapUsed - before.heapUsed)}`);
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await close();
 });
