@@ -113,8 +113,9 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
       return refuse('the audit log is unavailable, so sessions are refused');
     }
     let up: ClientChannel;
+    let exit: UpstreamExit;
     try {
-      up = await openUpstream(conn.upstream, kind, command, pty, env, agentForward);
+      ({ up, exit } = await openUpstream(conn.upstream, kind, command, pty, env, agentForward));
     } catch (err) {
       refuse(`${conn.node.name} refused the session: ${(err as Error).message}`);
       await deps.audit
@@ -133,8 +134,6 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
 
     let bytesIn = 0;
     let bytesOut = 0;
-    let exit: { code?: number | null; signal?: string; dumped?: boolean; desc?: string } = {};
-    up.on('exit', (code: number | null, signal?: string, dumped?: boolean, desc?: string) => (exit = { code, signal, dumped, desc }));
     up.on('data', (data: Buffer) => {
       bytesOut += data.length;
       recording?.output(data);
@@ -192,10 +191,22 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
   }
 }
 
-function openUpstream(client: Client, kind: Kind, command: string | undefined, pty: PseudoTtyInfo | undefined, env: Record<string, string>, agentForward: boolean): Promise<ClientChannel> {
+export type UpstreamExit = { code?: number | null; signal?: string; dumped?: boolean; desc?: string };
+
+/**
+ * Opens the node's channel. Its exit status is captured from the moment the channel exists: ssh2
+ * parses a whole read at once, so a fast command's exit-status can be emitted before the caller's
+ * continuation runs, and an 'exit' listener added there would miss it.
+ */
+function openUpstream(client: Client, kind: Kind, command: string | undefined, pty: PseudoTtyInfo | undefined, env: Record<string, string>, agentForward: boolean): Promise<{ up: ClientChannel; exit: UpstreamExit }> {
   const window = pty ? { rows: pty.rows, cols: pty.cols, height: pty.height, width: pty.width, term: pty.term, modes: pty.modes } : undefined;
   return new Promise((resolve, reject) => {
-    const done = (err: Error | undefined, channel: ClientChannel) => (err ? reject(err) : resolve(channel));
+    const done = (err: Error | undefined, up: ClientChannel) => {
+      if (err) return reject(err);
+      const exit: UpstreamExit = {};
+      up.on('exit', (code: number | null, signal?: string, dumped?: boolean, desc?: string) => Object.assign(exit, { code, signal, dumped, desc }));
+      resolve({ up, exit });
+    };
     // agentForward is a per-channel option of ssh2 that its typings leave out.
     const options = { env, agentForward };
     if (kind === 'shell') client.shell(window ?? false, options, done);
