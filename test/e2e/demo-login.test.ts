@@ -3,7 +3,7 @@
 // calls the API with its session cookie, signs out (through the IdP's end-session page) and lands back
 // on the login chooser. The server is the real CLI in a child process; SIGTERM must stop it with exit 0.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import type { Page } from 'playwright-core';
 
 import { launchChromium } from '../helpers/chromium.js';
 import { closedPort } from '../helpers/services.js';
+import { startChild } from '../helpers/processes.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Where the lead looks at the home page (not committed). */
@@ -35,11 +36,11 @@ async function startDemoServer(t: TestContext): Promise<DemoServer> {
   const env: NodeJS.ProcessEnv = { ...process.env, GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
   delete env.GATEHOUSE_CONFIG;
   delete env.GATEHOUSE_LISTEN;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--demo', '--listen', `127.0.0.1:${port}`], {
+  const child = startChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--demo', '--listen', `127.0.0.1:${port}`], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }).child;
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

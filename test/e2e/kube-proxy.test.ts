@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -13,6 +13,7 @@ import { startKubeProxyStandin } from '../helpers/kube-proxy-standin.js';
 import { closedPort, requireBinary } from '../helpers/services.js';
 import { alice, logIn, startSso, type SsoSetup } from '../helpers/sso.js';
 import { makeTls } from '../helpers/tls.js';
+import { startRun } from '../helpers/processes.js';
 
 const CLI = ['--import', 'tsx', join(process.cwd(), 'src/cli/main.ts')];
 
@@ -47,13 +48,9 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
   const env = () => ({ ...process.env, HOME: home, GATEHOUSE_HOME: join(home, '.gatehouse'), GATEHOUSE_BROWSER: join(home, 'fake-browser.sh'), KUBECONFIG: kubeconfig });
   // Asynchronous spawn: the gateway runs in this process and must keep answering.
   const start = (command: string, args: string[]): { child: ChildProcess; done: Promise<Run>; stdout: () => string } => {
-    const child = spawn(command, args, { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
-    const done = new Promise<Run>((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
-    return { child, done, stdout: () => stdout };
+    const started = startRun(command, args, { env: env() });
+    const done = started.done.then((r): Run => ({ status: r.code, stdout: r.stdout, stderr: r.stderr }));
+    return { child: started.child, done, stdout: started.stdout };
   };
   const run = (command: string, args: string[]) => start(command, args).done;
   const k = (...args: string[]) => run(kubectl!, ['--context', 'prod', ...args]);

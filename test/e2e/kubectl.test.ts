@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { BrowserCommand } from '../helpers/browser-command.js';
 import { requireBinary } from '../helpers/services.js';
 import { alice, kubePolicy, logIn, startSso, type SsoSetup } from '../helpers/sso.js';
 import { makeTls } from '../helpers/tls.js';
+import { startRun } from '../helpers/processes.js';
 
 const CLI = ['--import', 'tsx', join(process.cwd(), 'src/cli/main.ts')];
 
@@ -29,17 +29,11 @@ describe('kubectl through gatehouse login and the exec credential plugin', () =>
 
   /** Runs a command; `onStderr` can act on what it prints (URLs, device codes) while it runs. */
   const run = (command: string, args: string[], onStderr?: (text: string) => void, extraEnv: Record<string, string> = {}): Promise<Run> =>
-    new Promise((resolve) => {
-      const child = spawn(command, args, { env: { ...env(), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => {
-        stderr += d;
-        onStderr?.(stderr);
-      });
-      child.on('close', (status) => resolve({ status, stdout, stderr }));
-    });
+    {
+      const started = startRun(command, args, { env: { ...env(), ...extraEnv } });
+      if (onStderr) started.child.stderr!.on('data', () => onStderr(started.stderr()));
+      return started.done.then((r) => ({ status: r.code, stdout: r.stdout, stderr: r.stderr }));
+    }
   const cli = (args: string[], onStderr?: (text: string) => void, extraEnv: Record<string, string> = {}) => run(process.execPath, [...CLI, ...args], onStderr, extraEnv);
 
   before(async () => {

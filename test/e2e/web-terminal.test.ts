@@ -1,5 +1,5 @@
 // The web terminal in real headless Chromium: alice signs in through the embedded IdP, follows
-// the link on "my access" to /terminal/node1?login=root, types a command into xterm.js and sees its output from a real sshd,
+// the link on "my access" to /terminal/node1?login=<test login>, types a command into xterm.js and sees its output from a real sshd,
 // reached through the same upstream, recording and audit path as `ssh -J`.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { transcript } from '../../src/recording/reader.js';
 import { startGateway } from '../helpers/gateway.js';
 import { launchChromium, signInWithDemoIdp } from '../helpers/chromium.js';
-import { prepareSshd, SSH_TEST_POLICY } from '../helpers/ssh.js';
+import { prepareSshd, SSH_TEST_POLICY, NODE_LOGIN } from '../helpers/ssh.js';
 
 const PASSWORD = 'alice-e2e-pw'; // secret-scan: allow
 
@@ -39,13 +39,13 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   page.on('pageerror', (err) => errors.push(`${page.url()}: ${err.message}`));
 
   // Signed out: sign in first, then back to the page asked for.
-  await page.goto(`${gw.url}/terminal/node1?login=root`);
-  await signInWithDemoIdp(page, gw.url, { username: 'alice', password: PASSWORD }, `${gw.url}/terminal/node1?login=root`);
+  await page.goto(`${gw.url}/terminal/node1?login=${NODE_LOGIN}`);
+  await signInWithDemoIdp(page, gw.url, { username: 'alice', password: PASSWORD }, `${gw.url}/terminal/node1?login=${NODE_LOGIN}`);
   // "My access" links every login alice has on every node to its terminal.
   await page.goto(`${gw.url}/`);
-  assert.deepEqual(await page.locator('#ssh-nodes a.tag').allTextContents(), ['ops@node1', 'root@node1']);
-  await page.click('#ssh-nodes a:text("root@node1")');
-  await page.waitForURL(`${gw.url}/terminal/node1?login=root`);
+  assert.deepEqual(await page.locator('#ssh-nodes a.tag').allTextContents(), [`${NODE_LOGIN}@node1`, 'ops@node1'].sort());
+  await page.click(`#ssh-nodes a:text("${NODE_LOGIN}@node1")`);
+  await page.waitForURL(`${gw.url}/terminal/node1?login=${NODE_LOGIN}`);
 
   await page.waitForFunction(() => document.getElementById('terminal-status')?.textContent === 'Connected.');
   await page.locator('#terminal .xterm-helper-textarea').focus();
@@ -77,7 +77,7 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   assert.equal(start.details?.recorded, true);
   assert.equal(start.details?.via, 'web-terminal');
   assert.equal(end.details?.node, 'node1');
-  assert.equal(end.details?.login, 'root');
+  assert.equal(end.details?.login, NODE_LOGIN);
   assert.equal(end.details?.exit_code, 0);
   const cast = join(dir, `${end.session_id}.cast`);
   assert.equal(end.details?.recording_sha256, createHash('sha256').update(readFileSync(cast)).digest('hex'), 'session.end carries the recording hash');
@@ -96,7 +96,7 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
   const handshake = (origin: string) =>
     new Promise<number>((resolve, reject) => {
-      const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/terminal/node1/ws?login=root`, { headers: { cookie, origin } });
+      const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/terminal/node1/ws?login=${NODE_LOGIN}`, { headers: { cookie, origin } });
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
       ws.on('open', () => {
         ws.close();
@@ -112,7 +112,7 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   await gw.waitForEvent((e) => e.type === 'session.end' && e.session_id !== end.session_id, 10_000);
 
   // Signing out elsewhere (a request with the browser's cookies) ends an open terminal at once, with the reason.
-  await page.goto(`${gw.url}/terminal/node1?login=root`);
+  await page.goto(`${gw.url}/terminal/node1?login=${NODE_LOGIN}`);
   await page.waitForFunction(() => document.getElementById('terminal-status')?.textContent === 'Connected.');
   const shell = await gw.waitForEvent((e) => e.type === 'session.start' && e.details?.via === 'web-terminal' && !gw.auditEvents().some((x) => x.type === 'session.end' && x.session_id === e.session_id), 10_000);
   const signOut = await page.context().request.get(`${gw.url}/logout`, { maxRedirects: 0 });

@@ -5,12 +5,13 @@
  * users, an IdP key and certificate (openssl), and the remote-SP metadata describing Gatehouse,
  * built from our own SP metadata XML.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedPort, tcpReachable } from './services.js';
+import { startChild } from './processes.js';
 
 export const SIMPLESAMLPHP_WWW = '/usr/share/simplesamlphp/www';
 
@@ -114,10 +115,10 @@ $metadata['__DYNAMIC:1__'] = [
   );
   writeFileSync(join(dir, 'metadata', 'saml20-sp-remote.php'), '<?php\n');
 
-  const child: ChildProcess = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', SIMPLESAMLPHP_WWW], {
+  const child: ChildProcess = startChild('php', ['-S', `127.0.0.1:${port}`, '-t', SIMPLESAMLPHP_WWW], {
     env: { ...process.env, SIMPLESAMLPHP_CONFIG_DIR: dir },
     stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  }).child;
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     if (stderr.length < 20_000) stderr += d;

@@ -1,15 +1,28 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { GATEWAY_AUDIENCE } from '../../src/web/principal.js';
 import { createTokenIssuer } from '../../src/tokens/issuer.js';
 import { createKeyManager } from '../../src/tokens/keys.js';
 import type { TestGateway } from './gateway.js';
+import { runChild, startChild, type ChildRun } from './processes.js';
 import { closedPort, requireBinary, tcpReachable } from './services.js';
 
 export const SSHD_CANDIDATES = ['/usr/sbin/sshd'];
+
+/**
+ * The account test nodes log in: `gatehouse-test`, which the test runner creates when it runs as
+ * root (an unprivileged user with /bin/sh and an empty home, so no machine's dotfiles are read);
+ * otherwise whoever runs the tests, the only account an unprivileged sshd can log in.
+ */
+export const NODE_LOGIN = process.env.GATEHOUSE_TEST_SSH_LOGIN ?? userInfo().username;
+
+function accountIds(name: string): { uid: number; gid: number } {
+  const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout);
+  return { uid: id('-u'), gid: id('-g') };
+}
 
 /**
  * A gateway token signed with the gateway's own keys: the test opens the gateway's key file
@@ -42,6 +55,8 @@ export function keygen(dir: string, name: string, type: 'ed25519' | 'rsa' | 'ecd
 export interface Sshd {
   port: number;
   dir: string;
+  /** A folder under dir that NODE_LOGIN may write (scp and sftp targets). */
+  files: string;
   /** `ssh-ed25519 AAAA...` of the daemon's host key. */
   hostKey: string;
   log(): string;
@@ -50,8 +65,8 @@ export interface Sshd {
 
 /**
  * A real OpenSSH daemon on a free 127.0.0.1 port: its own host key, TrustedUserCAKeys = the
- * gateway's user CA, no principals file (the login must be a certificate principal), root by key
- * only. Prepared first (port and host key, for the gateway's node config), started once the
+ * gateway's user CA, no principals file (the login must be a certificate principal). Sessions log
+ * in NODE_LOGIN. Prepared first (port and host key, for the gateway's node config), started once the
  * gateway's CA exists.
  */
 export async function prepareSshd(t: TestContext): Promise<{ port: number; dir: string; hostKey: string; start(userCaLine: string, extra?: string[]): Promise<Sshd> } | undefined> {
@@ -59,13 +74,20 @@ export async function prepareSshd(t: TestContext): Promise<{ port: number; dir: 
   if (!sshd || !requireBinary(t, 'ssh') || !requireBinary(t, 'ssh-keygen')) return undefined;
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sshd-'));
+  chmodSync(dir, 0o755); // the login reads what tests put here
+  const files = join(dir, 'files');
+  mkdirSync(files);
+  if (process.getuid?.() === 0) {
+    const { uid, gid } = accountIds(NODE_LOGIN);
+    chownSync(files, uid, gid);
+  }
   keygen(dir, 'host_ed25519');
   const port = await closedPort();
   const hostKey = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
-  return { port, dir, hostKey, start: (userCaLine, extra) => startSshd({ sshd, dir, port, hostKey, userCaLine, extra }) };
+  return { port, dir, hostKey, start: (userCaLine, extra) => startSshd({ sshd, dir, files, port, hostKey, userCaLine, extra }) };
 }
 
-async function startSshd(options: { sshd: string; dir: string; port: number; hostKey: string; userCaLine: string; extra?: string[] }): Promise<Sshd> {
+async function startSshd(options: { sshd: string; dir: string; files: string; port: number; hostKey: string; userCaLine: string; extra?: string[] }): Promise<Sshd> {
   const { dir, port } = options;
   writeFileSync(join(dir, 'user_ca.pub'), `${options.userCaLine.trim()}\n`);
   const config = [
@@ -89,7 +111,8 @@ async function startSshd(options: { sshd: string; dir: string; port: number; hos
     ...(options.extra ?? []),
   ];
   writeFileSync(join(dir, 'sshd_config'), `${config.join('\n')}\n`);
-  const child: ChildProcess = spawn(options.sshd, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const daemon = startChild(options.sshd, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const { child } = daemon;
   let log = '';
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   const deadline = Date.now() + 10_000;
@@ -100,44 +123,22 @@ async function startSshd(options: { sshd: string; dir: string; port: number; hos
   return {
     port,
     dir,
+    files: options.files,
     hostKey: options.hostKey,
     log: () => log,
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await daemon.stop();
       if (process.env.TEST_SSHD_LOG) process.stderr.write(log);
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-export interface SshRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type SshRun = ChildRun;
 
 /** Runs an OpenSSH tool (ssh, scp, sftp) to completion, feeding `input`; bounded by timeoutMs. */
 export function runSsh(tool: string, args: string[], options: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<SshRun> {
-  return new Promise((resolve) => {
-    const child = spawn(tool, args, { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    if (options.input !== undefined) child.stdin.end(options.input);
-    else child.stdin.end();
-  });
+  return runChild(tool, args, { ...options, env: { ...process.env, ...options.env } });
 }
 
 /**
@@ -185,7 +186,7 @@ export async function fetchUserCert(gatewayUrl: string, token: string, key: stri
 export const SSH_TEST_POLICY = {
   connectors: [{ type: 'oidc', id: 'corp', issuer: 'http://127.0.0.1:9/', client_id: 'gatehouse', client_secret: 'unused' }], // secret-scan: allow
   roles: [
-    { name: 'ops', logins: ['root', 'ops'], node_labels: { env: ['*'] }, port_forwarding: true, max_session_ttl: '2h' },
+    { name: 'ops', logins: [NODE_LOGIN, 'ops'], node_labels: { env: ['*'] }, port_forwarding: true, max_session_ttl: '2h' },
     { name: 'dev', logins: ['{{external.username}}'], node_labels: { env: ['dev'] } },
     { name: 'auditor', audit: 'read' },
   ],

@@ -1,7 +1,6 @@
 // The audit API, the pages' permissions and the `gatehouse audit` CLI against a real gateway
 // (file backend). Callers use gateway tokens minted by the gateway's own issuer, as the CLI does.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { auditFiles } from '../../src/audit/file.js';
 import type { AuditPage } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/sink.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { runChild, startChild } from '../helpers/processes.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -187,14 +187,7 @@ describe('audit API', () => {
 
 /** Runs the real CLI; resolves with its exit code and output. */
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', ...args], { cwd: REPO, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', ...args], { cwd: REPO, env: { ...process.env, ...env } });
 }
 
 describe('gatehouse audit CLI', () => {
@@ -247,9 +240,9 @@ describe('gatehouse audit CLI', () => {
   });
 
   test('tail -f prints the newest events, then new ones as they are written', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', 'tail', '-f', '--interval', '200ms', '--limit', '3', '--json', ...creds()], { cwd: REPO });
+    const tail = startChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', 'tail', '-f', '--interval', '200ms', '--limit', '3', '--json', ...creds()], { cwd: REPO });
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    tail.child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     const waitFor = async (predicate: () => boolean) => {
       for (let i = 0; i < 300 && !predicate(); i++) await new Promise((r) => setTimeout(r, 50));
       assert.ok(predicate(), `tail output so far:\n${out}`);
@@ -262,7 +255,7 @@ describe('gatehouse audit CLI', () => {
       assert.equal(lines.at(-1)!.id, fresh.id);
       assert.equal(new Set(lines.map((e) => e.id)).size, lines.length, 'no event printed twice');
     } finally {
-      child.kill();
+      await tail.stop();
     }
   });
 });

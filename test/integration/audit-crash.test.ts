@@ -3,7 +3,6 @@
 // line (what a power cut mid-write leaves; SIGKILL alone cannot tear a write() that reached the page
 // cache): it is moved aside and the chain continues with an `audit.recovered` event.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,18 +13,19 @@ import { createPostgresAuditBackend } from '../../src/audit/postgres.js';
 import type { AuditBackend } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/sink.js';
 import { dropSchema, freshSchema, PG_URL, requirePostgres } from '../helpers/postgres.js';
+import { startChild } from '../helpers/processes.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Runs the burst writer until it has acknowledged `acks` events, then SIGKILLs it. */
 async function burstAndKill(args: string[], acks: number): Promise<string[]> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/audit-burst.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = startChild(process.execPath, ['--import', 'tsx', 'test/helpers/audit-burst.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }).child;
   let out = '';
   let err = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
   await new Promise<void>((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       if (out.split('\n').length > acks) resolve();
     });

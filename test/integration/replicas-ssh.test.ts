@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { GATEWAY_AUDIENCE } from '../../src/tokens/gateway-token.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { closedPort, REDIS_URL, requireBinary, requireRedis } from '../helpers/services.js';
-import { fetchUserCert, keygen, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, type Sshd } from '../helpers/ssh.js';
+import { fetchUserCert, keygen, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, type Sshd, NODE_LOGIN } from '../helpers/ssh.js';
 
 /**
  * Two replicas sharing Redis (CAs, signing keys) and a recordings volume: an SSH session through
@@ -60,7 +60,7 @@ describe('an SSH session through one replica shows up on the other', () => {
     const cert = await fetchUserCert(b.gateway.url(), token, key);
     writeFileSync(join(dir, 'known_hosts'), `${cert.known_hosts}\n`);
     const cfg = writeClientConfig(dir, { key, knownHosts: join(dir, 'known_hosts'), proxy: `127.0.0.1:${b.gateway.ssh!.address().port}`, nodes: ['node1'] });
-    const run = await runSsh('ssh', ['-F', cfg, '-tt', 'root@node1'], { input: 'echo via-b-$((6*7))\nexit\n' });
+    const run = await runSsh('ssh', ['-F', cfg, '-tt', `${NODE_LOGIN}@node1`], { input: 'echo via-b-$((6*7))\nexit\n' });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /via-b-42/);
     const end = await b.waitForEvent((e) => e.type === 'session.end' && e.details?.kind === 'shell');

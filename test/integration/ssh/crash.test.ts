@@ -1,7 +1,7 @@
 // The gateway is killed with SIGKILL in the middle of a recorded session: the recording written so
 // far must still play (asciinema play), hold what was seen before the crash, and say it is incomplete.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { transcript } from '../../../src/recording/reader.js';
 import { closedPort, requireBinary, tcpReachable } from '../../helpers/services.js';
-import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, SSH_TEST_POLICY, writeClientConfig } from '../../helpers/ssh.js';
+import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, SSH_TEST_POLICY, writeClientConfig, NODE_LOGIN } from '../../helpers/ssh.js';
+import { startChild } from '../../helpers/processes.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -32,9 +33,9 @@ test('SIGKILL mid-session leaves a playable partial recording', { timeout: 120_0
       recordings: { dir: recordings },
     }),
   );
-  const gateway = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', join(dir, 'gatehouse.yaml')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+  const { child: gateway } = startChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', join(dir, 'gatehouse.yaml')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
   let gatewayLog = '';
-  gateway.stderr.on('data', (d: Buffer) => (gatewayLog += d.toString()));
+  gateway.stderr!.on('data', (d: Buffer) => (gatewayLog += d.toString()));
   const gatewayExit = new Promise((r) => gateway.once('exit', r));
   t.after(() => {
     if (gateway.exitCode === null && gateway.signalCode === null) gateway.kill('SIGKILL');
@@ -52,11 +53,11 @@ test('SIGKILL mid-session leaves a playable partial recording', { timeout: 120_0
   writeFileSync(join(dir, 'known_hosts'), `${cert.known_hosts}\n`);
   const cfg = writeClientConfig(dir, { key, knownHosts: join(dir, 'known_hosts'), proxy: `127.0.0.1:${sshPort}`, nodes: ['node1'] });
 
-  const ssh = spawn('ssh', ['-F', cfg, '-tt', 'root@node1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const { child: ssh } = startChild('ssh', ['-F', cfg, '-tt', `${NODE_LOGIN}@node1`], { stdio: ['pipe', 'pipe', 'pipe'] });
   let seen = '';
-  ssh.stdout.on('data', (d: Buffer) => (seen += d.toString()));
+  ssh.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
   const sshExit = new Promise<number | null>((r) => ssh.once('exit', (code) => r(code)));
-  ssh.stdin.write('echo before-crash-$((2+3))\n');
+  ssh.stdin!.write('echo before-crash-$((2+3))\n');
   for (const deadline = Date.now() + 20_000; !seen.includes('before-crash-5'); ) {
     assert.ok(Date.now() < deadline, `no output through the gateway: ${seen}`);
     await new Promise((r) => setTimeout(r, 50));

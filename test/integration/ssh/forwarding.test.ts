@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,14 +7,15 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { closedPort, requireBinary } from '../../helpers/services.js';
-import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, writeClientConfig, type Sshd } from '../../helpers/ssh.js';
+import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, writeClientConfig, type Sshd, NODE_LOGIN } from '../../helpers/ssh.js';
+import { startChild } from '../../helpers/processes.js';
 
 /** alice's role allows port and agent forwarding; carol reaches the same node without either. */
 const POLICY = {
   connectors: [{ type: 'oidc', id: 'corp', issuer: 'http://127.0.0.1:9/', client_id: 'gatehouse', client_secret: 'unused' }], // secret-scan: allow
   roles: [
-    { name: 'ops', logins: ['root'], node_labels: { env: ['*'] }, port_forwarding: true, agent_forwarding: true },
-    { name: 'plain', logins: ['root'], node_labels: { env: ['*'] } },
+    { name: 'ops', logins: [NODE_LOGIN], node_labels: { env: ['*'] }, port_forwarding: true, agent_forwarding: true },
+    { name: 'plain', logins: [NODE_LOGIN], node_labels: { env: ['*'] } },
   ],
   mappings: [
     { match: { claim: 'groups', value: 'admins' }, roles: ['ops'] },
@@ -62,13 +63,13 @@ describe('port and agent forwarding through the gateway, only where a role allow
 
   test('ssh -W (a direct-tcpip channel leaving from the node, as -L uses): relayed when allowed; refused with a reason otherwise', async () => {
     if (skip) return;
-    const relayed = await runSsh('ssh', ['-F', config.alice, '-W', `127.0.0.1:${echoPort}`, 'root@node1'], { input: 'hello\n' });
+    const relayed = await runSsh('ssh', ['-F', config.alice, '-W', `127.0.0.1:${echoPort}`, `${NODE_LOGIN}@node1`], { input: 'hello\n' });
     assert.equal(relayed.stdout, 'HELLO\n', relayed.stderr);
     const opened = await gw.waitForEvent((e) => e.type === 'session.start' && e.details?.kind === 'direct-tcpip');
     assert.equal(opened.user, 'alice');
     assert.equal(opened.details?.dest, `127.0.0.1:${echoPort}`);
 
-    const refused = await runSsh('ssh', ['-F', config.carol, '-W', `127.0.0.1:${echoPort}`, 'root@node1'], { input: 'hello\n' });
+    const refused = await runSsh('ssh', ['-F', config.carol, '-W', `127.0.0.1:${echoPort}`, `${NODE_LOGIN}@node1`], { input: 'hello\n' });
     assert.equal(refused.stdout, '');
     assert.match(refused.stderr, /port forwarding is not allowed for your roles/);
     const denied = await gw.waitForEvent((e) => e.type === 'access.denied' && e.reason === 'port_forwarding_not_allowed' && e.details?.kind === 'direct-tcpip');
@@ -81,7 +82,7 @@ describe('port and agent forwarding through the gateway, only where a role allow
     const port = await closedPort();
     // On the node: connect to the forwarded port (it exists before the command runs), say hello, read the answer.
     const remote = `exec 3<>/dev/tcp/127.0.0.1/${port} && echo hello >&3 && head -n1 <&3`;
-    const forwarded = await runSsh('ssh', ['-F', config.alice, '-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${port}:127.0.0.1:${echoPort}`, 'root@node1', `bash -c '${remote}'`]);
+    const forwarded = await runSsh('ssh', ['-F', config.alice, '-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${port}:127.0.0.1:${echoPort}`, `${NODE_LOGIN}@node1`, `bash -c '${remote}'`]);
     assert.equal(forwarded.code, 0, forwarded.stderr);
     assert.equal(forwarded.stdout, 'HELLO\n');
     const listen = await gw.waitForEvent((e) => e.type === 'session.start' && e.details?.kind === 'tcpip-forward');
@@ -89,7 +90,7 @@ describe('port and agent forwarding through the gateway, only where a role allow
     const connection = await gw.waitForEvent((e) => e.type === 'session.start' && e.details?.kind === 'forwarded-tcpip');
     assert.equal(connection.user, 'alice');
 
-    const refused = await runSsh('ssh', ['-F', config.carol, '-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${port}:127.0.0.1:${echoPort}`, 'root@node1', 'true']);
+    const refused = await runSsh('ssh', ['-F', config.carol, '-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${port}:127.0.0.1:${echoPort}`, `${NODE_LOGIN}@node1`, 'true']);
     assert.equal(refused.code, 255);
     assert.match(refused.stderr, /remote port forwarding failed/);
     const denied = await gw.waitForEvent((e) => e.type === 'access.denied' && e.details?.kind === 'tcpip-forward');
@@ -100,7 +101,7 @@ describe('port and agent forwarding through the gateway, only where a role allow
   test('ssh -A: the node sees the client agent (keys stay on the client) when allowed; no agent otherwise', async () => {
     if (skip) return;
     const socket = join(dir, 'agent.sock');
-    const agent: ChildProcess = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    const agent = startChild('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
     try {
       for (let i = 0; i < 100 && spawnSync('ssh-add', ['-l'], { env: { ...process.env, SSH_AUTH_SOCK: socket } }).status === 2; i++) await new Promise((r) => setTimeout(r, 50));
       const agentKey = keygen(dir, 'agent-key');
@@ -109,7 +110,7 @@ describe('port and agent forwarding through the gateway, only where a role allow
       const fingerprint = spawnSync('ssh-keygen', ['-l', '-f', `${agentKey}.pub`], { encoding: 'utf8' }).stdout.split(' ')[1];
       const env = { SSH_AUTH_SOCK: socket };
 
-      const forwarded = await runSsh('ssh', ['-F', config.alice, '-A', 'root@node1', 'ssh-add -l'], { env });
+      const forwarded = await runSsh('ssh', ['-F', config.alice, '-A', `${NODE_LOGIN}@node1`, 'ssh-add -l'], { env });
       assert.equal(forwarded.code, 0, forwarded.stderr);
       assert.ok(forwarded.stdout.includes(fingerprint), forwarded.stdout);
       const used = await gw.waitForEvent((e) => e.type === 'session.start' && e.details?.kind === 'auth-agent');
@@ -117,12 +118,12 @@ describe('port and agent forwarding through the gateway, only where a role allow
       const session = await gw.waitForEvent((e) => e.type === 'session.start' && e.details?.command === 'ssh-add -l' && e.user === 'alice');
       assert.equal(session.details?.agent_forwarding, true);
 
-      const refused = await runSsh('ssh', ['-F', config.carol, '-A', 'root@node1', 'ssh-add -l'], { env });
+      const refused = await runSsh('ssh', ['-F', config.carol, '-A', `${NODE_LOGIN}@node1`, 'ssh-add -l'], { env });
       assert.equal(refused.code, 2, 'ssh-add: no agent to talk to');
       const denied = await gw.waitForEvent((e) => e.type === 'access.denied' && e.reason === 'agent_forwarding_not_allowed');
       assert.equal(denied.user, 'carol');
     } finally {
-      agent.kill();
+      await agent.stop();
     }
   });
 });

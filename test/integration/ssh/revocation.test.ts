@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,14 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { closedPort } from '../../helpers/services.js';
-import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, writeClientConfig, type Sshd } from '../../helpers/ssh.js';
+import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, writeClientConfig, type Sshd, NODE_LOGIN } from '../../helpers/ssh.js';
+import { startChild } from '../../helpers/processes.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 
 const POLICY = {
   connectors: [{ type: 'oidc', id: 'corp', issuer: 'http://127.0.0.1:9/', client_id: 'gatehouse', client_secret: 'unused' }], // secret-scan: allow
   roles: [
-    { name: 'ops', logins: ['root'], node_labels: { env: ['*'] } },
+    { name: 'ops', logins: [NODE_LOGIN], node_labels: { env: ['*'] } },
     { name: 'security', ssh_revoke: true },
   ],
   mappings: [
@@ -69,7 +69,7 @@ describe('SSH certificate revocation: by serial or per person, refused at once a
     const cli = (...args: string[]) => runSsh(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { env, timeoutMs: 60_000 });
     assert.equal((await cli('ssh', 'cert')).code, 0);
     const config = join(home, 'ssh', 'config');
-    assert.equal((await runSsh('ssh', ['-F', config, '-o', 'BatchMode=yes', 'root@node1', 'true'])).code, 0);
+    assert.equal((await runSsh('ssh', ['-F', config, '-o', 'BatchMode=yes', `${NODE_LOGIN}@node1`, 'true'])).code, 0);
 
     const revoked = await cli('ssh', 'revoke');
     assert.equal(revoked.code, 0, revoked.stderr);
@@ -82,7 +82,7 @@ describe('SSH certificate revocation: by serial or per person, refused at once a
     // Stock ssh with the old certificate: put it back, as someone holding a copy would.
     const copy = await person('alice', 'alice-copy');
     assert.equal((await revoke(env.GATEHOUSE_TOKEN, { serial: copy.serial })).status, 200);
-    const refused = await runSsh('ssh', ['-F', copy.config, 'root@node1', 'true']);
+    const refused = await runSsh('ssh', ['-F', copy.config, `${NODE_LOGIN}@node1`, 'true']);
     assert.equal(refused.code, 255);
     assert.match(refused.stderr, /gatehouse: This certificate has been revoked/);
     const denied = await gw.waitForEvent((e) => e.type === 'ssh.auth' && e.reason === 'cert_revoked');
@@ -92,10 +92,10 @@ describe('SSH certificate revocation: by serial or per person, refused at once a
   test('a connection already open with a certificate ends when the certificate is revoked', async () => {
     if (skip) return;
     const dave = await person('dave');
-    const child = spawn('ssh', ['-F', dave.config, 'root@node1', 'echo started; exec sleep 60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { child } = startChild('ssh', ['-F', dave.config, `${NODE_LOGIN}@node1`, 'echo started; exec sleep 60'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve()));
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('started') && resolve()));
     assert.equal((await revoke(await token('dave', ['admins']), { serial: dave.serial })).status, 200);
     const { code, signal } = await closed;
     clearTimeout(killer);
@@ -115,19 +115,19 @@ describe('SSH certificate revocation: by serial or per person, refused at once a
     assert.equal(forbidden.body.error, 'revoke_forbidden');
     const refusals = gw.auditEvents().filter((e) => e.type === 'ssh.cert.revoked' && e.outcome === 'failure' && e.user === 'alice');
     assert.deepEqual(refusals.map((e) => e.reason).sort(), ['cert_unknown', 'revoke_forbidden']);
-    assert.equal((await runSsh('ssh', ['-F', bob.config, 'root@node1', 'true'])).code, 0, 'still valid');
+    assert.equal((await runSsh('ssh', ['-F', bob.config, `${NODE_LOGIN}@node1`, 'true'])).code, 0, 'still valid');
 
     const all = await revoke(await token('sec', ['security']), { user: 'bob' });
     assert.equal(all.status, 200, JSON.stringify(all.body));
     assert.equal((all.body.revoked as { user: string }).user, 'bob');
-    assert.equal((await runSsh('ssh', ['-F', bob.config, 'root@node1', 'true'])).code, 255);
+    assert.equal((await runSsh('ssh', ['-F', bob.config, `${NODE_LOGIN}@node1`, 'true'])).code, 255);
     const audited = await gw.waitForEvent((e) => e.type === 'ssh.cert.revoked' && e.user === 'sec');
     assert.equal(audited.details?.target_user, 'bob');
 
     // Certificates issued after the revocation's second work.
     await new Promise((r) => setTimeout(r, 1100));
     const again = await person('bob', 'bob-again');
-    assert.equal((await runSsh('ssh', ['-F', again.config, 'root@node1', 'true'])).code, 0);
+    assert.equal((await runSsh('ssh', ['-F', again.config, `${NODE_LOGIN}@node1`, 'true'])).code, 0);
   });
 
   test('bad requests: a serial that is not a number, both or neither target, no credentials', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startGateway } from '../../helpers/gateway.js';
 import { closedPort } from '../../helpers/services.js';
-import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig } from '../../helpers/ssh.js';
+import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, NODE_LOGIN } from '../../helpers/ssh.js';
 
 /** On shutdown the listener stops accepting; a running session finishes within ssh.shutdown_grace. */
 for (const [grace, finishes] of [
@@ -28,7 +28,7 @@ for (const [grace, finishes] of [
       const cert = await fetchUserCert(gw.url, await mintGatewayToken(gw, { connector: 'corp', username: 'alice', groups: ['admins'] }), key);
       writeFileSync(join(dir, 'known_hosts'), `${cert.known_hosts}\n`);
       const cfg = writeClientConfig(dir, { key, knownHosts: join(dir, 'known_hosts'), proxy: `127.0.0.1:${sshPort}`, nodes: ['node1'] });
-      const session = runSsh('ssh', ['-F', cfg, 'root@node1', 'echo started; sleep 2; echo finished'], { timeoutMs: 30_000 });
+      const session = runSsh('ssh', ['-F', cfg, `${NODE_LOGIN}@node1`, 'echo started; sleep 2; echo finished'], { timeoutMs: 30_000 });
       await gw.waitForEvent((e) => e.type === 'session.start');
       const stopped = gw.stop();
       const run = await session;

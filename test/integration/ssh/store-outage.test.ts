@@ -7,7 +7,7 @@ import { GATEWAY_AUDIENCE } from '../../../src/tokens/gateway-token.js';
 import { startGateway } from '../../helpers/gateway.js';
 import { startRedisServer, stopRedisServer, until } from '../../helpers/redis-server.js';
 import { closedPort, requireBinary } from '../../helpers/services.js';
-import { fetchUserCert, keygen, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig } from '../../helpers/ssh.js';
+import { fetchUserCert, keygen, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, NODE_LOGIN } from '../../helpers/ssh.js';
 
 test('SSH fails closed while the store is away (revocations cannot be checked), and recovers by itself', async (t) => {
   const bin = requireBinary(t, 'redis-server');
@@ -34,7 +34,7 @@ test('SSH fails closed while the store is away (revocations cannot be checked), 
   const cert = await fetchUserCert(gw.url, token, key);
   writeFileSync(join(dir, 'known_hosts'), `${cert.known_hosts}\n`);
   const cfg = writeClientConfig(dir, { key, knownHosts: join(dir, 'known_hosts'), proxy: `127.0.0.1:${gw.gateway.ssh!.address().port}`, nodes: ['node1'] });
-  const ssh = () => runSsh('ssh', ['-F', cfg, 'root@node1', 'echo reached']);
+  const ssh = () => runSsh('ssh', ['-F', cfg, `${NODE_LOGIN}@node1`, 'echo reached']);
   assert.equal((await ssh()).stdout, 'reached\n');
 
   await stopRedisServer(redis);
