@@ -1,28 +1,42 @@
 #!/usr/bin/env node
 // The `npm test` entry point.
 //
-//   npm test                      build, then run every test/**/*.test.ts
+//   npm test                      build, start the services, run every test/**/*.test.ts
 //   npm test -- oidc saml         only files whose path contains "oidc" or "saml"
 //   npm test -- --test-name-pattern=refresh   arguments starting with "-" go to `node --test`
 //
 // What it does:
 // - Runs `npm run build` first (some e2e tests spawn dist/cli/main.js), unless GATEHOUSE_SKIP_BUILD
 //   is set.
-// - Finds the test files itself (Node 20's `node --test` takes no globs), sorted, and runs
-//   `node --import tsx --test --test-concurrency=2` with the spec reporter on stdout and a TAP
-//   reporter into a temporary file (or GATEHOUSE_TAP_FILE when set, e.g. to keep it as a CI artifact).
-// - Reads the TAP summary and prints a last line `N passed, N failed, N skipped`
+// - Starts Redis, PostgreSQL and MariaDB on free ports (scripts/test-services.mjs) unless
+//   GATEHOUSE_TEST_REDIS_URL / _PG_URL / _MYSQL_URL name existing ones, and stops them at the end.
+// - Finds the test files itself (Node 20's `node --test` takes no globs; folders named `fixtures`
+//   are left out), sorted, and runs them with `node --import tsx --test`, GATEHOUSE_TEST_CONCURRENCY
+//   files at a time (default 3), the spec reporter on stdout and a TAP reporter into a temporary
+//   file (or GATEHOUSE_TAP_FILE when set, e.g. to keep it as a CI artifact).
+// - Nothing can hang it. Each test and hook times out after GATEHOUSE_TEST_TIMEOUT_S (default 120;
+//   scripts/test-timeouts.mjs), each file after GATEHOUSE_TEST_FILE_TIMEOUT_S (default 600), and
+//   the whole run after GATEHOUSE_TEST_DEADLINE_S (default 1200), when the runner's process group
+//   is killed. At the end every process the tests left behind (found by a marker variable in its
+//   environment) is killed.
+// - Reads the TAP summary, prints the 10 slowest files, and a last line `N passed, N failed, N skipped`
 //   ("failed" includes cancelled tests, so a timeout or crash never looks like a pass).
 // - With CI=true, a skipped test is fatal: it lists every skipped test with its reason and exits 1,
 //   because CI has every peer a test may need and a skip there means something is broken.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startTestServices } from './test-services.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const testDir = path.join(root, 'test');
+const testDir = process.env.GATEHOUSE_TEST_ROOT ? path.resolve(process.env.GATEHOUSE_TEST_ROOT) : path.join(root, 'test');
+const seconds = (name, fallback) => Number(process.env[name] ?? fallback) * 1000;
+const TEST_TIMEOUT_MS = seconds('GATEHOUSE_TEST_TIMEOUT_S', 120);
+const FILE_TIMEOUT_MS = seconds('GATEHOUSE_TEST_FILE_TIMEOUT_S', 600);
+const DEADLINE_MS = seconds('GATEHOUSE_TEST_DEADLINE_S', 1200);
+const CONCURRENCY = Number(process.env.GATEHOUSE_TEST_CONCURRENCY ?? 3);
 const isCI = /^(true|1)$/i.test(process.env.CI ?? '');
 
 const args = process.argv.slice(2);
@@ -33,7 +47,7 @@ function findTestFiles(dir) {
   if (!existsSync(dir)) return [];
   const out = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    if (entry.name === 'node_modules' || entry.name === 'fixtures' || entry.name.startsWith('.')) continue;
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...findTestFiles(full));
     else if (entry.isFile() && entry.name.endsWith('.test.ts')) out.push(full);
@@ -78,6 +92,7 @@ if (!process.env.GATEHOUSE_SKIP_BUILD) {
   }
 }
 
+const timesDir = mkdtempSync(path.join(tmpdir(), 'gatehouse-test-times-'));
 const tmp = process.env.GATEHOUSE_TAP_FILE ? null : mkdtempSync(path.join(tmpdir(), 'gatehouse-tests-'));
 const tapFile = process.env.GATEHOUSE_TAP_FILE
   ? path.resolve(process.env.GATEHOUSE_TAP_FILE)
@@ -85,19 +100,53 @@ const tapFile = process.env.GATEHOUSE_TAP_FILE
 
 const nodeArgs = [
   '--import', 'tsx',
+  '--import', pathToFileURL(path.join(root, 'scripts', 'test-timeouts.mjs')).href,
   '--test',
-  '--test-concurrency=2',
+  `--test-concurrency=${CONCURRENCY}`,
+  `--test-timeout=${FILE_TIMEOUT_MS}`,
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
   ...nodeFlags,
   ...files,
 ];
 
-console.log(`run-tests: ${files.length} file${files.length === 1 ? '' : 's'}${isCI ? ' (CI: skips are fatal)' : ''}`);
-const child = spawn(process.execPath, nodeArgs, { cwd: root, stdio: 'inherit' });
+let services;
+try {
+  services = await startTestServices((line) => console.log(`run-tests: ${line}`));
+} catch (err) {
+  console.error(`run-tests: a service did not start, so no test runs: ${err.message}`);
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  process.exit(1);
+}
 
+// Every process the tests start inherits this; what is left at the end is found by it and killed.
+const marker = `${process.pid}-${Date.now()}`;
+console.log(`run-tests: ${files.length} file${files.length === 1 ? '' : 's'}, ${CONCURRENCY} at a time${isCI ? ' (CI: skips are fatal)' : ''}`);
+// NODE_TEST_CONTEXT is set when a test runs this runner (test/harness): it is a run of its own.
+const { NODE_TEST_CONTEXT: _nested, ...parentEnv } = process.env;
+const child = spawn(process.execPath, nodeArgs, {
+  cwd: root,
+  stdio: 'inherit',
+  detached: true,
+  env: { ...parentEnv, ...services.env, GATEHOUSE_TEST_TIMEOUT_MS: String(TEST_TIMEOUT_MS), GATEHOUSE_TEST_TIMES_DIR: timesDir, GATEHOUSE_TEST_RUN: marker },
+});
+
+const killRunner = (signal) => {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // gone
+  }
+};
 // Let Ctrl-C / SIGTERM reach the runner and let it clean up; exit when it does.
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => killRunner(sig));
+let deadlineHit = false;
+const deadline = setTimeout(() => {
+  deadlineHit = true;
+  console.error(`\nrun-tests: the run passed its deadline of ${DEADLINE_MS / 1000} s; killing it`);
+  killRunner('SIGTERM');
+  setTimeout(() => killRunner('SIGKILL'), 5000).unref();
+}, DEADLINE_MS);
 
 const { code, signal } = await new Promise((resolve) => {
   child.on('exit', (c, s) => resolve({ code: c, signal: s }));
@@ -106,6 +155,11 @@ const { code, signal } = await new Promise((resolve) => {
     resolve({ code: 1, signal: null });
   });
 });
+clearTimeout(deadline);
+killRunner('SIGKILL');
+const leftovers = reapMarked(marker);
+if (leftovers.length > 0) console.log(`run-tests: killed ${leftovers.length} process(es) the tests left running: ${leftovers.join(', ')}`);
+await services.stop();
 
 let tap = '';
 try {
@@ -122,7 +176,11 @@ if (result.skips.length > 0) {
   for (const s of result.skips) console.log(`  - ${s.name}: ${s.reason || '(no reason given)'}`);
 }
 
+printSlowest(timesDir);
+rmSync(timesDir, { recursive: true, force: true });
+
 let exitCode = code ?? (signal === 'SIGINT' ? 130 : 1);
+if (deadlineHit) exitCode = exitCode || 1;
 if (isCI && result.skips.length > 0) {
   console.log(`\nCI=true: ${result.skips.length} skipped test(s) count as failures (every peer should be available in CI).`);
   if (exitCode === 0) exitCode = 1;
@@ -131,6 +189,40 @@ if (exitCode === 0 && (result.failed > 0 || tap === '')) exitCode = 1;
 
 console.log(`${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped`);
 process.exit(exitCode);
+
+/** The 10 test files that took longest, from what each file wrote at exit (test-timeouts.mjs). */
+function printSlowest(dir) {
+  const times = readdirSync(dir).flatMap((f) => {
+    try {
+      return [JSON.parse(readFileSync(path.join(dir, f), 'utf8'))];
+    } catch {
+      return [];
+    }
+  });
+  if (times.length === 0) return;
+  console.log('\nslowest test files:');
+  for (const t of times.sort((a, b) => b.ms - a.ms).slice(0, 10)) {
+    console.log(`  ${(t.ms / 1000).toFixed(1).padStart(7)} s  ${toPosix(t.file)}`);
+  }
+}
+
+/** Kills (SIGKILL) every process whose environment carries the run's marker; returns "pid (name)". */
+function reapMarked(mark) {
+  if (!existsSync('/proc')) return [];
+  const needle = Buffer.from(`GATEHOUSE_TEST_RUN=${mark}\0`);
+  const killed = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`).includes(needle)) continue;
+      process.kill(Number(pid), 'SIGKILL');
+      killed.push(`${pid} (${path.basename(readlinkSync(`/proc/${pid}/exe`))})`);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return killed;
+}
 
 // --- TAP parsing ---------------------------------------------------------------------------------
 
@@ -148,6 +240,7 @@ function parseTap(text) {
   const skips = [];
   const stack = [];
   const counted = { pass: 0, fail: 0, skip: 0 };
+
   for (const line of text.split(/\r?\n/)) {
     const sum = /^# (tests|suites|pass|fail|cancelled|skipped|todo) (\d+)$/.exec(line);
     if (sum) {

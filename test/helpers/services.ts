@@ -11,7 +11,10 @@ export function skipOrFail(t: TestContext, reason: string): void {
   t.skip(reason);
 }
 
+// The test runner (scripts/run-tests.mjs) starts its own servers and sets these; the defaults are
+// only for a file run by hand against servers of your own.
 export const REDIS_URL = process.env.GATEHOUSE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const MYSQL_URL = process.env.GATEHOUSE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/';
 
 export function tcpReachable(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
