@@ -14,6 +14,8 @@ export const AUDIT_EVENTS = {
   'kube.tokenreview': { success: 'GH4000I', failure: 'GH4001W' },
   'kube.request': { success: 'GH4010I', failure: 'GH4011W' },
   'http.rejected': { success: 'GH9000I', failure: 'GH9001W' },
+  'auth.token_rejected': { success: 'GH9010I', failure: 'GH9011W' },
+  'auth.csrf_rejected': { success: 'GH9020I', failure: 'GH9021W' },
   // The audit log's own events (GH8xxx).
   'audit.recovered': { success: 'GH8000I', failure: 'GH8001W' },
   'audit.pruned': { success: 'GH8010I', failure: 'GH8011W' },

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from './errors.js';
 import { configSchema, type Config } from './schema.js';
+import { isLoopbackHost } from '../core/hosts.js';
 
 export { ConfigError } from './errors.js';
 
@@ -111,14 +112,36 @@ function crossChecks(config: Config): string[] {
     const host = a.public_host ?? (a.path || !config.server.apps_domain ? undefined : `${a.name}.${config.server.apps_domain}`);
     if (host === publicUrl.hostname) problems.push(`apps.${i}.public_host: "${host}" is the gateway's own host; give the app a host of its own or a path`);
     if (!a.upstream && a.path) problems.push(`apps.${i}.path: an app without upstream is guarded through forward-auth and has no path; give it an upstream or a public_host`);
+    const path = pathAppPrefix(a, config.server.apps_domain);
+    if (path && !a.trust_gateway_origin) {
+      problems.push(
+        `apps.${i}: the app "${a.name}" would be served under ${path} on the gateway's own origin, where its pages act with the gateway's authority; ` +
+          `give it a host of its own (public_host, or server.apps_domain), or set trust_gateway_origin: true on it if the app is trusted with the gateway's origin`,
+      );
+    }
   });
   return problems;
 }
 
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  // RFC 6761: *.localhost names resolve to loopback (browsers hard-wire this); host-based apps use them in tests and the demo.
-  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+/** The prefix a proxied app is served under on the gateway's origin (explicit `path`, or the default when no host applies). */
+export function pathAppPrefix(a: { name: string; upstream?: string; public_host?: string; path?: string }, appsDomain: string | undefined): string | undefined {
+  if (!a.upstream || a.public_host) return undefined;
+  return a.path ?? (appsDomain ? undefined : `/apps/${a.name}/`);
+}
+
+/** Things that are allowed but deserve an operator's second look (printed by `check-config`). */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  config.apps.forEach((a, i) => {
+    const path = pathAppPrefix(a, config.server.apps_domain);
+    if (path && a.trust_gateway_origin) {
+      warnings.push(
+        `apps.${i}: the app "${a.name}" is served under ${path} on the gateway's own origin (trust_gateway_origin: true): ` +
+          `any page it serves can act as the signed-in person at the gateway (approve device codes, open terminals, get SSH certificates); prefer a host of its own`,
+      );
+    }
+  });
+  return warnings;
 }
 
 /** Reads and validates a YAML config file. Throws ConfigError listing every problem. */

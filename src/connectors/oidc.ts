@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
 import type { OidcConnectorConfig } from '../config/schema.js';
-import { isLoopbackHost } from '../config/load.js';
+import { isLoopbackHost } from '../core/hosts.js';
 import { GatehouseError } from '../core/errors.js';
 import type { ExternalIdentity } from '../core/types.js';
 import { claimAt, toStringArray, type Connector } from './connector.js';

@@ -20,7 +20,18 @@ export interface Metrics {
 
 const STORE_METHODS = ['get', 'set', 'setIfAbsent', 'take', 'delete', 'increment', 'publish', 'subscribe', 'ping'] as const;
 
-export function createMetrics(): Metrics {
+/**
+ * Label values come only from configuration: an id the config does not know (a typed URL, a
+ * malformed request) is counted under `unknown`, so requests cannot invent series.
+ */
+export interface MetricLabels {
+  isConnector?(id: string): boolean;
+  isCluster?(name: string): boolean;
+}
+
+export function createMetrics(labels: MetricLabels = {}): Metrics {
+  const connectorLabel = (id: string | undefined) => (id !== undefined && labels.isConnector?.(id) ? id : 'unknown');
+  const clusterLabel = (name: string | undefined) => (name !== undefined && (labels.isCluster?.(name) ?? true) ? name : 'unknown');
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
 
@@ -46,7 +57,7 @@ export function createMetrics(): Metrics {
 
   const observe = (input: AuditInput) => {
     events.inc({ type: input.type, outcome: input.outcome });
-    if (input.type === 'user.login') logins.inc({ connector: input.connector ?? 'unknown', outcome: input.outcome });
+    if (input.type === 'user.login') logins.inc({ connector: connectorLabel(input.connector), outcome: input.outcome });
     if (input.type === 'token.issued') tokens.inc({ kind: 'issued', outcome: input.outcome });
     if (input.type === 'token.refreshed') tokens.inc({ kind: 'refreshed', outcome: input.outcome });
     const type = input.type as string;
@@ -54,7 +65,7 @@ export function createMetrics(): Metrics {
     if (type === 'session.end') sessions.dec({ kind: String(input.details?.kind ?? 'ssh') });
     // The Kubernetes proxy audits every request with its duration: the histogram comes from that.
     if (type === 'kube.request' && typeof input.details?.duration_ms === 'number') {
-      proxyRequest.observe({ kind: 'kube', target: input.cluster ?? 'unknown', code: String(input.details.code ?? '') }, input.details.duration_ms / 1000);
+      proxyRequest.observe({ kind: 'kube', target: clusterLabel(input.cluster), code: String(input.details.code ?? '').slice(0, 3) }, input.details.duration_ms / 1000);
     }
   };
 

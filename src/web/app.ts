@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { WebDeps } from './deps.js';
 import { errorHandler, notFound } from './errors.js';
-import { attachContext } from './middleware.js';
+import { attachContext, currentSession, noStore } from './middleware.js';
 import { apiRoutes } from './routes/api.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
@@ -24,6 +24,9 @@ export function createWebApp(deps: WebDeps): Express {
   app.set('query parser', 'simple');
 
   app.use(attachContext(deps.config.server.trust_proxy_hops, deps.logger));
+  // Every page and API answer may carry a session's data (token claims, device codes, audit
+  // events): none is stored by browsers or shared caches. Routes serving public assets opt out.
+  app.use(noStore);
   app.use(opsRoutes(deps));
 
   // The demo IdP renders its own pages; it is mounted before our CSP applies.
@@ -62,6 +65,6 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(terminalRoutes(deps));
   app.use(pageRoutes(deps));
   app.use((_req, _res, next) => next(notFound()));
-  app.use(errorHandler({ logger: deps.logger, demo: deps.demo }));
+  app.use(errorHandler({ logger: deps.logger, demo: deps.demo, audit: deps.audit, session: (req) => currentSession(deps, req) }));
   return app;
 }

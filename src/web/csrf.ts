@@ -5,7 +5,9 @@ import { GatehouseError } from '../core/errors.js';
 /**
  * CSRF protection for our own forms. SameSite=Lax already keeps cross-site POSTs from
  * carrying the session, but apps on sibling subdomains are same-site; so forms also carry a
- * token derived from the session id, and a present Origin header must be our own.
+ * token derived from the session id, and a present Origin header must be our own (or `null`,
+ * which browsers send for our own forms under `Referrer-Policy: no-referrer`; the token decides then).
+ * A failure is audited as `auth.csrf_rejected` by the error handler (src/web/errors.ts).
  */
 export const csrfToken = (sessionId: string): string => createHmac('sha256', sessionId).update('gatehouse-csrf').digest('base64url');
 
@@ -13,8 +15,12 @@ export function checkCsrf(req: Request, sessionId: string, publicUrl: string): v
   const origin = req.headers.origin;
   const given = typeof req.body?.csrf === 'string' ? Buffer.from(req.body.csrf) : Buffer.alloc(0);
   const expected = Buffer.from(csrfToken(sessionId));
-  const originOk = origin === undefined || origin === new URL(publicUrl).origin;
+  const originOk = origin === undefined || origin === 'null' || origin === new URL(publicUrl).origin;
   if (!originOk || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new GatehouseError('csrf_failed', 'This form was not submitted from Gatehouse. Reload the page and try again.', { status: 403 });
+    const why = !originOk ? 'foreign_origin' : given.length === 0 ? 'token_missing' : 'token_mismatch';
+    throw new GatehouseError('csrf_failed', 'This form was not submitted from Gatehouse. Reload the page and try again.', {
+      status: 403,
+      details: { why, origin: typeof origin === 'string' ? origin.slice(0, 256) : undefined },
+    });
   }
 }

@@ -1,4 +1,5 @@
 import type { Policy } from '../access/index.js';
+import type { RedirectPolicy } from '../core/redirect-target.js';
 import type { AuditBackend } from '../audit/reader.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { Config } from '../config/schema.js';
@@ -42,6 +43,14 @@ export interface WebDeps {
   recordings?: RecordingStore;
   /** The Kubernetes API proxy, when configured: kubeconfigs of mode: proxy clusters point at it. */
   kubeProxy?: Pick<KubeProxy, 'clusterUrl' | 'caPem'>;
+  /** Hosts of host-based apps: a browser sent to sign in from one of them may return there. */
+  appHosts?: readonly string[];
 }
+
+/** Where this gateway may send a browser: its own origin, `server.return_to_hosts` and host apps (see core/redirect-target.ts). */
+export const redirectPolicyOf = (deps: Pick<WebDeps, 'config' | 'appHosts'>): RedirectPolicy => ({
+  base: deps.config.server.public_url,
+  allowedHosts: [...deps.config.server.return_to_hosts, ...(deps.appHosts ?? [])],
+});
 
 export const SESSION_COOKIE = 'gatehouse_session';

@@ -1,6 +1,9 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { GatehouseError, isGatehouseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { AuditSink } from '../audit/sink.js';
+import type { Session } from '../core/types.js';
+import { sessionRef } from '../sessions/sessions.js';
 import { errorPage } from './views/pages.js';
 
 /** Browsers get a page, everything else (and all of /api) gets `{ error, message }`. */
@@ -19,14 +22,46 @@ export function sendError(req: Request, res: Response, err: unknown, options: { 
   else res.json({ error: code, message, request_id: requestId });
 }
 
-export function errorHandler(options: { logger: Logger; demo: boolean }): ErrorRequestHandler {
+export interface ErrorHandlerOptions {
+  logger: Logger;
+  demo: boolean;
+  /** When given, every CSRF failure (any form) is audited as `auth.csrf_rejected`. */
+  audit?: AuditSink;
+  /** The caller's session, for the CSRF audit event's user and session digest. */
+  session?(req: Request): Promise<Session | null>;
+}
+
+export function errorHandler(options: ErrorHandlerOptions): ErrorRequestHandler {
   return (err, req, res, _next) => {
     // Body parser errors (oversized or malformed bodies) carry an HTTP status.
     const typed = (err as { type?: string; status?: number }).type?.startsWith('entity.')
       ? new GatehouseError('invalid_request', 'The request body is malformed or too large.', { status: (err as { status: number }).status })
       : err;
+    if (options.audit && isGatehouseError(typed) && typed.code === 'csrf_failed') {
+      void auditCsrf(options, req, res, typed).finally(() => sendError(req, res, typed, options));
+      return;
+    }
     sendError(req, res, typed, options);
   };
 }
+
+async function auditCsrf(options: ErrorHandlerOptions, req: Request, res: Response, err: GatehouseError): Promise<void> {
+  try {
+    const session = await options.session?.(req).catch(() => null);
+    await options.audit!.emit({
+      type: 'auth.csrf_rejected',
+      outcome: 'failure',
+      user: session?.identity.username,
+      session_id: session ? sessionRef(session.id) : undefined,
+      reason: 'csrf_failed',
+      details: { method: req.method, path: req.path.slice(0, 256), ...err.details, sec_fetch_site: str(req.headers['sec-fetch-site']) },
+      context: res.locals.ctx,
+    });
+  } catch (auditErr) {
+    options.logger.error({ err: auditErr }, 'audit write failed');
+  }
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v.slice(0, 64) : undefined);
 
 export const notFound = () => new GatehouseError('not_found', 'Nothing here.', { status: 404 });

@@ -4,8 +4,10 @@ import { GatehouseError, isGatehouseError } from '../core/errors.js';
 import type { RequestContext, Session } from '../core/types.js';
 import { sessionRef } from '../sessions/sessions.js';
 import { takeJson } from '../store/store.js';
-import { SESSION_COOKIE, type WebDeps } from './deps.js';
+import { redirectTarget } from '../core/redirect-target.js';
+import { redirectPolicyOf, SESSION_COOKIE, type WebDeps } from './deps.js';
 import { sendError } from './errors.js';
+import { createFixedWindowLimiter } from '../store/rate-limit.js';
 
 /** A login in flight, stored take-once under its state until the callback. */
 export interface LoginState {
@@ -30,6 +32,8 @@ export interface CompleteOptions {
   unsolicited?: boolean;
   callbackUrl: URL;
   form?: Record<string, string>;
+  /** IdP-initiated SAML: a RelayState that names where to go; checked like return_to, '/' when refused. */
+  unsolicitedReturnTo?: string;
   /** Runs after the session exists and before the redirect (e.g. the SAML logout index). */
   onSession?(session: Session, result: LoginResult): Promise<void>;
 }
@@ -51,12 +55,16 @@ export interface LoginFlow {
 export function createLoginFlow(deps: WebDeps): LoginFlow {
   const { config, connectors, audit, cookies, store } = deps;
   const ctxOf = (res: Response): RequestContext => res.locals.ctx;
+  const redirectPolicy = redirectPolicyOf(deps);
 
   const connectorOr404 = (id: string) => {
     const connector = connectors.byId.get(id);
-    if (!connector) throw new GatehouseError('unknown_connector', `There is no sign-in method called "${id}".`, { status: 404 });
+    if (!connector) throw new GatehouseError('unknown_connector', `There is no sign-in method called "${id.slice(0, 64)}".`, { status: 404 });
     return connector;
   };
+
+  // The budget the SAML ACS shares (same name, so one address has one login budget).
+  const loginLimiter = createFixedWindowLimiter(store, { name: 'login', limit: config.server.rate_limit.login_per_minute, windowSeconds: 60 });
 
   return {
     ctxOf,
@@ -66,9 +74,9 @@ export function createLoginFlow(deps: WebDeps): LoginFlow {
       const reason = isGatehouseError(err) ? err.code : 'internal_error';
       // Only configured ids reach the audit log; anything else is attacker-controlled text.
       const connector = requested && connectors.byId.has(requested) ? requested : undefined;
-      const details = isGatehouseError(err) ? err.details : undefined;
+      const details = { ...(isGatehouseError(err) ? err.details : {}), ...(requested !== undefined && !connector ? { requested_connector: requested.slice(0, 64) } : {}) };
       try {
-        await audit.emit({ type: 'user.login', outcome: 'failure', connector, reason, details, context: ctxOf(res) });
+        await audit.emit({ type: 'user.login', outcome: 'failure', connector, reason, details: Object.keys(details).length ? details : undefined, context: ctxOf(res) });
       } catch (auditErr) {
         deps.logger.error({ err: auditErr }, 'audit write failed');
       }
@@ -77,10 +85,9 @@ export function createLoginFlow(deps: WebDeps): LoginFlow {
 
     /** Counts login starts per client address in a one-minute window, in the shared store (completions are bound to a start). */
     async rateLimit(res) {
-      const window = Math.floor(Date.now() / 60_000);
-      const count = await store.increment(`ratelimit:login:${ctxOf(res).remoteAddr}:${window}`, 60);
-      if (count > config.server.rate_limit.login_per_minute) {
-        res.setHeader('retry-after', String(60 - (Math.floor(Date.now() / 1000) % 60)));
+      const hit = await loginLimiter.hit(ctxOf(res).remoteAddr ?? 'unknown');
+      if (hit.limited) {
+        res.setHeader('retry-after', String(hit.retryAfterSeconds));
         throw new GatehouseError('rate_limited', 'Too many sign-in attempts; wait a minute and try again.', { status: 429 });
       }
     },
@@ -99,7 +106,14 @@ export function createLoginFlow(deps: WebDeps): LoginFlow {
         if (login.connector !== id) throw stateMismatch('this login was started for another connector');
         if (cookies.read(req, bindingCookie(state)) !== login.binding) throw stateMismatch('this login was started in another browser');
         pending = login.pending;
-        returnTo = login.returnTo;
+        // Checked again where it is used: the stored value may predate a config change.
+        returnTo = redirectTarget(login.returnTo, redirectPolicy);
+      } else if (options.unsolicitedReturnTo !== undefined) {
+        try {
+          returnTo = redirectTarget(options.unsolicitedReturnTo, redirectPolicy);
+        } catch {
+          returnTo = '/';
+        }
       }
 
       const result = await connector.finishLogin({ callbackUrl: options.callbackUrl, state: options.state ?? '', pending, form: options.form });

@@ -35,3 +35,9 @@ export async function currentSession(deps: WebDeps, req: Request): Promise<Sessi
   const id = deps.cookies.read(req, SESSION_COOKIE);
   return id ? deps.sessions.get(id) : null;
 }
+
+/** `Cache-Control: no-store` unless a route sets its own (public assets, SP metadata). */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.setHeader('cache-control', 'no-store');
+  next();
+};

@@ -13,7 +13,7 @@ const LINGER_MS = 5_000;
  * over 16 KiB, malformed requests) still get a JSON error with a stable code and an
  * audit event, instead of a bare 431 from the parser.
  */
-export function createHttpServer(listener: RequestListener, options: { audit: AuditSink; logger: Logger }): Server {
+export function createHttpServer(listener: RequestListener, options: { audit: AuditSink; logger: Logger; isConnector?(id: string): boolean }): Server {
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, listener);
   server.keepAliveTimeout = 65_000;
   // Node emits clientError again for every further chunk the client sends after a parse error.
@@ -47,8 +47,11 @@ export function createHttpServer(listener: RequestListener, options: { audit: Au
     const start = err.rawPacket?.subarray(0, 128).toString('latin1') ?? '';
     const login = LOGIN_REQUEST.exec(start);
     const context = { remoteAddr: socket.remoteAddress };
+    // Only a configured connector id becomes the event's connector; anything else is attacker text.
+    const connector = login?.[1] !== undefined && options.isConnector?.(login[1]) ? login[1] : undefined;
+    const requested = login?.[1] !== undefined && !connector ? { requested_connector: login[1].slice(0, 64) } : undefined;
     const event = login
-      ? options.audit.emit({ type: 'user.login', outcome: 'failure', connector: login[1], reason: code, context })
+      ? options.audit.emit({ type: 'user.login', outcome: 'failure', connector, reason: code, details: requested, context })
       : options.audit.emit({ type: 'http.rejected', outcome: 'failure', reason: code, details: { parser_error: err.code }, context });
     event.catch((auditErr) => options.logger.error({ err: auditErr }, 'audit write failed'));
   });

@@ -38,6 +38,7 @@ const policy = {
 describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, streaming, exec)', () => {
   let s: SsoSetup;
   let standin: Awaited<ReturnType<typeof startKubeProxyStandin>>;
+  const metricsToken = randomBytes(24).toString('base64url');
   let home: string;
   let kubeconfig: string;
   let kubectl: string | undefined;
@@ -82,11 +83,12 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     const tls = makeTls();
     const saToken = randomBytes(24).toString('base64url');
     writeFileSync(join(tls.dir, 'sa-token'), saToken, { mode: 0o600 });
+    writeFileSync(join(tls.dir, 'metrics-token'), metricsToken, { mode: 0o600 });
     standin = await startKubeProxyStandin({ tls, token: saToken });
     const cluster = (name: string) => ({ name, audience: `gatehouse:${name}`, mode: 'proxy', api_server: standin.url, ca_file: tls.caFile, token_file: join(tls.dir, 'sa-token') });
     home = mkdtempSync(join(tmpdir(), 'gh-kproxy-'));
     const down = { ...cluster('down'), api_server: `https://127.0.0.1:${await closedPort()}` };
-    s = await startSso({ ...policy, clusters: [cluster('prod'), cluster('staging'), down], kube_proxy: { listen: '127.0.0.1:0', audit_discovery: false }, recordings: { dir: join(home, 'recordings') } });
+    s = await startSso({ ...policy, clusters: [cluster('prod'), cluster('staging'), down], kube_proxy: { listen: '127.0.0.1:0', audit_discovery: false }, recordings: { dir: join(home, 'recordings') }, server: { metrics_bearer_token_file: join(tls.dir, 'metrics-token') } });
     kubeconfig = join(home, 'kubeconfig');
     const browserCommand = new BrowserCommand(home);
     const browser = new Browser();
@@ -153,7 +155,7 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     assert.equal(get.stdout.trim(), 'pod/web-1');
     assert.equal(gets.length, 1);
     assert.deepEqual([gets[0].details!.verb, gets[0].details!.resource, gets[0].details!.name, gets[0].details!.namespace], ['get', 'pods', 'web-1', 'team-a']);
-    const metrics = await (await fetch(`${s.gw.url}/metrics`)).text();
+    const metrics = await (await fetch(`${s.gw.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
     assert.match(metrics, /^gatehouse_proxy_request_seconds_count\{kind="kube",target="prod",code="200"\} [1-9]/m, 'proxied requests are timed per cluster');
   });
 

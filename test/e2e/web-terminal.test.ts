@@ -115,7 +115,7 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   await page.goto(`${gw.url}/terminal/node1?login=${NODE_LOGIN}`);
   await page.waitForFunction(() => document.getElementById('terminal-status')?.textContent === 'Connected.');
   const shell = await gw.waitForEvent((e) => e.type === 'session.start' && e.details?.via === 'web-terminal' && !gw.auditEvents().some((x) => x.type === 'session.end' && x.session_id === e.session_id), 10_000);
-  const signOut = await page.context().request.get(`${gw.url}/logout`, { maxRedirects: 0 });
+  const signOut = await page.context().request.post(`${gw.url}/logout`, { headers: { 'sec-fetch-site': 'same-origin' }, maxRedirects: 0 });
   assert.equal(signOut.status(), 302);
   await page.waitForFunction(() => document.getElementById('terminal-status')?.textContent === 'Session ended: signed out.');
   await gw.waitForEvent((e) => e.type === 'session.end' && e.session_id === shell.session_id, 10_000);

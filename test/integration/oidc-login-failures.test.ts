@@ -374,8 +374,18 @@ describe('OIDC login failures', { timeout: 120_000 }, () => {
     await expectLoginFailure(gw, res, { status: 404, code: 'unknown_connector', connector: undefined });
   });
 
+  test('an unknown connector id is recorded only truncated, in details', async () => {
+    const long = `x${'y'.repeat(200)}`;
+    const res = await fetchJson(`${base}/login/${long}`);
+    const body = await expectLoginFailure(gw, res, { status: 404, code: 'unknown_connector', connector: undefined });
+    const event = await auditedFor(gw, body.request_id);
+    assert.equal(event.details?.requested_connector, long.slice(0, 64));
+  });
+
   describe('return_to', () => {
-    for (const returnTo of ['https://evil.example/', '//evil.example', '/\\evil.example', 'javascript:alert(1)']) {
+    // Each one passed the old check and normalised into `//evil.example` (or was read as such by browsers).
+    const hostile = ['https://evil.example/', '//evil.example', '/\\evil.example', 'javascript:alert(1)', '/..//evil.example', '/.//evil.example', '/%2e%2e//evil.example', '/%2e//evil.example', '/%5cevil.example', '/\t/evil.example', '/\n/evil.example', 'https:evil.example', '/%2e%2e%2f/evil.example'];
+    for (const returnTo of hostile) {
       test(`${JSON.stringify(returnTo)} → 400 return_to_rejected`, async () => {
         const res = await fetchJson(`${base}/login/rogue?return_to=${encodeURIComponent(returnTo)}`);
         assert.equal(res.headers.get('location'), null, 'no redirect anywhere');

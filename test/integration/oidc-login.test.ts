@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/connectors/embedded-idp.js';
-import { Browser } from '../helpers/browser.js';
+import { Browser, formAction, hiddenInputs } from '../helpers/browser.js';
 import { logIn } from '../helpers/sso.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { closedPort, REDIS_URL, requireRedis } from '../helpers/services.js';
@@ -106,7 +106,11 @@ for (const backend of ['memory', 'redis'] as const) {
       const browser = new Browser();
       await logIn(browser, s.gw, 'Corp SSO', alice);
       assert.equal((await whoami(browser, s.gw)).status, 200);
-      const out = await browser.request(`${s.gw.url}/logout`, { method: 'POST' });
+      // GET /logout asks; its form POSTs with the CSRF token.
+      const confirm = await browser.request(`${s.gw.url}/logout`);
+      assert.equal(confirm.status, 200);
+      assert.equal((await whoami(browser, s.gw)).status, 200, 'GET /logout alone signs no one out');
+      const out = await browser.request(new URL(formAction(confirm.body, 'logout')!, s.gw.url).href, { form: hiddenInputs(confirm.body) });
       assert.equal(out.status, 302);
       const endSession = new URL(out.location!);
       assert.equal(endSession.origin, new URL(s.corp.issuer).origin);

@@ -1,19 +1,37 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Browser } from '../helpers/browser.js';
 import { startGateway } from '../helpers/gateway.js';
 import { closedPort } from '../helpers/services.js';
 import { alice, logIn, startSso, type SsoSetup } from '../helpers/sso.js';
 
+// Prometheus' bearer token for /metrics, generated per run (server.metrics_bearer_token_file).
+const tokenDir = mkdtempSync(join(tmpdir(), 'gatehouse-metrics-'));
+const METRICS_TOKEN = randomBytes(24).toString('base64url');
+const METRICS_TOKEN_FILE = join(tokenDir, 'token');
+writeFileSync(METRICS_TOKEN_FILE, `${METRICS_TOKEN}\n`, { mode: 0o600 });
+const scrape = (url: string) => fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+
 describe('operations: metrics and draining', () => {
   let s: SsoSetup;
   before(async () => {
-    s = await startSso({ roles: [{ name: 'admin', kubernetes_groups: ['admins'] }], mappings: [{ match: { claim: 'groups', value: 'admins' }, roles: ['admin'] }] });
+    s = await startSso({
+      server: { metrics_bearer_token_file: METRICS_TOKEN_FILE },
+      roles: [{ name: 'admin', kubernetes_groups: ['admins'] }],
+      mappings: [{ match: { claim: 'groups', value: 'admins' }, roles: ['admin'] }],
+    });
   });
-  after(() => s.stop());
+  after(async () => {
+    await s.stop();
+    rmSync(tokenDir, { recursive: true, force: true });
+  });
 
   const metric = async (url: string, name: string, labels: string) => {
-    const text = await (await fetch(`${url}/metrics`)).text();
+    const text = await (await scrape(url)).text();
     const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
     return line ? Number(line.split(' ').at(-1)) : 0;
   };
@@ -24,15 +42,36 @@ describe('operations: metrics and draining', () => {
     await fetch(`${s.gw.url}/login/nope`);
     assert.equal(await metric(s.gw.url, 'gatehouse_logins_total', 'connector="corp",outcome="success"'), before + 1);
     assert.ok((await metric(s.gw.url, 'gatehouse_logins_total', 'connector="unknown",outcome="failure"')) >= 1);
-    const text = await (await fetch(`${s.gw.url}/metrics`)).text();
+    const text = await (await scrape(s.gw.url)).text();
     assert.match(text, /^gatehouse_audit_write_seconds_count \d+/m);
     assert.match(text, /^gatehouse_audit_events_total\{type="user.login",outcome="success"\} \d+/m);
     assert.match(text, /^gatehouse_process_resident_memory_bytes \d+/m);
     assert.match(text, /^gatehouse_audit_spool_depth 0/m);
   });
 
+  test('/metrics needs the bearer token; without a token file it is not served', async () => {
+    const none = await fetch(`${s.gw.url}/metrics`);
+    assert.equal(none.status, 401);
+    assert.equal(((await none.json()) as { error: string }).error, 'metrics_unauthorized');
+    assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
+    for (const bad of ['Bearer wrong-token-wrong-token', `Bearer ${METRICS_TOKEN}x`, `Basic ${METRICS_TOKEN}`, `Bearer ${METRICS_TOKEN.slice(1)}`]) {
+      const res = await fetch(`${s.gw.url}/metrics`, { headers: { authorization: bad } });
+      assert.equal(res.status, 401, bad);
+      assert.doesNotMatch(await res.text(), /gatehouse_/);
+    }
+    assert.equal((await scrape(s.gw.url)).status, 200);
+    const gw = await startGateway({ connectors: [{ type: 'demo' }] });
+    try {
+      const res = await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+      assert.equal(res.status, 404);
+      assert.equal(((await res.json()) as { error: string }).error, 'not_found');
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('store errors are counted while Redis is unreachable', async () => {
-    const gw = await startGateway({ state: { redis_url: `redis://127.0.0.1:${await closedPort()}` }, connectors: [{ type: 'demo' }] });
+    const gw = await startGateway({ server: { metrics_bearer_token_file: METRICS_TOKEN_FILE }, state: { redis_url: `redis://127.0.0.1:${await closedPort()}` }, connectors: [{ type: 'demo' }] });
     try {
       await fetch(`${gw.url}/login/demo`);
       assert.ok((await metric(gw.url, 'gatehouse_store_errors_total', 'operation="increment"')) >= 1);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { decodeJwt } from 'jose';
-import { Browser } from '../helpers/browser.js';
+import { Browser, hiddenInputs } from '../helpers/browser.js';
 import { dropSchema, freshSchema, PG_URL, requirePostgres } from '../helpers/postgres.js';
 import { logInVia, startReplicas, type Replicas } from '../helpers/replicas.js';
 import { REDIS_URL, requireRedis, tcpReachable } from '../helpers/services.js';
@@ -81,11 +81,11 @@ describe('two replicas share one state', () => {
     // ... refreshed through B, into a cluster token that A's TokenReview accepts and B's API too.
     const refreshed = await token(B, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token, resource: 'gatehouse:prod' });
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
-    assert.equal(decodeJwt(refreshed.body.id_token).aud, 'gatehouse:prod');
+    assert.equal(decodeJwt(refreshed.body.access_token).aud, 'gatehouse:prod');
     const review = await fetch(`${A}/apis/authentication.k8s.io/v1/tokenreviews`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${REVIEWER}` },
-      body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: refreshed.body.id_token } }),
+      body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: refreshed.body.access_token } }),
     });
     const reviewed = (await review.json()) as { status: { authenticated?: boolean; user?: { groups: string[] } } };
     assert.equal(reviewed.status.authenticated, true, JSON.stringify(reviewed));
@@ -105,7 +105,7 @@ describe('two replicas share one state', () => {
     assert.ok(stolen, 'session cookie');
     const withStolenCookie = () => fetch(`${B}/api/v1/whoami`, { headers: { cookie: `${SESSION_COOKIE}=${stolen}` } });
     assert.equal((await withStolenCookie()).status, 200);
-    const out = await other.request(`${A}/logout`);
+    const out = await other.request(`${A}/logout`, { form: hiddenInputs((await other.request(`${A}/logout`)).body) });
     assert.equal(out.status, 302);
     // Replay the old cookie against B, as a copied cookie would be, until B refuses it.
     const loggedOutAt = Date.now();

@@ -143,7 +143,7 @@ describe('SAML login against SimpleSAMLphp (real IdP)', () => {
     const browser = new Browser();
     await logIn(browser);
     assert.equal((await browser.request(`${gw.url}/api/v1/whoami`)).status, 200);
-    const out = await browser.request(`${gw.url}/logout`, { method: 'POST' });
+    const out = await browser.request(`${gw.url}/logout`, { form: hiddenInputs((await browser.request(`${gw.url}/logout`)).body) });
     assert.equal(out.status, 302);
     const slo = new URL(out.location!);
     assert.equal(slo.origin, ssp.url, 'sent to the IdP SingleLogoutService');

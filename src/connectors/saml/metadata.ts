@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isGatehouseError } from '../../core/errors.js';
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from '../../core/logger.js';
-import { isLoopbackHost } from '../../config/load.js';
+import { isLoopbackHost } from '../../core/hosts.js';
 import { checkNoDtd } from './checks/dtd.js';
 import { samlError } from './errors.js';
 import { NS, attr, child, children, descendants, parseXml, textOf } from './xml.js';

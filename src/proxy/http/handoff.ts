@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditSink } from '../../audit/sink.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import { randomId } from '../../core/ids.js';
+import { redirectTarget } from '../../core/redirect-target.js';
 import type { RequestContext } from '../../core/types.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import { setJson, takeJson, type Store } from '../../store/store.js';
@@ -99,13 +100,23 @@ export function createHandoff(deps: HandoffDeps): Handoff {
     });
   };
 
+  /** The app's own origin, as the browser reached it (the host was matched to this app by the registry). */
+  const appOrigin = (req: IncomingMessage) => `${scheme}//${req.headers.host}`;
+
   const begin: Handoff['begin'] = async (req, res, app, returnPath) => {
     if (!wantsHtml(req) || (req.method !== 'GET' && req.method !== 'HEAD')) {
       return sendError(req, res, deps.page, { status: 401, code: 'unauthenticated', message: `Sign in to use ${app.name}.` });
     }
+    // The raw request target (`//host/x`, `/\host`, `/..//host`) or `rd`: a path on this app's host only.
+    let path: string;
+    try {
+      path = redirectTarget(returnPath, { base: appOrigin(req) }, { what: 'The address' });
+    } catch (err) {
+      return fail(req, res, err, app);
+    }
     const state = randomId(32);
     const binding = randomId(32);
-    const returnTo = `${scheme}//${req.headers.host}${returnPath}`;
+    const returnTo = new URL(path, appOrigin(req)).href;
     await setJson(deps.store, stateKey(state), { app: app.name, returnTo, binding } satisfies StateRecord, STATE_TTL_SECONDS);
     deps.cookies.set(res, stateCookie(state), binding, { maxAgeSeconds: STATE_TTL_SECONDS });
     const query = new URLSearchParams({ app: app.name, state });
@@ -156,13 +167,14 @@ export function createHandoff(deps: HandoffDeps): Handoff {
     if (deps.cookies.read(req, stateCookie(state)) !== record.binding) throw invalid('this sign-in was started in another browser');
     const returnTo = new URL(record.returnTo);
     if (returnTo.host !== req.headers.host) throw invalid('this sign-in was started on another host');
+    const target = redirectTarget(returnTo.pathname + returnTo.search, { base: appOrigin(req) }, { what: 'The address' });
     const session = await deps.sessions.get(record.sessionId);
     if (!session) throw invalid('your Gatehouse session has ended');
     const id = randomId(32);
     const ttl = Math.max(1, Math.floor((session.expiresAt - Date.now()) / 1000));
     await setJson(deps.store, appSessionKey(id), { app: app.name, sessionId: session.id } satisfies AppSessionRecord, ttl);
     deps.cookies.set(res, APP_SESSION_COOKIE, id, { maxAgeSeconds: ttl });
-    redirect(res, returnTo.pathname + returnTo.search);
+    redirect(res, target);
   };
 
   const appEndpoint: Handoff['appEndpoint'] = async (req, res, app, path, query) => {
@@ -170,10 +182,8 @@ export function createHandoff(deps: HandoffDeps): Handoff {
       if (path === '/.gatehouse/callback') return await callback(req, res, app, query);
       if (path === '/.gatehouse/start') {
         const rd = query.get('rd') ?? '/';
-        // eslint-disable-next-line no-control-regex -- control characters are exactly what we refuse
-        if (!rd.startsWith('/') || rd.startsWith('//') || /[\u0000-\u001f\\]/.test(rd) || rd.length > 2048) {
-          throw new GatehouseError('return_to_rejected', 'rd must be a path on this host.', { status: 400 });
-        }
+        // A path on this host only: checked by the shared redirect-target function (absolute URLs refused too).
+        if (!rd.startsWith('/')) throw new GatehouseError('return_to_rejected', 'rd must be a path on this host.', { status: 400 });
         return await begin(req, res, app, rd);
       }
       if (path === '/.gatehouse/logout') {

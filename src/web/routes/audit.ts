@@ -14,7 +14,8 @@ import { Router, type Response } from 'express';
 import { csvHeader, csvRow } from '../../audit/export.js';
 import { parseAuditQuery, type AuditQuery } from '../../audit/query.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
-import type { WebDeps } from '../deps.js';
+import { loginRedirect } from '../../core/redirect-target.js';
+import { redirectPolicyOf, type WebDeps } from '../deps.js';
 import { asyncHandler } from '../middleware.js';
 import { authenticate, requirePrincipal, type Principal } from '../principal.js';
 import { auditEventPage, auditPage } from '../views/audit.js';
@@ -90,7 +91,7 @@ export function auditRoutes(deps: WebDeps): Router {
     '/audit',
     asyncHandler(async (req, res) => {
       const principal = await authenticate(deps, req);
-      if (!principal) return res.redirect(302, `/login?return_to=${encodeURIComponent(req.originalUrl)}`);
+      if (!principal) return res.redirect(302, loginRedirect(req.originalUrl, redirectPolicyOf(deps)));
       const base = { demo: deps.demo, username: principal.identity.username, auditor: principal.access.auditRead };
       let query: AuditQuery;
       try {
@@ -110,7 +111,7 @@ export function auditRoutes(deps: WebDeps): Router {
     '/audit/:id',
     asyncHandler(async (req, res) => {
       const principal = await authenticate(deps, req);
-      if (!principal) return res.redirect(302, `/login?return_to=${encodeURIComponent(req.originalUrl)}`);
+      if (!principal) return res.redirect(302, loginRedirect(req.originalUrl, redirectPolicyOf(deps)));
       const event = await findEvent(principal, String(req.params.id));
       if (!event) throw notFound();
       res.setHeader('cache-control', 'no-store');

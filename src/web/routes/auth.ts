@@ -1,26 +1,28 @@
-import { Router } from 'express';
+import express, { Router } from 'express';
 import { randomId } from '../../core/ids.js';
 import { sessionRef } from '../../sessions/sessions.js';
 import { setJson } from '../../store/store.js';
-import { SESSION_COOKIE, type WebDeps } from '../deps.js';
+import { redirectPolicyOf, SESSION_COOKIE, type WebDeps } from '../deps.js';
 import { bindingCookie, createLoginFlow, LOGIN_TTL_SECONDS, stateKey, type LoginState } from '../login-flow.js';
+import { redirectTarget } from '../../core/redirect-target.js';
+import { checkCsrf, csrfToken } from '../csrf.js';
 import { asyncHandler, currentSession } from '../middleware.js';
-import { appPublicHosts, checkReturnTo } from '../return-to.js';
-import { loginPage } from '../views/pages.js';
+import { loginPage, logoutPage } from '../views/pages.js';
 
 export function authRoutes(deps: WebDeps): Router {
   const router = Router();
   const { config, connectors, audit, cookies, store } = deps;
   const publicUrl = config.server.public_url;
-  const returnToOptions = { publicUrl, allowedHosts: [...config.server.return_to_hosts, ...appPublicHosts(config)] };
+  const redirectPolicy = redirectPolicyOf(deps);
+  const checkReturnTo = (value: unknown) => redirectTarget(value, redirectPolicy);
 
   const flow = createLoginFlow(deps);
   const { ctxOf, rateLimit, connectorOr404 } = flow;
   const failLogin = flow.fail;
 
-  router.get('/login', (req, res, next) => {
+  router.get('/login', async (req, res) => {
     try {
-      const returnTo = checkReturnTo(req.query.return_to, returnToOptions);
+      const returnTo = checkReturnTo(req.query.return_to);
       const chosen = req.query.connector;
       if (typeof chosen === 'string' && chosen) {
         const query = returnTo === '/' ? '' : `?return_to=${encodeURIComponent(returnTo)}`;
@@ -29,7 +31,8 @@ export function authRoutes(deps: WebDeps): Router {
       const list = [...connectors.byId.values()].map((c) => ({ id: c.id, name: c.name }));
       res.type('html').send(loginPage({ connectors: list, returnTo, demo: deps.demo }));
     } catch (err) {
-      next(err);
+      // A refused return_to is a failed login start: audited like the others.
+      await failLogin(req, res, err);
     }
   });
 
@@ -38,7 +41,7 @@ export function authRoutes(deps: WebDeps): Router {
     try {
       await rateLimit(res);
       const connector = connectorOr404(id);
-      const returnTo = checkReturnTo(req.query.return_to, returnToOptions);
+      const returnTo = checkReturnTo(req.query.return_to);
       const state = randomId(32);
       const binding = randomId(32);
       const { url, pending } = await connector.startLogin({ state });
@@ -61,32 +64,51 @@ export function authRoutes(deps: WebDeps): Router {
     }
   });
 
-  const logout = asyncHandler(async (req, res) => {
-    const session = await currentSession(deps, req);
-    cookies.clear(res, SESSION_COOKIE);
-    if (!session) return res.redirect(302, '/login');
-    await deps.sessions.destroy(session.id);
-    const connector = connectors.byId.get(session.identity.connector);
-    const upstream = await connector
-      ?.logoutUrl?.({
-        upstreamIdToken: session.upstreamIdToken,
-        upstreamLogout: session.upstreamLogout,
-        postLogoutRedirectUri: `${publicUrl}/login`,
-      })
-      .catch(() => undefined);
-    await audit.emit({
-      type: 'user.logout',
-      outcome: 'success',
-      user: session.identity.username,
-      connector: session.identity.connector,
-      session_id: sessionRef(session.id),
-      details: { upstream_logout: Boolean(upstream) },
-      context: ctxOf(res),
-    });
-    res.redirect(302, upstream ?? '/login');
-  });
-  router.get('/logout', logout);
-  router.post('/logout', logout);
+  // GET /logout only asks: a cross-site link or image cannot end the session. The page's form
+  // POSTs with the session's CSRF token; POST also accepts a same-origin fetch (Sec-Fetch-Site).
+  router.get(
+    '/logout',
+    asyncHandler(async (req, res) => {
+      const session = await currentSession(deps, req);
+      if (!session) return res.redirect(302, redirectTarget('/login', redirectPolicy));
+      res.type('html').send(logoutPage({ user: session.identity.username, csrf: csrfToken(session.id), demo: deps.demo }));
+    }),
+  );
+  router.post(
+    '/logout',
+    express.urlencoded({ extended: false, limit: '4kb' }),
+    asyncHandler(async (req, res) => {
+      const session = await currentSession(deps, req);
+      if (!session) {
+        cookies.clear(res, SESSION_COOKIE);
+        return res.redirect(302, redirectTarget('/login', redirectPolicy));
+      }
+      const sameOrigin = req.headers['sec-fetch-site'] === 'same-origin' && (req.headers.origin === undefined || req.headers.origin === 'null' || req.headers.origin === new URL(publicUrl).origin);
+      // A failure is a 403 csrf_failed, audited as auth.csrf_rejected by the error handler; the session stays.
+      if (!sameOrigin) checkCsrf(req, session.id, publicUrl);
+      cookies.clear(res, SESSION_COOKIE);
+      await deps.sessions.destroy(session.id);
+      const connector = connectors.byId.get(session.identity.connector);
+      const upstream = await connector
+        ?.logoutUrl?.({
+          upstreamIdToken: session.upstreamIdToken,
+          upstreamLogout: session.upstreamLogout,
+          postLogoutRedirectUri: `${publicUrl}/login`,
+        })
+        .catch(() => undefined);
+      await audit.emit({
+        type: 'user.logout',
+        outcome: 'success',
+        user: session.identity.username,
+        connector: session.identity.connector,
+        session_id: sessionRef(session.id),
+        details: { upstream_logout: Boolean(upstream) },
+        context: ctxOf(res),
+      });
+      // The IdP's end-session URL comes from its discovery document or metadata (configured), not from the request.
+      res.redirect(302, upstream ?? redirectTarget('/login', redirectPolicy));
+    }),
+  );
 
   return router;
 }

@@ -1,4 +1,7 @@
-import { Router } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Router, type Request } from 'express';
+import { GatehouseError } from '../../core/errors.js';
 import type { WebDeps } from '../deps.js';
 
 /**
@@ -10,7 +13,15 @@ export function opsRoutes(deps: WebDeps): Router {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  router.get('/metrics', async (_req, res) => {
+  // Metrics reveal traffic, users' connectors and app names: only Prometheus, with its bearer
+  // token (server.metrics_bearer_token_file), may read them; without a token file they are not served.
+  const metricsToken = readMetricsToken(deps.config.server.metrics_bearer_token_file);
+  router.get('/metrics', async (req, res, next) => {
+    if (!metricsToken) return next(new GatehouseError('not_found', 'Nothing here.', { status: 404 }));
+    if (!bearerMatches(req, metricsToken)) {
+      res.setHeader('www-authenticate', 'Bearer realm="gatehouse-metrics"');
+      return next(new GatehouseError('metrics_unauthorized', 'GET /metrics needs the metrics bearer token.', { status: 401 }));
+    }
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   router.get('/readyz', async (_req, res) => {
@@ -40,4 +51,17 @@ export function opsRoutes(deps: WebDeps): Router {
     res.status(ready ? 200 : 503).json({ ready, checks });
   });
   return router;
+}
+
+function readMetricsToken(path: string | undefined): Buffer | undefined {
+  if (!path) return undefined;
+  const token = readFileSync(path, 'utf8').trim();
+  if (token.length < 16) throw new GatehouseError('config_invalid', `server.metrics_bearer_token_file: ${path} must hold a token of at least 16 characters.`);
+  return createHash('sha256').update(token).digest();
+}
+
+/** Compares digests, so neither the token's length nor its content leaks through timing. */
+function bearerMatches(req: Request, expected: Buffer): boolean {
+  const match = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '');
+  return Boolean(match) && timingSafeEqual(createHash('sha256').update(match![1]).digest(), expected);
 }

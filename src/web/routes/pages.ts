@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { decodeJwt } from 'jose';
 import { reachableNodes, resolveAccess } from '../../access/index.js';
-import type { WebDeps } from '../deps.js';
+import { loginRedirect } from '../../core/redirect-target.js';
+import { redirectPolicyOf, type WebDeps } from '../deps.js';
 import { asyncHandler, currentSession } from '../middleware.js';
 import { homePage } from '../views/pages.js';
 import { gatewayTokenFor } from '../principal.js';
@@ -12,7 +13,7 @@ export function pageRoutes(deps: WebDeps): Router {
     '/',
     asyncHandler(async (req, res) => {
       const session = await currentSession(deps, req);
-      if (!session) return res.redirect(302, '/login');
+      if (!session) return res.redirect(302, loginRedirect('/', redirectPolicyOf(deps)));
       const token = await gatewayTokenFor(deps, session);
       // Nodes this person can open a web terminal on, with the logins they may use there.
       const nodes = reachableNodes(resolveAccess(session.identity, deps.policy), deps.config.ssh?.nodes ?? []);

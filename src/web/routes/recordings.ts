@@ -6,7 +6,8 @@ import { GatehouseError } from '../../core/errors.js';
 import { isRecordingId } from '../../recording/ids.js';
 import type { RecordingQuery, RecordingStore } from '../../recording/reader.js';
 import type { RecordingMeta } from '../../recording/recorder.js';
-import type { WebDeps } from '../deps.js';
+import { loginRedirect } from '../../core/redirect-target.js';
+import { redirectPolicyOf, type WebDeps } from '../deps.js';
 import { asyncHandler, currentSession } from '../middleware.js';
 import { requirePrincipal, type Principal } from '../principal.js';
 import { RECORDING_PLAYER_JS, recordingPage, recordingsPage } from '../views/recordings.js';
@@ -104,7 +105,7 @@ export function recordingRoutes(deps: WebDeps & { recordings?: RecordingStore })
   const pagePrincipal = async (req: Request, res: Response): Promise<Principal | null> => {
     const session = await currentSession(deps, req);
     if (!session) {
-      res.redirect(302, `/login?return_to=${encodeURIComponent(req.originalUrl)}`);
+      res.redirect(302, loginRedirect(req.originalUrl, redirectPolicyOf(deps)));
       return null;
     }
     return requirePrincipal(deps, req);

@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import { Router } from 'express';
 import { allowedLogins } from '../../access/index.js';
 import { GatehouseError } from '../../core/errors.js';
-import type { WebDeps } from '../deps.js';
+import { loginRedirect } from '../../core/redirect-target.js';
+import { redirectPolicyOf, type WebDeps } from '../deps.js';
 import { asyncHandler, currentSession } from '../middleware.js';
 import { requirePrincipal } from '../principal.js';
 import { terminalPage, WEB_TERMINAL_JS } from '../views/terminal.js';
@@ -28,7 +29,7 @@ export function terminalRoutes(deps: WebDeps): Router {
   router.get(
     '/terminal/:node',
     asyncHandler(async (req, res) => {
-      if (!(await currentSession(deps, req))) return res.redirect(302, `/login?return_to=${encodeURIComponent(req.originalUrl)}`);
+      if (!(await currentSession(deps, req))) return res.redirect(302, loginRedirect(req.originalUrl, redirectPolicyOf(deps)));
       const { identity, access } = await requirePrincipal(deps, req);
       const name = String(req.params.node);
       const login = typeof req.query.login === 'string' ? req.query.login : '';

@@ -22,6 +22,22 @@ export function loginPage(options: PageOptions & { connectors: { id: string; nam
   });
 }
 
+/** GET /logout: a confirmation whose form POSTs with the CSRF token (a cross-site GET cannot sign anyone out). */
+export function logoutPage(options: PageOptions & { user: string; csrf: string }): string {
+  return layout({
+    title: 'Sign out',
+    demo: options.demo,
+    body: html`<section class="card narrow">
+  <h1>Sign out</h1>
+  <p>Sign out of Gatehouse as <strong>${options.user}</strong>?</p>
+  <form method="post" action="/logout" id="logout-form">
+    <input type="hidden" name="csrf" value="${options.csrf}">
+    <button type="submit">Sign out</button>
+  </form>
+</section>`,
+  });
+}
+
 export function homePage(options: PageOptions & { session: Session; tokenClaims: JWTPayload; nodes: { name: string; logins: string[] }[] }): string {
   const { identity } = options.session;
   return layout({
