@@ -9,6 +9,7 @@
 //   - AWS access key ids (AKIA/ASIA + 16 chars)
 //   - Slack tokens (xoxb-/xoxp-/xoxa-/xoxr-/xoxs-/xapp-) and Slack webhook URLs
 //   - GitHub tokens (ghp_/gho_/ghu_/ghs_/ghr_ + 36 chars, github_pat_...)
+//   - Gatehouse CLI refresh tokens (gatehouse_rt_ + 43 chars)
 //   - Google API keys (AIza + 35 chars)
 //   - JWTs that look real: three base64url segments, the first starting eyJ, longer than 100 chars
 // Config-ish files only (.yaml .yml .json .env .env.* .ini .conf .properties .toml) are also checked
@@ -35,6 +36,7 @@ const patterns = [
   { kind: 'Slack webhook', re: /hooks\.slack\.com\/services\/T[0-9A-Z]+\/B[0-9A-Z]+\/[0-9A-Za-z]{16,}/ },
   { kind: 'GitHub token', re: /\bgh[pousr]_[0-9A-Za-z]{36,}\b/ },
   { kind: 'GitHub token', re: /\bgithub_pat_[0-9A-Za-z_]{22,}/ },
+  { kind: 'Gatehouse refresh token', re: /\bgatehouse_rt_[0-9A-Za-z_-]{40,}/ },
   { kind: 'Google API key', re: /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/ },
   { kind: 'JWT', re: /\beyJ[0-9A-Za-z_-]+\.[0-9A-Za-z_-]+\.[0-9A-Za-z_-]+/g, check: (m) => m.length > 100 && isRealJwt(m) },
 ];

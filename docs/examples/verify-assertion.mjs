@@ -8,7 +8,7 @@ const keySets = new Map();
 /**
  * @param {string} token        the Gatehouse-Jwt-Assertion header value
  * @param {{ gatehouseUrl: string, audience: string }} options
- *        gatehouseUrl: Gatehouse's public URL (the issuer); audience: the app's `name` in Gatehouse's config
+ *        gatehouseUrl: Gatehouse's public URL (the issuer); audience: `gatehouse-app:` + the app's `name` in Gatehouse's config
  * @returns {Promise<import('jose').JWTPayload>} claims: sub, email, preferred_username, groups, roles, connector
  */
 export async function verifyAssertion(token, { gatehouseUrl, audience }) {
@@ -34,7 +34,7 @@ export async function verifyAssertion(token, { gatehouseUrl, audience }) {
 //   try {
 //     const who = await verifyAssertion(req.headers['gatehouse-jwt-assertion'] ?? '', {
 //       gatehouseUrl: 'https://gatehouse.example.com',
-//       audience: 'grafana',
+//       audience: 'gatehouse-app:grafana',
 //     });
 //     res.end(`hello ${who.preferred_username} (${who.roles.join(', ')})\n`);
 //   } catch {

@@ -90,7 +90,8 @@ export async function clusterToken(server: string, cluster: string, options: { i
     const info = state.clusters?.[cluster];
     if (!info) throw new GatehouseError('unknown_cluster', `${server} knows no cluster "${cluster}" (known: ${Object.keys(state.clusters ?? {}).join(', ') || 'none'}).`, { status: 404 });
     const tokens = await refreshOrForget(state, info.audience);
-    const entry = { token: tokens.id_token, expires_at: Date.now() + tokens.expires_in * 1000 };
+    // The cluster's access token (typ at+jwt, aud = the cluster): ID tokens are only ever for the CLI itself.
+    const entry = { token: tokens.access_token, expires_at: Date.now() + tokens.expires_in * 1000 };
     writeState({ ...state, refresh_token: tokens.refresh_token, kube: { ...state.kube, [cluster]: entry } });
     return { token: entry.token, expiresAt: entry.expires_at };
   });

@@ -4,7 +4,17 @@ import { GatehouseError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import type { KeyManager } from './keys.js';
 
+/**
+ * What a token is for. Access tokens (gateway and cluster bearer tokens) are `typ: at+jwt`
+ * (RFC 9068) and only they pass access-token verification; ID tokens and app assertions are
+ * `typ: JWT` and never do, so one cannot be used as the other.
+ */
+export type TokenKind = 'access' | 'id' | 'assertion';
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
 export interface MintOptions {
+  /** Default `access`: a bearer token (gateway or cluster). ID tokens and app assertions say so. */
+  kind?: TokenKind;
   subject: string;
   audience: string | string[];
   claims?: Record<string, unknown>;
@@ -16,9 +26,10 @@ export interface TokenIssuer {
   mint(options: MintOptions): Promise<string>;
   /**
    * Verifies signature (only our algorithms and keys), iss, aud, exp, nbf and iat.
-   * Throws GatehouseError `invalid_token` with the reason.
+   * `kind` (default `access`): access requires `typ: at+jwt` and checks revocation; id refuses at+jwt.
+   * Throws GatehouseError `invalid_token` with the reason, or `token_revoked`.
    */
-  verify(token: string, options: { audience: string | string[] }): Promise<JWTPayload>;
+  verify(token: string, options: { audience: string | string[]; kind?: 'access' | 'id' }): Promise<JWTPayload>;
   discovery(): Record<string, unknown>;
 }
 
@@ -31,6 +42,8 @@ export function createTokenIssuer(options: {
   clock?: Clock;
   /** Further discovery metadata: the OAuth endpoints that exist. */
   metadata?: Record<string, unknown>;
+  /** Checked for every verified access token: true when its CLI login (family) was revoked. */
+  isRevoked?: (claims: JWTPayload) => Promise<boolean>;
 }): TokenIssuer {
   const clock = options.clock ?? systemClock;
   let verifier: { jwksJson: string; keySet: ReturnType<typeof createLocalJWKSet>; checkedAt: number } | undefined;
@@ -49,11 +62,11 @@ export function createTokenIssuer(options: {
 
   return {
     issuer: options.issuer,
-    async mint({ subject, audience, claims = {}, ttlMs = options.defaultTtlMs }) {
+    async mint({ kind = 'access', subject, audience, claims = {}, ttlMs = options.defaultTtlMs }) {
       const { kid, alg, key } = await options.keys.active();
       const now = seconds(clock.now());
       return new SignJWT(claims)
-        .setProtectedHeader({ alg, kid, typ: 'JWT' })
+        .setProtectedHeader({ alg, kid, typ: kind === 'access' ? ACCESS_TOKEN_TYP : 'JWT' })
         .setIssuer(options.issuer)
         .setSubject(subject)
         .setAudience(audience)
@@ -63,29 +76,36 @@ export function createTokenIssuer(options: {
         .setJti(randomId(16))
         .sign(key);
     },
-    async verify(token, { audience }) {
-      const check = async (fresh: boolean) =>
-        (
-          await jwtVerify(token, await keySet(fresh), {
-            issuer: options.issuer,
-            audience,
-            algorithms: ALGORITHMS,
-            requiredClaims: ['exp', 'iat', 'sub'],
-            currentDate: new Date(clock.now()),
-            clockTolerance: 5,
-          })
-        ).payload;
+    async verify(token, { audience, kind = 'access' }) {
+      const check = async (fresh: boolean) => {
+        const { payload, protectedHeader } = await jwtVerify(token, await keySet(fresh), {
+          issuer: options.issuer,
+          audience,
+          algorithms: ALGORITHMS,
+          requiredClaims: ['exp', 'iat', 'sub'],
+          currentDate: new Date(clock.now()),
+          clockTolerance: 5,
+          ...(kind === 'access' ? { typ: ACCESS_TOKEN_TYP } : {}),
+        });
+        if (kind === 'id' && isAccessTyp(protectedHeader.typ)) throw new errors.JWTClaimValidationFailed('an access token is not an ID token', payload, 'typ', 'check_failed');
+        return payload;
+      };
+      let payload: JWTPayload;
       try {
         try {
-          return await check(false);
+          payload = await check(false);
         } catch (err) {
           // A key rotated in the last second is not in the cached set yet: look once more.
-          if (err instanceof errors.JWKSNoMatchingKey) return await check(true);
-          throw err;
+          if (err instanceof errors.JWKSNoMatchingKey) payload = await check(true);
+          else throw err;
         }
       } catch (err) {
         throw new GatehouseError('invalid_token', describeJoseError(err), { status: 401, cause: err });
       }
+      if (kind === 'access' && options.isRevoked && (await options.isRevoked(payload))) {
+        throw new GatehouseError('token_revoked', 'token was revoked: its login was revoked (sign in again)', { status: 401 });
+      }
+      return payload;
     },
     discovery() {
       return {
@@ -100,6 +120,8 @@ export function createTokenIssuer(options: {
     },
   };
 }
+
+const isAccessTyp = (typ: unknown) => typeof typ === 'string' && typ.toLowerCase().replace(/^application\//, '') === ACCESS_TOKEN_TYP;
 
 function describeJoseError(err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'token has expired';

@@ -13,7 +13,11 @@ const MAX_BODY = 64 * 1024;
 export interface TokenReviewOptions {
   issuer: TokenIssuer;
   audit: AuditSink;
-  /** Cluster audiences we issue tokens for: the default when the review names none. */
+  /**
+   * The cluster audiences we issue tokens for (the audience registry's): the default when the
+   * review names none, and the bound on what it names. A review is never answered for the
+   * gateway's or an app's audience, whatever spec.audiences says.
+   */
   audiences: () => string[];
   /** Callers must present this bearer token (kube-apiserver's webhook kubeconfig carries it). */
   bearerToken?: string;
@@ -62,10 +66,17 @@ export function createTokenReviewHandler(options: TokenReviewOptions) {
         return failure(res, 400, 'BadRequest', 'Expected kind TokenReview with spec.token.');
       }
       const requested = Array.isArray(review.spec.audiences) ? review.spec.audiences.filter((a): a is string => typeof a === 'string') : [];
-      const audiences = requested.length ? requested : options.audiences();
+      // The caller's audiences only narrow ours: one webhook bearer serves every cluster, so the bound is every cluster audience.
+      const clusters = options.audiences();
+      const audiences = requested.length ? requested.filter((a) => clusters.includes(a)) : clusters;
       const answer = (status: Record<string, unknown>) => send(res, 201, { apiVersion, kind: 'TokenReview', metadata: { creationTimestamp: null }, spec: { audiences: requested.length ? requested : undefined }, status });
+      if (!audiences.length) {
+        const message = 'none of spec.audiences is a cluster audience of this gateway';
+        await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason: 'audience_not_cluster', details: { error: message, requested: requested.slice(0, 8).map((a) => a.slice(0, 128)) }, context });
+        return answer({ authenticated: false, error: message });
+      }
       try {
-        const claims = await options.issuer.verify(review.spec.token, { audience: audiences });
+        const claims = await options.issuer.verify(review.spec.token, { audience: audiences, kind: 'access' });
         const tokenAudiences = ([] as unknown[]).concat(claims.aud ?? []).map(String);
         const username = `${options.usernamePrefix}${String(claims.preferred_username ?? claims.sub)}`;
         const groups = Array.isArray(claims.groups) ? claims.groups.map(String) : [];
@@ -93,7 +104,8 @@ export function createTokenReviewHandler(options: TokenReviewOptions) {
         });
       } catch (err) {
         const message = (err as Error).message;
-        await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason: 'invalid_token', details: { error: message }, context });
+        const reason = (err as { code?: string }).code === 'token_revoked' ? 'token_revoked' : 'invalid_token';
+        await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason, details: { error: message }, context });
         answer({ authenticated: false, error: message });
       }
     },

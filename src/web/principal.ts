@@ -1,10 +1,20 @@
 import type { Request } from 'express';
 import { resolveAccess, type Access } from '../access/index.js';
-import { GatehouseError } from '../core/errors.js';
-import type { ExternalIdentity, Session } from '../core/types.js';
+import { GatehouseError, isGatehouseError } from '../core/errors.js';
+import type { ExternalIdentity, RequestContext, Session } from '../core/types.js';
 import { GATEWAY_AUDIENCE, identityFromGatewayToken } from '../tokens/gateway-token.js';
 import type { WebDeps } from './deps.js';
 import { currentSession } from './middleware.js';
+import { createTokenRejections, type TokenRejections } from './token-rejections.js';
+
+/** One deduplicating recorder per gateway (keyed by its audit sink, so tests' gateways stay apart). */
+const rejections = new WeakMap<object, TokenRejections>();
+const tokenRejections = (deps: WebDeps): TokenRejections => {
+  let r = rejections.get(deps.audit);
+  if (!r) rejections.set(deps.audit, (r = createTokenRejections(deps.audit, deps.logger)));
+  return r;
+};
+const requestContextOf = (req: Request): RequestContext => (req.res?.locals.ctx as RequestContext | undefined) ?? { remoteAddr: req.socket.remoteAddress, requestId: '' };
 
 export { GATEWAY_AUDIENCE };
 
@@ -24,10 +34,16 @@ export interface Principal {
 export async function authenticate(deps: WebDeps, req: Request): Promise<Principal | null> {
   const header = req.headers.authorization;
   if (header !== undefined) {
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
-    if (!match) throw new GatehouseError('invalid_token', 'Authorization must be "Bearer <token>".', { status: 401 });
-    const identity = identityFromGatewayToken(await deps.issuer.verify(match[1], { audience: GATEWAY_AUDIENCE }));
-    return { identity, access: resolveAccess(identity, deps.policy) };
+    try {
+      const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+      if (!match) throw new GatehouseError('invalid_token', 'Authorization must be "Bearer <token>".', { status: 401 });
+      const identity = identityFromGatewayToken(await deps.issuer.verify(match[1], { audience: GATEWAY_AUDIENCE }));
+      return { identity, access: resolveAccess(identity, deps.policy) };
+    } catch (err) {
+      // Audited (deduplicated per address and reason), then answered 401 with the code.
+      if (isGatehouseError(err) && err.status === 401) await tokenRejections(deps).record(err, requestContextOf(req), req.path);
+      throw err;
+    }
   }
   const session = await currentSession(deps, req);
   return session ? { identity: session.identity, access: resolveAccess(session.identity, deps.policy), session } : null;
@@ -43,6 +59,7 @@ export async function requirePrincipal(deps: WebDeps, req: Request): Promise<Pri
 export function gatewayTokenFor(deps: WebDeps, session: Session): Promise<string> {
   const { identity } = session;
   return deps.issuer.mint({
+    kind: 'access',
     subject: `${identity.connector}:${identity.subject}`,
     audience: GATEWAY_AUDIENCE,
     ttlMs: Math.min(deps.config.tokens.ttl, session.expiresAt - Date.now()),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Browser } from '../helpers/browser.js';
@@ -95,7 +95,9 @@ describe('the CLI authorization server', () => {
     const { code, verifier } = await loopbackLogin();
     const { status, body } = await token({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT });
     assert.equal(status, 200, JSON.stringify(body));
-    assert.match(body.refresh_token, /^ghr_/);
+    assert.match(body.refresh_token, /^gatehouse_rt_/);
+    assert.equal(decodeProtectedHeader(body.access_token).typ, 'at+jwt', 'access tokens are at+jwt (RFC 9068)');
+    assert.equal(decodeProtectedHeader(body.id_token).typ, 'JWT');
     const jwks = createRemoteJWKSet(new URL(url('/.well-known/jwks.json')));
     const { payload: id } = await jwtVerify(body.id_token, jwks, { issuer: s.gw.url, audience: CLIENT });
     assert.equal(id.preferred_username, 'alice');
@@ -115,8 +117,9 @@ describe('the CLI authorization server', () => {
     const first = await token({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT });
     const prod = await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token, resource: 'gatehouse:prod' });
     assert.equal(prod.status, 200, JSON.stringify(prod.body));
-    const claims = decodeJwt(prod.body.id_token);
+    const claims = decodeJwt(prod.body.access_token);
     assert.equal(claims.aud, 'gatehouse:prod');
+    assert.deepEqual(decodeJwt(prod.body.id_token).aud, [CLIENT], 'the ID token is for the CLI, never for a cluster');
     assert.deepEqual(claims.groups, ['developers', 'platform-admins']);
     assert.equal(claims.email, 'alice@example.com');
     assert.ok(claims.jti);
@@ -183,7 +186,7 @@ describe('the CLI authorization server', () => {
     const first = await token({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT });
     const dev = await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token, resource: 'gatehouse:dev' });
     assert.equal(dev.status, 200);
-    assert.deepEqual(decodeJwt(dev.body.id_token).groups, ['developers']);
+    assert.deepEqual(decodeJwt(dev.body.access_token).groups, ['developers']);
     const prod = await token({ grant_type: 'refresh_token', refresh_token: dev.body.refresh_token, resource: 'gatehouse:prod' });
     assert.equal(prod.status, 400, 'prod is for the admin role only');
     assert.equal(prod.body.error, 'invalid_grant');
@@ -242,7 +245,7 @@ describe('the CLI authorization server', () => {
 
   test('unknown grant types and clients', async () => {
     assert.equal((await token({ grant_type: 'password', username: 'a', password: 'b' })).body.error, 'unsupported_grant_type');
-    const res = await fetch(url('/oauth/token'), { method: 'POST', body: new URLSearchParams({ client_id: 'other', grant_type: 'refresh_token', refresh_token: 'ghr_x' }) });
+    const res = await fetch(url('/oauth/token'), { method: 'POST', body: new URLSearchParams({ client_id: 'other', grant_type: 'refresh_token', refresh_token: 'gatehouse_rt_x' }) });
     assert.equal(res.status, 401);
     assert.equal(((await res.json()) as { error: string }).error, 'invalid_client');
   });
@@ -260,7 +263,7 @@ describe('the CLI authorization server', () => {
     const clusterToken = async (resource: string) => {
       const { code, verifier } = await loopbackLogin();
       const first = await token({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT });
-      return (await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token, resource })).body.id_token;
+      return (await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token, resource })).body.access_token;
     };
 
     test('answers v1 and v1beta1 with the user, groups and extra', async () => {

@@ -102,13 +102,15 @@ export async function createKubeProxy(options: KubeProxyOptions): Promise<KubePr
           roles: strings(claims.roles),
           connector: typeof claims.connector === 'string' ? claims.connector : undefined,
         },
-        exp: (claims.exp ?? 0) * 1000,
+        // Cached at most 10 s, so a revoked CLI login's tokens are refused soon (tokens.revocations).
+        exp: Math.min((claims.exp ?? 0) * 1000, Date.now() + 10_000),
       };
       if (tokens.size >= TOKEN_CACHE_MAX) tokens.delete(tokens.keys().next().value!);
       tokens.set(key, auth);
       return auth;
     } catch (err) {
       const cause = (err as { cause?: unknown }).cause;
+      if ((err as { code?: string }).code === 'token_revoked') return { status: 401, reason: 'token_revoked', message: 'The Gatehouse token was revoked: sign in again.' };
       if (cause instanceof joseErrors.JWTExpired) return { status: 401, reason: 'token_expired', message: 'The Gatehouse token has expired.' };
       if (cause instanceof joseErrors.JWTClaimValidationFailed && cause.claim === 'aud') {
         return { status: 401, reason: 'token_wrong_cluster', message: `The token is not for cluster "${cluster.name}" (audience ${cluster.audience}).` };

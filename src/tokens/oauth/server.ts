@@ -2,8 +2,9 @@ import { randomInt } from 'node:crypto';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { randomId, sha256Hex } from '../../core/ids.js';
 import type { ExternalIdentity } from '../../core/types.js';
-import { getJson, setJson, type Store } from '../../store/store.js';
+import { getJson, setJson, takeJson, type Store } from '../../store/store.js';
 import type { TokenIssuer } from '../issuer.js';
+import type { TokenRevocations } from '../revocations.js';
 import { OAuthError } from './errors.js';
 import { isLoopbackRedirect } from './loopback.js';
 import { isValidChallenge, verifyPkce } from './pkce.js';
@@ -57,7 +58,6 @@ interface DeviceGrant {
   userCode: string;
   status: 'pending' | 'approved' | 'denied';
   identity?: ExternalIdentity;
-  lastPollAt: number;
   expiresAt: number;
 }
 
@@ -70,6 +70,8 @@ export interface OAuthServerOptions {
   /** Audiences a token request may name with `resource` (the clusters). */
   resources: () => string[];
   entitle: Entitle;
+  /** Where revoked families are recorded, so their live access tokens are refused too. */
+  revocations: TokenRevocations;
   tokenTtlMs: number;
   refreshTtlMs: number;
   verificationUri: string;
@@ -81,6 +83,8 @@ const DEVICE_TTL_S = 600;
 const DEVICE_INTERVAL_S = 5;
 /** RFC 8628 §6.1: no vowels or look-alikes, so codes spell no words and survive reading aloud. */
 const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
+/** Our own prefix, so secret scanners never take our refresh tokens for GitHub's (`ghr_`). */
+export const REFRESH_TOKEN_PREFIX = 'gatehouse_rt_';
 
 const k = {
   code: (code: string) => `oauth:code:${sha256Hex(code)}`,
@@ -88,6 +92,7 @@ const k = {
   refresh: (token: string) => `oauth:rt:${sha256Hex(token)}`,
   spent: (token: string) => `oauth:rt-spent:${sha256Hex(token)}`,
   device: (deviceCode: string) => `oauth:device:${sha256Hex(deviceCode)}`,
+  devicePoll: (deviceCode: string) => `oauth:device-poll:${sha256Hex(deviceCode)}`,
   userCode: (userCode: string) => `oauth:user-code:${userCode}`,
 };
 
@@ -121,12 +126,14 @@ export function createOAuthServer(options: OAuthServerOptions) {
       throw new OAuthError('invalid_grant', `Policy no longer grants ${audience} to ${family.identity.username}.`, entitlement.reason ?? 'access_revoked', family.identity.username);
     }
     const subject = `${family.identity.connector}:${family.identity.subject}`;
-    const claims = { ...entitlement.claims, connector: family.identity.connector };
+    // `sid` names the CLI login (family), so revoking it refuses its live access tokens too.
+    const claims = { ...entitlement.claims, connector: family.identity.connector, sid: family.id };
     const ttlMs = Math.min(options.tokenTtlMs, family.expiresAt - clock.now());
-    const idAudience = audience === options.gatewayAudience ? [options.clientId] : audience;
+    // The ID token is for the CLI whatever the audience: only access tokens carry a gateway or cluster aud.
+    const idAudience = [options.clientId];
     const [accessToken, idToken] = await Promise.all([
-      options.issuer.mint({ subject, audience, claims, ttlMs }),
-      options.issuer.mint({ subject, audience: idAudience, claims: { ...claims, azp: options.clientId, ...(nonce ? { nonce } : {}) }, ttlMs }),
+      options.issuer.mint({ kind: 'access', subject, audience, claims, ttlMs }),
+      options.issuer.mint({ kind: 'id', subject, audience: idAudience, claims: { ...claims, azp: options.clientId, ...(nonce ? { nonce } : {}) }, ttlMs }),
     ]);
     return {
       access_token: accessToken,
@@ -151,7 +158,7 @@ export function createOAuthServer(options: OAuthServerOptions) {
   };
 
   const newRefreshToken = async (family: Family): Promise<string> => {
-    const token = `ghr_${randomId(32)}`;
+    const token = `${REFRESH_TOKEN_PREFIX}${randomId(32)}`;
     await store.set(k.refresh(token), family.id, ttlSeconds(family.expiresAt));
     return token;
   };
@@ -159,6 +166,7 @@ export function createOAuthServer(options: OAuthServerOptions) {
   const revokeFamily = async (id: string) => {
     const family = await getJson<Family>(store, k.family(id));
     if (family) await setJson(store, k.family(id), { ...family, revoked: true }, ttlSeconds(family.expiresAt));
+    await options.revocations.revokeFamily(id);
     return family;
   };
 
@@ -209,7 +217,7 @@ export function createOAuthServer(options: OAuthServerOptions) {
     async refresh(form: Record<string, unknown>): Promise<TokenResponse> {
       checkClient(form.client_id);
       const token = form.refresh_token;
-      if (typeof token !== 'string' || !token.startsWith('ghr_')) throw new OAuthError('invalid_grant', 'refresh_token is missing or malformed.', 'refresh_token_invalid');
+      if (typeof token !== 'string' || !token.startsWith(REFRESH_TOKEN_PREFIX)) throw new OAuthError('invalid_grant', 'refresh_token is missing or malformed.', 'refresh_token_invalid');
       const familyId = await store.take(k.refresh(token));
       if (!familyId) {
         const reusedFamily = await store.get(k.spent(token));
@@ -249,7 +257,6 @@ export function createOAuthServer(options: OAuthServerOptions) {
         scope: typeof form.scope === 'string' ? form.scope : 'openid',
         userCode,
         status: 'pending',
-        lastPollAt: 0,
         expiresAt: clock.now() + DEVICE_TTL_S * 1000,
       };
       await setJson(store, k.device(deviceCode), grant, DEVICE_TTL_S);
@@ -291,16 +298,17 @@ export function createOAuthServer(options: OAuthServerOptions) {
       const deviceCode = typeof form.device_code === 'string' ? form.device_code : '';
       const grant = await getJson<DeviceGrant>(store, k.device(deviceCode));
       if (!grant) throw new OAuthError('expired_token', 'The device code is unknown or has expired: start again.');
-      const now = clock.now();
       if (grant.status === 'pending') {
-        const tooFast = now - grant.lastPollAt < DEVICE_INTERVAL_S * 1000;
-        await setJson(store, k.device(deviceCode), { ...grant, lastPollAt: now }, ttlSeconds(grant.expiresAt));
-        if (tooFast) throw new OAuthError('slow_down', `Poll at most every ${DEVICE_INTERVAL_S} seconds.`);
+        // The poll clock is a key of its own: rewriting the grant here could undo an approval made meanwhile.
+        const onTime = await store.setIfAbsent(k.devicePoll(deviceCode), '1', DEVICE_INTERVAL_S);
+        if (!onTime) throw new OAuthError('slow_down', `Poll at most every ${DEVICE_INTERVAL_S} seconds.`);
         throw new OAuthError('authorization_pending', 'The person has not approved this device yet.');
       }
-      await store.delete(k.device(deviceCode));
-      if (grant.status === 'denied' || !grant.identity) throw new OAuthError('access_denied', 'The person denied this device.');
-      const { family, refreshToken } = await startFamily(grant.identity, grant.clientId, grant.scope);
+      // Decided: take it once, so concurrent polls cannot start two logins.
+      const decided = await takeJson<DeviceGrant>(store, k.device(deviceCode));
+      if (!decided || decided.status === 'pending') throw new OAuthError('invalid_grant', 'The device code was already used.', 'device_code_used');
+      if (decided.status === 'denied' || !decided.identity) throw new OAuthError('access_denied', 'The person denied this device.');
+      const { family, refreshToken } = await startFamily(decided.identity, decided.clientId, decided.scope);
       return issue(family, audienceOf(form.resource), refreshToken);
     },
   };

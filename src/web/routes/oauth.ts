@@ -5,11 +5,17 @@ import { OAuthError } from '../../tokens/oauth/errors.js';
 import type { OAuthServer, TokenResponse } from '../../tokens/oauth/server.js';
 import { sessionRef } from '../../sessions/sessions.js';
 import { checkCsrf, csrfToken } from '../csrf.js';
-import type { WebDeps } from '../deps.js';
+import { loginRedirect } from '../../core/redirect-target.js';
+import { redirectPolicyOf, type WebDeps } from '../deps.js';
 import { asyncHandler, currentSession } from '../middleware.js';
+import { createFixedWindowLimiter } from '../../store/rate-limit.js';
 import { cliDonePage, deviceConfirmPage, deviceDonePage, deviceEntryPage } from '../views/device.js';
 
 const form = express.urlencoded({ extended: false, limit: '16kb' });
+/** RFC 8628 §5.1: user-code guesses per signed-in session per minute (also bounded per address). */
+const USER_CODE_GUESSES_PER_SESSION = 10;
+/** The token endpoint's budget per address, in login budgets (refreshes and device polls are frequent). */
+const TOKEN_BUDGET_FACTOR = 5;
 
 /**
  * The CLI's OAuth endpoints (listed in discovery) and the /device page.
@@ -24,6 +30,22 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
     if (!isGatehouseError(err)) throw err;
     res.status(err.status).setHeader('cache-control', 'no-store');
     res.json({ error: err.code, error_description: err.message });
+  };
+
+  // The login limiter's store-backed fixed windows (src/store/rate-limit.ts), per client address
+  // (and per session for user codes). Refusals are audited once per window, not per request.
+  const loginBudget = deps.config.server.rate_limit.login_per_minute;
+  const limiters = {
+    token: createFixedWindowLimiter(deps.store, { name: 'oauth-token', limit: loginBudget * TOKEN_BUDGET_FACTOR, windowSeconds: 60 }),
+    device: createFixedWindowLimiter(deps.store, { name: 'oauth-device', limit: loginBudget, windowSeconds: 60 }),
+    userCode: createFixedWindowLimiter(deps.store, { name: 'device-code', limit: loginBudget, windowSeconds: 60 }),
+    userCodeBySession: createFixedWindowLimiter(deps.store, { name: 'device-code-session', limit: USER_CODE_GUESSES_PER_SESSION, windowSeconds: 60 }),
+  };
+  /** Counts one request; when over the budget sets Retry-After and says whether to audit (first refusal of the window). */
+  const limited = async (res: Response, limiter: keyof typeof limiters, subject = String(res.locals.ctx?.remoteAddr)) => {
+    const hit = await limiters[limiter].hit(subject);
+    if (hit.limited) res.setHeader('retry-after', String(hit.retryAfterSeconds));
+    return hit.limited ? { audit: hit.first } : undefined;
   };
 
   const sendTokens = (res: Response, tokens: TokenResponse) => {
@@ -60,6 +82,12 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
     const grantType = body.grant_type;
     const type = grantType === 'refresh_token' ? 'token.refreshed' : 'token.issued';
     try {
+      const over = await limited(res, 'token');
+      if (over) {
+        // RFC 8628 §3.5 names slow_down for pollers; other grants get our rate_limited.
+        const device = grantType === 'urn:ietf:params:oauth:grant-type:device_code';
+        throw new OAuthError(device ? 'slow_down' : 'rate_limited', 'Too many token requests from this address; wait a minute.', over.audit ? 'rate_limited' : 'rate_limited_again', undefined, 429);
+      }
       let tokens: TokenResponse;
       if (grantType === 'authorization_code') tokens = await oauth.exchangeCode(body);
       else if (grantType === 'refresh_token') tokens = await oauth.refresh(body);
@@ -75,7 +103,8 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
       sendTokens(res, tokens);
     } catch (err) {
       // Polling answers are the device flow working as designed, not failures worth auditing.
-      const pending = isGatehouseError(err) && (err.code === 'authorization_pending' || err.code === 'slow_down');
+      // So is a flood past the rate limit after its first (audited) refusal in the window.
+      const pending = err instanceof OAuthError && (((err.code === 'authorization_pending' || err.code === 'slow_down') && err.reason !== 'rate_limited') || err.reason === 'rate_limited_again');
       if (!pending) {
         const reason = err instanceof OAuthError ? err.reason : isGatehouseError(err) ? err.code : 'internal_error';
         await audit(res, {
@@ -92,6 +121,11 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
 
   router.post('/oauth/device_authorization', form, async (req, res) => {
     try {
+      const over = await limited(res, 'device');
+      if (over) {
+        if (over.audit) await audit(res, { type: 'device.authorized', outcome: 'failure', reason: 'rate_limited', details: { endpoint: 'device_authorization' } });
+        throw new OAuthError('rate_limited', 'Too many device authorizations from this address; wait a minute.', 'rate_limited', undefined, 429);
+      }
       res.setHeader('cache-control', 'no-store');
       res.json(await oauth.startDeviceAuthorization(req.body ?? {}));
     } catch (err) {
@@ -116,8 +150,17 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
   // The /device page: a signed-in person enters the code their CLI printed, then approves it.
   const deviceSession = async (req: Request, res: Response) => {
     const session = await currentSession(deps, req);
-    if (!session) res.redirect(302, `/login?return_to=${encodeURIComponent(req.originalUrl)}`);
+    if (!session) res.redirect(302, loginRedirect(req.originalUrl, redirectPolicyOf(deps)));
     return session;
+  };
+  /** RFC 8628 §5.1: every user-code submission counts, per session and per address; 429 and audited past the budget. */
+  const guessesExhausted = async (res: Response, session: { id: string; identity: { username: string } }) => {
+    const bySession = await limited(res, 'userCodeBySession', sessionRef(session.id));
+    const byAddress = await limited(res, 'userCode');
+    if (!bySession && !byAddress) return false;
+    if (bySession?.audit || byAddress?.audit) await audit(res, { type: 'device.authorized', outcome: 'failure', user: session.identity.username, reason: 'rate_limited', session_id: sessionRef(session.id), details: { endpoint: 'device' } });
+    res.status(429).type('html').send(deviceEntryPage({ ...view(session), error: 'Too many codes entered; wait a minute and try again. (rate_limited)' }));
+    return true;
   };
   const view = (session: { id: string; identity: { username: string } }) => ({ demo: deps.demo, user: session.identity.username, csrf: csrfToken(session.id) });
 
@@ -138,6 +181,7 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
       const session = await deviceSession(req, res);
       if (!session) return;
       checkCsrf(req, session.id, publicUrl);
+      if (await guessesExhausted(res, session)) return;
       const typed = String(req.body?.user_code ?? '').slice(0, 32);
       const found = await oauth.findUserCode(typed);
       if (!found) {
@@ -156,6 +200,7 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
       const session = await deviceSession(req, res);
       if (!session) return;
       checkCsrf(req, session.id, publicUrl);
+      if (await guessesExhausted(res, session)) return;
       const approve = req.body?.decision === 'approve';
       const decided = await oauth.decideDevice(String(req.body?.user_code ?? ''), session.identity, approve);
       await audit(res, {

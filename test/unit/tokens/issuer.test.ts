@@ -129,3 +129,47 @@ describe('token verification fails closed', () => {
     await reject('not-a-jwt');
   });
 });
+
+describe('access tokens are at+jwt and cannot stand in for ID tokens or assertions (RFC 9068)', () => {
+  const refused = (code = 'invalid_token') => (err: { code: string; status: number }) => {
+    assert.equal(err.code, code);
+    assert.equal(err.status, 401);
+    return true;
+  };
+
+  test('access tokens carry typ at+jwt, ID tokens and assertions typ JWT', async () => {
+    const { issuer } = setUp();
+    assert.equal(decodeProtectedHeader(await issuer.mint({ kind: 'access', subject: 'a', audience: 'gatehouse' })).typ, 'at+jwt');
+    assert.equal(decodeProtectedHeader(await issuer.mint({ kind: 'id', subject: 'a', audience: 'gatehouse-cli' })).typ, 'JWT');
+    assert.equal(decodeProtectedHeader(await issuer.mint({ kind: 'assertion', subject: 'a', audience: 'gatehouse-app:wiki' })).typ, 'JWT');
+  });
+
+  // Hostile: a token of another kind with the right audience.
+  test('an ID token with the gateway audience is not an access token', async () => {
+    const { issuer } = setUp();
+    const id = await issuer.mint({ kind: 'id', subject: 'a', audience: 'gatehouse' });
+    await assert.rejects(issuer.verify(id, { audience: 'gatehouse' }), refused());
+  });
+
+  test('an app assertion with a cluster audience is not an access token', async () => {
+    const { issuer } = setUp();
+    const assertion = await issuer.mint({ kind: 'assertion', subject: 'a', audience: 'gatehouse:prod' });
+    await assert.rejects(issuer.verify(assertion, { audience: 'gatehouse:prod' }), refused());
+  });
+
+  test('an access token is not an ID token', async () => {
+    const { issuer } = setUp();
+    const access = await issuer.mint({ kind: 'access', subject: 'a', audience: 'gatehouse-cli' });
+    await assert.rejects(issuer.verify(access, { audience: 'gatehouse-cli', kind: 'id' }), refused());
+    const id = await issuer.mint({ kind: 'id', subject: 'a', audience: 'gatehouse-cli' });
+    assert.equal((await issuer.verify(id, { audience: 'gatehouse-cli', kind: 'id' })).sub, 'a');
+  });
+
+  test('a revoked access token is refused with token_revoked; ID tokens are not checked', async () => {
+    const { keys, options } = setUp();
+    const revoked = new Set(['fam-1']);
+    const issuer = createTokenIssuer({ issuer: 'https://gate.example.com', keys, defaultTtlMs: 10 * MINUTE, clock: options.clock, isRevoked: async (c) => revoked.has(String(c.sid)) });
+    await assert.rejects(issuer.verify(await issuer.mint({ subject: 'a', audience: 'gatehouse', claims: { sid: 'fam-1' } }), { audience: 'gatehouse' }), refused('token_revoked'));
+    assert.equal((await issuer.verify(await issuer.mint({ subject: 'a', audience: 'gatehouse', claims: { sid: 'fam-2' } }), { audience: 'gatehouse' })).sid, 'fam-2');
+  });
+});
