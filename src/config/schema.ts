@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { audienceCollisions } from '../tokens/audiences.js';
 import { parseDuration, parseSize } from '../core/duration.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -234,6 +235,11 @@ const app = z
       .default({ host: 'upstream', redirects: true }),
     /** Path apps: remove the prefix before forwarding (for apps that cannot serve from a sub-path). */
     strip_prefix: z.boolean().default(false),
+    /**
+     * Path apps run on the gateway's own origin, so their pages act with the gateway's authority
+     * (device approval, terminal, SSH certificates). Required, in so many words, for a path app.
+     */
+    trust_gateway_origin: z.boolean().default(false),
     /** Extra request headers from identity templates: {{username}}, {{email}}, {{email.local}}, {{groups}}, {{roles}}, {{external.<claim>}}. */
     headers: z.record(headerName, z.string()).default({}),
     /** One `app.request` audit event per request (off by default: the access log is not the audit log). */
@@ -303,6 +309,8 @@ export const configSchema = z.strictObject({
     return_to_hosts: z.array(z.string()).default([]),
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
     trust_proxy_hops: z.number().int().min(0).default(0),
+    /** A file holding the bearer token Prometheus sends to GET /metrics; without it /metrics is not served (404). */
+    metrics_bearer_token_file: z.string().optional(),
     /** On SIGTERM, /readyz turns false this long before the listener closes (give load balancers time). */
     drain_delay: duration.default(0),
     session: z
@@ -391,6 +399,9 @@ export const configSchema = z.strictObject({
     .transform(({ retention, ...rest }) => ({ ...rest, retention_ms: retention }))
     .default({ backend: 'file', postgres_schema: 'public', on_failure: 'refuse', retention_ms: undefined }),
   apps,
+}).superRefine((c, ctx) => {
+  // One audience registry (src/tokens/audiences.ts): gateway, CLI, app and cluster audiences never collide.
+  for (const problem of audienceCollisions({ clusters: c.clusters, apps: c.apps, cliClientId: c.cli.client_id })) ctx.addIssue({ code: 'custom', ...problem });
 });
 
 export type Config = z.output<typeof configSchema>;

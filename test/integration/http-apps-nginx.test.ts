@@ -66,7 +66,7 @@ describe('forward-auth with a real nginx (auth_request → /auth/verify)', () =>
     assert.equal(seen.headers['x-forwarded-email'], 'bob@corp.example');
     assert.equal(seen.headers['x-forwarded-groups'], 'devs');
     assert.doesNotMatch(seen.headers.cookie ?? '', /gatehouse_/, "Gatehouse's cookies do not reach the app");
-    const claims = await verifyAssertion(seen.headers['gatehouse-jwt-assertion'], { gatehouseUrl: s.gw.url, audience: 'docs' });
+    const claims = await verifyAssertion(seen.headers['gatehouse-jwt-assertion'], { gatehouseUrl: s.gw.url, audience: 'gatehouse-app:docs' });
     assert.equal(claims.preferred_username, 'bob');
     assert.ok(browser.cookies('docs.localhost').gatehouse_app_session, 'app cookie on the app host');
     assert.equal(browser.cookies('docs.localhost').gatehouse_session, undefined);

@@ -23,7 +23,7 @@ test('a logout on one replica drops the cached app decision on another (store pu
     connectors: [{ type: 'demo' }],
     roles: [{ name: 'dev' }],
     mappings: [{ match: { claim: 'groups', value: 'devs' }, roles: ['dev'] }],
-    apps: [{ name: 'wiki', upstream: 'http://w', roles: ['dev'] }],
+    apps: [{ name: 'wiki', upstream: 'http://w', roles: ['dev'], trust_gateway_origin: true }],
   });
   const prefix = `gatehouse-test:${process.pid}:${Date.now()}:`;
   const replica = () => {

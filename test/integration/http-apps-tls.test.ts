@@ -17,8 +17,8 @@ describe('HTTP apps with an https upstream', () => {
     tls = makeTls();
     upstream = await startUpstream({ tls: { cert: tls.cert, key: tls.key } });
     s = await startAppsGateway([
-      { name: 'trusted', upstream: upstream.url, path: '/apps/trusted/', roles: ['dev'], ca_file: tls.caFile },
-      { name: 'untrusted', upstream: upstream.url, path: '/apps/untrusted/', roles: ['dev'] },
+      { name: 'trusted', upstream: upstream.url, path: '/apps/trusted/', trust_gateway_origin: true, roles: ['dev'], ca_file: tls.caFile },
+      { name: 'untrusted', upstream: upstream.url, path: '/apps/untrusted/', trust_gateway_origin: true, roles: ['dev'] },
     ]);
     gw = s.gw.url;
     const browser = new HostBrowser();

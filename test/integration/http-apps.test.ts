@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createServer, request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
@@ -9,6 +12,10 @@ import { closedPort } from '../helpers/services.js';
 import { PATTERN_CHUNK, patternChunk, startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const MB = 1024 * 1024;
+// /metrics needs its bearer token (server.metrics_bearer_token_file), generated per run.
+const METRICS_TOKEN = randomBytes(24).toString('base64url');
+const METRICS_TOKEN_FILE = join(mkdtempSync(join(tmpdir(), 'gatehouse-apps-metrics-')), 'token');
+writeFileSync(METRICS_TOKEN_FILE, METRICS_TOKEN, { mode: 0o600 });
 
 describe('HTTP apps through the gateway proxy', () => {
   let s: AppsSetup;
@@ -20,18 +27,19 @@ describe('HTTP apps through the gateway proxy', () => {
     upstream = await startUpstream();
     down = await closedPort();
     s = await startAppsGateway([
-      { name: 'wiki', upstream: upstream.url, path: '/apps/wiki/', roles: ['dev'], headers: { 'X-WEBAUTH-USER': '{{username}}', 'X-Roles': '{{roles}}' }, audit_requests: true },
-      { name: 'admin', upstream: upstream.url, path: '/apps/admin/', roles: ['sre'] },
-      { name: 'stripped', upstream: upstream.url, path: '/apps/stripped/', strip_prefix: true, roles: ['dev'] },
+      { name: 'wiki', upstream: upstream.url, path: '/apps/wiki/', trust_gateway_origin: true, roles: ['dev'], headers: { 'X-WEBAUTH-USER': '{{username}}', 'X-Roles': '{{roles}}' }, audit_requests: true },
+      { name: 'admin', upstream: upstream.url, path: '/apps/admin/', trust_gateway_origin: true, roles: ['sre'] },
+      { name: 'stripped', upstream: upstream.url, path: '/apps/stripped/', trust_gateway_origin: true, strip_prefix: true, roles: ['dev'] },
       { name: 'grafana', upstream: upstream.url, public_host: 'grafana.localhost', roles: ['dev'] },
-      { name: 'down', upstream: `http://127.0.0.1:${down}`, path: '/apps/down/', roles: ['dev'] },
-      { name: 'slow', upstream: upstream.url, path: '/apps/slow/', roles: ['dev'], timeouts: { response: '300ms' } },
-    ]);
+      { name: 'down', upstream: `http://127.0.0.1:${down}`, path: '/apps/down/', trust_gateway_origin: true, roles: ['dev'] },
+      { name: 'slow', upstream: upstream.url, path: '/apps/slow/', trust_gateway_origin: true, roles: ['dev'], timeouts: { response: '300ms' } },
+    ], { server: { metrics_bearer_token_file: METRICS_TOKEN_FILE } });
     gw = s.gw.url;
   });
   after(async () => {
     await s.stop();
     await upstream.close();
+    rmSync(dirname(METRICS_TOKEN_FILE), { recursive: true, force: true });
   });
 
   const json = (page: { body: string }) => JSON.parse(page.body) as { url: string; headers: Record<string, string> };
@@ -67,7 +75,7 @@ describe('HTTP apps through the gateway proxy', () => {
     await browser.request(`${gw}/apps/wiki/again`);
     await s.gw.waitForEvent((e) => e.type === 'app.request' && (e.details as { path: string }).path === '/apps/wiki/again');
     assert.equal(s.gw.auditEvents().filter((e) => e.type === 'app.session.start' && e.user === 'alice' && (e.details as { app: string }).app === 'wiki').length, 1, 'one app.session.start per session and app');
-    const metrics = await (await fetch(`${gw}/metrics`)).text();
+    const metrics = await (await fetch(`${gw}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     assert.match(metrics, /^gatehouse_proxy_request_seconds_count\{kind="app",target="wiki",code="200"\} [1-9]/m, 'proxied requests are timed per app');
   });
 
@@ -106,16 +114,16 @@ describe('HTTP apps through the gateway proxy', () => {
     const one = json(await browser.request(`${gw}/apps/wiki/a`)).headers['gatehouse-jwt-assertion'];
     const two = json(await browser.request(`${gw}/apps/wiki/b`)).headers['gatehouse-jwt-assertion'];
     assert.equal(one, two, 'signed once per session and app, not per request');
-    const claims = await verifyAssertion(one, { gatehouseUrl: gw, audience: 'wiki' });
+    const claims = await verifyAssertion(one, { gatehouseUrl: gw, audience: 'gatehouse-app:wiki' });
     assert.equal(claims.iss, gw);
-    assert.equal(claims.aud, 'wiki');
+    assert.equal(claims.aud, 'gatehouse-app:wiki');
     assert.equal(claims.sub, 'corp:bob');
     assert.equal(claims.email, 'bob@corp.example');
     assert.deepEqual(claims.groups, ['devs']);
     assert.deepEqual(claims.roles, ['dev']);
     assert.ok(Number(claims.exp) - Number(claims.iat) <= 300, 'short expiry');
-    await assert.rejects(verifyAssertion(one, { gatehouseUrl: gw, audience: 'grafana' }), /aud/);
-    await assert.rejects(verifyAssertion(`${one.slice(0, -4)}AAAA`, { gatehouseUrl: gw, audience: 'wiki' }), /signature/);
+    await assert.rejects(verifyAssertion(one, { gatehouseUrl: gw, audience: 'gatehouse-app:grafana' }), /aud/);
+    await assert.rejects(verifyAssertion(`${one.slice(0, -4)}AAAA`, { gatehouseUrl: gw, audience: 'gatehouse-app:wiki' }), /signature/);
   });
 
   test('50 MB upload and download stream through byte-exact', async () => {
@@ -305,7 +313,7 @@ describe('HTTP apps through the gateway proxy', () => {
     const browser = new HostBrowser();
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
     assert.equal((await browser.request(`${gw}/apps/wiki/x`)).status, 200);
-    await browser.request(`${gw}/logout`, { method: 'POST' });
+    await browser.request(`${gw}/logout`, { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } });
     const after = await browser.request(`${gw}/apps/wiki/x`);
     assert.equal(after.status, 302);
     assert.match(after.location!, /\/login\?return_to=/);
@@ -384,7 +392,7 @@ describe('HTTP apps through the gateway proxy', () => {
       assert.equal(ok.headers.get('x-auth-request-email'), 'bob@corp.example');
       assert.equal(ok.headers.get('x-auth-request-groups'), 'devs');
       assert.equal(ok.headers.get('x-webauth-user'), 'bob', "the app's configured headers too");
-      const claims = await verifyAssertion(ok.headers.get('gatehouse-jwt-assertion')!, { gatehouseUrl: gw, audience: 'wiki' });
+      const claims = await verifyAssertion(ok.headers.get('gatehouse-jwt-assertion')!, { gatehouseUrl: gw, audience: 'gatehouse-app:wiki' });
       assert.equal(claims.preferred_username, 'bob');
 
       const denied = await fetch(`${gw}/auth/verify?app=admin`, { headers: { cookie } });
@@ -510,7 +518,7 @@ describe('HTTP apps through the gateway proxy', () => {
 describe('HTTP apps: expired session', () => {
   test('a session past its absolute lifetime no longer reaches the app', async () => {
     const upstream = await startUpstream();
-    const s = await startAppsGateway([{ name: 'wiki', upstream: upstream.url, path: '/apps/wiki/', roles: ['dev'] }], {
+    const s = await startAppsGateway([{ name: 'wiki', upstream: upstream.url, path: '/apps/wiki/', trust_gateway_origin: true, roles: ['dev'] }], {
       server: { session: { absolute_ttl: '2s' } },
     });
     try {

@@ -68,7 +68,7 @@ function printDemoBanner(url: string, users: { username: string; password: strin
       `  Open ${url}/ and sign in with:`,
       ...rows,
       '',
-      `  A demo app sits behind the gateway at ${url}/apps/whoami/`,
+      `  A demo app sits behind the gateway at ${url.replace(/\/\/\[[^\]]+\]|\/\/[^/:]+/, '//whoami.localhost')}/`,
       line,
       '',
     ].join('\n'),

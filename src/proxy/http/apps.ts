@@ -15,7 +15,22 @@ export interface HttpApp {
   headers: [string, string][];
   /** Their names: stripped from client requests even when a template renders nothing. */
   configuredHeaders: Set<string>;
+  /**
+   * The host (with the public port) the app is served on, from config and `public_url`, never
+   * from the client: what `X-Forwarded-Host` says and what a WebSocket `Origin` must match.
+   */
+  forwardedHost: string;
+  /** `<scheme>://<forwardedHost>`. */
+  origin: string;
+  /**
+   * A path app without `trust_gateway_origin` (only possible for a config built in code, since
+   * parseConfig refuses it): its responses get SANDBOX_CSP, so its pages run in an opaque origin.
+   */
+  sandboxed: boolean;
 }
+
+/** Defence in depth for untrusted content on the gateway's origin: no allow-same-origin. */
+export const SANDBOX_CSP = 'sandbox allow-scripts allow-forms allow-popups allow-downloads';
 
 export interface AppRegistry {
   apps: HttpApp[];
@@ -33,7 +48,9 @@ export interface AppRegistry {
  * `<name>.<server.apps_domain>` when that is set, else under `/apps/<name>/`.
  */
 export function createAppRegistry(config: { apps: AppConfig[]; server: { public_url: string; apps_domain?: string } }): AppRegistry {
-  const gatewayHost = new URL(config.server.public_url).hostname.toLowerCase();
+  const publicUrl = new URL(config.server.public_url);
+  const gatewayHost = publicUrl.hostname.toLowerCase();
+  const port = publicUrl.port ? `:${publicUrl.port}` : '';
   const apps = config.apps.map((app): HttpApp => {
     let publicHost = app.public_host;
     let path = app.path;
@@ -52,6 +69,9 @@ export function createAppRegistry(config: { apps: AppConfig[]; server: { public_
       path,
       headers: Object.entries(app.headers).map(([name, template]) => [name.toLowerCase(), template]),
       configuredHeaders: new Set(Object.keys(app.headers).map((name) => name.toLowerCase())),
+      forwardedHost: publicHost ? publicHost + port : publicUrl.host,
+      origin: publicHost ? `${publicUrl.protocol}//${publicHost}${port}` : publicUrl.origin,
+      sandboxed: Boolean(path) && app.trust_gateway_origin !== true,
     };
   });
   const hosts = new Map(apps.filter((a) => a.publicHost).map((a) => [a.publicHost!, a]));

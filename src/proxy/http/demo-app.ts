@@ -1,18 +1,21 @@
 import { createServer } from 'node:http';
+import { appAudience } from '../../tokens/audiences.js';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { AppConfig } from '../../config/schema.js';
 
 /**
- * The demo's app (`npm start` with no config): a tiny upstream on 127.0.0.1 behind the gateway at
- * `/apps/whoami/`. It shows what an app behind Gatehouse receives, and verifies the assertion the
+ * The demo's app (`npm start` with no config): a tiny upstream on 127.0.0.1 behind the gateway on
+ * a host of its own, `whoami.localhost` (RFC 6761: loopback, so the browser keeps app and gateway
+ * origins apart without any DNS set-up). It shows what an app behind Gatehouse receives, and verifies the assertion the
  * way docs/http-apps.md tells apps to (jose createRemoteJWKSet against the gateway's JWKS).
  */
 export const DEMO_APP_NAME = 'whoami';
+export const DEMO_APP_HOST = `${DEMO_APP_NAME}.localhost`;
 
 export interface DemoApp {
   url: string;
-  /** Its entry for `apps:` (path app, prefix stripped). */
+  /** Its entry for `apps:` (a host app on `whoami.localhost`). */
   config: AppConfig;
   close(): Promise<void>;
 }
@@ -25,13 +28,13 @@ export async function startDemoApp(options: { gatewayUrl: string }): Promise<Dem
     const assertion = req.headers['gatehouse-jwt-assertion'];
     const verified: Promise<JWTPayload | string> =
       typeof assertion === 'string'
-        ? jwtVerify(assertion, jwks, { issuer: options.gatewayUrl, audience: DEMO_APP_NAME }).then(
+        ? jwtVerify(assertion, jwks, { issuer: options.gatewayUrl, audience: appAudience(DEMO_APP_NAME) }).then(
             (r) => r.payload,
             (err: Error) => `not verified: ${err.message}`,
           )
         : Promise.resolve('no assertion: this request did not come through Gatehouse');
     void verified.then((claims) => {
-      const rows = ['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-groups', 'x-forwarded-prefix']
+      const rows = ['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-groups', 'x-forwarded-host']
         .map((h) => `<tr><th>${h}</th><td id="${h}">${escape(String(req.headers[h] ?? '—'))}</td></tr>`)
         .join('');
       const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>whoami · demo app</title></head>
@@ -54,10 +57,11 @@ signed <code>Gatehouse-Jwt-Assertion</code> against <code>${escape(options.gatew
     config: {
       name: DEMO_APP_NAME,
       upstream: url,
-      path: `/apps/${DEMO_APP_NAME}/`,
+      public_host: DEMO_APP_HOST,
       roles: [],
       rewrite: { host: 'upstream', redirects: true },
-      strip_prefix: true,
+      strip_prefix: false,
+      trust_gateway_origin: false,
       headers: {},
       audit_requests: false,
       assertion_ttl: 300_000,

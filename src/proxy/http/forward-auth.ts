@@ -11,7 +11,9 @@ import type { Credential, Decision } from './identity.js';
  * - 401 when there is no valid session (gateway cookie, the app's own cookie, or a gateway token),
  * - 403 when the check fails: `?app=NAME` (the app's role check), `?allowed_groups=a,b` (any of
  *   these upstream groups), or both. Neither: any signed-in person passes.
- * Bodies are short JSON; proxies use the status and the headers.
+ * - 400 `invalid_allowed_groups` when `allowed_groups` is given but names no group after empty
+ *   entries are dropped (`?allowed_groups=,`): an empty list refuses, it never means "anyone".
+ * Bodies are short JSON (with nosniff); proxies use the status and the headers.
  */
 
 export interface ForwardAuthDeps {
@@ -24,7 +26,7 @@ export interface ForwardAuthDeps {
 
 const json = (res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 };
 
@@ -34,7 +36,7 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
     if (!decision.allowed) {
       return json(res, 403, { error: 'access_denied', message: appName ? `You do not have access to the app "${appName}".` : 'You are not in an allowed group.' });
     }
-    const headers: Record<string, string> = { 'cache-control': 'no-store', 'content-length': '0' };
+    const headers: Record<string, string> = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-length': '0' };
     headers['x-auth-request-user'] = decision.headers.find(([n]) => n === 'x-forwarded-user')![1];
     headers['x-auth-request-preferred-username'] = headers['x-auth-request-user'];
     const email = decision.headers.find(([n]) => n === 'x-forwarded-email');
@@ -47,8 +49,13 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
 
   return (req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void => {
     const appName = query.get('app') ?? undefined;
-    const groupsParam = query.get('allowed_groups');
-    const allowedGroups = groupsParam ? groupsParam.split(',').map((g) => g.trim()).filter(Boolean) : undefined;
+    // Every `allowed_groups` given counts (repeated parameters too); empty entries are ignored.
+    const allowedGroups = query.has('allowed_groups')
+      ? [...new Set(query.getAll('allowed_groups').flatMap((p) => p.split(',')).map((g) => g.trim()).filter(Boolean))]
+      : undefined;
+    if (allowedGroups && !allowedGroups.length) {
+      return json(res, 400, { error: 'invalid_allowed_groups', message: 'allowed_groups names no group; leave it out to allow any signed-in person.' });
+    }
     if (appName !== undefined && !deps.registry.byName.has(appName)) {
       return json(res, 404, { error: 'unknown_app', message: `There is no app called "${appName}".` });
     }

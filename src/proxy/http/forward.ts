@@ -22,6 +22,8 @@ export interface ForwardTarget {
   path: string;
   headers: OutgoingHttpHeaders;
   rewriteLocation?: (location: string) => string;
+  /** Add the sandbox CSP to the response (untrusted content on the gateway's origin). */
+  sandbox?: boolean;
 }
 
 /** Why forwarding failed before a response could start: 502 (unavailable) or 504 (timeout). */
@@ -117,7 +119,7 @@ export function createForwarder(apps: HttpApp[]): Forwarder {
       dispatcher: poolFor(target.app),
       path: target.path,
       headers: target.headers as Record<string, string | string[]>,
-      responseHeaders: (headers) => downstreamResponseHeaders(headers, { rewriteLocation: target.rewriteLocation }),
+      responseHeaders: (headers) => downstreamResponseHeaders(headers, { rewriteLocation: target.rewriteLocation, sandbox: target.sandbox }),
       onResponse: hooks.onResponse,
       onFailure: (err) => hooks.onFailure(failureKind(err.code), err),
     });

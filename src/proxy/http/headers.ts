@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { SANDBOX_CSP } from './apps.js';
 
 /**
  * Request and response header rules of the app proxy:
@@ -7,7 +8,10 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
  *   the verified identity, so an app can trust them;
  * - hop-by-hop headers are not forwarded (RFC 9110 §7.6.1), including those named in Connection;
  * - Gatehouse's own cookies (gateway session, app session, login state) never reach an app,
- *   and an app cannot set cookies under those names.
+ *   and an app cannot set cookies under those names;
+ * - every header whose name contains "_" is dropped (as nginx does by default): WSGI, CGI and Rack
+ *   fold "_" and "-" into the same HTTP_* key, so `X_Forwarded_User` would pass for ours;
+ * - an Authorization header carrying a Gatehouse-issued token is dropped, whichever credential won.
  */
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -31,6 +35,24 @@ export function stripGatehouseCookies(header: string): string | undefined {
   return joined || undefined;
 }
 
+/**
+ * Whether an Authorization header carries a token Gatehouse issued (a JWT whose `iss` is the
+ * gateway), verified or not: such a header is a Gatehouse credential and never goes upstream.
+ */
+export function isGatewayAuthorization(value: string | undefined, issuer: string): boolean {
+  const m = value && /^Bearer\s+([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*\s*$/i.exec(value);
+  if (!m) return false;
+  try {
+    const claims = JSON.parse(Buffer.from(m[2], 'base64url').toString('utf8')) as { iss?: unknown };
+    return claims.iss === issuer;
+  } catch {
+    return false;
+  }
+}
+
+/** A list value in an identity header: "," and "%" inside an item are percent-encoded, so the list splits back exactly. */
+export const listItem = (item: string): string => item.replace(/[%,]/g, (c) => (c === '%' ? '%25' : '%2C'));
+
 export interface UpstreamHeaderOptions {
   /** Header values from identity, lowercased names; set after stripping. */
   identity: [string, string][];
@@ -51,7 +73,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, o: Upstrea
   const out: OutgoingHttpHeaders = {};
   const named = connectionTokens(incoming.connection);
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) || FORWARDING.has(name) || name === ANSWERED_HERE || isIdentityHeader(name) || o.configured.has(name)) continue;
+    if (name.includes('_') || HOP_BY_HOP.has(name) || FORWARDING.has(name) || name === ANSWERED_HERE || isIdentityHeader(name) || o.configured.has(name)) continue;
     if (named?.has(name)) continue;
     if (name === 'authorization' && o.dropAuthorization) continue;
     const value = incoming[name];
@@ -78,6 +100,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, o: Upstrea
 export interface ResponseHeaderOptions {
   /** Rewrites a Location value (redirects to the upstream become redirects to the public URL). */
   rewriteLocation?: (location: string) => string;
+  /** Append SANDBOX_CSP (a second policy: both are enforced, so the app's own cannot loosen it). */
+  sandbox?: boolean;
 }
 
 /** An upstream's response headers, lowercased; undici gives a lone Set-Cookie as a string. */
@@ -99,6 +123,11 @@ export function downstreamResponseHeaders(incoming: ResponseHeaders, o: Response
       continue;
     }
     out[name] = value;
+  }
+  if (o.sandbox) {
+    const own = out['content-security-policy'];
+    const policies: string[] = own === undefined ? [] : Array.isArray(own) ? own : [String(own)];
+    (out as Record<string, string[]>)['content-security-policy'] = [...policies, SANDBOX_CSP];
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import { GATEWAY_AUDIENCE, identityFromGatewayToken } from '../../tokens/gateway-token.js';
+import { appAudience, FORWARD_AUTH_AUDIENCE } from '../../tokens/audiences.js';
 import { canUseApp, resolveAccess, type Access, type Policy } from '../../access/index.js';
 import { claimValues } from '../../access/claims.js';
 import type { AuditSink } from '../../audit/sink.js';
@@ -10,7 +11,7 @@ import { subscribeUntilClosed } from '../../store/subscription.js';
 import type { TokenIssuer } from '../../tokens/issuer.js';
 import type { HttpApp } from './apps.js';
 import { ExpiringCache } from './cache.js';
-import { headerSafe } from './headers.js';
+import { headerSafe, listItem } from './headers.js';
 
 /**
  * Who is calling and what they may reach, cached per credential so the data path neither reads
@@ -72,6 +73,8 @@ export interface IdentityEngine {
   peek(credential: Credential, app: HttpApp | undefined, allowedGroups?: string[]): Decision | undefined;
   /** Resolves the credential (null when it is not valid) and decides; audits first use and denials. */
   decide(credential: Credential, app: HttpApp | undefined, ctx: DecisionContext): Promise<Decision | null>;
+  /** Whether this credential is known (cached) not to be valid, so the next one may be tried without I/O. */
+  rejected(credential: Credential): boolean;
   /** Drops everything cached for a gateway session (by its sessionRef digest). */
   revoke(ref: string): void;
   /** Whether session ends announced by other replicas are being received. */
@@ -153,6 +156,7 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
     const lifetime = Math.min(ttlMs, viewer.expiresAt - t);
     const { identity, access } = viewer;
     const token = await options.issuer.mint({
+      kind: 'assertion',
       subject: `${identity.connector}:${identity.subject}`,
       audience,
       ttlMs: lifetime,
@@ -199,12 +203,12 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
     const headers: [string, string][] = [];
     let assertion: string | undefined;
     if (allowed) {
-      const signed = await assertionFor(viewer, app?.name ?? 'forward-auth', app?.config.assertion_ttl ?? 300_000);
+      const signed = await assertionFor(viewer, app ? appAudience(app.name) : FORWARD_AUTH_AUDIENCE, app?.config.assertion_ttl ?? 300_000);
       assertion = signed.token;
       expiresAt = Math.min(expiresAt, signed.exp);
       headers.push(['x-forwarded-user', headerSafe(identity.username)]);
       if (identity.email) headers.push(['x-forwarded-email', headerSafe(identity.email)]);
-      headers.push(['x-forwarded-groups', headerSafe(identity.groups.join(','))]);
+      headers.push(['x-forwarded-groups', headerSafe(identity.groups.map(listItem).join(','))]);
       headers.push(['gatehouse-jwt-assertion', assertion]);
       for (const [name, template] of app?.headers ?? []) headers.push([name, headerSafe(renderTemplate(template, identity, access, options.policy))]);
       if (app) await noteFirstUse(viewer, app, ctx);
@@ -241,6 +245,9 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
         inflight.set(key, pending);
       }
       return pending;
+    },
+    rejected(credential) {
+      return viewers.get(credentialKey(credential), now()) === null;
     },
     revoke(ref) {
       viewers.deleteWhere((v) => v?.sessionRef === ref);
@@ -284,9 +291,9 @@ export function renderTemplate(template: string, identity: ExternalIdentity, acc
       case 'email':
         return field === 'local' ? email.split('@')[0] : field === 'domain' ? (email.split('@')[1] ?? '') : email;
       case 'groups':
-        return identity.groups.join(',');
+        return identity.groups.map(listItem).join(',');
       case 'roles':
-        return access.roles.join(',');
+        return access.roles.map(listItem).join(',');
       case 'connector':
         return identity.connector;
       case 'subject':
@@ -294,7 +301,7 @@ export function renderTemplate(template: string, identity: ExternalIdentity, acc
       case 'external': {
         if (!field) return '';
         const prefix = field === 'groups' ? (policy.groupPrefixes[identity.connector] ?? '') : '';
-        return claimValues(identity, field).map((v) => prefix + v).join(',');
+        return claimValues(identity, field).map((v) => listItem(prefix + v)).join(',');
       }
       default:
         return '';

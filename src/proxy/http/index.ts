@@ -12,7 +12,7 @@ import { createAppRegistry, type AppRegistry, type HttpApp } from './apps.js';
 import { createForwardAuth } from './forward-auth.js';
 import { createForwarder, type ForwardFailure, type ForwardTarget } from './forward.js';
 import { APP_SESSION_COOKIE, createHandoff, type CookieJar } from './handoff.js';
-import { upstreamRequestHeaders } from './headers.js';
+import { isGatewayAuthorization, upstreamRequestHeaders } from './headers.js';
 import { createUpstreamHealth } from './upstream-health.js';
 import { createIdentityEngine, type Credential, type Decision, type DecisionContext } from './identity.js';
 import { redirect, sendError, sendRawError, wantsHtml, type ErrorPageRenderer } from './respond.js';
@@ -58,7 +58,7 @@ const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i;
 export function createHttpApps(deps: HttpAppsDeps): HttpApps {
   const { config, cookies } = deps;
   const registry = createAppRegistry(config);
-  const publicOrigin = new URL(config.server.public_url).origin;
+  const issuerUrl = deps.issuer.issuer;
   const proto = new URL(config.server.public_url).protocol.slice(0, -1);
   const trustHops = config.server.trust_proxy_hops;
   const engine = createIdentityEngine({ sessions: deps.sessions, store: deps.store, audit: deps.audit, issuer: deps.issuer, policy: deps.policy, logger: deps.logger });
@@ -94,20 +94,25 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
     return out;
   };
 
-  /** The first credential that resolves; synchronous when every step is cached. */
+  /**
+   * The first credential, in order, that resolves: a valid cookie always wins over a gateway token,
+   * whatever is cached. A credential is skipped without I/O only when it is cached as invalid.
+   * Synchronous when every step is cached.
+   */
   const decide = (credentials: Credential[], app: HttpApp | undefined, ctx: DecisionContext): Decision | Promise<Decision | null> | null => {
-    for (const credential of credentials) {
-      const hit = engine.peek(credential, app, ctx.allowedGroups);
+    for (let i = 0; i < credentials.length; i++) {
+      const hit = engine.peek(credentials[i], app, ctx.allowedGroups);
       if (hit) return hit;
+      if (engine.rejected(credentials[i])) continue;
+      return (async () => {
+        for (const credential of credentials.slice(i)) {
+          const decision = await engine.decide(credential, app, ctx);
+          if (decision) return decision;
+        }
+        return null;
+      })();
     }
-    if (!credentials.length) return null;
-    return (async () => {
-      for (const credential of credentials) {
-        const decision = await engine.decide(credential, app, ctx);
-        if (decision) return decision;
-      }
-      return null;
-    })();
+    return null;
   };
 
   const lazyContext = (req: IncomingMessage): DecisionContext => {
@@ -146,10 +151,11 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
     const strip = app.path && app.config.strip_prefix;
     const path = strip ? `/${url.slice(app.path!.length)}` : url;
     const rewriteHost = app.config.rewrite.host;
-    const host = rewriteHost === 'upstream' ? up.host : rewriteHost === 'preserve' ? (req.headers.host ?? up.host) : rewriteHost;
+    // Never the client's Host: the public host comes from config (a path app's Host is anything a client typed).
+    const host = rewriteHost === 'upstream' ? up.host : rewriteHost === 'preserve' ? app.forwardedHost : rewriteHost;
     const remote = req.socket.remoteAddress ?? '';
     const xff = req.headers['x-forwarded-for'];
-    const origin = app.publicHost ? `${proto}://${req.headers.host}` : publicOrigin;
+    const origin = app.origin;
     return {
       app,
       path,
@@ -158,12 +164,14 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
         configured: app.configuredHeaders,
         host,
         forwardedFor: trustHops > 0 && xff ? `${xff}, ${remote}` : remote,
-        forwardedHost: req.headers.host ?? '',
+        forwardedHost: app.forwardedHost,
         forwardedProto: proto,
         forwardedPrefix: app.path,
         upgrade,
-        dropAuthorization: decision.viewer.bearer,
+        // A Gatehouse token never travels on, even when a cookie was the credential that won.
+        dropAuthorization: decision.viewer.bearer || isGatewayAuthorization(req.headers.authorization, issuerUrl),
       }),
+      sandbox: app.sandboxed,
       rewriteLocation: app.config.rewrite.redirects
         ? (location) => rewriteLocation(location, { upstream: up, sentHost: host, origin, prefix: strip ? app.path : undefined })
         : undefined,
@@ -247,6 +255,15 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const target = originForm(req);
+    if (target !== 'ok') {
+      if (target === 'asterisk') {
+        // `OPTIONS *` asks about the server: the gateway answers, no upstream is asked (or blamed).
+        res.writeHead(204, { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'content-length': 0 });
+        res.end();
+      } else sendError(req, res, deps.page, { status: 400, code: 'invalid_request_target', message: 'The request target must be a path (origin-form).' });
+      return true;
+    }
     const url = req.url ?? '/';
     const hostApp = registry.byHost(req.headers.host);
     if (hostApp) {
@@ -289,12 +306,17 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
   };
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    if (originForm(req) !== 'ok') {
+      sendRawError(socket, 400, 'invalid_request_target', 'The request target must be a path (origin-form).');
+      return true;
+    }
     const url = req.url ?? '/';
     const app = registry.byHost(req.headers.host) ?? registry.byPath(url);
     if (!app?.upstream || (app.path && !url.startsWith(app.path))) return false;
     // Cross-site WebSocket hijacking: a page elsewhere must not open a socket with our cookies.
+    // The full origin (scheme, host, port) must be the app's own: http://app is not https://app.
     const origin = req.headers.origin;
-    if (origin && safeHost(origin) !== req.headers.host) {
+    if (origin && safeOrigin(origin) !== app.origin) {
       sendRawError(socket, 403, 'origin_rejected', 'WebSocket connections are accepted only from the app itself.');
       return true;
     }
@@ -332,12 +354,34 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
   };
 }
 
-function safeHost(origin: string): string | undefined {
+function safeOrigin(origin: string): string | undefined {
   try {
-    return new URL(origin).host;
+    return new URL(origin).origin;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Reduces an absolute-form target (`GET http://host/x`, RFC 9112 §3.2.2) to origin-form before
+ * anything routes on it: the Host becomes the target's authority (the RFC says to ignore the Host
+ * header then), and the path is what goes upstream. `*` (OPTIONS) and anything else that is not a
+ * path are reported, never forwarded.
+ */
+function originForm(req: IncomingMessage): 'ok' | 'asterisk' | 'invalid' {
+  const url = req.url ?? '/';
+  if (url.startsWith('/')) return 'ok';
+  if (url === '*') return req.method === 'OPTIONS' ? 'asterisk' : 'invalid';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'invalid';
+  }
+  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:' && parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') || parsed.username || parsed.password || !parsed.host) return 'invalid';
+  req.url = parsed.pathname + parsed.search;
+  req.headers.host = parsed.host;
+  return 'ok';
 }
 
 /** Redirects that point at the upstream (or at the Host we sent it) come back to the public URL. */

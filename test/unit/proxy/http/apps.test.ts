@@ -16,7 +16,7 @@ describe('apps config', () => {
   test('defaults: <name>.<apps_domain>, else /apps/<name>/; rewrite, timeouts, assertion ttl', () => {
     const withDomain = createAppRegistry(config([{ name: 'grafana', upstream: 'http://g:3000' }], { apps_domain: 'apps.example.com' }));
     assert.equal(withDomain.byName.get('grafana')!.publicHost, 'grafana.apps.example.com');
-    const plain = createAppRegistry(config([{ name: 'wiki', upstream: 'http://w:8080' }]));
+    const plain = createAppRegistry(config([{ name: 'wiki', upstream: 'http://w:8080', trust_gateway_origin: true }]));
     const wiki = plain.byName.get('wiki')!;
     assert.equal(wiki.path, '/apps/wiki/');
     assert.deepEqual(wiki.config.rewrite, { host: 'upstream', redirects: true });
@@ -35,10 +35,10 @@ describe('apps config', () => {
       }
     };
     assert.match(problems([{ name: 'a', upstream: 'http://a', public_host: 'a.example.com', path: '/apps/a/' }]), /apps\.0.*public_host or path, not both/s);
-    assert.match(problems([{ name: 'a', upstream: 'http://a', path: '/login/' }]), /apps\.0.*gateway path/s);
+    assert.match(problems([{ name: 'a', upstream: 'http://a', path: '/login/', trust_gateway_origin: true }]), /apps\.0.*gateway path/s);
     assert.match(problems([{ name: 'a', upstream: 'http://a', path: '/' }]), /apps\.0/);
     assert.match(problems([{ name: 'a', upstream: 'http://a', path: 'apps/a' }]), /starts and ends with/);
-    assert.match(problems([{ name: 'a', upstream: 'http://a' }, { name: 'a', upstream: 'http://b' }]), /apps\.1\.name.*already uses/s);
+    assert.match(problems([{ name: 'a', upstream: 'http://a', trust_gateway_origin: true }, { name: 'a', upstream: 'http://b', trust_gateway_origin: true }]), /apps\.1\.name.*already uses/s);
     assert.match(problems([{ name: 'A b', upstream: 'http://a' }]), /apps\.0\.name/);
     assert.match(problems([{ name: 'a', upstream: 'ftp://a' }]), /apps\.0\.upstream/);
     assert.match(problems([{ name: 'a', upstream: 'http://a', headers: { 'bad header': 'x' } }]), /apps\.0\.headers/);
@@ -51,8 +51,8 @@ describe('apps config', () => {
     const r = createAppRegistry(
       config([
         { name: 'grafana', upstream: 'http://g', public_host: 'grafana.example.com' },
-        { name: 'apps', upstream: 'http://a', path: '/apps/' },
-        { name: 'wiki', upstream: 'http://w', path: '/apps/wiki/' },
+        { name: 'apps', upstream: 'http://a', path: '/apps/', trust_gateway_origin: true },
+        { name: 'wiki', upstream: 'http://w', path: '/apps/wiki/', trust_gateway_origin: true },
         { name: 'guarded', public_host: 'guarded.example.com' },
       ]),
     );
@@ -102,11 +102,11 @@ test('a Host header with anything but name[:port] matches no app', () => {
 describe('upstream TLS', () => {
   test('ca_file needs an https upstream', () => {
     assert.throws(() => config([{ name: 'wiki', upstream: 'http://w:8080', ca_file: '/etc/ca.pem' }]), /apps\.0\.ca_file: ca_file needs an https upstream/);
-    assert.doesNotThrow(() => config([{ name: 'wiki', upstream: 'https://w:8443', ca_file: '/etc/ca.pem' }]));
+    assert.doesNotThrow(() => config([{ name: 'wiki', upstream: 'https://w:8443', ca_file: '/etc/ca.pem', trust_gateway_origin: true }]));
   });
 
   test('an unreadable ca_file stops start-up, naming the app', () => {
-    const registry = createAppRegistry(config([{ name: 'ok', upstream: 'https://a:1' }, { name: 'wiki', upstream: 'https://w:8443', ca_file: '/nonexistent/ca.pem' }]));
+    const registry = createAppRegistry(config([{ name: 'ok', upstream: 'https://a:1', trust_gateway_origin: true }, { name: 'wiki', upstream: 'https://w:8443', ca_file: '/nonexistent/ca.pem', trust_gateway_origin: true }]));
     assert.throws(
       () => createForwarder(registry.apps),
       (err: unknown) => err instanceof ConfigError && /apps\.1\.ca_file: cannot read \/nonexistent\/ca\.pem \(ENOENT\)/.test(err.message),

@@ -24,8 +24,8 @@ function setUp() {
     roles: [{ name: 'dev' }],
     mappings: [{ match: { claim: 'groups', value: 'devs' }, roles: ['dev'] }],
     apps: [
-      { name: 'wiki', upstream: 'http://w', roles: ['dev'] },
-      { name: 'admin', upstream: 'http://a', roles: ['sre'] },
+      { name: 'wiki', upstream: 'http://w', roles: ['dev'], trust_gateway_origin: true },
+      { name: 'admin', upstream: 'http://a', roles: ['sre'], trust_gateway_origin: true },
     ],
   });
   const store = createMemoryStore({ clock });
@@ -52,7 +52,7 @@ test('decisions are cached: one session read, one signature and one app.session.
   assert.ok(results.every((d) => d?.allowed && d.assertion === results[0]!.assertion));
   assert.equal(s.mints(), 1, 'concurrent first requests share one signature');
   assert.ok(s.engine.peek(credential, wiki), 'cached for the next request');
-  assert.deepEqual(decodeJwt(results[0]!.assertion!).aud, 'wiki');
+  assert.deepEqual(decodeJwt(results[0]!.assertion!).aud, 'gatehouse-app:wiki');
 
   // After the decision TTL the session is read again, but the assertion is still fresh: no new signature.
   s.advance(DECISION_TTL_MS + 1);
