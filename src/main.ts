@@ -19,6 +19,8 @@ import type { Store } from './store/store.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createOAuthServer } from './tokens/oauth/server.js';
 import { createTokenReviewHandler } from './tokens/tokenreview.js';
+import { createTokenRevocations } from './tokens/revocations.js';
+import { createAudienceRegistry } from './tokens/audiences.js';
 import { createKubeProxy, execRecorder, type KubeProxy } from './proxy/kube/index.js';
 import { GatehouseError } from './core/errors.js';
 import { KUBE_USERNAME_PREFIX } from './kube/names.js';
@@ -61,7 +63,8 @@ export interface Gateway {
 /** The composition root: builds every part from the config and wires them together. */
 export async function createGateway(config: Config, options: { logger: Logger; demo?: boolean }): Promise<Gateway> {
   const { logger } = options;
-  const metrics = createMetrics();
+  // Metric labels come only from configured ids (config.clusters is updated in place on reload).
+  const metrics = createMetrics({ isConnector: (id) => config.connectors.some((c) => c.id === id), isCluster: (name) => config.clusters.some((c) => c.name === name) });
   const lifecycle = { draining: false };
   const store = metrics.instrumentStore(createStore({ redisUrl: config.state.redis_url, prefix: config.state.redis_prefix, logger }));
   const audit = metrics.instrumentAudit(createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger }));
@@ -75,10 +78,13 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     logger,
   });
   const publicUrl = config.server.public_url;
+  const tokenRevocations = createTokenRevocations({ store, tokenTtlMs: config.tokens.ttl, audit });
+  const audiences = createAudienceRegistry(() => ({ clusters: config.clusters, apps: config.apps, cliClientId: config.cli.client_id }));
   const issuer = createTokenIssuer({
     issuer: publicUrl,
     keys,
     defaultTtlMs: config.tokens.ttl,
+    isRevoked: tokenRevocations.isRevoked,
     metadata: {
       authorization_endpoint: `${publicUrl}/oauth/authorize`,
       token_endpoint: `${publicUrl}/oauth/token`,
@@ -96,12 +102,12 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     idleTtlMs: config.server.session.idle_ttl,
     absoluteTtlMs: config.server.session.absolute_ttl,
   });
-  const connectors = await createConnectors(config, { store, logger });
+  const connectors = await createConnectors(config, { store, logger, audit });
   const cookies = createCookiePolicy(config.server.public_url);
   const policy = policyFromConfig(config);
   const sshCa = createSshCa({ store, dataDir: config.state.data_dir, logger });
   const sshRevocations = createRevocations(store, { maxCertTtlMs: config.ssh?.cert_ttl ?? DEFAULT_SSH_CERT_TTL_MS });
-  const clusterAudiences = () => config.clusters.map((c) => c.audience);
+  const clusterAudiences = () => audiences.clusterAudiences();
   const oauth = createOAuthServer({
     store,
     issuer,
@@ -109,6 +115,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     clientId: config.cli.client_id,
     resources: clusterAudiences,
     entitle: (identity, audience) => entitle(identity, audience, policy, config.clusters, GATEWAY_AUDIENCE),
+    revocations: tokenRevocations,
     tokenTtlMs: config.tokens.ttl,
     refreshTtlMs: config.cli.refresh_ttl,
     verificationUri: `${publicUrl}/device`,
@@ -156,6 +163,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     sshRevocations,
     recordings: createRecordingStore(config.recordings.dir),
     kubeProxy: kubeProxyRef,
+    appHosts: apps.registry.publicHosts,
   });
   // Data paths answer before Express: its router and middleware cost ~4x on small requests.
   const tokenReview = createTokenReviewHandler({
@@ -178,7 +186,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         res.end(JSON.stringify({ error: 'internal_error', message: 'Internal server error.' }));
       });
     },
-    { audit, logger },
+    { audit, logger, isConnector: (id) => config.connectors.some((c) => c.id === id) },
   );
   // The web terminal (/terminal/:node/ws): the SSH listener's upstream, recording and audit path.
   const terminal = config.ssh
@@ -223,6 +231,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         audit,
         recorder,
         logger,
+        authLimit: { store },
       })
     : undefined;
 

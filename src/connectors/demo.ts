@@ -1,5 +1,7 @@
 import type { Router } from 'express';
+import type { AuditSink } from '../audit/sink.js';
 import type { DemoConnectorConfig } from '../config/schema.js';
+import type { Store } from '../store/store.js';
 import { randomId } from '../core/ids.js';
 import type { Connector } from './connector.js';
 import { createEmbeddedIdp, type EmbeddedIdpUser } from './embedded-idp.js';
@@ -26,7 +28,10 @@ const demoUsers = (): EmbeddedIdpUser[] => [
  * /demo-idp, reached through the ordinary OIDC connector, so the demo exercises
  * exactly the login path a production IdP would.
  */
-export async function createDemoConnector(config: DemoConnectorConfig, options: { publicUrl: string }): Promise<DemoConnector> {
+export async function createDemoConnector(
+  config: DemoConnectorConfig,
+  options: { publicUrl: string; store?: Store; audit?: AuditSink },
+): Promise<DemoConnector> {
   const issuer = `${options.publicUrl}${DEMO_IDP_PATH}`;
   const redirectUri = `${options.publicUrl}/callback/${config.id}`;
   const clientSecret = randomId(24);
@@ -35,6 +40,8 @@ export async function createDemoConnector(config: DemoConnectorConfig, options: 
     issuer,
     users,
     clients: [{ client_id: 'gatehouse', client_secret: clientSecret, redirect_uris: [redirectUri], post_logout_redirect_uris: [`${options.publicUrl}/login`] }],
+    // Password guesses are limited per username and per address, in the gateway's store.
+    loginLimit: options.store ? { store: options.store, audit: options.audit, connector: config.id } : undefined,
   });
   const connector = createOidcConnector(
     {

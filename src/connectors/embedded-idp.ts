@@ -29,6 +29,11 @@ import Provider, {
   type KoaContextWithOIDC,
 } from 'oidc-provider';
 
+import type { AuditSink } from '../audit/sink.js';
+import type { RequestContext } from '../core/types.js';
+import { createFixedWindowLimiter } from '../store/rate-limit.js';
+import type { Store } from '../store/store.js';
+
 export interface EmbeddedIdpUser {
   username: string;
   password: string;
@@ -47,12 +52,29 @@ export interface EmbeddedIdpClient {
   post_logout_redirect_uris?: string[];
 }
 
+/**
+ * Brute-force limit on the login form: after `perUsername` failed passwords for one username, or
+ * `perAddress` from one client address, within `windowSeconds`, further attempts are refused
+ * (429, the form again with an error) without checking the password. Counted in the gateway's
+ * store like its login rate limit; failures and the first refusal of a window are audited.
+ */
+export interface EmbeddedIdpLoginLimit {
+  store: Store;
+  audit?: AuditSink;
+  /** The gateway connector that uses this IdP (for the audit events). */
+  connector?: string;
+  perUsername?: number;
+  perAddress?: number;
+  windowSeconds?: number;
+}
+
 export interface EmbeddedIdpOptions {
   issuer: string;
   users: EmbeddedIdpUser[];
   clients: EmbeddedIdpClient[];
   title?: string;
   idTokenTtlSeconds?: number;
+  loginLimit?: EmbeddedIdpLoginLimit;
 }
 
 export interface EmbeddedIdp {
@@ -64,6 +86,7 @@ export interface EmbeddedIdp {
 const DEFAULT_TITLE = 'Gatehouse demo IdP';
 const DEFAULT_ID_TOKEN_TTL = 600;
 const INVALID_CREDENTIALS = 'Invalid username or password.';
+const TOO_MANY_ATTEMPTS = 'Too many failed sign-in attempts; wait a few minutes and try again.';
 
 // ---------------------------------------------------------------------------------------------
 // In-memory adapter (one store per IdP instance; avoids oidc-provider's process-global LRU and its
@@ -352,6 +375,61 @@ function bodyField(req: Request, name: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Login guard (brute-force limit on the password form)
+// ---------------------------------------------------------------------------------------------
+
+interface GuardState {
+  address: string;
+  userKey: string;
+}
+
+function createLoginGuard(limit: EmbeddedIdpLoginLimit, knownUser: (username: string) => boolean) {
+  const windowSeconds = limit.windowSeconds ?? 300;
+  const byUser = createFixedWindowLimiter(limit.store, { name: 'demo-idp:user', limit: limit.perUsername ?? 5, windowSeconds });
+  const byAddress = createFixedWindowLimiter(limit.store, { name: 'demo-idp:addr', limit: limit.perAddress ?? 20, windowSeconds });
+  // Counts refused attempts per limited key and window: the first one of each is audited.
+  const refusals = createFixedWindowLimiter(limit.store, { name: 'demo-idp:refused', limit: 0, windowSeconds });
+  // The gateway's request context when mounted on it (its trusted client address, request id).
+  const ctxOf = (req: Request, res: Response): RequestContext =>
+    (res.locals.ctx as RequestContext | undefined) ?? { remoteAddr: req.socket.remoteAddress, requestId: '' };
+  const emit = async (req: Request, res: Response, reason: string, details: Record<string, unknown>, username?: string) => {
+    if (!limit.audit) return;
+    // A refusal stays a refusal when the audit write fails (the log reports it); nothing is granted.
+    await limit.audit
+      .emit({
+      type: 'user.login',
+      outcome: 'failure',
+      // Only a real account name reaches the audit log; anything else is attacker-controlled text.
+      user: username && knownUser(username) ? username : undefined,
+      connector: limit.connector,
+      reason,
+      details: { via: 'demo-idp', ...details },
+      context: ctxOf(req, res),
+    })
+      .catch(() => undefined);
+  };
+  return {
+    /** Before the password is checked: refuses when the username or the address has used up its failures. */
+    async check(req: Request, res: Response, username: string): Promise<GuardState & { refused: boolean }> {
+      const address = String(ctxOf(req, res).remoteAddr);
+      const userKey = createHash('sha256').update(username.trim().toLowerCase()).digest('hex').slice(0, 32);
+      const which = (await byUser.exhausted(userKey)) ? 'username' : (await byAddress.exhausted(address)) ? 'address' : undefined;
+      if (!which) return { address, userKey, refused: false };
+      const refusal = await refusals.hit(`${which}:${which === 'username' ? userKey : address}`);
+      if (refusal.first) await emit(req, res, 'rate_limited', { limit: which, window_s: windowSeconds }, username);
+      res.setHeader('retry-after', String(refusal.retryAfterSeconds));
+      return { address, userKey, refused: true };
+    },
+    /** A wrong password or an unknown user: counted for both, and audited. */
+    async failed(req: Request, res: Response, state: GuardState, username?: string): Promise<void> {
+      await byUser.hit(state.userKey);
+      await byAddress.hit(state.address);
+      await emit(req, res, 'invalid_credentials', {}, username);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // createEmbeddedIdp
 // ---------------------------------------------------------------------------------------------
 
@@ -397,6 +475,7 @@ export async function createEmbeddedIdp(options: EmbeddedIdpOptions): Promise<Em
   const signingKey = { ...privateJwk, kid, alg: 'RS256', use: 'sig' } as JWK;
 
   const store = new MemoryStore();
+  const loginGuard = options.loginLimit ? createLoginGuard(options.loginLimit, (u) => users.has(u)) : undefined;
 
   const clients: ClientMetadata[] = options.clients.map((c) => ({
     client_id: c.client_id,
@@ -590,9 +669,16 @@ ${form}
     const username = bodyField(req, 'username');
     const password = bodyField(req, 'password');
     const user = users.get(username);
+    const rerender = (status: number, error: string) =>
+      res
+        .status(status)
+        .send(loginPage(title, interactionPath(details.uid, 'login'), interactionPath(details.uid, 'abort'), clientIdOf(details), username, error));
+    const guard = loginGuard && (await loginGuard.check(req, res, username));
+    if (guard?.refused) return void rerender(429, TOO_MANY_ATTEMPTS);
     // Always compare, so unknown users take as long as wrong passwords.
     const passwordOk = constantTimeEqual(password, user ? user.password : randomBytes(16).toString('hex'));
     if (!user || !passwordOk) {
+      if (loginGuard && guard) await loginGuard.failed(req, res, guard, user?.username);
       res
         .status(401)
         .send(

@@ -10,6 +10,7 @@ import { loadSpKeyPair } from './saml/sp-keys.js';
 import samlify from 'samlify';
 import type { Logger } from '../core/logger.js';
 import type { Store } from '../store/store.js';
+import type { AuditSink } from '../audit/sink.js';
 
 export type { Connector } from './connector.js';
 
@@ -23,7 +24,7 @@ export interface Connectors {
 
 export const callbackUrl = (publicUrl: string, connectorId: string) => `${publicUrl}/callback/${connectorId}`;
 
-export async function createConnectors(config: Config, deps: { store?: Store; logger?: Logger } = {}): Promise<Connectors> {
+export async function createConnectors(config: Config, deps: { store?: Store; logger?: Logger; audit?: AuditSink } = {}): Promise<Connectors> {
   const publicUrl = config.server.public_url;
   const result: Connectors = { byId: new Map(), mounts: [], close: async () => {} };
   const closers: (() => Promise<void>)[] = [];
@@ -41,7 +42,7 @@ export async function createConnectors(config: Config, deps: { store?: Store; lo
       const keys = loadSpKeyPair({ keyFile: c.sp_key_file, certFile: c.sp_cert_file, dataDir: config.state.data_dir });
       result.byId.set(c.id, createSamlConnector(c, { publicUrl, keys, schema, store: deps.store, logger: deps.logger }));
     } else {
-      const demo = await createDemoConnector(c, { publicUrl });
+      const demo = await createDemoConnector(c, { publicUrl, store: deps.store, audit: deps.audit });
       result.byId.set(c.id, demo.connector);
       result.mounts.push({ path: DEMO_IDP_PATH, router: demo.router });
       result.demoUsers = demo.users;

@@ -42,6 +42,12 @@ export interface SamlConnector extends Connector {
   readonly entityId: string;
   readonly acsUrl: string;
   readonly sloUrl: string;
+  /**
+   * The ACS POST's validation before the response is kept for the same-site hop: structure,
+   * schema, algorithms, status, signatures, issuer, destination, time and audience; not
+   * InResponseTo or replay, which finishLogin checks with the login state.
+   */
+  precheckResponse(encoded: string): Promise<void>;
   /** Our SP metadata (entityID, ACS, SLO, NameID formats, signing and encryption certificate). */
   spMetadata(): string;
   /** Verifies an IdP-initiated LogoutRequest (HTTP-Redirect, signature required). */
@@ -184,6 +190,22 @@ export function createSamlConnector(
     return root;
   };
 
+  const validationDeps = (idp: IdpMetadata) => ({
+    schema: options.schema,
+    store: options.store,
+    async decrypt(responseXml: string) {
+      const [, assertion] = await samlify.SamlLib.decryptAssertion(sp, responseXml);
+      return assertion;
+    },
+    async secondOpinion(body: string, { certIndex, encrypted }: { certIndex: number; encrypted: boolean }) {
+      try {
+        await sp.parseLoginResponse(idpEntity(idp, certIndex, encrypted), 'post', { body: { SAMLResponse: body } });
+      } catch (err) {
+        throw fromSamlify(err);
+      }
+    },
+  });
+
   return {
     id: config.id,
     name: config.name ?? config.id,
@@ -202,29 +224,16 @@ export function createSamlConnector(
       return { url: request.context, pending: { requestId: request.id } };
     },
 
+    async precheckResponse(encoded) {
+      const idp = await metadata.get();
+      await validateLoginResponse(encoded, { idp, policy, now: Date.now(), precheck: true }, validationDeps(idp));
+    },
+
     async finishLogin({ pending, form }): Promise<LoginResult> {
       const encoded = form?.SAMLResponse;
       if (!encoded) throw samlError('saml_response_malformed', 'The request carries no SAMLResponse.');
       const idp = await metadata.get();
-      const result = await validateLoginResponse(
-        encoded,
-        { idp, policy, expectedRequestId: pending.requestId, now: Date.now() },
-        {
-          schema: options.schema,
-          store: options.store,
-          async decrypt(responseXml) {
-            const [, assertion] = await samlify.SamlLib.decryptAssertion(sp, responseXml);
-            return assertion;
-          },
-          async secondOpinion(body, { certIndex, encrypted }) {
-            try {
-              await sp.parseLoginResponse(idpEntity(idp, certIndex, encrypted), 'post', { body: { SAMLResponse: body } });
-            } catch (err) {
-              throw fromSamlify(err);
-            }
-          },
-        },
-      );
+      const result = await validateLoginResponse(encoded, { idp, policy, expectedRequestId: pending.requestId, now: Date.now() }, validationDeps(idp));
       const identity = toIdentity(config.id, result, config.attributes);
       const upstreamLogout: Record<string, string> = { nameId: result.nameId };
       if (result.nameIdFormat) upstreamLogout.nameIdFormat = result.nameIdFormat;

@@ -64,7 +64,19 @@ const parse = (xml: string, what: string): Document => {
  */
 export async function validateLoginResponse(
   encoded: string,
-  context: { idp: IdpMetadata; policy: ResponsePolicy; expectedRequestId?: string; now: number },
+  context: {
+    idp: IdpMetadata;
+    policy: ResponsePolicy;
+    expectedRequestId?: string;
+    now: number;
+    /**
+     * The ACS POST's check before anything is stored: every check up to and including
+     * signature, wrapping, issuer, destination, time and audience, but not InResponseTo (bound to
+     * the login state, taken at the same-site hop), samlify's second opinion or the replay cache
+     * (which would burn the assertion id before the login completes).
+     */
+    precheck?: boolean;
+  },
   deps: ValidationDeps,
 ): Promise<ValidatedResponse> {
   const { idp, policy, now } = context;
@@ -123,11 +135,12 @@ export async function validateLoginResponse(
   checkDestination({ response, confirmations, acsUrl: policy.acsUrl });
   const expiresAt = checkValidity({ assertion: trusted, confirmations, now, skewMs: policy.skewMs });
   checkAudience(trusted, policy.spEntityId);
-  checkInResponseTo({ response, confirmations, expectedRequestId: context.expectedRequestId, allowUnsolicited: policy.allowIdpInitiated });
+  if (!context.precheck) checkInResponseTo({ response, confirmations, expectedRequestId: context.expectedRequestId, allowUnsolicited: policy.allowIdpInitiated });
 
   const assertionId = attr(trusted, 'ID');
   const facts = readAssertion(trusted);
   if (!assertionId || !facts.nameId) throw samlError('saml_response_malformed', 'The SAML assertion has no ID or no NameID.');
+  if (context.precheck) return { ...facts, assertionId, expiresAt };
 
   await deps.secondOpinion(encoded, { certIndex, encrypted });
   await checkReplay({ store: deps.store, connector: policy.connector, assertionId, expiresAt, now, skewMs: policy.skewMs });

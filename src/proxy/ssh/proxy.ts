@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import ssh2, { type AuthContext, type Client, type Connection, type PublicKeyAuthContext, type Server } from 'ssh2';
 import { allowedLogins, resolveAccess, type Access, type Policy } from '../../access/index.js';
@@ -8,10 +9,12 @@ import type { Logger } from '../../core/logger.js';
 import type { ExternalIdentity, RequestContext } from '../../core/types.js';
 import type { Recorder } from '../../recording/recorder.js';
 import type { SshCa } from '../../ssh-ca/ca.js';
-import { isCertAlgorithm, type ParsedCertificate } from '../../ssh-ca/certs.js';
+import { isCertAlgorithm, parseCertificate, type ParsedCertificate } from '../../ssh-ca/certs.js';
 import { GATEWAY_ONLY_OPTION, identityFromCert } from '../../ssh-ca/identity.js';
 import { fingerprint, verifySshSignature } from '../../ssh-ca/keys.js';
 import { covers, type Revocations } from '../../ssh-ca/revocation.js';
+import { createFixedWindowLimiter } from '../../store/rate-limit.js';
+import type { Store } from '../../store/store.js';
 import { createHostKeys } from './host-keys.js';
 import { ForwardedAgent, handlePortForwarding } from './forwarding.js';
 import { bridgeSession, type JumpConnection } from './session.js';
@@ -29,6 +32,13 @@ export interface SshProxyOptions {
   audit: AuditSink;
   recorder?: Recorder;
   logger: Logger;
+  /**
+   * Failed-authentication limits, counted in the shared store: after `perAddress` (20) failures
+   * from one client address, or `perUser` (10) for one person (the Gatehouse user a certificate
+   * names), within `windowSeconds` (60), further attempts are refused without verification
+   * (audited once per window and limit).
+   */
+  authLimit?: { store: Store; perAddress?: number; perUser?: number; windowSeconds?: number };
 }
 
 export interface SshProxy {
@@ -40,6 +50,9 @@ export interface SshProxy {
   address(): { host: string; port: number };
   close(): Promise<void>;
 }
+
+/** Authentication requests per connection before it is closed (OpenSSH's MaxAuthTries is 6). */
+const MAX_AUTH_TRIES = 10;
 
 interface Authenticated {
   identity: ExternalIdentity;
@@ -78,10 +91,87 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
     }
   };
 
+  // Failed attempts per client address and per person; a refusal past the limit is counted in
+  // its own key so that only the first one of a window is audited. "Person" is the Gatehouse user
+  // a certificate names (its key id, read without verifying anything): SSH usernames are shared
+  // (the jump's `gatehouse@`, node logins such as root), so counting them would let anyone lock
+  // everybody out. Plain keys and other methods name no person: they count per address only.
+  const limit = options.authLimit;
+  const windowSeconds = limit?.windowSeconds ?? 60;
+  const failuresByAddress = limit && createFixedWindowLimiter(limit.store, { name: 'ssh-auth:addr', limit: limit.perAddress ?? 20, windowSeconds });
+  const failuresByUser = limit && createFixedWindowLimiter(limit.store, { name: 'ssh-auth:user', limit: limit.perUser ?? 10, windowSeconds });
+  const refusals = limit && createFixedWindowLimiter(limit.store, { name: 'ssh-auth:refused', limit: 0, windowSeconds });
+  const claimedUser = (ctx: AuthContext): string | undefined => {
+    if (ctx.method !== 'publickey' || !isCertAlgorithm((ctx as PublicKeyAuthContext).key.algo)) return undefined;
+    try {
+      return parseCertificate((ctx as PublicKeyAuthContext).key.data).keyId || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const userKey = (user: string) => createHash('sha256').update(user).digest('hex').slice(0, 32);
+  // Per connection: attempts so far (capped like OpenSSH's MaxAuthTries), and whether it already
+  // counted a failure. Plain keys count only as a connection's first failure, so a client whose
+  // agent offers several keys before its certificate costs one, not one per key.
+  const attemptsOf = new WeakMap<Connection, { attempts: number; counted: boolean }>();
+  const recordFailure = async (conn: Connection, context: RequestContext, user: string | undefined, plainKey = false) => {
+    const seen = attemptsOf.get(conn) ?? { attempts: 0, counted: false };
+    attemptsOf.set(conn, seen);
+    if (!failuresByAddress || !failuresByUser || (plainKey && seen.counted)) return;
+    seen.counted = true;
+    // Store away: nothing is counted, and the revocation check that follows refuses with a clear message.
+    await Promise.all([failuresByAddress.hit(String(context.remoteAddr)), user ? failuresByUser.hit(userKey(user)) : undefined]).catch(() => undefined);
+  };
+  const limitedBy = async (context: RequestContext, person: string | undefined): Promise<'address' | 'user' | undefined> => {
+    try {
+      if (await failuresByAddress!.exhausted(String(context.remoteAddr))) return 'address';
+      if (person && (await failuresByUser!.exhausted(userKey(person)))) return 'user';
+    } catch {
+      // Store away: not limited here; the session is refused later, when revocation cannot be checked.
+    }
+    return undefined;
+  };
+
   /** Cert + signature checks shared by the outer and inner servers; null = refuse quietly. */
   async function authenticate(conn: Connection, ctx: AuthContext, context: RequestContext, stage: 'gateway' | 'node'): Promise<Authenticated | 'query' | null> {
-    if (ctx.method !== 'publickey' || !isCertAlgorithm((ctx as PublicKeyAuthContext).key.algo)) return null;
+    // `none` is how every client starts (asking which methods exist): not a failure.
+    if (ctx.method === 'none') return null;
+    const tries = attemptsOf.get(conn) ?? { attempts: 0, counted: false };
+    attemptsOf.set(conn, tries);
+    if (++tries.attempts > MAX_AUTH_TRIES) {
+      conn.end();
+      return null;
+    }
+    const person = claimedUser(ctx);
+    if (failuresByAddress && failuresByUser && refusals) {
+      const which = await limitedBy(context, person);
+      if (which) {
+        const refusal = await refusals.hit(`${which}:${which === 'address' ? String(context.remoteAddr) : userKey(person!)}`);
+        if (refusal.first) {
+          emit({ type: 'ssh.auth', outcome: 'failure', user: person ?? ctx.username, reason: 'ssh_rate_limited', context, details: { stage, login: ctx.username, limit: which, window_s: windowSeconds } });
+          sendAuthBanner(conn, 'gatehouse: too many failed authentication attempts; wait a minute and try again.');
+        }
+        return null;
+      }
+    }
+    if (ctx.method !== 'publickey') {
+      await recordFailure(conn, context, undefined);
+      return null;
+    }
     const pk = ctx as PublicKeyAuthContext;
+    if (!isCertAlgorithm(pk.key.algo)) {
+      // A plain key is never accepted: only Gatehouse certificates are. Audited, with the key.
+      await recordFailure(conn, context, undefined, true);
+      emit({
+        type: 'ssh.auth',
+        outcome: 'failure',
+        user: ctx.username,
+        reason: 'cert_required',
+        context,
+        details: { stage, login: ctx.username, key_algo: pk.key.algo, key_fingerprint: fingerprint(pk.key.data) },
+      });
+      return null;
+    }
     try {
       const cert = await ca.checkUser(pk.key.data, { now: Math.floor(Date.now() / 1000), knownCriticalOptions: [GATEWAY_ONLY_OPTION] });
       const identity = identityFromCert(cert);
@@ -91,6 +181,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
       return { identity, access: resolveAccess(identity, options.policy), cert };
     } catch (err) {
       const code = isGatehouseError(err) ? err.code : ((err as { code?: string }).code ?? 'cert_invalid');
+      await recordFailure(conn, context, person).catch((e) => logger.error({ err: e }, 'counting an SSH auth failure failed'));
       // Audit once per attempt: the signed request, or the query when the cert itself is bad.
       emit({ type: 'ssh.auth', outcome: 'failure', user: ctx.username, reason: code, context, details: { stage, login: ctx.username, key_algo: pk.key.algo } });
       if (isGatehouseError(err)) sendAuthBanner(conn, `gatehouse: ${err.message}`);

@@ -6,8 +6,10 @@ import { GatehouseError } from '../../core/errors.js';
 import { randomId, sha256Hex } from '../../core/ids.js';
 import type { Session } from '../../core/types.js';
 import { sessionRef } from '../../sessions/sessions.js';
+import { createFixedWindowLimiter } from '../../store/rate-limit.js';
 import { getJson, setJson, takeJson } from '../../store/store.js';
-import type { WebDeps } from '../deps.js';
+import { redirectTarget } from '../../core/redirect-target.js';
+import { redirectPolicyOf, type WebDeps } from '../deps.js';
 import { createLoginFlow, STATE_FORMAT } from '../login-flow.js';
 import { sendError } from '../errors.js';
 import { asyncHandler } from '../middleware.js';
@@ -32,13 +34,17 @@ interface IndexedSession {
 }
 
 /**
- * SAML endpoints: SP metadata, the ACS (two steps: POST stores, same-site GET completes
- * through the shared login flow), and single logout in both directions.
+ * SAML endpoints: SP metadata, the ACS (two steps: POST validates and stores only a valid
+ * response, same-site GET completes through the shared login flow), and single logout in both
+ * directions.
  */
 export function samlRoutes(deps: WebDeps): Router {
   const router = Router();
   const { config, store, audit } = deps;
   const flow = createLoginFlow(deps);
+  // The same counter as the login rate limit (ratelimit:login:<addr>:<minute>), so the ACS and
+  // login starts share one budget per client address.
+  const acsLimiter = createFixedWindowLimiter(store, { name: 'login', limit: config.server.rate_limit.login_per_minute, windowSeconds: 60 });
 
   const samlConnector = (id: string): SamlConnector => {
     const connector = flow.connectorOr404(id);
@@ -58,13 +64,23 @@ export function samlRoutes(deps: WebDeps): Router {
   router.post('/saml/:connector/acs', async (req, res) => {
     const id = req.params.connector;
     try {
-      // Counted: an unauthenticated POST that writes to the store (the completion step is not).
-      await flow.rateLimit(res);
-      samlConnector(id);
+      // Counted in the login budget per client address; a flood is audited once per window.
+      const limit = await acsLimiter.hit(String(flow.ctxOf(res).remoteAddr));
+      if (limit.limited) {
+        res.setHeader('retry-after', String(limit.retryAfterSeconds));
+        const err = new GatehouseError('rate_limited', 'Too many sign-in attempts; wait a minute and try again.', { status: 429 });
+        if (limit.first) return await flow.fail(req, res, err, id);
+        return sendError(req, res, err, { logger: deps.logger, demo: deps.demo });
+      }
+      const connector = samlConnector(id);
       const form = await readForm(req, MAX_ACS_BODY);
       const samlResponse = form.get('SAMLResponse');
       if (!samlResponse) throw samlError('saml_response_malformed', 'The request carries no SAMLResponse.');
       checkResponseSize(samlResponse);
+      // Validated before anything is stored: only a response that passes every check up to the
+      // audience (signature, wrapping, issuer, time) waits for the same-site hop, where
+      // InResponseTo and the replay cache are checked with the login state.
+      await connector.precheckResponse(samlResponse);
       const relayState = form.get('RelayState') ?? undefined;
       const k = randomId(32);
       const pending: PendingAcs = { connector: id, samlResponse, relayState: relayState?.slice(0, 1024) };
@@ -98,6 +114,8 @@ export function samlRoutes(deps: WebDeps): Router {
         connectorId: id,
         state: unsolicited ? undefined : pending.relayState,
         unsolicited,
+        // An IdP-initiated RelayState naming a destination goes through the shared redirect check.
+        unsolicitedReturnTo: unsolicited ? pending.relayState : undefined,
         callbackUrl: new URL(connector.acsUrl),
         form,
         onSession: (session) => indexSession(id, session),
@@ -128,7 +146,7 @@ export function samlRoutes(deps: WebDeps): Router {
         // The IdP's answer to our LogoutRequest: the gateway session already ended at /logout.
         const { success } = await connector.handleLogoutResponse(rawQuery);
         if (!success) deps.logger.warn({ connector: id }, 'the IdP reported a partial or failed single logout');
-        return res.redirect(302, '/login');
+        return res.redirect(302, redirectTarget('/login', redirectPolicyOf(deps)));
       }
       const request = await connector.handleLogoutRequest(rawQuery);
       const key = nameIdKey(id, request.nameId);
