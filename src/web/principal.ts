@@ -6,6 +6,7 @@ import { GATEWAY_AUDIENCE, identityFromGatewayToken } from '../tokens/gateway-to
 import type { WebDeps } from './deps.js';
 import { currentSession } from './middleware.js';
 import { createTokenRejections, type TokenRejections } from './token-rejections.js';
+import { checkSameOrigin } from './csrf.js';
 
 /** One deduplicating recorder per gateway (keyed by its audit sink, so tests' gateways stay apart). */
 const rejections = new WeakMap<object, TokenRejections>();
@@ -46,7 +47,9 @@ export async function authenticate(deps: WebDeps, req: Request): Promise<Princip
     }
   }
   const session = await currentSession(deps, req);
-  return session ? { identity: session.identity, access: resolveAccess(session.identity, deps.policy), session } : null;
+  if (!session) return null;
+  checkSameOrigin(req, deps.config.server.public_url);
+  return { identity: session.identity, access: resolveAccess(session.identity, deps.policy), session };
 }
 
 export async function requirePrincipal(deps: WebDeps, req: Request): Promise<Principal> {

@@ -318,6 +318,9 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
     const origin = req.headers.origin;
     if (origin && safeOrigin(origin) !== app.origin) {
       sendRawError(socket, 403, 'origin_rejected', 'WebSocket connections are accepted only from the app itself.');
+      deps.audit
+        .emit({ type: 'access.denied', outcome: 'failure', reason: 'origin_rejected', details: { app: app.name, via: 'app-websocket', origin: origin.slice(0, 256) }, context: deps.context(req) })
+        .catch((err) => deps.logger.error({ err }, 'audit write failed'));
       return true;
     }
     const result = decide(credentialsFor(req, app, !app.publicHost), app, lazyContext(req));
