@@ -3,7 +3,8 @@
 //       the stand-in with Gatehouse's credential vs through the proxy with a person's token
 //       (verification, impersonation, audit event per request, forwarding over keep-alive);
 //   (c) watch throughput: one watch streaming 20,000 events, direct vs through, best of 2.
-// Everything on 127.0.0.1 over TLS; bounded to well under a minute (watchdog: 120 s).
+// Everything on 127.0.0.1 over TLS; bounded to well under a minute (watchdog: 120 s). A scenario
+// that fails shows "FAILED: <message>" in its row and the next one runs.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
@@ -13,6 +14,7 @@ import autocannon from 'autocannon';
 import { makeTls } from '../test/helpers/tls.js';
 import { cpuTimeMs, killAll, startServer, type ReadyMessage } from './lib/children.js';
 import { busyWarning, formatCpu, formatMs, formatRate, formatRatio, machineSummary, markdownTable } from './lib/report.js';
+import { failedRows, row } from './lib/rows.js';
 
 const LOAD = { connections: 20, pipelining: 1, duration: 5 };
 const WATCH_EVENTS = 20_000;
@@ -51,7 +53,11 @@ function watch(target: Target): Promise<number> {
     const started = performance.now();
     let lines = 0;
     get(`${target.base}/api/v1/namespaces/default/pods?watch=true&events=${WATCH_EVENTS}`, { headers: target.headers, ca: target.ca }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`watch answered ${res.statusCode}`));
+      res.on('error', reject); // a stream cut mid-way fails this row, not the bench
+      if (res.statusCode !== 200) {
+        res.resume();
+        return reject(new Error(`watch answered ${res.statusCode}`));
+      }
       res.on('data', (chunk: Buffer) => {
         for (const byte of chunk) if (byte === 10) lines++;
       });
@@ -66,18 +72,27 @@ try {
     ['GET pod', '/api/v1/namespaces/default/pods/web-0'],
     [`LIST 100 pods (${Math.round(standin.ready.listBytes / 1024)} KB)`, '/api/v1/namespaces/default/pods'],
   ] as const) {
-    await autocannon({ url: `${through.base}${path}`, headers: through.headers, connections: 10, duration: 1 }); // warm-up
-    const a = await load(direct, path);
-    const b = await load(through, path);
-    rows.push([label, formatRate(a.rps), formatRate(b.rps), formatRatio(b.rps / a.rps), `${formatMs(a.p50)} / ${formatMs(a.p99)}`, `${formatMs(b.p50)} / ${formatMs(b.p99)}`, formatCpu(b.cpu)]);
+    rows.push(
+      await row(label, 7, async () => {
+        await autocannon({ url: `${through.base}${path}`, headers: through.headers, connections: 10, duration: 1 }); // warm-up
+        const a = await load(direct, path);
+        const b = await load(through, path);
+        return [formatRate(a.rps), formatRate(b.rps), formatRatio(b.rps / a.rps), `${formatMs(a.p50)} / ${formatMs(a.p99)}`, `${formatMs(b.p50)} / ${formatMs(b.p99)}`, formatCpu(b.cpu)];
+      }),
+    );
   }
-  const watchDirect = Math.max(await watch(direct), await watch(direct));
-  const watchThrough = Math.max(await watch(through), await watch(through));
-  rows.push([`watch, ${WATCH_EVENTS.toLocaleString('en-US')} events (events/s)`, formatRate(watchDirect), formatRate(watchThrough), formatRatio(watchThrough / watchDirect), '', '', '']);
+  rows.push(
+    await row(`watch, ${WATCH_EVENTS.toLocaleString('en-US')} events (events/s)`, 7, async () => {
+      const watchDirect = Math.max(await watch(direct), await watch(direct));
+      const watchThrough = Math.max(await watch(through), await watch(through));
+      return [formatRate(watchDirect), formatRate(watchThrough), formatRatio(watchThrough / watchDirect), '', '', ''];
+    }),
+  );
 
   console.log(`\n## bench/kube-proxy\n\n${machineSummary()}; autocannon ${LOAD.connections} connections, ${LOAD.duration} s per cell, TLS on both legs.`);
   if (warning) console.log(`\n${warning}`);
   console.log(`\n${markdownTable(['scenario', 'direct req/s', 'through Gatehouse req/s', 'ratio', 'direct p50 / p99 ms', 'Gatehouse p50 / p99 ms', 'Gatehouse CPU'], rows)}\n`);
+  if (failedRows > 0) process.exitCode = 1;
 } finally {
   await gateway.stop();
   await standin.stop();

@@ -9,6 +9,7 @@
 //
 // The gateway and the baseline each run in their own child process (own event loop), one at a
 // time; this process is the load generator. Run: `npm run bench:login` (or `npx tsx bench/login.ts`).
+// A scenario that fails shows "FAILED: <message>" in its row and the others still run.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ import { REDIS_URL, tcpReachable } from '../test/helpers/services.js';
 import { cpuTimeMs, killAll, startServer } from './lib/children.js';
 import type { GatewayReady } from './lib/gateway-server.js';
 import { busyWarning, formatCpu, formatMs, formatRate, formatRatio, machineSummary, markdownTable, percentile } from './lib/report.js';
+import { failedCells, failedRows, tryRow, type RowResult } from './lib/rows.js';
 
 const bounded = (name: string, fallback: number, max: number) => Math.min(max, Math.max(1, Number(process.env[name]) || fallback));
 /** Login phase length and concurrency; the environment may change them within bounds. */
@@ -126,7 +128,8 @@ async function load(url: string, serverPid: number | undefined, headers: Record<
   return { ...result, serverCpu };
 }
 
-/** Removes every key the bench gateway wrote, so the shared Redis is left as it was found. */
+type Load = Awaited<ReturnType<typeof load>>;
+const notRun = (why: string): RowResult<never> => ({ ok: false, error: why, cell: `FAILED: ${why}` });
 
 async function main(): Promise<void> {
   const redis = new URL(REDIS_URL);
@@ -140,33 +143,45 @@ async function main(): Promise<void> {
 
   const prefix = `gatehouse-bench:${randomBytes(6).toString('hex')}:`;
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-  let logins: LoginRun;
-  let whoami: Awaited<ReturnType<typeof load>>;
-  let bare: Awaited<ReturnType<typeof load>>;
+  let logins: RowResult<LoginRun> = notRun('not run');
+  let whoami: RowResult<Load> = notRun('not run');
+  let bare: RowResult<Load> = notRun('not run');
   try {
-    const gateway = await startServer<GatewayReady>(new URL('./lib/gateway-server.ts', import.meta.url), {
-      BENCH_REDIS_URL: REDIS_URL,
-      BENCH_REDIS_PREFIX: prefix,
-      BENCH_DATA_DIR: dataDir,
+    const gateway = await tryRow('gateway start', () =>
+      startServer<GatewayReady>(new URL('./lib/gateway-server.ts', import.meta.url), {
+        BENCH_REDIS_URL: REDIS_URL,
+        BENCH_REDIS_PREFIX: prefix,
+        BENCH_DATA_DIR: dataDir,
+      }),
+    );
+    if (gateway.ok) {
+      try {
+        const { url, users } = gateway.value.ready;
+        const pid = gateway.value.child.pid;
+        console.log(`(a) logins against ${url} ...`);
+        logins = await tryRow('(a) logins', () => {
+          const alice = users.find((u) => u.username === 'alice');
+          if (!alice) throw new Error('the demo IdP has no user alice');
+          return benchLogins(url, alice, pid);
+        });
+        console.log(`(b) GET /api/v1/whoami with a session cookie ...`);
+        const cookie = logins.ok ? logins.value.sessionCookie : undefined;
+        whoami = cookie ? await tryRow('(b) whoami', () => load(`${url}/api/v1/whoami`, pid, { cookie: `${SESSION_COOKIE}=${cookie}` })) : notRun('no session cookie, since (a) failed');
+      } finally {
+        await gateway.value.stop();
+      }
+    } else {
+      logins = whoami = notRun(`the gateway did not start: ${gateway.error}`);
+    }
+    bare = await tryRow('(c) bare Express', async () => {
+      const express = await startServer(new URL('./lib/express-server.ts', import.meta.url));
+      try {
+        console.log(`(c) bare Express 5 at ${express.ready.url} ...`);
+        return await load(`${express.ready.url}/api/v1/whoami`, express.child.pid);
+      } finally {
+        await express.stop();
+      }
     });
-    try {
-      const { url, users } = gateway.ready;
-      const alice = users.find((u) => u.username === 'alice');
-      if (!alice) throw new Error('the demo IdP has no user alice');
-      console.log(`(a) logins against ${url} ...`);
-      logins = await benchLogins(url, alice, gateway.child.pid);
-      console.log(`(b) GET /api/v1/whoami with a session cookie ...`);
-      whoami = await load(`${url}/api/v1/whoami`, gateway.child.pid, { cookie: `${SESSION_COOKIE}=${logins.sessionCookie}` });
-    } finally {
-      await gateway.stop();
-    }
-    const express = await startServer(new URL('./lib/express-server.ts', import.meta.url));
-    try {
-      console.log(`(c) bare Express 5 at ${express.ready.url} ...`);
-      bare = await load(`${express.ready.url}/api/v1/whoami`, express.child.pid);
-    } finally {
-      await express.stop();
-    }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
     const dropped = await dropKeys(prefix).catch((err: Error) => {
@@ -176,40 +191,36 @@ async function main(): Promise<void> {
     console.log(`removed ${dropped} bench keys (${prefix}*) from Redis`);
   }
 
-  const baseline = bare.requests.average;
-  const loginRate = logins.logins / logins.seconds;
+  const baseline = bare.ok ? bare.value.requests.average : NaN;
+  const vsBaseline = (rate: number) => (bare.ok ? formatRatio(rate / baseline) : 'n/a');
+  const WIDTH = 6;
+  const loginRow = (r: LoginRun) => {
+    const loginRate = r.logins / r.seconds;
+    return [
+      `(a) full login: gateway + embedded IdP, Redis, ${LOGIN_WORKERS} workers, ${r.requestsPerLogin} HTTP requests each`,
+      `${formatRate(loginRate)} logins/s (${formatRate(loginRate * r.requestsPerLogin)} HTTP req/s)`,
+      formatMs(percentile(r.latenciesMs, 50)),
+      formatMs(percentile(r.latenciesMs, 99)),
+      `${vsBaseline(loginRate)} (${vsBaseline(loginRate * r.requestsPerLogin)} per HTTP request)`,
+      formatCpu(r.serverCpu),
+    ];
+  };
+  const loadRow = (label: string, r: RowResult<Load>) =>
+    r.ok ? [label, `${formatRate(r.value.requests.average)} req/s`, formatMs(r.value.latency.p50), formatMs(r.value.latency.p99), vsBaseline(r.value.requests.average), formatCpu(r.value.serverCpu)] : failedCells(label, r.cell, WIDTH);
   const rows = [
-    [
-      `(a) full login: gateway + embedded IdP, Redis, ${LOGIN_WORKERS} workers, ${logins.requestsPerLogin} HTTP requests each`,
-      `${formatRate(loginRate)} logins/s (${formatRate(loginRate * logins.requestsPerLogin)} HTTP req/s)`,
-      formatMs(percentile(logins.latenciesMs, 50)),
-      formatMs(percentile(logins.latenciesMs, 99)),
-      `${formatRatio(loginRate / baseline)} (${formatRatio((loginRate * logins.requestsPerLogin) / baseline)} per HTTP request)`,
-      formatCpu(logins.serverCpu),
-    ],
-    [
-      `(b) GET /api/v1/whoami, session cookie, Redis store`,
-      `${formatRate(whoami.requests.average)} req/s`,
-      formatMs(whoami.latency.p50),
-      formatMs(whoami.latency.p99),
-      formatRatio(whoami.requests.average / baseline),
-      formatCpu(whoami.serverCpu),
-    ],
-    [
-      `(c) bare Express 5, one JSON route (baseline)`,
-      `${formatRate(baseline)} req/s`,
-      formatMs(bare.latency.p50),
-      formatMs(bare.latency.p99),
-      formatRatio(1),
-      formatCpu(bare.serverCpu),
-    ],
+    logins.ok ? loginRow(logins.value) : failedCells(`(a) full login: gateway + embedded IdP, Redis, ${LOGIN_WORKERS} workers`, logins.cell, WIDTH),
+    loadRow(`(b) GET /api/v1/whoami, session cookie, Redis store`, whoami),
+    loadRow(`(c) bare Express 5, one JSON route (baseline)`, bare),
   ];
   console.log('');
   console.log(markdownTable(['scenario', 'rate', 'p50 ms', 'p99 ms', 'vs bare Express', 'server CPU'], rows));
   console.log('');
-  console.log(`${logins.logins} logins in ${logins.seconds.toFixed(1)} s, ${logins.failures} failed${logins.firstError ? ` (first: ${logins.firstError})` : ''}`);
+  if (logins.ok) {
+    const l = logins.value;
+    console.log(`${l.logins} logins in ${l.seconds.toFixed(1)} s, ${l.failures} failed${l.firstError ? ` (first: ${l.firstError})` : ''}`);
+  }
   if (busy) console.log(busy);
-  if (logins.failures > 0) process.exitCode = 1;
+  if (failedRows > 0 || !logins.ok || logins.value.failures > 0) process.exitCode = 1;
 }
 
 main().then(

@@ -7,25 +7,29 @@
  *   - OIDC callback CPU work: verifying an RS256 ID token against an imported JWKS key (jose),
  *     what an OIDC callback does after its token request (the network round trip is excluded).
  * Every response is distinct (fresh IDs), so the schema memo never hits. Bounded: each phase
- * runs at most PHASE_MS or COUNT operations. Prints a markdown table with ratios and RSS.
+ * runs at most PHASE_MS or COUNT operations. Prints a markdown table with ratios and RSS; a
+ * phase that throws shows "FAILED: <message>" in its row and the next phase runs.
  *
  *   npx tsx bench/saml.ts
  */
 import { generateKeyPair, exportJWK, SignJWT, jwtVerify, importJWK } from 'jose';
 import samlify from 'samlify';
 import { startOfflineSp } from '../test/helpers/saml-offline-sp.js';
+import { tryRow, type RowResult } from './lib/rows.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 300);
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 6000);
 
 interface Row {
   name: string;
-  ops: number;
-  perSecond: number;
-  rssMiB: number;
+  result: RowResult<{ ops: number; perSecond: number; rssMiB: number }>;
 }
 
 async function measure(name: string, inputs: unknown[], op: (input: unknown) => Promise<unknown>): Promise<Row> {
+  return { name, result: await tryRow(name, () => timed(inputs, op)) };
+}
+
+async function timed(inputs: unknown[], op: (input: unknown) => Promise<unknown>) {
   for (const input of inputs.slice(0, 5)) await op(input); // warm-up
   const started = performance.now();
   let ops = 0;
@@ -35,7 +39,7 @@ async function measure(name: string, inputs: unknown[], op: (input: unknown) => 
     if (performance.now() - started > PHASE_MS) break;
   }
   const seconds = (performance.now() - started) / 1000;
-  return { name, ops, perSecond: ops / seconds, rssMiB: process.memoryUsage().rss / 1048576 };
+  return { ops, perSecond: ops / seconds, rssMiB: process.memoryUsage().rss / 1048576 };
 }
 
 async function main() {
@@ -82,10 +86,14 @@ async function main() {
   }
   rows.push(await measure('OIDC ID-token verification (jose RS256)', tokens, (t) => jwtVerify(t as string, key, { issuer: 'http://127.0.0.1:1/idp', audience: 'gatehouse' })));
 
-  const base = rows[0].perSecond;
+  const base = rows[0].result.ok ? rows[0].result.value.perSecond : NaN;
   console.log(`\n| operation | ops | ops/s | vs samlify alone | RSS after (MiB) |`);
   console.log(`|---|---:|---:|---:|---:|`);
-  for (const r of rows) console.log(`| ${r.name} | ${r.ops} | ${r.perSecond.toFixed(0)} | ${(r.perSecond / base).toFixed(2)}× | ${r.rssMiB.toFixed(0)} |`);
+  for (const { name, result: r } of rows) {
+    if (r.ok) console.log(`| ${name} | ${r.value.ops} | ${r.value.perSecond.toFixed(0)} | ${Number.isFinite(base) ? `${(r.value.perSecond / base).toFixed(2)}×` : 'n/a'} | ${r.value.rssMiB.toFixed(0)} |`);
+    else console.log(`| ${name} | ${r.cell} | | | |`);
+  }
+  if (rows.some((r) => !r.result.ok)) process.exitCode = 1;
   console.log(`\nRSS at start ${rssStart.toFixed(0)} MiB, at end ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   await close();
 }

@@ -3,6 +3,8 @@
 // recorded SSH session (real ssh -tt through the gateway to a real sshd) every 5 s, and 20
 // requests/s each of whoami (session cookie), forward-auth (gateway bearer) and TokenReview.
 // Passes when no request fails unexpectedly and RSS grows by less than SOAK_RSS_BOUND_MIB (64).
+// Failures are counted per kind (with the first error); if the SSH setup fails, the SSH row says
+// so and the HTTP load still runs.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +14,7 @@ import { closedPort } from '../test/helpers/services.js';
 import { fetchUserCert, keygen, prepareSshd, runSsh, writeClientConfig, type Sshd } from '../test/helpers/ssh.js';
 import { dropKeys } from './lib/redis.js';
 import { killAll, startServer, type ReadyMessage } from './lib/children.js';
+import { errorMessage, tryRow } from './lib/rows.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const RSS_BOUND_MIB = Number(process.env.SOAK_RSS_BOUND_MIB ?? 64);
@@ -33,7 +36,7 @@ const url = `http://127.0.0.1:${port}`;
 const node = await prepareSshd({ skip: (reason: string) => { throw new Error(`bench/soak needs OpenSSH: ${reason}`); } } as never);
 if (!node) throw new Error('bench/soak needs sshd');
 const sshPort = await closedPort();
-const gw = await startServer<ReadyMessage & { clusterToken: string; gatewayToken: string }>(new URL('./lib/scale-gateway-server.ts', import.meta.url), {
+const gw = await startServer<ReadyMessage & { clusterToken: string; gatewayToken: string; metricsToken: string }>(new URL('./lib/scale-gateway-server.ts', import.meta.url), {
   BENCH_SSH_PORT: String(sshPort),
   BENCH_SSH_NODE: `127.0.0.1:${node.port}`,
   BENCH_SSH_HOST_KEY: node.hostKey,
@@ -47,8 +50,14 @@ const gw = await startServer<ReadyMessage & { clusterToken: string; gatewayToken
 });
 
 const rssMib = async () => {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^gatehouse_process_resident_memory_bytes (\d+)/m.exec(text)?.[1]) / 2 ** 20;
+  const r = await tryRow('gateway RSS from /metrics', async () => {
+    const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${gw.ready.metricsToken}` } });
+    const text = await res.text();
+    const bytes = /^gatehouse_process_resident_memory_bytes (\d+)/m.exec(text)?.[1];
+    if (res.status !== 200 || !bytes) throw new Error(`GET /metrics answered ${res.status} without gatehouse_process_resident_memory_bytes: ${text.slice(0, 200)}`);
+    return Number(bytes) / 2 ** 20;
+  });
+  return r.ok ? r.value : NaN;
 };
 const counts: Record<string, { ok: number; failed: number; firstError?: string }> = {};
 const record = (kind: string, ok: boolean, error?: string) => {
@@ -63,7 +72,7 @@ const attempt = async (kind: string, fn: () => Promise<boolean>) => {
   try {
     record(kind, await fn());
   } catch (err) {
-    record(kind, false, (err as Error).message);
+    record(kind, false, errorMessage(err));
   }
 };
 
@@ -79,17 +88,23 @@ const login = async (): Promise<string> => {
 
 let sshd: Sshd | undefined;
 try {
-  sshd = await node.start(await (await fetch(`${url}/api/v1/ssh/ca?type=user`)).text());
-  const key = keygen(dataDir, 'soak');
-  const cert = await fetchUserCert(url, gw.ready.gatewayToken, key);
-  writeFileSync(join(dataDir, 'known_hosts'), `${cert.known_hosts}\n`);
-  const sshConfig = writeClientConfig(dataDir, { key, knownHosts: join(dataDir, 'known_hosts'), proxy: `127.0.0.1:${sshPort}`, nodes: ['node1'] });
+  const sshSetup = await tryRow('ssh setup', async () => {
+    sshd = await node.start(await (await fetch(`${url}/api/v1/ssh/ca?type=user`)).text());
+    const key = keygen(dataDir, 'soak');
+    const cert = await fetchUserCert(url, gw.ready.gatewayToken, key);
+    writeFileSync(join(dataDir, 'known_hosts'), `${cert.known_hosts}\n`);
+    return writeClientConfig(dataDir, { key, knownHosts: join(dataDir, 'known_hosts'), proxy: `127.0.0.1:${sshPort}`, nodes: ['node1'] });
+  });
   const sshSession = async () => {
-    const run = await runSsh('ssh', ['-F', sshConfig, '-tt', 'root@node1'], { input: 'echo soak-$((6*7))\nexit\n' });
+    if (!sshSetup.ok) throw new Error(`SSH setup failed: ${sshSetup.error}`);
+    const run = await runSsh('ssh', ['-F', sshSetup.value, '-tt', 'root@node1'], { input: 'echo soak-$((6*7))\nexit\n', timeoutMs: 60_000 });
     if (run.code !== 0 || !run.stdout.includes('soak-42')) throw new Error(`ssh exited ${run.code}: ${run.stderr.slice(0, 200)}`);
     return true;
   };
-  let cookie = await login();
+  // The first login gives whoami its cookie; if it fails, it is counted and whoami fails (and is counted) until a later login works.
+  const first = await tryRow('first login', login);
+  record('login', first.ok, first.ok ? undefined : first.error);
+  let cookie = first.ok ? first.value : '';
   const review = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: gw.ready.clusterToken } });
   // Warm up before the first memory reading.
   for (let i = 0; i < 200; i++) await fetch(`${url}/api/v1/whoami`, { headers: { cookie } });
@@ -122,13 +137,13 @@ try {
   console.log('| kind | ok | failed | first error |\n| --- | --- | --- | --- |');
   for (const [kind, c] of Object.entries(counts)) console.log(`| ${kind} | ${c.ok} | ${c.failed} | ${c.firstError ?? ''} |`);
   console.log(`\nRSS ${rssStart.toFixed(1)} MiB → ${rssEnd.toFixed(1)} MiB (${(rssEnd - rssStart).toFixed(1)} MiB; bound ${RSS_BOUND_MIB} MiB)`);
-  const pass = failed === 0 && rssEnd - rssStart < RSS_BOUND_MIB;
+  const pass = failed === 0 && rssEnd - rssStart < RSS_BOUND_MIB; // NaN (no reading) fails
   console.log(pass ? 'soak: PASS' : 'soak: FAIL');
   process.exitCode = pass ? 0 : 1;
 } finally {
   await gw.stop();
   await sshd?.stop();
-  await dropKeys(prefix, REDIS_URL);
+  await dropKeys(prefix, REDIS_URL).catch((err: unknown) => console.error(`bench/soak: could not remove the ${prefix}* keys from Redis: ${errorMessage(err)}`));
   rmSync(dataDir, { recursive: true, force: true });
   clearTimeout(watchdog);
 }

@@ -57,7 +57,7 @@ const SERVICES = [
 // --- the test account ------------------------------------------------------------------------------
 
 /** The account services and SSH logins run as: gatehouse-test when root (created here), else us. */
-function ensureTestAccount() {
+export function ensureTestAccount() {
   if (!isRoot) {
     const me = userInfo();
     return { name: me.username, uid: me.uid, gid: me.gid, asUser: [] };

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { GATEWAY_AUDIENCE } from '../../src/web/principal.js';
@@ -9,15 +9,17 @@ import { createKeyManager } from '../../src/tokens/keys.js';
 import type { TestGateway } from './gateway.js';
 import { runChild, startChild, type ChildRun } from './processes.js';
 import { closedPort, requireBinary, tcpReachable } from './services.js';
+import { ensureTestAccount } from '../../scripts/test-services.mjs';
 
 export const SSHD_CANDIDATES = ['/usr/sbin/sshd'];
 
 /**
- * The account test nodes log in: `gatehouse-test`, which the test runner creates when it runs as
- * root (an unprivileged user with /bin/sh and an empty home, so no machine's dotfiles are read);
- * otherwise whoever runs the tests, the only account an unprivileged sshd can log in.
+ * The account test nodes log in: `gatehouse-test` when we are root (an unprivileged user with
+ * /bin/sh and an empty home, created by scripts/test-services.mjs, so no machine's dotfiles are
+ * read); otherwise whoever runs the tests, the only account an unprivileged sshd can log in. The
+ * test runner sets GATEHOUSE_TEST_SSH_LOGIN; benches and files run by hand get the same account.
  */
-export const NODE_LOGIN = process.env.GATEHOUSE_TEST_SSH_LOGIN ?? userInfo().username;
+export const NODE_LOGIN = process.env.GATEHOUSE_TEST_SSH_LOGIN ?? ensureTestAccount().name;
 
 function accountIds(name: string): { uid: number; gid: number } {
   const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout);
