@@ -22,7 +22,6 @@ import { createTokenReviewHandler } from './tokens/tokenreview.js';
 import { createTokenRevocations } from './tokens/revocations.js';
 import { createAudienceRegistry } from './tokens/audiences.js';
 import { createKubeProxy, execRecorder, type KubeProxy } from './proxy/kube/index.js';
-import { GatehouseError } from './core/errors.js';
 import { KUBE_USERNAME_PREFIX } from './kube/names.js';
 import { requestContext } from './web/context.js';
 import { SESSION_COOKIE } from './web/deps.js';
@@ -120,10 +119,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     refreshTtlMs: config.cli.refresh_ttl,
     verificationUri: `${publicUrl}/device`,
   });
-  const proxied = config.clusters.filter((c) => c.mode === 'proxy').map((c) => c.name);
-  if (proxied.length && !config.kube_proxy) {
-    throw new GatehouseError('config_invalid', `clusters ${proxied.join(', ')} use mode: proxy; configure kube_proxy (at least kube_proxy.listen).`);
-  }
+  // Clusters with mode: proxy need kube_proxy: the config schema refuses one without it.
   // Created below, once the recorder exists; the API reads it per request.
   const kubeProxyRef = config.kube_proxy ? { clusterUrl: (name: string) => kubeProxy!.clusterUrl(name), caPem: () => kubeProxy!.caPem() } : undefined;
   // The demo's app: a tiny upstream that shows (and verifies) what apps behind Gatehouse receive.

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GatehouseError } from '../core/errors.js';
+import { errorCodeOr } from '../core/error-codes.js';
 
 export const CLI_CLIENT_ID = 'gatehouse-cli';
 
@@ -34,7 +35,7 @@ export function createOAuthClient(server: string, log: (line: string) => void = 
     const { token_endpoint } = await discover();
     const res = await fetch(token_endpoint, { method: 'POST', body: new URLSearchParams({ client_id: CLI_CLIENT_ID, ...form }) });
     const body = (await res.json()) as Tokens & { error?: string; error_description?: string };
-    if (!res.ok) throw new GatehouseError(body.error ?? 'token_error', body.error_description ?? `token endpoint answered ${res.status}`, { status: res.status });
+    if (!res.ok) throw new GatehouseError(errorCodeOr(body.error, 'token_error'), body.error_description ?? `token endpoint answered ${res.status}`, { status: res.status });
     return body;
   };
 

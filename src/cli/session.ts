@@ -1,4 +1,5 @@
 import { GatehouseError } from '../core/errors.js';
+import { errorCodeOr } from '../core/error-codes.js';
 import { withLock } from './lock.js';
 import { createOAuthClient, openBrowser, type Tokens } from './oauth-client.js';
 import { lockPath, readState, setDefaultServer, writeState, type ClusterInfo, type ServerState } from './state.js';
@@ -14,7 +15,7 @@ export const loginRequired = (server: string) =>
 async function api<T>(server: string, path: string, token: string): Promise<T> {
   const res = await fetch(`${server}${path}`, { headers: { authorization: `Bearer ${token}` } });
   const body = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
-  if (!res.ok) throw new GatehouseError(body.error ?? 'server_error', body.message ?? `${path} answered ${res.status}`, { status: res.status });
+  if (!res.ok) throw new GatehouseError(errorCodeOr(body.error, 'server_error'), body.message ?? `${path} answered ${res.status}`, { status: res.status });
   return body;
 }
 

@@ -402,6 +402,11 @@ export const configSchema = z.strictObject({
 }).superRefine((c, ctx) => {
   // One audience registry (src/tokens/audiences.ts): gateway, CLI, app and cluster audiences never collide.
   for (const problem of audienceCollisions({ clusters: c.clusters, apps: c.apps, cliClientId: c.cli.client_id })) ctx.addIssue({ code: 'custom', ...problem });
+  // Clusters with mode: proxy are served by the Kubernetes API proxy's own listener.
+  const proxied = c.clusters.filter((cluster) => cluster.mode === 'proxy').map((cluster) => cluster.name);
+  if (proxied.length && !c.kube_proxy) {
+    ctx.addIssue({ code: 'custom', path: ['kube_proxy'], message: `clusters ${proxied.join(', ')} use mode: proxy; configure kube_proxy (at least kube_proxy.listen).` });
+  }
 });
 
 export type Config = z.output<typeof configSchema>;

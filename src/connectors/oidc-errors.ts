@@ -1,4 +1,5 @@
 import { GatehouseError } from '../core/errors.js';
+import type { ErrorCode } from '../core/error-codes.js';
 
 /**
  * Maps openid-client / oauth4webapi failures to our stable login error codes.
@@ -13,7 +14,7 @@ export function loginErrorFromOidc(err: unknown): GatehouseError {
   if (err instanceof GatehouseError) return err;
   const { code, message, details, error } = unwrap(err);
   const claim = typeof details.claim === 'string' ? details.claim : undefined;
-  const fail = (loginCode: string, text: string, status = 401) => new GatehouseError(loginCode, text, { status, cause: err });
+  const fail = (loginCode: ErrorCode, text: string, status = 401) => new GatehouseError(loginCode, text, { status, cause: err });
   const badSignature = () => fail('id_token_signature', 'The ID token signature could not be verified with the IdP keys.');
   const badAlgorithm = () => fail('id_token_signature', 'The ID token is not signed with an algorithm the IdP advertises.');
   const invalidToken = () => fail('id_token_invalid', 'The ID token is malformed or lacks a required claim.');

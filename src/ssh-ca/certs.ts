@@ -1,5 +1,6 @@
 import { randomBytes, sign, type KeyObject } from 'node:crypto';
 import { GatehouseError } from '../core/errors.js';
+import type { ErrorCode } from '../core/error-codes.js';
 import { publicKeyOf, SUBJECT_KEY_TYPES, verifySshSignature, type SshPublicKey } from './keys.js';
 import { packedOptions, packedStrings, sshString, u32, u64, WireReader } from './wire.js';
 
@@ -144,7 +145,7 @@ export interface CheckOptions {
  * `cert_not_yet_valid`, `cert_wrong_type`, `cert_principal` or `cert_invalid`.
  */
 export async function checkCertificate(cert: ParsedCertificate, options: CheckOptions): Promise<void> {
-  const deny = (code: string, message: string) => new GatehouseError(code, message, { status: 401 });
+  const deny = (code: ErrorCode, message: string) => new GatehouseError(code, message, { status: 401 });
   if (!options.trustedCas.some((ca) => ca.equals(cert.signatureKey))) throw deny('cert_untrusted', 'The certificate is signed by a CA this gateway does not trust.');
   if (!(await verifySshSignature({ type: new WireReader(cert.signatureKey).string(), blob: cert.signatureKey }, cert.signature, cert.signed)))
     throw deny('cert_untrusted', 'The certificate signature is invalid.');

@@ -1,4 +1,5 @@
 import { GatehouseError } from '../../core/errors.js';
+import { errorCodeOr } from '../../core/error-codes.js';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -34,7 +35,7 @@ interface NodeInfo {
 async function api<T>(creds: CliCredentials, path: string, init: RequestInit = {}): Promise<T> {
   const res = await fetch(`${creds.server}${path}`, { ...init, headers: { authorization: `Bearer ${creds.token}`, 'content-type': 'application/json', ...init.headers } });
   const body = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
-  if (!res.ok) throw new GatehouseError(body.error ?? 'server_error', `${body.message ?? res.statusText} (${body.error ?? res.status})`, { status: res.status });
+  if (!res.ok) throw new GatehouseError(errorCodeOr(body.error, 'server_error'), `${body.message ?? res.statusText} (${body.error ?? res.status})`, { status: res.status });
   return body;
 }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { ErrorCode } from '../../core/error-codes.js';
 
 /** Renders an error page (injected by the composition root, so this folder does not depend on the web layer). */
 export type ErrorPageRenderer = (options: { status: number; code: string; message: string; requestId?: string }) => string;
@@ -19,7 +20,7 @@ export function sendError(
   req: IncomingMessage,
   res: ServerResponse,
   page: ErrorPageRenderer,
-  e: { status: number; code: string; message: string; requestId?: string },
+  e: { status: number; code: ErrorCode; message: string; requestId?: string },
 ): void {
   if (res.headersSent) return void res.destroy();
   const html = wantsHtml(req);
@@ -40,7 +41,7 @@ export function redirect(res: ServerResponse, location: string, extra: Record<st
 }
 
 /** An answer on a socket that asked for an upgrade (no ServerResponse exists there). */
-export function sendRawError(socket: Duplex, status: number, code: string, message: string): void {
+export function sendRawError(socket: Duplex, status: number, code: ErrorCode, message: string): void {
   if (!socket.writable) return void socket.destroy();
   const body = JSON.stringify({ error: code, message });
   socket.end(

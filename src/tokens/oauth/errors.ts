@@ -1,4 +1,5 @@
 import { GatehouseError } from '../../core/errors.js';
+import type { ErrorCode } from '../../core/error-codes.js';
 
 /**
  * An OAuth 2.0 error (RFC 6749 §5.2, RFC 8628 §3.5): `code` is the OAuth `error` value.
@@ -7,7 +8,7 @@ import { GatehouseError } from '../../core/errors.js';
  */
 export class OAuthError extends GatehouseError {
   constructor(
-    error: string,
+    error: ErrorCode,
     description: string,
     readonly reason: string = error,
     readonly user?: string,
