@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../core/config-error.js';
 import { isGatehouseError } from '../core/errors.js';
 import { UsageError } from './errors.js';
 

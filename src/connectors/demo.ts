@@ -4,7 +4,7 @@ import type { DemoConnectorConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import { randomId } from '../core/ids.js';
 import type { Connector } from './connector.js';
-import { createEmbeddedIdp, type EmbeddedIdpUser } from './embedded-idp.js';
+import { createEmbeddedIdp, type EmbeddedIdpUser } from '../demo-idp/server.js';
 import { createOidcConnector } from './oidc.js';
 
 export const DEMO_IDP_PATH = '/demo-idp';

@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import type { Config } from '../config/schema.js';
 import type { Connector } from './connector.js';
 import { createDemoConnector, DEMO_IDP_PATH } from './demo.js';
-import type { EmbeddedIdpUser } from './embedded-idp.js';
+import type { EmbeddedIdpUser } from '../demo-idp/server.js';
 import { createOidcConnector } from './oidc.js';
 import { createSamlConnector } from './saml.js';
 import { createXmllintValidator, type SchemaValidator } from './saml/checks/schema.js';

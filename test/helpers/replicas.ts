@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../src/core/logger.js';
-import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/connectors/embedded-idp.js';
+import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/demo-idp/server.js';
 import { redirectedTo, type Browser, type Page } from './browser.js';
 import { startGateway, type TestGateway } from './gateway.js';
 import { alice, bob, kubePolicy } from './sso.js';

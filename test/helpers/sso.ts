@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { startEmbeddedIdp, type EmbeddedIdp, type EmbeddedIdpUser } from '../../src/connectors/embedded-idp.js';
+import { startEmbeddedIdp, type EmbeddedIdp, type EmbeddedIdpUser } from '../../src/demo-idp/server.js';
 import { Browser, redirectedTo, type Page } from './browser.js';
 import { startGateway, type TestGateway } from './gateway.js';
 import { closedPort } from './services.js';

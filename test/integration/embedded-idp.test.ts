@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 
-import { createEmbeddedIdp, startEmbeddedIdp, type EmbeddedIdp } from '../../src/connectors/embedded-idp.js';
+import { createEmbeddedIdp, startEmbeddedIdp, type EmbeddedIdp } from '../../src/demo-idp/server.js';
 import { Browser, formAction, hiddenInputs, redirectedTo, type Page } from '../helpers/browser.js';
 
 // ---------------------------------------------------------------------------------------------

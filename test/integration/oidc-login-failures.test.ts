@@ -15,7 +15,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import type { AuditEvent } from '../../src/audit/sink.js';
-import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/connectors/embedded-idp.js';
+import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/demo-idp/server.js';
 import { Browser, redirectedTo, type Page } from '../helpers/browser.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startRogueIdp, type RogueIdp, type RogueMode } from '../helpers/rogue-idp.js';

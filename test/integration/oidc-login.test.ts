@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/connectors/embedded-idp.js';
+import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/demo-idp/server.js';
 import { Browser, formAction, hiddenInputs } from '../helpers/browser.js';
 import { logIn } from '../helpers/sso.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';

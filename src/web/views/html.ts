@@ -1,22 +1,2 @@
-/** HTML that has already been escaped. */
-export class SafeHtml {
-  constructor(readonly value: string) {}
-  toString(): string {
-    return this.value;
-  }
-}
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
-
-const render = (value: unknown): string => {
-  if (value instanceof SafeHtml) return value.value;
-  if (Array.isArray(value)) return value.map(render).join('');
-  if (value === undefined || value === null || value === false) return '';
-  return escapeHtml(String(value));
-};
-
-/** Tagged template that escapes every interpolated value unless it is SafeHtml. */
-export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
-  return new SafeHtml(strings.reduce((out, s, i) => out + s + (i < values.length ? render(values[i]) : ''), ''));
-}
+// The escaping helpers live in core (the demo IdP renders pages too); web's views import them here.
+export { SafeHtml, escapeHtml, html } from '../../core/html.js';
