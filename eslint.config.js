@@ -33,6 +33,73 @@ const unusedVars = [
   },
 ];
 
+// Which folders of src/ may import which (CONTRIBUTING.md, "Code layout", has the same table in
+// prose). Imports point from the edges (web, cli, main.ts) toward core. `type:X` allows only
+// type-only imports of X (`import type`), for capabilities that depend on X's interfaces or config
+// types but must not run its code. Keys are folders (a nested folder's rule covers its subfolders),
+// `proxy` is the files directly in src/proxy/ shared by the proxies, and a key ending in .ts is one
+// file whose rule replaces its folder's.
+const PROXY = ['core', 'access', 'tokens', 'audit', 'recording', 'sessions', 'store', 'proxy', 'type:config'];
+const EVERYTHING = ['core', 'config', 'store', 'audit', 'recording', 'access', 'sessions', 'tokens', 'ssh-ca', 'demo-idp', 'connectors', 'kube', 'metrics', 'proxy', 'proxy/http', 'proxy/kube', 'proxy/ssh', 'web'];
+const CLI = ['core', 'config', 'access', 'audit', 'kube', 'recording', 'ssh-ca'];
+export const boundaries = {
+  core: [],
+  config: ['core'],
+  store: ['core'],
+  audit: ['core'],
+  recording: ['core'],
+  access: ['core'],
+  sessions: ['core', 'store'],
+  tokens: ['core', 'store', 'access', 'type:audit'],
+  'ssh-ca': ['core', 'store', 'access'],
+  'demo-idp': ['core', 'store', 'type:audit'],
+  connectors: ['core', 'store', 'demo-idp', 'type:audit', 'type:config'],
+  kube: ['core', 'access', 'tokens', 'type:config'],
+  metrics: ['core', 'audit', 'store'],
+  proxy: ['core'],
+  'proxy/http': PROXY,
+  'proxy/kube': PROXY,
+  'proxy/ssh': [...PROXY, 'ssh-ca'],
+  web: EVERYTHING,
+  // The CLI talks to a gateway over HTTP; it reads configs and files locally.
+  cli: CLI,
+  // `gatehouse serve` starts the gateway in process.
+  'cli/commands/serve.ts': [...CLI, 'main'],
+  'main.ts': [...EVERYTHING, 'cli'],
+};
+
+/** Import-string globs (gitignore syntax, as no-restricted-imports matches them) by which `folder` reaches `target`. */
+function reaching(target, folder, allowed) {
+  if (target === 'main') return ['**/main.js'];
+  if (target === 'proxy') return ['**/proxy/*.js'];
+  const [parent, name] = target.includes('/') ? target.split('/') : [undefined, target];
+  if (!parent) {
+    // `**/kube/**` also matches src/proxy/kube/: leave out the nested folders `folder` may import.
+    return [`**/${name}/**`, ...allowed.filter((a) => a.endsWith(`/${name}`)).map((a) => `!**/${a}/**`)];
+  }
+  // From inside the parent, a sibling is reached without naming the parent (proxy/ssh: ../http/x.js).
+  if (folder === parent || folder.startsWith(`${parent}/`)) {
+    if (allowed.includes(name)) throw new Error(`eslint.config.js: ${folder} may import ${name} but not ${target}, and their globs overlap`);
+    return [`**/${target}/**`, `**/${name}/**`];
+  }
+  return [`**/${target}/**`];
+}
+
+const targets = [...Object.keys(boundaries).filter((k) => !k.endsWith('.ts')), 'main'];
+const boundaryBlocks = Object.entries(boundaries).map(([key, allowed]) => {
+  // The folder a key's files are in ('main' for src/main.ts): imports inside it are free.
+  const folder = key === 'main.ts' ? 'main' : key.endsWith('.ts') ? key.slice(0, key.indexOf('/')) : key;
+  const patterns = targets
+    .filter((t) => t !== folder && !allowed.includes(t))
+    .map((t) => ({
+      group: reaching(t, folder, allowed),
+      allowTypeImports: allowed.includes(`type:${t}`),
+      message: `src/${key} may ${allowed.includes(`type:${t}`) ? 'only import types from' : 'not import'} ${t}: imports point inward (the table in eslint.config.js, CONTRIBUTING.md "Code layout").`,
+    }));
+  const files = key.endsWith('.ts') ? [`src/${key}`] : key === 'proxy' ? ['src/proxy/*.ts'] : [`src/${key}/**`];
+  return { files, rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] } };
+});
+
 export default defineConfig(
   globalIgnores([
     'dist/',
@@ -67,4 +134,5 @@ export default defineConfig(
     files: ['src/web/**/*.js', '**/static/**/*.js', '**/public/**/*.js', '**/assets/**/*.js'],
     languageOptions: { globals: { ...nodeGlobals, ...browserGlobals } },
   },
+  ...boundaryBlocks,
 );

@@ -3,7 +3,7 @@ import { entitle, policyFromConfig } from './access/index.js';
 import { createAuditBackend, type AuditBackend } from './audit/index.js';
 import { DEFAULT_SSH_CERT_TTL_MS, type Config } from './config/schema.js';
 import { createConnectors, type Connectors } from './connectors/index.js';
-import { splitHostPort } from './config/demo.js';
+import { splitHostPort } from './core/hosts.js';
 import type { Logger } from './core/logger.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
@@ -20,10 +20,10 @@ import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createOAuthServer } from './tokens/oauth/server.js';
 import { createTokenReviewHandler } from './tokens/tokenreview.js';
 import { createTokenRevocations } from './tokens/revocations.js';
-import { createAudienceRegistry } from './tokens/audiences.js';
+import { createAudienceRegistry } from './core/audiences.js';
 import { createKubeProxy, execRecorder, type KubeProxy } from './proxy/kube/index.js';
 import { KUBE_USERNAME_PREFIX } from './kube/names.js';
-import { requestContext } from './web/context.js';
+import { requestContext } from './core/request-context.js';
 import { SESSION_COOKIE } from './web/deps.js';
 import { errorPage } from './web/views/pages.js';
 import { GATEWAY_AUDIENCE } from './web/principal.js';
@@ -31,7 +31,7 @@ import { createKeyManager } from './tokens/keys.js';
 import { createWebApp } from './web/app.js';
 import { createCookiePolicy } from './web/cookies.js';
 import { createHttpServer } from './web/server.js';
-import { createWebTerminal } from './terminal/websocket.js';
+import { createWebTerminal } from './proxy/ssh/terminal/websocket.js';
 
 export interface Gateway {
   config: Config;
@@ -192,8 +192,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         policy,
         sessions,
         store,
-        cookies,
-        sessionCookie: SESSION_COOKIE,
+        sessionId: (req) => cookies.read(req, SESSION_COOKIE),
         ca: sshCa,
         audit,
         recorder: () => recorder,

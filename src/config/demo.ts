@@ -1,3 +1,4 @@
+import { splitHostPort } from '../core/hosts.js';
 import { parseConfig } from './load.js';
 import type { Config } from './schema.js';
 
@@ -22,9 +23,4 @@ export function demoConfig(options: { listen?: string; dataDir?: string } = {}):
       { match: { connector: 'demo' }, roles: ['demo-user'] },
     ],
   });
-}
-
-export function splitHostPort(listen: string): [string, number] {
-  const idx = listen.lastIndexOf(':');
-  return [listen.slice(0, idx).replace(/^\[|\]$/g, ''), Number(listen.slice(idx + 1))];
 }

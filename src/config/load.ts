@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../core/config-error.js';
 import { configSchema, type Config } from './schema.js';
 import { isLoopbackHost } from '../core/hosts.js';
 
-export { ConfigError } from './errors.js';
+export { ConfigError } from '../core/config-error.js';
 
 /** Keys whose value may instead come from a file named by `<key>_file` (mounted secrets). */
 const SECRET_KEYS = ['client_secret', 'bearer_token', 'redis_url', 'postgres_url', 'password'];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { audienceCollisions } from '../tokens/audiences.js';
+import { audienceCollisions } from '../core/audiences.js';
 import { parseDuration, parseSize } from '../core/duration.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -400,7 +400,7 @@ export const configSchema = z.strictObject({
     .default({ backend: 'file', postgres_schema: 'public', on_failure: 'refuse', retention_ms: undefined }),
   apps,
 }).superRefine((c, ctx) => {
-  // One audience registry (src/tokens/audiences.ts): gateway, CLI, app and cluster audiences never collide.
+  // One audience registry (src/core/audiences.ts): gateway, CLI, app and cluster audiences never collide.
   for (const problem of audienceCollisions({ clusters: c.clusters, apps: c.apps, cliClientId: c.cli.client_id })) ctx.addIssue({ code: 'custom', ...problem });
   // Clusters with mode: proxy are served by the Kubernetes API proxy's own listener.
   const proxied = c.clusters.filter((cluster) => cluster.mode === 'proxy').map((cluster) => cluster.name);

@@ -58,3 +58,6 @@ export function createSessionManager(options: { store: Store; idleTtlMs: number;
 
 /** The id audit events and logs carry: a digest, since the session id itself is a bearer secret. */
 export const sessionRef = (id: string): string => sha256Hex(id).slice(0, 24);
+
+/** The store channel on which a session's end (its sessionRef) is announced to every replica. */
+export const SESSION_ENDED_CHANNEL = 'sessions:ended';

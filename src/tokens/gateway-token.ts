@@ -2,7 +2,7 @@ import type { JWTPayload } from 'jose';
 import type { ExternalIdentity } from '../core/types.js';
 
 /** The audience of tokens for the gateway itself (its API, apps' forward-auth, the CLI): see audiences.ts. */
-export { GATEWAY_AUDIENCE } from './audiences.js';
+export { GATEWAY_AUDIENCE } from '../core/audiences.js';
 
 /**
  * The person a verified gateway token describes. Gateway tokens carry the upstream identity

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../core/logger.js';
 import type { Session } from '../core/types.js';
-import { requestContext } from './context.js';
+import { requestContext } from '../core/request-context.js';
 import { SESSION_COOKIE, type WebDeps } from './deps.js';
 
 /** Wraps an async handler so rejections reach the error handler. */

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { AuditEvent } from '../../src/audit/sink.js';
-import { startEmbeddedIdp } from '../../src/connectors/embedded-idp.js';
+import { startEmbeddedIdp } from '../../src/demo-idp/server.js';
 import { fingerprint, parsePublicKeyLine } from '../../src/ssh-ca/keys.js';
 import { csrfToken } from '../../src/web/csrf.js';
 import { launchChromium } from '../helpers/chromium.js';

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { appAudience } from '../../tokens/audiences.js';
+import { appAudience } from '../../core/audiences.js';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { AppConfig } from '../../config/schema.js';

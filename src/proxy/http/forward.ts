@@ -3,7 +3,7 @@ import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerRespon
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
-import { ConfigError } from '../../config/errors.js';
+import { ConfigError } from '../../core/config-error.js';
 import { relay } from '../relay.js';
 import type { HttpApp } from './apps.js';
 import { downstreamResponseHeaders, isGatehouseCookie } from './headers.js';

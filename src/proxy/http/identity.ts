@@ -1,11 +1,11 @@
 import { GATEWAY_AUDIENCE, identityFromGatewayToken } from '../../tokens/gateway-token.js';
-import { appAudience, FORWARD_AUTH_AUDIENCE } from '../../tokens/audiences.js';
+import { appAudience, FORWARD_AUTH_AUDIENCE } from '../../core/audiences.js';
 import { canUseApp, resolveAccess, type Access, type Policy } from '../../access/index.js';
 import { claimValues } from '../../access/claims.js';
 import type { AuditSink } from '../../audit/sink.js';
 import { sha256Hex } from '../../core/ids.js';
 import type { ExternalIdentity, RequestContext } from '../../core/types.js';
-import { sessionRef, type SessionManager } from '../../sessions/sessions.js';
+import { SESSION_ENDED_CHANNEL, sessionRef, type SessionManager } from '../../sessions/sessions.js';
 import { getJson, type Store } from '../../store/store.js';
 import { subscribeUntilClosed } from '../../store/subscription.js';
 import type { TokenIssuer } from '../../tokens/issuer.js';
@@ -27,7 +27,6 @@ export const DECISION_TTL_MS = 10_000;
 const MAX_ENTRIES = 20_000;
 /** Re-mint an assertion once less than this share of its lifetime is left. */
 const ASSERTION_REFRESH_SHARE = 0.5;
-export const SESSION_ENDED_CHANNEL = 'sessions:ended';
 
 export interface Viewer {
   identity: ExternalIdentity;

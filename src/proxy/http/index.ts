@@ -15,7 +15,8 @@ import { APP_SESSION_COOKIE, createHandoff, type CookieJar } from './handoff.js'
 import { isGatewayAuthorization, upstreamRequestHeaders } from './headers.js';
 import { createUpstreamHealth } from './upstream-health.js';
 import { createIdentityEngine, type Credential, type Decision, type DecisionContext } from './identity.js';
-import { redirect, sendError, sendRawError, wantsHtml, type ErrorPageRenderer } from './respond.js';
+import { sendRawError } from '../upgrade-response.js';
+import { redirect, sendError, wantsHtml, type ErrorPageRenderer } from './respond.js';
 
 export { createAppRegistry } from './apps.js';
 

@@ -18,7 +18,7 @@ const XTERM_FIT_JS = require.resolve('@xterm/addon-fit/lib/addon-fit.js');
 
 /**
  * `GET /terminal/:node?login=L`: the web terminal page (xterm.js). The shell itself runs over the
- * WebSocket at `/terminal/:node/ws` (src/terminal/websocket.ts), which checks everything again.
+ * WebSocket at `/terminal/:node/ws` (src/proxy/ssh/terminal/websocket.ts), which checks everything again.
  */
 export function terminalRoutes(deps: WebDeps): Router {
   const router = Router();

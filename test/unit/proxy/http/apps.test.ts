@@ -7,7 +7,7 @@ import { createAppRegistry, hostnameOf } from '../../../../src/proxy/http/apps.j
 import { renderTemplate } from '../../../../src/proxy/http/identity.js';
 import { rewriteLocation } from '../../../../src/proxy/http/index.js';
 import { createForwarder } from '../../../../src/proxy/http/forward.js';
-import { ConfigError } from '../../../../src/config/errors.js';
+import { ConfigError } from '../../../../src/core/config-error.js';
 
 const config = (apps: unknown[], server: Record<string, unknown> = {}) =>
   parseConfig({ server: { public_url: 'https://gatehouse.example.com', ...server }, connectors: [{ type: 'demo' }], apps });

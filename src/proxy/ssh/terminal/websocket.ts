@@ -1,22 +1,20 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { allowedLogins, resolveAccess, type Policy } from '../access/index.js';
-import type { AuditSink } from '../audit/sink.js';
-import type { SshConfig } from '../config/schema.js';
-import { isGatehouseError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
-import type { RequestContext } from '../core/types.js';
-import { sendRawError } from '../proxy/http/respond.js';
-import { bridgeSession } from '../proxy/ssh/session.js';
-import { connectUpstream } from '../proxy/ssh/upstream.js';
-import type { Recorder } from '../recording/recorder.js';
-import { SESSION_ENDED_CHANNEL } from '../proxy/http/identity.js';
-import { sessionRef, type SessionManager } from '../sessions/sessions.js';
-import type { SshCa } from '../ssh-ca/ca.js';
-import type { Store } from '../store/store.js';
-import { subscribeUntilClosed } from '../store/subscription.js';
-import type { CookiePolicy } from '../web/cookies.js';
+import { allowedLogins, resolveAccess, type Policy } from '../../../access/index.js';
+import type { AuditSink } from '../../../audit/sink.js';
+import type { SshConfig } from '../../../config/schema.js';
+import { isGatehouseError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
+import type { RequestContext } from '../../../core/types.js';
+import type { Recorder } from '../../../recording/recorder.js';
+import { SESSION_ENDED_CHANNEL, sessionRef, type SessionManager } from '../../../sessions/sessions.js';
+import type { SshCa } from '../../../ssh-ca/ca.js';
+import type { Store } from '../../../store/store.js';
+import { subscribeUntilClosed } from '../../../store/subscription.js';
+import { sendRawError } from '../../upgrade-response.js';
+import { bridgeSession } from '../session.js';
+import { connectUpstream } from '../upstream.js';
 import { terminalSize, webSocketSession } from './channel.js';
 
 export const TERMINAL_WS = /^\/terminal\/([^/?]+)\/ws(?:\?|$)/;
@@ -28,8 +26,8 @@ export interface WebTerminalDeps {
   sessions: SessionManager;
   /** Where logouts are announced (by any replica): a terminal ends with the session it belongs to. */
   store: Store;
-  cookies: CookiePolicy;
-  sessionCookie: string;
+  /** The gateway session id a request carries (its session cookie), given by the web layer. */
+  sessionId(req: IncomingMessage): string | undefined;
   ca: SshCa;
   audit: AuditSink;
   recorder(): Recorder | undefined;
@@ -64,7 +62,7 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
       emit({ type: 'access.denied', outcome: 'failure', reason: 'origin_rejected', context, details: { node: nodeName.slice(0, 128), origin: String(req.headers.origin ?? '').slice(0, 200), via: 'web-terminal' } });
       return sendRawError(socket, 403, 'origin_rejected', 'The web terminal accepts WebSocket connections only from the gateway’s own pages.');
     }
-    const id = deps.cookies.read(req, deps.sessionCookie);
+    const id = deps.sessionId(req);
     const session = id ? await deps.sessions.get(id) : null;
     if (!session) return sendRawError(socket, 401, 'unauthenticated', 'Sign in first.');
     const identity = session.identity;

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { randomId } from '../core/ids.js';
-import type { RequestContext } from '../core/types.js';
+import { randomId } from './ids.js';
+import type { RequestContext } from './types.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../../src/config/load.js';
-import { appAudience, audienceCollisions, createAudienceRegistry, GATEWAY_AUDIENCE } from '../../../src/tokens/audiences.js';
+import { appAudience, audienceCollisions, createAudienceRegistry, GATEWAY_AUDIENCE } from '../../../src/core/audiences.js';
 
 const base = {
   server: { public_url: 'https://gate.example.com' },
