@@ -47,6 +47,13 @@ export interface LoginFlow {
   ctxOf(res: Response): RequestContext;
   /** Audits a failed login with its reason (and the error's details), then answers with status and code. */
   fail(req: Request, res: Response, err: unknown, requested?: string): Promise<void>;
+  /**
+   * Counts one sign-in attempt (a login start or a SAML ACS post) in the client address's
+   * one-minute budget, in the shared store. Over budget: sets Retry-After and returns the 429 to
+   * answer, and whether it is the window's first refusal (a flood is audited once).
+   */
+  overBudget(res: Response): Promise<{ error: GatehouseError; first: boolean } | undefined>;
+  /** overBudget, thrown. */
   rateLimit(res: Response): Promise<void>;
   connectorOr404(id: string): Connector;
   complete(req: Request, res: Response, options: CompleteOptions): Promise<void>;
@@ -63,8 +70,13 @@ export function createLoginFlow(deps: WebDeps): LoginFlow {
     return connector;
   };
 
-  // The budget the SAML ACS shares (same name, so one address has one login budget).
   const loginLimiter = createFixedWindowLimiter(store, { name: 'login', limit: config.server.rate_limit.login_per_minute, windowSeconds: 60 });
+  const overBudget: LoginFlow['overBudget'] = async (res) => {
+    const hit = await loginLimiter.hit(ctxOf(res).remoteAddr ?? 'unknown');
+    if (!hit.limited) return undefined;
+    res.setHeader('retry-after', String(hit.retryAfterSeconds));
+    return { error: new GatehouseError('rate_limited', 'Too many sign-in attempts; wait a minute and try again.', { status: 429 }), first: hit.first };
+  };
 
   return {
     ctxOf,
@@ -83,13 +95,12 @@ export function createLoginFlow(deps: WebDeps): LoginFlow {
       sendError(req, res, err, { logger: deps.logger, demo: deps.demo });
     },
 
-    /** Counts login starts per client address in a one-minute window, in the shared store (completions are bound to a start). */
+    overBudget,
+
+    // Login starts are counted; completions are bound to a start.
     async rateLimit(res) {
-      const hit = await loginLimiter.hit(ctxOf(res).remoteAddr ?? 'unknown');
-      if (hit.limited) {
-        res.setHeader('retry-after', String(hit.retryAfterSeconds));
-        throw new GatehouseError('rate_limited', 'Too many sign-in attempts; wait a minute and try again.', { status: 429 });
-      }
+      const over = await overBudget(res);
+      if (over) throw over.error;
     },
 
     async complete(req, res, options) {

@@ -6,7 +6,6 @@ import { GatehouseError } from '../../core/errors.js';
 import { randomId, sha256Hex } from '../../core/ids.js';
 import type { Session } from '../../core/types.js';
 import { sessionRef } from '../../sessions/sessions.js';
-import { createFixedWindowLimiter } from '../../store/rate-limit.js';
 import { getJson, setJson, takeJson } from '../../store/store.js';
 import { redirectTarget } from '../../core/redirect-target.js';
 import { redirectPolicyOf, type WebDeps } from '../deps.js';
@@ -42,9 +41,6 @@ export function samlRoutes(deps: WebDeps): Router {
   const router = Router();
   const { config, store, audit } = deps;
   const flow = createLoginFlow(deps);
-  // The same counter as the login rate limit (ratelimit:login:<addr>:<minute>), so the ACS and
-  // login starts share one budget per client address.
-  const acsLimiter = createFixedWindowLimiter(store, { name: 'login', limit: config.server.rate_limit.login_per_minute, windowSeconds: 60 });
 
   const samlConnector = (id: string): SamlConnector => {
     const connector = flow.connectorOr404(id);
@@ -65,12 +61,10 @@ export function samlRoutes(deps: WebDeps): Router {
     const id = req.params.connector;
     try {
       // Counted in the login budget per client address; a flood is audited once per window.
-      const limit = await acsLimiter.hit(String(flow.ctxOf(res).remoteAddr));
-      if (limit.limited) {
-        res.setHeader('retry-after', String(limit.retryAfterSeconds));
-        const err = new GatehouseError('rate_limited', 'Too many sign-in attempts; wait a minute and try again.', { status: 429 });
-        if (limit.first) return await flow.fail(req, res, err, id);
-        return sendError(req, res, err, { logger: deps.logger, demo: deps.demo });
+      const over = await flow.overBudget(res);
+      if (over) {
+        if (over.first) return await flow.fail(req, res, over.error, id);
+        return sendError(req, res, over.error, { logger: deps.logger, demo: deps.demo });
       }
       const connector = samlConnector(id);
       const form = await readForm(req, MAX_ACS_BODY);
