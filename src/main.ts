@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { bestEffort } from './audit/sink.js';
 import { entitle, policyFromConfig } from './access/index.js';
 import { createAuditBackend, type AuditBackend } from './audit/index.js';
 import { DEFAULT_SSH_CERT_TTL_MS, type Config } from './config/schema.js';
@@ -209,9 +210,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     maxBytesPerSession: config.recordings.max_bytes_per_session,
     recordInput: config.recordings.record_input,
     onQuota: (meta) =>
-      void audit
-        .emit({ type: 'recording.quota', outcome: 'failure', user: meta.user, session_id: meta.id, reason: 'recording_quota', details: { node: meta.node, login: meta.login, max_bytes: config.recordings.max_bytes_per_session } })
-        .catch((err) => logger.error({ err }, 'audit write failed')),
+      void bestEffort(audit, logger)({ type: 'recording.quota', outcome: 'failure', user: meta.user, session_id: meta.id, reason: 'recording_quota', details: { node: meta.node, login: meta.login, max_bytes: config.recordings.max_bytes_per_session } }),
   });
   const kubeProxy = config.kube_proxy
     ? await createKubeProxy({ config, issuer, audit, logger, usernamePrefix: KUBE_USERNAME_PREFIX, recorder: execRecorder(recorder) })

@@ -53,6 +53,24 @@ export interface AuditSink {
   close(): Promise<void>;
 }
 
+/** Logs a failed write instead of throwing; the narrow logger every caller already has. */
+export interface AuditFailureLogger {
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * Emit for events whose loss must not change the outcome (a denial already decided, a
+ * rejection, a session end): a failed write is logged and never thrown. Events that gate an
+ * action await `audit.emit` itself and fail closed.
+ */
+export function bestEffort(audit: AuditSink, logger: AuditFailureLogger): (input: AuditInput) => Promise<void> {
+  return (input) =>
+    audit.emit(input).then(
+      () => undefined,
+      (err: unknown) => logger.error({ err, type: input.type }, 'audit write failed'),
+    );
+}
+
 /** The event before chaining: common fields filled in, undefined fields dropped. */
 export function toUnchainedEvent(input: AuditInput, now: Date = new Date()): Omit<AuditEvent, 'prev_hash' | 'hash'> {
   const event = {

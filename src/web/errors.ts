@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { GatehouseError, isGatehouseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { AuditSink } from '../audit/sink.js';
+import { type AuditSink, bestEffort } from '../audit/sink.js';
 import type { Session } from '../core/types.js';
 import { sessionRef } from '../sessions/sessions.js';
 import { errorPage } from './views/pages.js';
@@ -46,9 +46,11 @@ export function errorHandler(options: ErrorHandlerOptions): ErrorRequestHandler 
 }
 
 async function auditCsrf(options: ErrorHandlerOptions, req: Request, res: Response, err: GatehouseError): Promise<void> {
-  try {
-    const session = await options.session?.(req).catch(() => null);
-    await options.audit!.emit({
+  const session = await options.session?.(req).catch(() => null);
+  await bestEffort(
+    options.audit!,
+    options.logger,
+  )({
       type: 'auth.csrf_rejected',
       outcome: 'failure',
       user: session?.identity.username,
@@ -57,9 +59,6 @@ async function auditCsrf(options: ErrorHandlerOptions, req: Request, res: Respon
       details: { method: req.method, path: req.path.slice(0, 256), ...err.details, sec_fetch_site: str(req.headers['sec-fetch-site']) },
       context: res.locals.ctx,
     });
-  } catch (auditErr) {
-    options.logger.error({ err: auditErr }, 'audit write failed');
-  }
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v.slice(0, 64) : undefined);

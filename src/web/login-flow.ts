@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { bestEffort } from '../audit/sink.js';
 import type { Connector, LoginResult, PendingLogin } from '../connectors/connector.js';
 import { GatehouseError, isGatehouseError } from '../core/errors.js';
 import type { RequestContext, Session } from '../core/types.js';
@@ -87,11 +88,7 @@ export function createLoginFlow(deps: WebDeps): LoginFlow {
       // Only configured ids reach the audit log; anything else is attacker-controlled text.
       const connector = requested && connectors.byId.has(requested) ? requested : undefined;
       const details = { ...(isGatehouseError(err) ? err.details : {}), ...(requested !== undefined && !connector ? { requested_connector: requested.slice(0, 64) } : {}) };
-      try {
-        await audit.emit({ type: 'user.login', outcome: 'failure', connector, reason, details: Object.keys(details).length ? details : undefined, context: ctxOf(res) });
-      } catch (auditErr) {
-        deps.logger.error({ err: auditErr }, 'audit write failed');
-      }
+      await bestEffort(audit, deps.logger)({ type: 'user.login', outcome: 'failure', connector, reason, details: Object.keys(details).length ? details : undefined, context: ctxOf(res) });
       sendError(req, res, err, { logger: deps.logger, demo: deps.demo });
     },
 

@@ -1,6 +1,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { AuditSink } from '../audit/sink.js';
+import { type AuditSink, bestEffort } from '../audit/sink.js';
 import type { Logger } from '../core/logger.js';
 
 /** A request line on a login path; group 1 is the connector id when the path names one. */
@@ -50,10 +50,10 @@ export function createHttpServer(listener: RequestListener, options: { audit: Au
     // Only a configured connector id becomes the event's connector; anything else is attacker text.
     const connector = login?.[1] !== undefined && options.isConnector?.(login[1]) ? login[1] : undefined;
     const requested = login?.[1] !== undefined && !connector ? { requested_connector: login[1].slice(0, 64) } : undefined;
-    const event = login
-      ? options.audit.emit({ type: 'user.login', outcome: 'failure', connector, reason: code, details: requested, context })
-      : options.audit.emit({ type: 'http.rejected', outcome: 'failure', reason: code, details: { parser_error: err.code }, context });
-    event.catch((auditErr) => options.logger.error({ err: auditErr }, 'audit write failed'));
+    const emit = bestEffort(options.audit, options.logger);
+    void (login
+      ? emit({ type: 'user.login', outcome: 'failure', connector, reason: code, details: requested, context })
+      : emit({ type: 'http.rejected', outcome: 'failure', reason: code, details: { parser_error: err.code }, context }));
   });
   return server;
 }

@@ -1,4 +1,4 @@
-import type { AuditSink } from '../audit/sink.js';
+import { type AuditSink, bestEffort } from '../audit/sink.js';
 import { isGatehouseError } from '../core/errors.js';
 import type { RequestContext } from '../core/types.js';
 
@@ -29,8 +29,10 @@ export function createTokenRejections(audit: AuditSink, logger: { error(obj: obj
       }
       if (seen.size >= MAX_KEYS) seen.clear();
       seen.set(key, { until: t + WINDOW_MS, suppressed: 0 });
-      try {
-        await audit.emit({
+      await bestEffort(
+        audit,
+        logger,
+      )({
           type: 'auth.token_rejected',
           outcome: 'failure',
           reason,
@@ -41,9 +43,6 @@ export function createTokenRejections(audit: AuditSink, logger: { error(obj: obj
           },
           context,
         });
-      } catch (auditErr) {
-        logger.error({ err: auditErr }, 'audit write failed');
-      }
     },
   };
 }

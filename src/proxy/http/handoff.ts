@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuditSink } from '../../audit/sink.js';
+import { type AuditSink, bestEffort } from '../../audit/sink.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import { randomId } from '../../core/ids.js';
 import { redirectTarget } from '../../core/redirect-target.js';
@@ -88,9 +88,7 @@ export function createHandoff(deps: HandoffDeps): Handoff {
     const known = isGatehouseError(err) ? err : undefined;
     if (!known || known.status >= 500) deps.logger.error({ err, requestId: ctx.requestId }, 'app sign-in failed');
     if (known?.code === 'app_handoff_invalid' || known?.code === 'return_to_rejected') {
-      await deps.audit
-        .emit({ type: 'app.session.start', outcome: 'failure', reason: known.code, details: { app: app?.name }, context: ctx })
-        .catch((auditErr) => deps.logger.error({ err: auditErr }, 'audit write failed'));
+      await bestEffort(deps.audit, deps.logger)({ type: 'app.session.start', outcome: 'failure', reason: known.code, details: { app: app?.name }, context: ctx });
     }
     sendError(req, res, deps.page, {
       status: known?.status ?? 500,

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Policy } from '../../access/index.js';
-import type { AuditSink } from '../../audit/sink.js';
+import { type AuditSink, bestEffort } from '../../audit/sink.js';
 import type { Config } from '../../config/schema.js';
 import { isGatehouseError } from '../../core/errors.js';
 import type { RequestContext } from '../../core/types.js';
@@ -65,6 +65,7 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
   const engine = createIdentityEngine({ sessions: deps.sessions, store: deps.store, audit: deps.audit, issuer: deps.issuer, policy: deps.policy, logger: deps.logger });
   const forwarder = createForwarder(registry.apps);
   const health = createUpstreamHealth(deps.audit, deps.logger);
+  const emit = bestEffort(deps.audit, deps.logger);
   const handoff = createHandoff({
     publicUrl: config.server.public_url,
     registry,
@@ -212,8 +213,7 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
     const context = deps.context(req);
     res.once('close', () => {
       const complete = res.writableFinished;
-      deps.audit
-        .emit({
+      void emit({
           type: 'app.request',
           outcome: complete && res.statusCode < 500 ? 'success' : 'failure',
           user: decision.viewer.identity.username,
@@ -222,8 +222,7 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
           reason: complete ? (res.statusCode >= 500 ? 'upstream_error' : undefined) : 'aborted',
           details: { app: app.name, method, path: url?.slice(0, 1024), status: res.statusCode, duration_ms: Date.now() - started },
           context,
-        })
-        .catch((err) => deps.logger.error({ err }, 'audit write failed'));
+        });
     });
   };
 
@@ -319,9 +318,7 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
     const origin = req.headers.origin;
     if (origin && safeOrigin(origin) !== app.origin) {
       sendRawError(socket, 403, 'origin_rejected', 'WebSocket connections are accepted only from the app itself.');
-      deps.audit
-        .emit({ type: 'access.denied', outcome: 'failure', reason: 'origin_rejected', details: { app: app.name, via: 'app-websocket', origin: origin.slice(0, 256) }, context: deps.context(req) })
-        .catch((err) => deps.logger.error({ err }, 'audit write failed'));
+      void emit({ type: 'access.denied', outcome: 'failure', reason: 'origin_rejected', details: { app: app.name, via: 'app-websocket', origin: origin.slice(0, 256) }, context: deps.context(req) });
       return true;
     }
     const result = decide(credentialsFor(req, app, !app.publicHost), app, lazyContext(req));

@@ -1,4 +1,4 @@
-import type { AuditSink } from '../../audit/sink.js';
+import { type AuditSink, bestEffort } from '../../audit/sink.js';
 import type { RequestContext } from '../../core/types.js';
 import type { ForwardFailure } from './forward.js';
 
@@ -27,7 +27,7 @@ interface Outage {
 
 export function createUpstreamHealth(audit: AuditSink, logger: { error(obj: object, msg: string): void }): UpstreamHealth {
   const outages = new Map<string, Outage>();
-  const write = (event: Parameters<AuditSink['emit']>[0]) => audit.emit(event).catch((err) => logger.error({ err }, 'audit write failed'));
+  const write = bestEffort(audit, logger);
 
   return {
     failed(app, kind, err, who) {

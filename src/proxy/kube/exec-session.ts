@@ -1,4 +1,4 @@
-import type { AuditSink } from '../../audit/sink.js';
+import { type AuditSink, bestEffort } from '../../audit/sink.js';
 import type { RequestContext } from '../../core/types.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/logger.js';
@@ -129,14 +129,15 @@ export async function startExecSession(options: ExecSessionOptions) {
       const result = parseStatus(Buffer.concat(status));
       status = [];
       await recording?.close({ exitCode: result?.exitCode ?? null }).catch((err) => options.logger.error({ err }, 'kube exec recording could not be closed'));
-      await options.audit
-        .emit({
+      await bestEffort(
+        options.audit,
+        options.logger,
+      )({
           type: 'session.end',
           outcome: 'success',
           ...common,
-          details: { ...details, duration_ms: Date.now() - started, bytes_out: bytesOut, exit_code: result?.exitCode, status: result?.status, ended_by: reason },
-        })
-        .catch((err) => options.logger.error({ err }, 'session.end audit failed'));
+        details: { ...details, duration_ms: Date.now() - started, bytes_out: bytesOut, exit_code: result?.exitCode, status: result?.status, ended_by: reason },
+      });
     },
   };
 }

@@ -3,7 +3,7 @@ import { createServer, request as httpsRequest, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { errors as joseErrors } from 'jose';
-import type { AuditSink } from '../../audit/sink.js';
+import { type AuditSink, bestEffort } from '../../audit/sink.js';
 import type { ClusterConfig, Config } from '../../config/schema.js';
 import { splitHostPort } from '../../core/hosts.js';
 import type { Logger } from '../../core/logger.js';
@@ -66,6 +66,7 @@ export async function createKubeProxy(options: KubeProxyOptions): Promise<KubePr
   const settings = options.config.kube_proxy;
   if (!settings) throw new Error('kube_proxy is not configured');
   const { audit, logger } = options;
+  const emit = bestEffort(audit, logger);
   const [host, port] = splitHostPort(settings.listen);
   const advertisedHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const hosts = [advertisedHost, '127.0.0.1', 'localhost', new URL(options.config.server.public_url).hostname, ...settings.hosts];
@@ -180,8 +181,7 @@ export async function createKubeProxy(options: KubeProxyOptions): Promise<KubePr
 
   function auditRequest(admitted: Exclude<Awaited<ReturnType<typeof admit>>, { denial: Denial }>, req: IncomingMessage, context: RequestContext, code: number, started: number, extra: Record<string, unknown> = {}) {
     if (!settings!.audit_discovery && admitted.info.discovery && code < 400) return;
-    audit
-      .emit({
+    void emit({
         type: 'kube.request',
         outcome: code < 400 ? 'success' : 'failure',
         ...admitted.who,
@@ -198,8 +198,7 @@ export async function createKubeProxy(options: KubeProxyOptions): Promise<KubePr
           reason: undefined,
         },
         context,
-      })
-      .catch((err) => logger.error({ err }, 'kube.request audit failed'));
+      });
   }
 
   const status = (denial: Denial) => ({

@@ -1,11 +1,11 @@
 import type { Duplex } from 'node:stream';
 import ssh2, { type Connection } from 'ssh2';
-import type { AuditSink } from '../../audit/sink.js';
+import type { AuditInput } from '../../audit/sink.js';
 import type { Logger } from '../../core/logger.js';
 import type { JumpConnection } from './session.js';
 import { openAgentChannel, rejectChannel } from './ssh2-extensions.js';
 
-type Emit = (input: Parameters<AuditSink['emit']>[0]) => void;
+type Emit = (input: AuditInput) => void;
 
 /** Both ways until either side ends; a reset on one side is not an error of ours. */
 function splice(a: Duplex, b: Duplex): void {

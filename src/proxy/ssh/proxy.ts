@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import ssh2, { type AuthContext, type Client, type Connection, type PublicKeyAuthContext, type Server } from 'ssh2';
 import { allowedLogins, resolveAccess, type Access, type Policy } from '../../access/index.js';
-import type { AuditSink } from '../../audit/sink.js';
+import { type AuditSink, bestEffort } from '../../audit/sink.js';
 import type { SshConfig, SshNodeConfig } from '../../config/schema.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -72,7 +72,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
   const { config, ca, audit, logger } = options;
   const hostKeys = createHostKeys(ca);
   const nodes = new Map(config.nodes.map((n) => [n.name, n]));
-  const emit = (input: Parameters<AuditSink['emit']>[0]) => audit.emit(input).catch((err) => logger.error({ err }, 'audit write failed'));
+  const emit = bestEffort(audit, logger);
   // Open connections, with the certificate each authenticated with, so a revocation can end them.
   const connections = new Map<Connection, ParsedCertificate | undefined>();
   const track = (conn: Connection) => {

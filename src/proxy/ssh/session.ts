@@ -1,7 +1,7 @@
 import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 import type { Access } from '../../access/index.js';
 import { matchesAny } from '../../access/match.js';
-import type { AuditSink } from '../../audit/sink.js';
+import { type AuditSink, bestEffort } from '../../audit/sink.js';
 import type { SshNodeConfig } from '../../config/schema.js';
 import type { Logger } from '../../core/logger.js';
 import type { ExternalIdentity, RequestContext } from '../../core/types.js';
@@ -45,6 +45,7 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
   let upstream: ClientChannel | undefined;
   let recording: RecordingStream | undefined;
   const ok = (accept: Reply) => accept?.();
+  const emit = bestEffort(deps.audit, deps.logger);
 
   session.on('error', () => {});
   session.on('pty', (accept, _reject, info) => {
@@ -73,9 +74,7 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
       return ok(accept);
     }
     reject?.();
-    deps.audit
-      .emit({ type: 'access.denied', outcome: 'failure', ...base(), reason: 'agent_forwarding_not_allowed', details: { ...where, kind: 'auth-agent' } })
-      .catch((e) => deps.logger.error({ err: e }, 'audit write failed'));
+    void emit({ type: 'access.denied', outcome: 'failure', ...base(), reason: 'agent_forwarding_not_allowed', details: { ...where, kind: 'auth-agent' } });
   });
   session.on('x11', (_accept, reject) => reject?.());
   session.on('shell', (accept, reject) => void start('shell', undefined, accept, reject));
@@ -118,9 +117,7 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
       ({ up, exit } = await openUpstream(conn.upstream, kind, command, pty, env, agentForward));
     } catch (err) {
       refuse(`${conn.node.name} refused the session: ${(err as Error).message}`);
-      await deps.audit
-        .emit({ type: 'session.end', outcome: 'failure', ...base(), session_id: id, reason: 'node_session_refused', details: { ...where, kind, command, error: (err as Error).message } })
-        .catch((e) => deps.logger.error({ err: e }, 'audit write failed'));
+      await emit({ type: 'session.end', outcome: 'failure', ...base(), session_id: id, reason: 'node_session_refused', details: { ...where, kind, command, error: (err as Error).message } });
       return;
     }
     upstream = up;
@@ -130,7 +127,7 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
         Object.fromEntries(Object.entries(env).filter(([k]) => k === 'LANG' || k.startsWith('LC_'))),
       );
     }
-    const sftp = kind === 'sftp' ? createSftpAuditor((type, outcome, details) => void deps.audit.emit({ type, outcome, ...base(), session_id: id, details: { ...where, ...details } }).catch((e) => deps.logger.error({ err: e }, 'audit write failed'))) : undefined;
+    const sftp = kind === 'sftp' ? createSftpAuditor((type, outcome, details) => void emit({ type, outcome, ...base(), session_id: id, details: { ...where, ...details } })) : undefined;
 
     let bytesIn = 0;
     let bytesOut = 0;
@@ -165,7 +162,6 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
       const meta = recording?.close({ exitCode: exit.code, exitSignal: exit.signal });
       sftp?.close();
       const result = { exit_code: exit.code ?? null, exit_signal: exit.signal };
-      const emit = (input: Parameters<AuditSink['emit']>[0]) => deps.audit.emit(input).catch((e) => deps.logger.error({ err: e }, 'audit write failed'));
       if (kind === 'exec') await emit({ type: 'exec', outcome: exit.code === 0 ? 'success' : 'failure', ...base(), session_id: id, details: { ...where, command, pty: Boolean(pty), ...result } });
       await emit({
         type: 'session.end',

@@ -11,6 +11,7 @@
  * events. Asking for someone else's events is refused (403 `audit_forbidden`) and audited.
  */
 import { Router, type Response } from 'express';
+import { bestEffort } from '../../audit/sink.js';
 import { csvHeader, csvRow } from '../../audit/export.js';
 import { parseAuditQuery, type AuditQuery } from '../../audit/query.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
@@ -29,8 +30,10 @@ export function auditRoutes(deps: WebDeps): Router {
   const log = deps.auditLog;
 
   const deny = async (res: Response, principal: Principal, what: string, requestedUser?: string) => {
-    await deps.audit
-      .emit({
+    await bestEffort(
+      deps.audit,
+      deps.logger,
+    )({
         type: 'audit.read',
         outcome: 'failure',
         user: principal.identity.username,
@@ -39,8 +42,7 @@ export function auditRoutes(deps: WebDeps): Router {
         reason: 'audit_forbidden',
         details: { attempted: what, ...(requestedUser !== undefined ? { requested_user: requestedUser } : {}) },
         context: res.locals.ctx,
-      })
-      .catch((err) => deps.logger.error({ err }, 'audit write failed'));
+      });
     return forbidden();
   };
 

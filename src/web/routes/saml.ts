@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import { bestEffort } from '../../audit/sink.js';
 import { isSamlConnector, type SamlConnector } from '../../connectors/saml.js';
 import { checkResponseSize, MAX_ENCODED_CHARS } from '../../connectors/saml/checks/size.js';
 import { samlError } from '../../connectors/saml/errors.js';
@@ -169,11 +170,7 @@ export function samlRoutes(deps: WebDeps): Router {
     } catch (err) {
       const reason = err instanceof GatehouseError ? err.code : 'internal_error';
       const connector = config.connectors.some((c) => c.id === id) ? id : undefined;
-      try {
-        await audit.emit({ type: 'user.logout', outcome: 'failure', connector, reason, details: { initiated_by: 'idp' }, context: ctx });
-      } catch (auditErr) {
-        deps.logger.error({ err: auditErr }, 'audit write failed');
-      }
+      await bestEffort(audit, deps.logger)({ type: 'user.logout', outcome: 'failure', connector, reason, details: { initiated_by: 'idp' }, context: ctx });
       sendError(req, res, err, { logger: deps.logger, demo: deps.demo });
     }
   });

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { allowedLogins, resolveAccess, type Policy } from '../../../access/index.js';
-import type { AuditSink } from '../../../audit/sink.js';
+import { type AuditSink, bestEffort } from '../../../audit/sink.js';
 import type { SshConfig } from '../../../config/schema.js';
 import { isGatehouseError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
@@ -48,7 +48,7 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const origin = new URL(deps.publicUrl).origin;
   const nodes = new Map(deps.ssh.nodes.map((n) => [n.name, n]));
-  const emit = (input: Parameters<AuditSink['emit']>[0]) => deps.audit.emit(input).catch((err) => deps.logger.error({ err }, 'audit write failed'));
+  const emit = bestEffort(deps.audit, deps.logger);
   // Open terminals, with the gateway session each belongs to.
   const open = new Set<{ sessionRef: string; end(reason: string): void }>();
   const signedOut = subscribeUntilClosed(deps.store, SESSION_ENDED_CHANNEL, (ref) => {
