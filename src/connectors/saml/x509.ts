@@ -14,7 +14,14 @@ const tlv = (tag: number, body: Buffer): Buffer => {
 };
 const seq = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));
 const set = (...items: Buffer[]) => tlv(0x31, Buffer.concat(items));
-const integer = (bytes: Buffer) => tlv(0x02, bytes[0] & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+/** A non-negative DER INTEGER: minimal, so leading zero bytes go and a high bit gets one back (X.690 8.3.2). */
+export function derInteger(bytes: Buffer): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0 && !(bytes[start + 1] & 0x80)) start++;
+  const minimal = bytes.subarray(start);
+  return tlv(0x02, minimal[0] & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
+}
+const integer = derInteger;
 const nullValue = Buffer.from([0x05, 0x00]);
 const utf8 = (text: string) => tlv(0x0c, Buffer.from(text, 'utf8'));
 const bitString = (bytes: Buffer) => tlv(0x03, Buffer.concat([Buffer.from([0]), bytes]));
