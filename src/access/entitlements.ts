@@ -8,10 +8,19 @@ export interface ClusterGrant {
   roles?: string[];
 }
 
+/** What the token states was granted (tokens/gateway-token.ts turns it into claims). */
+export interface Grant {
+  roles: string[];
+  /** Cluster tokens carry the Kubernetes groups; gateway tokens the upstream groups. */
+  groups: string[];
+  kubernetesUsers?: string[];
+  cluster?: string;
+}
+
 export interface Entitlement {
   allowed: boolean;
   reason?: string;
-  claims: Record<string, unknown>;
+  grant?: Grant;
   maxTtlMs?: number;
 }
 
@@ -22,18 +31,17 @@ export interface Entitlement {
  */
 export function entitle(identity: ExternalIdentity, audience: string, policy: Policy, clusters: ClusterGrant[], gatewayAudience: string): Entitlement {
   const access = resolveAccess(identity, policy);
-  const base = { email: identity.email, preferred_username: identity.username, roles: access.roles };
-  if (!access.roles.length) return { allowed: false, reason: 'no_roles', claims: {} };
+  if (!access.roles.length) return { allowed: false, reason: 'no_roles' };
   if (audience === gatewayAudience) {
-    return { allowed: true, claims: { ...base, groups: identity.groups }, maxTtlMs: access.maxSessionTtlMs };
+    return { allowed: true, grant: { roles: access.roles, groups: identity.groups }, maxTtlMs: access.maxSessionTtlMs };
   }
   const cluster = clusters.find((c) => c.audience === audience);
-  if (!cluster) return { allowed: false, reason: 'unknown_cluster', claims: {} };
-  if (cluster.roles && !cluster.roles.some((r) => access.roles.includes(r))) return { allowed: false, reason: 'cluster_not_granted', claims: {} };
-  if (!access.kubernetesGroups.length && !access.kubernetesUsers.length) return { allowed: false, reason: 'no_kubernetes_groups', claims: {} };
+  if (!cluster) return { allowed: false, reason: 'unknown_cluster' };
+  if (cluster.roles && !cluster.roles.some((r) => access.roles.includes(r))) return { allowed: false, reason: 'cluster_not_granted' };
+  if (!access.kubernetesGroups.length && !access.kubernetesUsers.length) return { allowed: false, reason: 'no_kubernetes_groups' };
   return {
     allowed: true,
-    claims: { ...base, groups: access.kubernetesGroups, kubernetes_users: access.kubernetesUsers, cluster: cluster.name },
+    grant: { roles: access.roles, groups: access.kubernetesGroups, kubernetesUsers: access.kubernetesUsers, cluster: cluster.name },
     maxTtlMs: access.maxSessionTtlMs,
   };
 }

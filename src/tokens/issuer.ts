@@ -27,13 +27,24 @@ export interface TokenIssuer {
   /**
    * Verifies signature (only our algorithms and keys), iss, aud, exp, nbf and iat.
    * `kind` (default `access`): access requires `typ: at+jwt` and checks revocation; id refuses at+jwt.
-   * Throws GatehouseError `invalid_token` with the reason, or `token_revoked`.
+   * Throws a TokenRejectedError (`invalid_token` or `token_revoked`) saying why.
    */
   verify(token: string, options: { audience: string | string[]; kind?: 'access' | 'id' }): Promise<JWTPayload>;
   discovery(): Record<string, unknown>;
 }
 
 const ALGORITHMS = ['ES256', 'RS256'];
+
+/** Why a token was refused, so callers can answer precisely without knowing jose. */
+export type TokenRejection = 'expired' | 'audience' | 'signature' | 'algorithm' | 'claim' | 'malformed' | 'revoked';
+
+export class TokenRejectedError extends GatehouseError {
+  readonly reason: TokenRejection;
+  constructor(reason: TokenRejection, message: string, cause?: unknown) {
+    super(reason === 'revoked' ? 'token_revoked' : 'invalid_token', message, { status: 401, cause });
+    this.reason = reason;
+  }
+}
 
 export function createTokenIssuer(options: {
   issuer: string;
@@ -100,10 +111,11 @@ export function createTokenIssuer(options: {
           else throw err;
         }
       } catch (err) {
-        throw new GatehouseError('invalid_token', describeJoseError(err), { status: 401, cause: err });
+        const [reason, message] = describeJoseError(err);
+        throw new TokenRejectedError(reason, message, err);
       }
       if (kind === 'access' && options.isRevoked && (await options.isRevoked(payload))) {
-        throw new GatehouseError('token_revoked', 'token was revoked: its login was revoked (sign in again)', { status: 401 });
+        throw new TokenRejectedError('revoked', 'token was revoked: its login was revoked (sign in again)');
       }
       return payload;
     },
@@ -123,11 +135,11 @@ export function createTokenIssuer(options: {
 
 const isAccessTyp = (typ: unknown) => typeof typ === 'string' && typ.toLowerCase().replace(/^application\//, '') === ACCESS_TOKEN_TYP;
 
-function describeJoseError(err: unknown): string {
-  if (err instanceof errors.JWTExpired) return 'token has expired';
-  if (err instanceof errors.JWTClaimValidationFailed) return `token claim "${err.claim}" is invalid (${err.reason})`;
-  if (err instanceof errors.JOSEAlgNotAllowed) return 'token algorithm is not allowed';
-  if (err instanceof errors.JWKSNoMatchingKey) return 'token was not signed by a key of this issuer';
-  if (err instanceof errors.JWSSignatureVerificationFailed) return 'token signature is invalid';
-  return 'token is malformed';
+function describeJoseError(err: unknown): [TokenRejection, string] {
+  if (err instanceof errors.JWTExpired) return ['expired', 'token has expired'];
+  if (err instanceof errors.JWTClaimValidationFailed) return [err.claim === 'aud' ? 'audience' : 'claim', `token claim "${err.claim}" is invalid (${err.reason})`];
+  if (err instanceof errors.JOSEAlgNotAllowed) return ['algorithm', 'token algorithm is not allowed'];
+  if (err instanceof errors.JWKSNoMatchingKey) return ['signature', 'token was not signed by a key of this issuer'];
+  if (err instanceof errors.JWSSignatureVerificationFailed) return ['signature', 'token signature is invalid'];
+  return ['malformed', 'token is malformed'];
 }

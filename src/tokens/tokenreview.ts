@@ -2,7 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditSink } from '../audit/sink.js';
 import type { RequestContext } from '../core/types.js';
-import type { TokenIssuer } from './issuer.js';
+import { fromClaims } from './gateway-token.js';
+import { TokenRejectedError, type TokenIssuer } from './issuer.js';
 
 const PATHS = new Map([
   ['/apis/authentication.k8s.io/v1/tokenreviews', 'authentication.k8s.io/v1'],
@@ -78,14 +79,15 @@ export function createTokenReviewHandler(options: TokenReviewOptions) {
       try {
         const claims = await options.issuer.verify(review.spec.token, { audience: audiences, kind: 'access' });
         const tokenAudiences = ([] as unknown[]).concat(claims.aud ?? []).map(String);
-        const username = `${options.usernamePrefix}${String(claims.preferred_username ?? claims.sub)}`;
-        const groups = Array.isArray(claims.groups) ? claims.groups.map(String) : [];
+        const { identity, roles } = fromClaims(claims);
+        const username = `${options.usernamePrefix}${identity.username}`;
+        const groups = identity.groups;
         await options.audit.emit({
           type: 'kube.tokenreview',
           outcome: 'success',
-          user: String(claims.preferred_username ?? claims.sub),
-          connector: typeof claims.connector === 'string' ? claims.connector : undefined,
-          roles: Array.isArray(claims.roles) ? claims.roles.map(String) : undefined,
+          user: identity.username,
+          connector: identity.connector || undefined,
+          roles: Array.isArray(claims.roles) ? roles : undefined,
           details: { audiences: tokenAudiences.filter((a) => audiences.includes(a)), groups, jti: claims.jti },
           context,
         });
@@ -96,15 +98,15 @@ export function createTokenReviewHandler(options: TokenReviewOptions) {
             uid: String(claims.sub),
             groups,
             extra: {
-              'gatehouse.dev/connector': [String(claims.connector ?? '')],
-              'gatehouse.dev/roles': Array.isArray(claims.roles) ? claims.roles.map(String) : [],
+              'gatehouse.dev/connector': [identity.connector],
+              'gatehouse.dev/roles': roles,
             },
           },
           audiences: tokenAudiences.filter((a) => audiences.includes(a)),
         });
       } catch (err) {
         const message = (err as Error).message;
-        const reason = (err as { code?: string }).code === 'token_revoked' ? 'token_revoked' : 'invalid_token';
+        const reason = err instanceof TokenRejectedError && err.reason === 'revoked' ? 'token_revoked' : 'invalid_token';
         await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason, details: { error: message }, context });
         answer({ authenticated: false, error: message });
       }

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { resolveAccess, type Access } from '../access/index.js';
 import { GatehouseError, isGatehouseError } from '../core/errors.js';
 import type { ExternalIdentity, RequestContext, Session } from '../core/types.js';
-import { GATEWAY_AUDIENCE, identityFromGatewayToken } from '../tokens/gateway-token.js';
+import { fromClaims, GATEWAY_AUDIENCE, parseBearer, toClaims } from '../tokens/gateway-token.js';
 import type { WebDeps } from './deps.js';
 import { currentSession } from './middleware.js';
 import { createTokenRejections, type TokenRejections } from './token-rejections.js';
@@ -36,9 +36,9 @@ export async function authenticate(deps: WebDeps, req: Request): Promise<Princip
   const header = req.headers.authorization;
   if (header !== undefined) {
     try {
-      const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
-      if (!match) throw new GatehouseError('invalid_token', 'Authorization must be "Bearer <token>".', { status: 401 });
-      const identity = identityFromGatewayToken(await deps.issuer.verify(match[1], { audience: GATEWAY_AUDIENCE }));
+      const token = parseBearer(header);
+      if (!token) throw new GatehouseError('invalid_token', 'Authorization must be "Bearer <token>".', { status: 401 });
+      const { identity } = fromClaims(await deps.issuer.verify(token, { audience: GATEWAY_AUDIENCE }));
       return { identity, access: resolveAccess(identity, deps.policy) };
     } catch (err) {
       // Audited (deduplicated per address and reason), then answered 401 with the code.
@@ -63,15 +63,8 @@ export function gatewayTokenFor(deps: WebDeps, session: Session): Promise<string
   const { identity } = session;
   return deps.issuer.mint({
     kind: 'access',
-    subject: `${identity.connector}:${identity.subject}`,
     audience: GATEWAY_AUDIENCE,
     ttlMs: Math.min(deps.config.tokens.ttl, session.expiresAt - Date.now()),
-    claims: {
-      email: identity.email,
-      preferred_username: identity.username,
-      groups: identity.groups,
-      roles: resolveAccess(identity, deps.policy).roles,
-      connector: identity.connector,
-    },
+    ...toClaims(identity, { roles: resolveAccess(identity, deps.policy).roles }),
   });
 }

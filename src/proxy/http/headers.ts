@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { parseBearer } from '../../tokens/gateway-token.js';
 import { SANDBOX_CSP } from './apps.js';
 
 /**
@@ -40,10 +41,10 @@ export function stripGatehouseCookies(header: string): string | undefined {
  * gateway), verified or not: such a header is a Gatehouse credential and never goes upstream.
  */
 export function isGatewayAuthorization(value: string | undefined, issuer: string): boolean {
-  const m = value && /^Bearer\s+([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*\s*$/i.exec(value);
-  if (!m) return false;
+  const parts = parseBearer(value)?.split('.');
+  if (parts?.length !== 3) return false;
   try {
-    const claims = JSON.parse(Buffer.from(m[2], 'base64url').toString('utf8')) as { iss?: unknown };
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { iss?: unknown };
     return claims.iss === issuer;
   } catch {
     return false;

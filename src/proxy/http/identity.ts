@@ -1,4 +1,4 @@
-import { GATEWAY_AUDIENCE, identityFromGatewayToken } from '../../tokens/gateway-token.js';
+import { fromClaims, GATEWAY_AUDIENCE, toClaims } from '../../tokens/gateway-token.js';
 import { appAudience, FORWARD_AUTH_AUDIENCE } from '../../core/audiences.js';
 import { canUseApp, resolveAccess, type Access, type Policy } from '../../access/index.js';
 import { claimValues } from '../../access/claims.js';
@@ -137,7 +137,7 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
 
   const viewerFromToken = async (token: string): Promise<Viewer> => {
     const claims = await options.issuer.verify(token, { audience: GATEWAY_AUDIENCE });
-    const identity = identityFromGatewayToken(claims);
+    const { identity } = fromClaims(claims);
     return {
       identity,
       access: resolveAccess(identity, options.policy),
@@ -154,19 +154,7 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
     if (cached) return cached;
     const lifetime = Math.min(ttlMs, viewer.expiresAt - t);
     const { identity, access } = viewer;
-    const token = await options.issuer.mint({
-      kind: 'assertion',
-      subject: `${identity.connector}:${identity.subject}`,
-      audience,
-      ttlMs: lifetime,
-      claims: {
-        email: identity.email,
-        preferred_username: identity.username,
-        groups: identity.groups,
-        roles: access.roles,
-        connector: identity.connector,
-      },
-    });
+    const token = await options.issuer.mint({ kind: 'assertion', audience, ttlMs: lifetime, ...toClaims(identity, { roles: access.roles }) });
     const exp = t + lifetime;
     assertions.set(key, { token, exp, ref: viewer.sessionRef }, t + lifetime * ASSERTION_REFRESH_SHARE);
     return { token, exp };

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseBearer } from '../../tokens/gateway-token.js';
 import type { Duplex } from 'node:stream';
 import type { Policy } from '../../access/index.js';
 import { type AuditSink, bestEffort } from '../../audit/sink.js';
@@ -54,7 +55,6 @@ export interface HttpAppsDeps {
   observe?(app: string, status: number, seconds: number): void;
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i;
 
 export function createHttpApps(deps: HttpAppsDeps): HttpApps {
   const { config, cookies } = deps;
@@ -91,8 +91,8 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
       const id = cookies.read(req, APP_SESSION_COOKIE);
       if (id) out.push({ kind: 'app-session', id, app: app.name });
     }
-    const bearer = req.headers.authorization && BEARER.exec(req.headers.authorization);
-    if (bearer) out.push({ kind: 'bearer', token: bearer[1] });
+    const bearer = parseBearer(req.headers.authorization);
+    if (bearer) out.push({ kind: 'bearer', token: bearer });
     return out;
   };
 

@@ -1,8 +1,9 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { fromClaims, parseBearer } from '../../tokens/gateway-token.js';
+import { TokenRejectedError } from '../../tokens/issuer.js';
 import { createServer, request as httpsRequest, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { errors as joseErrors } from 'jose';
 import { type AuditSink, bestEffort } from '../../audit/sink.js';
 import type { ClusterConfig, Config } from '../../config/schema.js';
 import { splitHostPort } from '../../core/hosts.js';
@@ -86,7 +87,7 @@ export async function createKubeProxy(options: KubeProxyOptions): Promise<KubePr
   const findCluster = (name: string): ClusterConfig | undefined => options.config.clusters.find((c) => c.name === name && c.mode === 'proxy');
 
   async function authenticate(req: IncomingMessage, cluster: ClusterConfig): Promise<Authenticated | Denial> {
-    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const token = parseBearer(req.headers.authorization);
     if (!token) return { status: 401, reason: 'token_missing', message: 'No bearer token: use the kubeconfig from `gatehouse kube login`.' };
     const key = `${cluster.audience}\n${token}`;
     const cached = tokens.get(key);
@@ -94,14 +95,14 @@ export async function createKubeProxy(options: KubeProxyOptions): Promise<KubePr
     if (cached) tokens.delete(key);
     try {
       const claims = await options.issuer.verify(token, { audience: cluster.audience });
-      const strings = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+      const person = fromClaims(claims);
       const auth: Authenticated = {
         identity: {
-          username: String(claims.preferred_username ?? claims.sub),
-          groups: strings(claims.groups),
-          users: strings(claims.kubernetes_users),
-          roles: strings(claims.roles),
-          connector: typeof claims.connector === 'string' ? claims.connector : undefined,
+          username: person.identity.username,
+          groups: person.identity.groups,
+          users: person.kubernetesUsers,
+          roles: person.roles,
+          connector: person.identity.connector || undefined,
         },
         // Cached at most 10 s, so a revoked CLI login's tokens are refused soon (tokens.revocations).
         exp: Math.min((claims.exp ?? 0) * 1000, Date.now() + 10_000),
@@ -110,10 +111,10 @@ export async function createKubeProxy(options: KubeProxyOptions): Promise<KubePr
       tokens.set(key, auth);
       return auth;
     } catch (err) {
-      const cause = (err as { cause?: unknown }).cause;
-      if ((err as { code?: string }).code === 'token_revoked') return { status: 401, reason: 'token_revoked', message: 'The Gatehouse token was revoked: sign in again.' };
-      if (cause instanceof joseErrors.JWTExpired) return { status: 401, reason: 'token_expired', message: 'The Gatehouse token has expired.' };
-      if (cause instanceof joseErrors.JWTClaimValidationFailed && cause.claim === 'aud') {
+      const rejection = err instanceof TokenRejectedError ? err.reason : undefined;
+      if (rejection === 'revoked') return { status: 401, reason: 'token_revoked', message: 'The Gatehouse token was revoked: sign in again.' };
+      if (rejection === 'expired') return { status: 401, reason: 'token_expired', message: 'The Gatehouse token has expired.' };
+      if (rejection === 'audience') {
         return { status: 401, reason: 'token_wrong_cluster', message: `The token is not for cluster "${cluster.name}" (audience ${cluster.audience}).` };
       }
       return { status: 401, reason: 'token_invalid', message: `The token is not a valid Gatehouse token: ${(err as Error).message}.` };

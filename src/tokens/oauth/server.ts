@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { toClaims, type TokenGrant } from '../gateway-token.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { randomId, sha256Hex } from '../../core/ids.js';
 import type { ExternalIdentity } from '../../core/types.js';
@@ -14,8 +15,8 @@ export interface Entitlement {
   allowed: boolean;
   /** Why not, when not allowed (audited). */
   reason?: string;
-  /** Claims for tokens of this audience (groups, roles, email, ...). */
-  claims: Record<string, unknown>;
+  /** What tokens of this audience state was granted, when allowed. */
+  grant?: TokenGrant;
   /** The roles' max_session_ttl, bounding how long a CLI login may be refreshed. */
   maxTtlMs?: number;
 }
@@ -122,12 +123,13 @@ export function createOAuthServer(options: OAuthServerOptions) {
   /** Mints the token set for a family, for one audience, if policy still allows it. */
   const issue = async (family: Family, audience: string, refreshToken: string, nonce?: string): Promise<TokenResponse> => {
     const entitlement = options.entitle(family.identity, audience);
-    if (!entitlement.allowed) {
+    if (!entitlement.allowed || !entitlement.grant) {
       throw new OAuthError('invalid_grant', `Policy no longer grants ${audience} to ${family.identity.username}.`, entitlement.reason ?? 'access_revoked', family.identity.username);
     }
-    const subject = `${family.identity.connector}:${family.identity.subject}`;
+    const person = toClaims(family.identity, entitlement.grant);
+    const subject = person.subject;
     // `sid` names the CLI login (family), so revoking it refuses its live access tokens too.
-    const claims = { ...entitlement.claims, connector: family.identity.connector, sid: family.id };
+    const claims = { ...person.claims, sid: family.id };
     const ttlMs = Math.min(options.tokenTtlMs, family.expiresAt - clock.now());
     // The ID token is for the CLI whatever the audience: only access tokens carry a gateway or cluster aud.
     const idAudience = [options.clientId];

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { parseBearer } from '../../tokens/gateway-token.js';
 import { readFileSync } from 'node:fs';
 import { Router, type Request } from 'express';
 import { GatehouseError } from '../../core/errors.js';
@@ -56,12 +57,14 @@ export function opsRoutes(deps: WebDeps): Router {
 function readMetricsToken(path: string | undefined): Buffer | undefined {
   if (!path) return undefined;
   const token = readFileSync(path, 'utf8').trim();
-  if (token.length < 16) throw new GatehouseError('config_invalid', `server.metrics_bearer_token_file: ${path} must hold a token of at least 16 characters.`);
+  if (token.length < 16 || parseBearer(`Bearer ${token}`) !== token) {
+    throw new GatehouseError('config_invalid', `server.metrics_bearer_token_file: ${path} must hold a token of at least 16 characters from A-Z a-z 0-9 - . _ ~ + / (RFC 6750).`);
+  }
   return createHash('sha256').update(token).digest();
 }
 
 /** Compares digests, so neither the token's length nor its content leaks through timing. */
 function bearerMatches(req: Request, expected: Buffer): boolean {
-  const match = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '');
-  return Boolean(match) && timingSafeEqual(createHash('sha256').update(match![1]).digest(), expected);
+  const token = parseBearer(req.headers.authorization);
+  return token !== undefined && timingSafeEqual(createHash('sha256').update(token).digest(), expected);
 }

@@ -25,7 +25,7 @@ function setUp() {
     gatewayAudience: 'gatehouse',
     clientId: CLIENT,
     resources: () => ['gatehouse:prod'],
-    entitle: () => ({ allowed: true, claims: { preferred_username: 'alice', roles: ['dev'], groups: ['developers'] } }),
+    entitle: () => ({ allowed: true, grant: { roles: ['dev'], groups: ['developers'] } }),
     revocations,
     tokenTtlMs: 10 * MINUTE,
     refreshTtlMs: 60 * MINUTE,
