@@ -6,7 +6,8 @@ import { describe, test } from 'node:test';
 import { createMemoryStore } from '../../../../src/store/memory.js';
 import { createTokenIssuer } from '../../../../src/tokens/issuer.js';
 import { createKeyManager } from '../../../../src/tokens/keys.js';
-import { createOAuthServer, REFRESH_TOKEN_PREFIX } from '../../../../src/tokens/oauth/server.js';
+import { REFRESH_TOKEN_PREFIX } from '../../../../src/tokens/oauth/families.js';
+import { createOAuthServer } from '../../../../src/tokens/oauth/server.js';
 import { createTokenRevocations } from '../../../../src/tokens/revocations.js';
 import type { ExternalIdentity } from '../../../../src/core/types.js';
 
