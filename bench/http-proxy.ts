@@ -17,11 +17,13 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { alice, HostBrowser, openSignedIn, startAppsGateway } from '../test/helpers/apps.js';
-import { findNginx, startNginx } from '../test/helpers/nginx.js';
-import { closedPort, tcpReachable } from '../test/helpers/services.js';
+import { alice, startAppsGateway } from '../test/helpers/gateways/apps.js';
+import { findNginx, startNginx } from '../test/helpers/peers/nginx.js';
+import { closedPort, tcpReachable } from '../test/helpers/peers/services.js';
 import { cpuTimeMs, processTreeCpuMs } from './lib/children.js';
 import { failedRows, reportStrayErrors, tryRow } from './lib/rows.js';
+import { ACCEPT_HTML, Browser } from '../test/helpers/browsers/browser.js';
+import { openSignedIn } from '../test/helpers/browsers/sign-in.js';
 
 // The gateway under test runs in this process: whatever escapes a row is printed, not fatal.
 reportStrayErrors('bench/http-proxy');
@@ -119,7 +121,7 @@ async function main() {
   const gw = setup.gw.url;
   // Without a session the Gatehouse rows fail (with this error); the others still run.
   const signIn = await tryRow('sign-in', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     const page = await openSignedIn(browser, `${gw}/apps/bench/small`, alice);
     if (page.status !== 200) throw new Error(`sign-in failed: ${page.status}`);
     return `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;

@@ -11,7 +11,7 @@ import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { makeTls } from '../test/helpers/tls.js';
+import { makeTls } from '../test/helpers/peers/tls.js';
 import { cpuTimeMs, killAll, startServer, type ReadyMessage } from './lib/children.js';
 import { busyWarning, formatCpu, formatMs, formatRate, formatRatio, machineSummary, markdownTable } from './lib/report.js';
 import { failedRows, row } from './lib/rows.js';

@@ -18,8 +18,9 @@ import { performance } from 'node:perf_hooks';
 import autocannon, { type Result } from 'autocannon';
 import { dropKeys } from './lib/redis.js';
 import { SESSION_COOKIE } from '../src/web/deps.js';
-import { Browser, redirectedTo } from '../test/helpers/browser.js';
-import { REDIS_URL, tcpReachable } from '../test/helpers/services.js';
+import { Browser, redirectedTo } from '../test/helpers/browsers/browser.js';
+import { signInThroughIdp } from '../test/helpers/browsers/sign-in.js';
+import { REDIS_URL, tcpReachable } from '../test/helpers/peers/services.js';
 import { cpuTimeMs, killAll, startServer } from './lib/children.js';
 import type { GatewayReady } from './lib/gateway-server.js';
 import { busyWarning, formatCpu, formatMs, formatRate, formatRatio, machineSummary, markdownTable, percentile } from './lib/report.js';
@@ -56,11 +57,7 @@ class CountingBrowser extends Browser {
 async function login(url: string, user: { username: string; password: string }): Promise<CountingBrowser> {
   const browser = new CountingBrowser();
   const callback = `${url}/callback/`;
-  const form = await browser.go(`${url}/login/demo`);
-  if (form.status !== 200 || !form.body.includes('name="password"')) throw new Error(`expected the IdP login form, got ${form.status} at ${form.url}`);
-  const consent = await browser.submit(form, 'login', user, callback);
-  if (consent.status !== 200 || !consent.body.includes('Allow')) throw new Error(`expected the consent page, got ${consent.status} at ${consent.url}`);
-  const back = redirectedTo(await browser.submit(consent, 'confirm', {}, callback), callback);
+  const back = redirectedTo(await signInThroughIdp(browser, await browser.go(`${url}/login/demo`), user, callback), callback);
   const done = await browser.request(back.href);
   if (done.status !== 302 || done.location !== `${url}/`) throw new Error(`callback answered ${done.status}: ${done.body.slice(0, 300)}`);
   const whoami = await browser.request(`${url}/api/v1/whoami`);

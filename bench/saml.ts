@@ -14,7 +14,7 @@
  */
 import { generateKeyPair, exportJWK, SignJWT, jwtVerify, importJWK } from 'jose';
 import samlify from 'samlify';
-import { startOfflineSp } from '../test/helpers/saml-offline-sp.js';
+import { startOfflineSp } from '../test/helpers/gateways/saml-offline-sp.js';
 import { tryRow, type RowResult } from './lib/rows.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 300);

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { randomId } from '../src/core/ids.js';
-import { closedPort } from '../test/helpers/services.js';
-import { Browser, redirectedTo } from '../test/helpers/browser.js';
+import { closedPort } from '../test/helpers/peers/services.js';
+import { Browser, redirectedTo } from '../test/helpers/browsers/browser.js';
+import { signInThroughIdp } from '../test/helpers/browsers/sign-in.js';
 import { dropKeys } from './lib/redis.js';
 import { killAll, startServer, type BenchServer, type ReadyMessage } from './lib/children.js';
 import { busyWarning, formatMs, formatRate, formatRatio, machineSummary, markdownTable, percentile } from './lib/report.js';
@@ -86,9 +87,8 @@ try {
   const logoutRun = async () => {
     const browser = new Browser();
     const callback = `${publicUrl}/callback/`;
-    const form = await browser.go(`${publicUrl}/login/demo`);
-    const consent = await browser.submit(form, 'login', { username: 'alice', password }, callback);
-    await browser.request(redirectedTo(await browser.submit(consent, 'confirm', {}, callback), callback).href);
+    const done = await signInThroughIdp(browser, await browser.go(`${publicUrl}/login/demo`), { username: 'alice', password }, callback);
+    await browser.request(redirectedTo(done, callback).href);
     const cookie = `gatehouse_session=${browser.cookie('gatehouse_session')}`;
     const onB = () => fetch(`${b.ready.url}/api/v1/whoami`, { headers: { cookie } }).then((r) => r.status);
     if ((await onB()) !== 200) throw new Error('the session does not work on replica B');

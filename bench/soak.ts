@@ -9,9 +9,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomId } from '../src/core/ids.js';
-import { Browser, redirectedTo } from '../test/helpers/browser.js';
-import { closedPort } from '../test/helpers/services.js';
-import { fetchUserCert, keygen, prepareSshd, runSsh, writeClientConfig, type Sshd } from '../test/helpers/ssh.js';
+import { Browser, redirectedTo } from '../test/helpers/browsers/browser.js';
+import { signInThroughIdp } from '../test/helpers/browsers/sign-in.js';
+import { closedPort } from '../test/helpers/peers/services.js';
+import { fetchUserCert, keygen, prepareSshd, runSsh, writeClientConfig, type Sshd } from '../test/helpers/peers/ssh.js';
 import { dropKeys } from './lib/redis.js';
 import { killAll, startServer, type ReadyMessage } from './lib/children.js';
 import { errorMessage, tryRow } from './lib/rows.js';
@@ -79,9 +80,8 @@ const attempt = async (kind: string, fn: () => Promise<boolean>) => {
 const login = async (): Promise<string> => {
   const browser = new Browser();
   const callback = `${url}/callback/`;
-  const form = await browser.go(`${url}/login/demo`);
-  const consent = await browser.submit(form, 'login', { username: 'alice', password }, callback);
-  const done = await browser.request(redirectedTo(await browser.submit(consent, 'confirm', {}, callback), callback).href);
+  const back = await signInThroughIdp(browser, await browser.go(`${url}/login/demo`), { username: 'alice', password }, callback);
+  const done = await browser.request(redirectedTo(back, callback).href);
   if (done.status !== 302) throw new Error(`callback answered ${done.status}`);
   return `gatehouse_session=${browser.cookie('gatehouse_session')}`;
 };

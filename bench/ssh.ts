@@ -16,8 +16,8 @@ import WebSocket from 'ws';
 import { useClientCertificate } from '../src/proxy/ssh/ssh2-extensions.js';
 import { createSshCa } from '../src/ssh-ca/ca.js';
 import { generateEd25519, openSshPrivateKey, parsePublicKeyLine, publicKeyOf } from '../src/ssh-ca/keys.js';
-import { closedPort, tcpReachable } from '../test/helpers/services.js';
-import { fetchUserCert, keygen, mintGatewayToken, NODE_LOGIN, prepareSshd, SSH_TEST_POLICY, type Sshd, writeClientConfig } from '../test/helpers/ssh.js';
+import { closedPort, tcpReachable } from '../test/helpers/peers/services.js';
+import { fetchUserCert, keygen, mintGatewayToken, NODE_LOGIN, prepareSshd, SSH_TEST_POLICY, type Sshd, writeClientConfig } from '../test/helpers/peers/ssh.js';
 import { errorMessage, failedCells, failedRows, reportStrayErrors, row, tryRow } from './lib/rows.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));

@@ -6,7 +6,7 @@
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/logger.js';
 import { createGateway } from '../../src/main.js';
-import { closedPort } from '../../test/helpers/services.js';
+import { closedPort } from '../../test/helpers/peers/services.js';
 import { serveUntilStopped } from './children.js';
 
 export interface GatewayReady {

@@ -3,7 +3,7 @@
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/logger.js';
 import { createGateway } from '../../src/main.js';
-import { closedPort } from '../../test/helpers/services.js';
+import { closedPort } from '../../test/helpers/peers/services.js';
 
 export async function startKubeBenchGateway(clusterConfig: Record<string, unknown>) {
   const port = await closedPort();

@@ -5,7 +5,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { replayKey } from '../../src/connectors/saml/checks/replay.js';
-import { startOfflineSp } from '../../test/helpers/saml-offline-sp.js';
+import { startOfflineSp } from '../../test/helpers/gateways/saml-offline-sp.js';
 
 /** A full GC, without needing `node --expose-gc` (the flag is set at run time, `gc` taken from a fresh context). */
 setFlagsFromString('--expose-gc');

@@ -12,11 +12,12 @@ import { createPostgresAuditBackend } from '../../src/audit/postgres.js';
 import type { AuditQuery } from '../../src/audit/query.js';
 import type { AuditBackend } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/sink.js';
-import { dropSchema, freshSchema, PG_URL, requirePostgres, sql } from '../helpers/postgres.js';
-import { closedPort } from '../helpers/services.js';
+import type { Clock } from '../../src/core/clock.js';
+import { dropSchema, freshSchema, PG_URL, requirePostgres, sql } from '../helpers/peers/postgres.js';
+import { closedPort } from '../helpers/peers/services.js';
 
 interface OpenOptions {
-  now?: () => Date;
+  clock?: Clock;
   retentionMs?: number;
   onFailure?: 'refuse' | 'log';
 }
@@ -70,9 +71,9 @@ function fileHarness(t: TestContext): Harness {
       });
     },
     async breakStorage() {
-      // Today's file is moved aside and a directory takes its name: opening it for append fails.
-      const day = new Date().toISOString().slice(0, 10);
-      const blocker = join(dir, `audit-${day}.jsonl`);
+      // The day file being written is moved aside and a directory takes its name: opening it for
+      // append fails (the test's clock keeps every write on that day).
+      const blocker = auditFiles(dir).at(-1)!;
       renameSync(blocker, `${blocker}.aside`);
       mkdirSync(blocker);
       return async () => {
@@ -143,9 +144,9 @@ async function all(backend: AuditBackend, query: Partial<AuditQuery> = {}): Prom
 }
 
 /** A clock that moves forward by `stepMs` at each call. */
-const steppingClock = (startIso: string, stepMs: number) => {
+const steppingClock = (startIso: string, stepMs: number): Clock => {
   let t = Date.parse(startIso);
-  return () => new Date((t += stepMs));
+  return { now: () => (t += stepMs) };
 };
 
 for (const backend of backends) {
@@ -200,7 +201,7 @@ for (const backend of backends) {
     test('filters: time range, exact and prefix types, user, outcome, located fields, text', async (t) => {
       const h = await setUp(t);
       if (!h) return;
-      const b = h.open({ now: steppingClock('2026-03-01T10:00:00.000Z', 60_000) });
+      const b = h.open({ clock: steppingClock('2026-03-01T10:00:00.000Z', 60_000) });
       const e1 = await b.emit({ type: 'user.login', outcome: 'success', user: 'alice', session_id: 's-1', context: { userAgent: 'Mozilla/5.0 Firefox' } });
       const e2 = await b.emit({ type: 'user.logout', outcome: 'success', user: 'alice', session_id: 's-1' });
       const e3 = await b.emit({ type: 'user.login', outcome: 'failure', user: 'bob', reason: 'nonce_mismatch' });
@@ -309,16 +310,16 @@ for (const backend of backends) {
     test('retention removes old events after recording an anchor; verification stays OK from it', async (t) => {
       const h = await setUp(t);
       if (!h) return;
-      let clock = Date.parse('2026-01-01T12:00:00.000Z');
-      const now = () => new Date(clock);
-      const b = h.open({ now });
+      let time = Date.parse('2026-01-01T12:00:00.000Z');
+      const clock: Clock = { now: () => time };
+      const b = h.open({ clock });
       const old = [];
       for (let i = 0; i < 3; i++) old.push(await b.emit({ type: 'user.login', outcome: 'success', user: `old${i}` }));
-      clock = Date.parse('2026-01-05T12:00:00.000Z');
+      time = Date.parse('2026-01-05T12:00:00.000Z');
       const recent = await b.emit({ type: 'user.login', outcome: 'success', user: 'recent' });
       await b.close();
 
-      const pruning = h.open({ now, retentionMs: 2 * 86_400_000 });
+      const pruning = h.open({ clock, retentionMs: 2 * 86_400_000 });
       await pruning.prune();
       const left = await all(pruning);
       assert.deepEqual(
@@ -334,7 +335,7 @@ for (const backend of backends) {
 
       // Removing more from the start is detected: no retention record explains the new start.
       await h.remove(recent.id);
-      const after = await h.open({ now }).verify();
+      const after = await h.open({ clock }).verify();
       assert.equal(after.ok, false);
       assert.equal(after.break?.reason, 'unanchored_start');
       assert.equal(after.break?.id, pruned.id);
@@ -343,21 +344,22 @@ for (const backend of backends) {
     test('when nothing can store an event: refuse rejects the emit; log lets it through unchained', async (t) => {
       const h = await setUp(t);
       if (!h) return;
-      const ok = h.open();
+      const clock: Clock = { now: () => Date.parse('2026-02-01T12:00:00.000Z') };
+      const ok = h.open({ clock });
       const before = await ok.emit({ type: 'user.login', outcome: 'success', user: 'a' });
       await ok.close();
       const undo = await h.breakStorage();
-      const refusing = h.open({ onFailure: 'refuse' });
+      const refusing = h.open({ onFailure: 'refuse', clock });
       await assert.rejects(refusing.emit({ type: 'user.login', outcome: 'success', user: 'b' }), { code: 'audit_unavailable', status: 503 });
       const status = await refusing.status();
       assert.equal(status.ready, false, status.detail);
       await refusing.close();
-      const logging = h.open({ onFailure: 'log' });
+      const logging = h.open({ onFailure: 'log', clock });
       const logged = await logging.emit({ type: 'user.login', outcome: 'success', user: 'c' });
       assert.equal(logged.hash, '', 'not in the chain');
       await logging.close();
       await undo();
-      const healed = h.open();
+      const healed = h.open({ clock });
       const next = await healed.emit({ type: 'user.login', outcome: 'success', user: 'd' });
       assert.equal(next.prev_hash, before.hash, 'the chain has no hole');
       assert.deepEqual((await all(healed)).map((e) => e.user), ['a', 'd']);

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, test, type TestContext } from 'node:test';
+import { createClient } from 'redis';
 import { createMemoryStore } from '../../src/store/memory.js';
 import { createRedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/store.js';
-import { closedPort, REDIS_URL, requireRedis } from '../helpers/services.js';
+import { closedPort, REDIS_URL, requireRedis } from '../helpers/peers/services.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -20,20 +21,74 @@ async function ready(store: Store): Promise<Store> {
   throw new Error('store never became ready');
 }
 
-const backends: { name: string; make: () => Promise<Store>; needsRedis: boolean }[] = [
-  { name: 'memory', make: async () => createMemoryStore(), needsRedis: false },
-  { name: 'redis', make: () => ready(createRedisStore({ url: REDIS_URL, prefix: `gatehouse-contract:${process.pid}:${Date.now()}:` })), needsRedis: true },
+interface Harness {
+  store: Store;
+  /** Moves the store's time forward by `ms` (TTLs run out as if that much time had passed). */
+  advance(ms: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The memory store on a fake clock: time moves only when the test says so. */
+function memoryHarness(): Harness {
+  let now = Date.now();
+  const store = createMemoryStore({ clock: { now: () => now } });
+  return {
+    store,
+    advance: async (ms) => {
+      now += ms;
+    },
+    close: () => store.close(),
+  };
+}
+
+/**
+ * Redis expires keys on the server's clock, which a test cannot fake. Rather than sleeping whole
+ * seconds, "advancing" shortens the TTL of every key under this suite's prefix by `ms` (PTTL, then
+ * PEXPIRE in ms). A key whose TTL runs out is left 1 ms to live, so it expires through Redis's own
+ * expiry (not a DEL) after a few ms; a key the store gave no TTL (PTTL -1), or too long a one,
+ * stays, so the assertions still catch a store that sets TTLs wrong.
+ */
+async function redisHarness(): Promise<Harness> {
+  const prefix = `gatehouse-contract:${process.pid}:${Date.now()}:`;
+  const store = await ready(createRedisStore({ url: REDIS_URL, prefix }));
+  const admin = createClient({ url: REDIS_URL });
+  await admin.connect();
+  return {
+    store,
+    async advance(ms) {
+      let expiring = false;
+      for await (const keys of admin.scanIterator({ MATCH: `${prefix}*` })) {
+        for (const key of keys) {
+          const ttl = await admin.pTTL(key);
+          if (ttl < 0) continue; // no TTL, or already gone
+          await admin.pExpire(key, Math.max(1, ttl - ms));
+          if (ttl <= ms) expiring = true;
+        }
+      }
+      if (expiring) await sleep(5);
+    },
+    async close() {
+      await store.close();
+      await admin.quit();
+    },
+  };
+}
+
+const backends: { name: string; make: () => Promise<Harness>; needsRedis: boolean }[] = [
+  { name: 'memory', make: async () => memoryHarness(), needsRedis: false },
+  { name: 'redis', make: redisHarness, needsRedis: true },
 ];
 
 for (const backend of backends) {
   describe(`Store contract: ${backend.name}`, () => {
-    let store: Store | undefined;
+    let harness: Harness | undefined;
     const use = async (t: TestContext) => {
       if (backend.needsRedis && !(await requireRedis(t))) return undefined;
-      store ??= await backend.make();
-      return store;
+      harness ??= await backend.make();
+      return harness.store;
     };
-    after(async () => store?.close());
+    const advance = (ms: number) => harness!.advance(ms);
+    after(async () => harness?.close());
 
     test('get/set/delete round-trip', async (t) => {
       const s = await use(t);
@@ -50,7 +105,7 @@ for (const backend of backends) {
       if (!s) return;
       await s.set('ttl', 'x', 1);
       assert.equal(await s.get('ttl'), 'x');
-      await sleep(1100);
+      await advance(1100);
       assert.equal(await s.get('ttl'), null);
     });
 
@@ -76,7 +131,7 @@ for (const backend of backends) {
       if (!s) return;
       const counts = await Promise.all(Array.from({ length: 10 }, () => s.increment('ctr', 1)));
       assert.deepEqual([...counts].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-      await sleep(1100);
+      await advance(1100);
       assert.equal(await s.increment('ctr', 1), 1, 'window expired');
     });
 

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, test, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { AuditEvent } from '../../src/audit/sink.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { launchChromium, signInWithDemoIdp } from '../helpers/chromium.js';
+import { startGateway, type TestGateway } from '../helpers/gateways/gateway.js';
+import { launchChromium, signInWithIdp } from '../helpers/browsers/chromium.js';
 
 const alice = { username: 'alice', password: 'alice-e2e-pw', email: 'alice@example.com', groups: ['auditors'] }; // secret-scan: allow
 const bob = { username: 'bob', password: 'bob-e2e-pw', email: 'bob@example.com', groups: ['devs'] }; // secret-scan: allow
@@ -54,7 +54,7 @@ async function signIn(t: TestContext, user: { username: string; password: string
   await page.goto(`${gw.url}/audit`);
   // Not signed in: the page sends us to sign in and back.
   await page.waitForURL(`${gw.url}/login?return_to=%2Faudit`);
-  await signInWithDemoIdp(page, gw.url, user, `${gw.url}/audit`);
+  await signInWithIdp(page, gw.url, user, `${gw.url}/audit`);
   return page;
 }
 

@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url';
 
 import type { Page } from 'playwright-core';
 
-import { launchChromium } from '../helpers/chromium.js';
-import { closedPort } from '../helpers/services.js';
+import { launchChromium } from '../helpers/browsers/chromium.js';
+import { eventually, giveUp } from '../helpers/eventually.js';
+import { closedPort } from '../helpers/peers/services.js';
 import { startChild } from '../helpers/processes.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -58,14 +59,14 @@ async function startDemoServer(t: TestContext): Promise<DemoServer> {
   });
 
   const banner = /GATEHOUSE DEMO MODE[\s\S]*Open (http:\/\/\S+)\/ and sign in with:\n\s+alice\s+password: (\S+)/;
-  const deadline = Date.now() + 45_000;
-  for (;;) {
-    const match = banner.exec(stdout);
-    if (match) return { child, url: match[1], alicePassword: match[2], output, exited };
-    if (child.exitCode !== null || child.signalCode !== null) assert.fail(`gatehouse serve exited before printing the demo banner\n${output()}`);
-    if (Date.now() > deadline) assert.fail(`no demo banner on stdout within 45 s\n${output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const match = await eventually(
+    () => {
+      if (child.exitCode !== null || child.signalCode !== null) giveUp(`gatehouse serve exited before printing the demo banner\n${output()}`);
+      return banner.exec(stdout);
+    },
+    { timeoutMs: 45_000, message: () => `no demo banner on stdout\n${output()}` },
+  );
+  return { child, url: match[1], alicePassword: match[2], output, exited };
 }
 
 const text = async (page: Page, selector: string) => ((await page.locator(selector).textContent()) ?? '').trim();

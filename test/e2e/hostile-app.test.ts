@@ -10,16 +10,15 @@
 // endpoint); and the legitimate paths must work, so the refusals are not vacuous.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Page } from 'playwright-core';
 import type { AuditEvent } from '../../src/audit/sink.js';
 import { startEmbeddedIdp } from '../../src/demo-idp/server.js';
 import { fingerprint, parsePublicKeyLine } from '../../src/ssh-ca/keys.js';
 import { csrfToken } from '../../src/web/csrf.js';
-import { launchChromium } from '../helpers/chromium.js';
-import { startGateway } from '../helpers/gateway.js';
-import { startHostileUpstream, sshPublicKeyLine, type HostileReport } from '../helpers/hostile-upstream.js';
-import { closedPort } from '../helpers/services.js';
-import { NODE_LOGIN, SSH_TEST_POLICY } from '../helpers/ssh.js';
+import { launchChromium, signInWithIdp } from '../helpers/browsers/chromium.js';
+import { startGateway } from '../helpers/gateways/gateway.js';
+import { startHostileUpstream, sshPublicKeyLine, type HostileReport } from '../helpers/peers/hostile-upstream.js';
+import { closedPort } from '../helpers/peers/services.js';
+import { NODE_LOGIN, SSH_TEST_POLICY } from '../helpers/peers/ssh.js';
 
 const alice = { username: 'alice', password: 'alice-hostile-e2e-pw', email: 'alice@example.com', groups: ['admins'] }; // secret-scan: allow
 const CLIENT = 'gatehouse-cli';
@@ -28,18 +27,6 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 /** A no-cors answer the page cannot read: blocked outright (Chromium's ORB: a TypeError) or opaque with no body. */
 const blind = (r: { type?: string; status?: number; length?: number; text?: string; error?: string } | undefined) =>
   r !== undefined && (r.error === 'TypeError' || (r.type === 'opaque' && r.status === 0 && !r.length && !r.text));
-
-/** Chooser → Corp SSO → the IdP's login and consent forms → back to `backTo`. */
-async function signInWithCorp(page: Page, gateway: string, idpIssuer: string, backTo: string): Promise<void> {
-  await page.waitForURL(`${gateway}/login**`);
-  await page.click('#connector-corp');
-  await page.waitForURL(`${idpIssuer}/interaction/**`);
-  await page.fill('#username', alice.username);
-  await page.fill('#password', alice.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Allow' }).click();
-  await page.waitForURL(backTo);
-}
 
 test('a hostile host app on a sibling subdomain cannot act as the signed-in person at the gateway', { timeout: 120_000 }, async (t) => {
   const browser = await launchChromium(t);
@@ -91,7 +78,7 @@ test('a hostile host app on a sibling subdomain cannot act as the signed-in pers
   const query = new URLSearchParams({ gw: GW, user_code: device.user_code, login: NODE_LOGIN, public_key: attackerKey });
   const appUrl = `${APP}/?${query}`;
   await page.goto(appUrl);
-  await signInWithCorp(page, GW, idp.issuer, appUrl);
+  await signInWithIdp(page, GW, alice, appUrl, { connector: 'corp', issuer: idp.issuer });
   await page.waitForFunction(() => (window as unknown as { __hostileDone?: boolean }).__hostileDone === true, undefined, { timeout: 60_000 });
   const report = (await page.evaluate(() => (window as unknown as { __hostile: unknown }).__hostile)) as HostileReport;
   const shown = JSON.stringify(report, null, 1);

@@ -7,13 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { AuditEvent } from '../../src/audit/sink.js';
-import { Browser } from '../helpers/browser.js';
-import { BrowserCommand } from '../helpers/browser-command.js';
-import { startKubeProxyStandin } from '../helpers/kube-proxy-standin.js';
-import { closedPort, requireBinary } from '../helpers/services.js';
-import { alice, logIn, startSso, type SsoSetup } from '../helpers/sso.js';
-import { makeTls } from '../helpers/tls.js';
+import { Browser } from '../helpers/browsers/browser.js';
+import { BrowserCommand } from '../helpers/browsers/browser-command.js';
+import { eventually } from '../helpers/eventually.js';
+import { startKubeProxyStandin } from '../helpers/peers/kube-proxy-standin.js';
+import { closedPort, requireBinary } from '../helpers/peers/services.js';
+import { alice, startSso, type SsoSetup } from '../helpers/gateways/sso.js';
+import { makeTls } from '../helpers/peers/tls.js';
 import { startRun } from '../helpers/processes.js';
+import { logIn } from '../helpers/browsers/sign-in.js';
 
 const CLI = ['--import', 'tsx', join(process.cwd(), 'src/cli/main.ts')];
 
@@ -72,8 +74,7 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
   const during = async <T>(type: string, action: () => Promise<T>): Promise<{ result: T; events: AuditEvent[] }> => {
     const before = events(type).length;
     const result = await action();
-    const deadline = Date.now() + 10_000;
-    while (events(type).length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    await eventually(() => events(type).length > before, { timeoutMs: 10_000, intervalMs: 25, message: `no ${type} event was written` });
     // A short settle, so a second (unexpected) event would be seen too.
     await new Promise((r) => setTimeout(r, 100));
     return { result, events: events(type).slice(before) };

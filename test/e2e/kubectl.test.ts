@@ -3,13 +3,14 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startApiserverStandin } from '../helpers/apiserver-standin.js';
-import { Browser } from '../helpers/browser.js';
-import { BrowserCommand } from '../helpers/browser-command.js';
-import { requireBinary } from '../helpers/services.js';
-import { alice, kubePolicy, logIn, startSso, type SsoSetup } from '../helpers/sso.js';
-import { makeTls } from '../helpers/tls.js';
+import { startApiserverStandin } from '../helpers/peers/apiserver-standin.js';
+import { Browser } from '../helpers/browsers/browser.js';
+import { BrowserCommand } from '../helpers/browsers/browser-command.js';
+import { requireBinary } from '../helpers/peers/services.js';
+import { alice, kubePolicy, startSso, type SsoSetup } from '../helpers/gateways/sso.js';
+import { makeTls } from '../helpers/peers/tls.js';
 import { startRun } from '../helpers/processes.js';
+import { logIn } from '../helpers/browsers/sign-in.js';
 
 const CLI = ['--import', 'tsx', join(process.cwd(), 'src/cli/main.ts')];
 

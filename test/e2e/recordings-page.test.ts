@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { newSessionId } from '../../src/recording/ids.js';
 import { createRecorder } from '../../src/recording/recorder.js';
-import { startGateway } from '../helpers/gateway.js';
-import { launchChromium, signInWithDemoIdp } from '../helpers/chromium.js';
+import { startGateway } from '../helpers/gateways/gateway.js';
+import { launchChromium, signInWithIdp } from '../helpers/browsers/chromium.js';
 
 const PASSWORD = 'alice-e2e-pw'; // secret-scan: allow
 
@@ -46,7 +46,7 @@ test('the recordings page plays a session in headless Chromium', { timeout: 120_
 
   // Signed out: the page sends people to sign in and back.
   await page.goto(`${gw.url}/recordings?q=hello-from`);
-  await signInWithDemoIdp(page, gw.url, { username: 'alice', password: PASSWORD }, `${gw.url}/recordings?q=hello-from`);
+  await signInWithIdp(page, gw.url, { username: 'alice', password: PASSWORD }, `${gw.url}/recordings?q=hello-from`);
 
   assert.equal(await page.locator('table.recordings tbody tr').count(), 1);
   assert.match((await page.locator('table.recordings tbody').textContent()) ?? '', /root@web-1/);

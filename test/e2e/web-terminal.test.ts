@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import { transcript } from '../../src/recording/reader.js';
-import { startGateway } from '../helpers/gateway.js';
-import { launchChromium, signInWithDemoIdp } from '../helpers/chromium.js';
-import { prepareSshd, SSH_TEST_POLICY, NODE_LOGIN } from '../helpers/ssh.js';
+import { eventually } from '../helpers/eventually.js';
+import { startGateway } from '../helpers/gateways/gateway.js';
+import { launchChromium, signInWithIdp } from '../helpers/browsers/chromium.js';
+import { prepareSshd, SSH_TEST_POLICY, NODE_LOGIN } from '../helpers/peers/ssh.js';
 
 const PASSWORD = 'alice-e2e-pw'; // secret-scan: allow
 
@@ -40,7 +41,7 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
 
   // Signed out: sign in first, then back to the page asked for.
   await page.goto(`${gw.url}/terminal/node1?login=${NODE_LOGIN}`);
-  await signInWithDemoIdp(page, gw.url, { username: 'alice', password: PASSWORD }, `${gw.url}/terminal/node1?login=${NODE_LOGIN}`);
+  await signInWithIdp(page, gw.url, { username: 'alice', password: PASSWORD }, `${gw.url}/terminal/node1?login=${NODE_LOGIN}`);
   // "My access" links every login alice has on every node to its terminal.
   await page.goto(`${gw.url}/`);
   assert.deepEqual(await page.locator('#ssh-nodes a.tag').allTextContents(), [`${NODE_LOGIN}@node1`, 'ops@node1'].sort());
@@ -125,6 +126,6 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
     const log = sshd.log();
     return [...log.matchAll(/Accepted publickey for \S+ from \S+ port (\d+)/g)].map((m) => m[1]).filter((port) => !new RegExp(`Disconnected from user \\S+ \\S+ port ${port}\\b`).test(log));
   };
-  for (let i = 0; i < 100 && stillOpen().length; i++) await new Promise((r) => setTimeout(r, 100));
+  await eventually(() => !stillOpen().length, { timeoutMs: 10_000, intervalMs: 100, message: () => `connections still open: ${stillOpen()}` });
   assert.deepEqual(stillOpen(), []);
 });

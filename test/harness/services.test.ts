@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { runChild } from '../helpers/processes.js';
-import { PG_URL, requirePostgres } from '../helpers/postgres.js';
-import { MYSQL_URL, REDIS_URL, requireBinary, requireRedis, skipOrFail, tcpReachable } from '../helpers/services.js';
+import { PG_URL, requirePostgres } from '../helpers/peers/postgres.js';
+import { MYSQL_URL, REDIS_URL, requireBinary, requireRedis, skipOrFail, tcpReachable } from '../helpers/peers/services.js';
 
 test('Redis answers on GATEHOUSE_TEST_REDIS_URL', async (t) => {
   if (!(await requireRedis(t))) return;

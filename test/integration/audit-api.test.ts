@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { auditFiles } from '../../src/audit/file.js';
 import type { AuditPage } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/sink.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { eventually } from '../helpers/eventually.js';
+import { startGateway, type TestGateway } from '../helpers/gateways/gateway.js';
 import { runChild, startChild } from '../helpers/processes.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -244,7 +245,7 @@ describe('gatehouse audit CLI', () => {
     let out = '';
     tail.child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     const waitFor = async (predicate: () => boolean) => {
-      for (let i = 0; i < 300 && !predicate(); i++) await new Promise((r) => setTimeout(r, 50));
+      await eventually(predicate, { timeoutMs: 15_000, message: () => `tail output so far:\n${out}` });
       assert.ok(predicate(), `tail output so far:\n${out}`);
     };
     try {

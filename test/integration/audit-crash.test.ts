@@ -12,14 +12,14 @@ import { auditFiles, createFileAuditBackend } from '../../src/audit/file.js';
 import { createPostgresAuditBackend } from '../../src/audit/postgres.js';
 import type { AuditBackend } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/sink.js';
-import { dropSchema, freshSchema, PG_URL, requirePostgres } from '../helpers/postgres.js';
+import { dropSchema, freshSchema, PG_URL, requirePostgres } from '../helpers/peers/postgres.js';
 import { startChild } from '../helpers/processes.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Runs the burst writer until it has acknowledged `acks` events, then SIGKILLs it. */
 async function burstAndKill(args: string[], acks: number): Promise<string[]> {
-  const child = startChild(process.execPath, ['--import', 'tsx', 'test/helpers/audit-burst.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }).child;
+  const child = startChild(process.execPath, ['--import', 'tsx', 'test/helpers/gateways/audit-burst.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }).child;
   let out = '';
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));

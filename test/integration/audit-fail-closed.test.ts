@@ -4,16 +4,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Browser, redirectedTo } from '../helpers/browser.js';
-import { startGateway } from '../helpers/gateway.js';
+import { Browser, redirectedTo } from '../helpers/browsers/browser.js';
+import { signInThroughIdp } from '../helpers/browsers/sign-in.js';
+import { startGateway } from '../helpers/gateways/gateway.js';
 
 const carol = { username: 'carol', password: 'carol-fc-pw', email: 'carol@example.com', groups: [] }; // secret-scan: allow
 
 async function logIn(browser: Browser, url: string) {
-  const form = await browser.go(`${url}/login/demo`);
-  assert.match(form.body, /name="password"/, 'IdP login form');
-  const consent = await browser.submit(form, 'login', { username: carol.username, password: carol.password });
-  const done = await browser.submit(consent, 'confirm', {}, `${url}/callback/`);
+  const done = await signInThroughIdp(browser, await browser.go(`${url}/login/demo`), carol, `${url}/callback/`);
   return browser.request(redirectedTo(done, `${url}/callback/`).href);
 }
 

@@ -9,8 +9,9 @@ import { describe, test, type TestContext } from 'node:test';
 import { createPostgresAuditBackend } from '../../src/audit/postgres.js';
 import type { AuditBackend } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/sink.js';
-import { startGateway } from '../helpers/gateway.js';
-import { dropSchema, freshSchema, PG_URL, requirePostgres, sql, startPgProxy } from '../helpers/postgres.js';
+import { eventually } from '../helpers/eventually.js';
+import { startGateway } from '../helpers/gateways/gateway.js';
+import { dropSchema, freshSchema, PG_URL, requirePostgres, sql, startPgProxy } from '../helpers/peers/postgres.js';
 
 async function setUp(t: TestContext) {
   if (!(await requirePostgres(t))) return undefined;
@@ -36,13 +37,8 @@ async function allAsc(b: AuditBackend): Promise<AuditEvent[]> {
   return out;
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+// The deadline only bounds a broken run.
+const WAIT = { timeoutMs: 30_000, intervalMs: 100 };
 
 describe('PostgreSQL audit backend', () => {
   test('two replicas writing at once share one intact chain (advisory-locked head)', async (t) => {
@@ -102,7 +98,7 @@ describe('PostgreSQL audit backend', () => {
     assert.ok(existsSync(join(s.tmp, 'spool-a', 'audit-spool.jsonl')), 'spool file on disk');
     await proxy.restore();
     await emit(30, 'after');
-    await until('the spool to drain', async () => (await b.status()).detail === 'ok');
+    await eventually(async () => (await b.status()).detail === 'ok', { ...WAIT, message: 'the spool did not drain' });
     const stored = await allAsc(b);
     assert.deepEqual(stored.map((e) => e.id), order, 'every event, in emit order');
     const result = await b.verify();
@@ -121,7 +117,7 @@ describe('PostgreSQL audit backend', () => {
     assert.equal(early.hash, '', 'spooled: chained when stored');
     assert.match((await b.status()).detail, /unreachable/);
     await proxy.restore();
-    await until('the spool to drain', async () => (await b.status()).detail === 'ok');
+    await eventually(async () => (await b.status()).detail === 'ok', { ...WAIT, message: 'the spool did not drain' });
     const [stored] = await allAsc(b);
     assert.equal(stored.id, early.id);
     assert.equal(stored.time, early.time, 'keeps the time of the action');
@@ -137,7 +133,7 @@ describe('PostgreSQL audit backend', () => {
     const spooled = await Promise.all(Array.from({ length: 10 }, (_, i) => first.emit({ type: 'user.logout', outcome: 'success', user: `s${i}` })));
     await first.close();
     const second = s.open(PG_URL);
-    await until('the spool to drain', async () => (await second.status()).detail === 'ok');
+    await eventually(async () => (await second.status()).detail === 'ok', { ...WAIT, message: 'the spool did not drain' });
     assert.deepEqual((await allAsc(second)).map((e) => e.id), spooled.map((e) => e.id));
   });
 
@@ -162,10 +158,13 @@ describe('PostgreSQL audit backend', () => {
     assert.equal(read.status, 503, 'reading needs the database');
     assert.equal(((await read.json()) as { error: string }).error, 'audit_unavailable');
     await proxy.restore();
-    await until('readyz to report the audit backend ok', async () => {
-      const body = (await (await fetch(`${gw.url}/readyz`)).json()) as { checks: Record<string, string> };
-      return body.checks.audit === 'ok';
-    });
+    await eventually(
+      async () => {
+        const body = (await (await fetch(`${gw.url}/readyz`)).json()) as { checks: Record<string, string> };
+        return body.checks.audit === 'ok';
+      },
+      { ...WAIT, message: 'readyz did not report the audit backend ok' },
+    );
     const page = (await (await fetch(`${gw.url}/api/v1/audit/events`, { headers: { authorization: `Bearer ${token}` } })).json()) as { events: AuditEvent[] };
     assert.equal(page.events.length, 1);
     assert.equal(page.events[0].type, 'audit.read');

@@ -11,7 +11,7 @@ import { createPostgresAuditBackend } from '../../src/audit/postgres.js';
 import type { AuditQuery } from '../../src/audit/query.js';
 import type { AuditBackend } from '../../src/audit/reader.js';
 import type { AuditEvent, AuditInput } from '../../src/audit/sink.js';
-import { dropSchema, freshSchema, PG_URL, requirePostgres } from '../helpers/postgres.js';
+import { dropSchema, freshSchema, PG_URL, requirePostgres } from '../helpers/peers/postgres.js';
 
 const EVENTS = 50_000;
 const COMBINATIONS = 20;
@@ -145,7 +145,7 @@ const backends = [
     name: 'file',
     open: async (t: TestContext, now: () => Date) => {
       const dir = mkdtempSync(join(tmpdir(), 'gh-audit-query-'));
-      const b = createFileAuditBackend({ dir, now });
+      const b = createFileAuditBackend({ dir, clock: { now: () => now().getTime() } });
       t.after(async () => {
         await b.close();
         rmSync(dir, { recursive: true, force: true });
@@ -159,7 +159,7 @@ const backends = [
       if (!(await requirePostgres(t))) return undefined;
       const schema = freshSchema('audit_query');
       const spool = mkdtempSync(join(tmpdir(), 'gh-audit-query-spool-'));
-      const b = createPostgresAuditBackend({ url: PG_URL, schema, spoolDir: spool, now });
+      const b = createPostgresAuditBackend({ url: PG_URL, schema, spoolDir: spool, clock: { now: () => now().getTime() } });
       t.after(async () => {
         await b.close();
         await dropSchema(schema);

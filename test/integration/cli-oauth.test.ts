@@ -4,8 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { Browser } from '../helpers/browser.js';
-import { alice, bob, kubePolicy, logIn, startSso, type SsoSetup } from '../helpers/sso.js';
+import { Browser } from '../helpers/browsers/browser.js';
+import { alice, bob, kubePolicy, startSso, type SsoSetup } from '../helpers/gateways/sso.js';
+import { logIn } from '../helpers/browsers/sign-in.js';
 
 const CLIENT = 'gatehouse-cli';
 const REDIRECT = 'http://127.0.0.1:53682/callback';

@@ -8,7 +8,7 @@ import express from 'express';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 
 import { createEmbeddedIdp, startEmbeddedIdp, type EmbeddedIdp } from '../../src/demo-idp/server.js';
-import { Browser, formAction, hiddenInputs, redirectedTo, type Page } from '../helpers/browser.js';
+import { Browser, formAction, hiddenInputs, redirectedTo, type Page } from '../helpers/browsers/browser.js';
 
 // ---------------------------------------------------------------------------------------------
 // OIDC client helpers

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { verifyAssertion } from '../../docs/examples/verify-assertion.mjs';
-import { alice, bob, HostBrowser, openSignedIn, startAppsGateway, type AppsSetup } from '../helpers/apps.js';
-import { findNginx, startNginx, type Nginx } from '../helpers/nginx.js';
-import { skipOrFail } from '../helpers/services.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { alice, bob, startAppsGateway, type AppsSetup } from '../helpers/gateways/apps.js';
+import { findNginx, startNginx, type Nginx } from '../helpers/peers/nginx.js';
+import { skipOrFail } from '../helpers/peers/services.js';
+import { startUpstream, type Upstream } from '../helpers/peers/upstream.js';
+import { ACCEPT_HTML, Browser } from '../helpers/browsers/browser.js';
+import { openSignedIn } from '../helpers/browsers/sign-in.js';
 
 /** The nginx snippet documented in docs/http-apps.md, pointed at this test's servers. */
 function documentedNginxConfig(gatewayPort: number, upstreamPort: number): string {
@@ -48,7 +50,7 @@ describe('forward-auth with a real nginx (auth_request → /auth/verify)', () =>
 
   test('401 → redirect to sign-in → back to the same URL, allowed with identity headers', async (t) => {
     if (skip) return t.skip('nginx missing');
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     const first = await browser.request(`${app}/page?a=1&b=2`);
     assert.equal(first.status, 302, nginx.errorLog());
     assert.match(first.location!, new RegExp(`^${s.gw.url}/auth/app/authorize\\?app=docs&state=`));
@@ -57,7 +59,7 @@ describe('forward-auth with a real nginx (auth_request → /auth/verify)', () =>
     assert.equal(toLogin.location, `${s.gw.url}/login?return_to=${encodeURIComponent(`${app}/page?a=1&b=2`)}`);
     assert.equal(upstream.seen.length, 0, 'nothing reached the app before sign-in');
 
-    const page = await openSignedIn(browser, `${app}/page?a=1&b=2`, bob, { 'x-forwarded-user': 'mallory' });
+    const page = await openSignedIn(browser, `${app}/page?a=1&b=2`, bob, { headers: { 'x-forwarded-user': 'mallory' } });
     assert.equal(page.status, 200, page.body);
     assert.equal(page.url, `${app}/page?a=1&b=2`);
     const seen = JSON.parse(page.body) as { url: string; headers: Record<string, string> };
@@ -76,7 +78,7 @@ describe('forward-auth with a real nginx (auth_request → /auth/verify)', () =>
 
   test('403 when the group check fails, audited; 200 for a member', async (t) => {
     if (skip) return t.skip('nginx missing');
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     await openSignedIn(browser, `${app}/`, bob);
     const denied = await browser.request(`${app}/admin/settings`);
     assert.equal(denied.status, 403);
@@ -84,7 +86,7 @@ describe('forward-auth with a real nginx (auth_request → /auth/verify)', () =>
     const event = await s.gw.waitForEvent((e) => e.type === 'access.denied' && e.user === 'bob');
     assert.deepEqual((event.details as { allowed_groups: string[] }).allowed_groups, ['admins']);
 
-    const admin = new HostBrowser();
+    const admin = new Browser({ accept: ACCEPT_HTML });
     const page = await openSignedIn(admin, `${app}/admin/settings`, alice);
     assert.equal(page.status, 200);
     assert.equal(JSON.parse(page.body).headers['x-forwarded-user'], 'alice');
@@ -92,7 +94,7 @@ describe('forward-auth with a real nginx (auth_request → /auth/verify)', () =>
 
   test('without a cookie, API clients get 401 from nginx (no redirect for non-browsers)', async (t) => {
     if (skip) return t.skip('nginx missing');
-    const res = await new HostBrowser().request(`${app}/api/x`, { headers: { accept: 'application/json' } });
+    const res = await new Browser({ accept: ACCEPT_HTML }).request(`${app}/api/x`, { headers: { accept: 'application/json' } });
     assert.equal(res.status, 401);
     assert.equal(JSON.parse(res.body).error, 'unauthenticated');
   });

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
-import { alice, HostBrowser, openSignedIn, startAppsGateway, type AppsSetup } from '../helpers/apps.js';
-import { makeTls, type TestTls } from '../helpers/tls.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { alice, startAppsGateway, type AppsSetup } from '../helpers/gateways/apps.js';
+import { makeTls, type TestTls } from '../helpers/peers/tls.js';
+import { startUpstream, type Upstream } from '../helpers/peers/upstream.js';
+import { ACCEPT_HTML, Browser } from '../helpers/browsers/browser.js';
+import { openSignedIn } from '../helpers/browsers/sign-in.js';
 
 describe('HTTP apps with an https upstream', () => {
   let tls: TestTls;
@@ -21,7 +23,7 @@ describe('HTTP apps with an https upstream', () => {
       { name: 'untrusted', upstream: upstream.url, path: '/apps/untrusted/', trust_gateway_origin: true, roles: ['dev'] },
     ]);
     gw = s.gw.url;
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     await openSignedIn(browser, `${gw}/apps/trusted/`, alice);
     cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
   });

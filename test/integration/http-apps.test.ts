@@ -7,9 +7,11 @@ import { createServer, request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { verifyAssertion } from '../../docs/examples/verify-assertion.mjs';
-import { alice, bob, HostBrowser, openSignedIn, startAppsGateway, type AppsSetup } from '../helpers/apps.js';
-import { closedPort } from '../helpers/services.js';
-import { PATTERN_CHUNK, patternChunk, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { alice, bob, startAppsGateway, type AppsSetup } from '../helpers/gateways/apps.js';
+import { closedPort } from '../helpers/peers/services.js';
+import { PATTERN_CHUNK, patternChunk, startUpstream, type Upstream } from '../helpers/peers/upstream.js';
+import { ACCEPT_HTML, Browser } from '../helpers/browsers/browser.js';
+import { openSignedIn } from '../helpers/browsers/sign-in.js';
 
 const MB = 1024 * 1024;
 // /metrics needs its bearer token (server.metrics_bearer_token_file), generated per run.
@@ -45,7 +47,7 @@ describe('HTTP apps through the gateway proxy', () => {
   const json = (page: { body: string }) => JSON.parse(page.body) as { url: string; headers: Record<string, string> };
 
   test('an unauthenticated browser signs in and comes back to the same URL; identity headers are set', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     const first = await browser.request(`${gw}/apps/wiki/page?x=1&y=2`);
     assert.equal(first.status, 302);
     assert.equal(first.location, `${gw}/login?return_to=${encodeURIComponent('/apps/wiki/page?x=1&y=2')}`);
@@ -80,7 +82,7 @@ describe('HTTP apps through the gateway proxy', () => {
   });
 
   test('spoofed identity headers from the client never reach the upstream; other cookies pass', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
     const session = browser.cookies('127.0.0.1').gatehouse_session;
     const res = await fetch(`${gw}/apps/wiki/spoof`, {
@@ -109,7 +111,7 @@ describe('HTTP apps through the gateway proxy', () => {
   });
 
   test('the assertion verifies against the JWKS with the app as audience (the guide code), and is reused', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     await openSignedIn(browser, `${gw}/apps/wiki/`, bob);
     const one = json(await browser.request(`${gw}/apps/wiki/a`)).headers['gatehouse-jwt-assertion'];
     const two = json(await browser.request(`${gw}/apps/wiki/b`)).headers['gatehouse-jwt-assertion'];
@@ -127,7 +129,7 @@ describe('HTTP apps through the gateway proxy', () => {
   });
 
   test('50 MB upload and download stream through byte-exact', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
     const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
     const size = 50 * MB;
@@ -170,7 +172,7 @@ describe('HTTP apps through the gateway proxy', () => {
   });
 
   test('an upload with Expect: 100-continue: the gateway answers the 100 itself and streams the body on', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
     const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
     const body = patternChunk(7, PATTERN_CHUNK);
@@ -194,7 +196,7 @@ describe('HTTP apps through the gateway proxy', () => {
   });
 
   test('a client that stops reading pauses the upstream: memory stays bounded', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
     const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
     const start = upstream.downloadedBytes();
@@ -223,7 +225,7 @@ describe('HTTP apps through the gateway proxy', () => {
   });
 
   test('a client leaving mid-download ends the upstream response; the app keeps answering', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
     const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
     const downloads = () => upstream.seen.filter((r) => r.url.includes('/download?bytes=')).length;
@@ -246,7 +248,7 @@ describe('HTTP apps through the gateway proxy', () => {
   });
 
   test('a client leaving mid-upload is not taken for an upstream failure', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
     const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
     const uploads = () => upstream.seen.filter((r) => r.url === '/apps/wiki/upload').length;
@@ -263,7 +265,7 @@ describe('HTTP apps through the gateway proxy', () => {
   });
 
   test('a WebSocket echoes through the proxy, with identity headers on the handshake', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
     const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
     const ws = new WebSocket(`${gw.replace('http', 'ws')}/apps/wiki/socket`, { headers: { cookie, 'x-forwarded-user': 'mallory' } });
@@ -288,7 +290,7 @@ describe('HTTP apps through the gateway proxy', () => {
   });
 
   test('redirects to the upstream come back to the public URL; strip_prefix; app cookies pass, ours cannot be planted', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
     const redirect = await browser.request(`${gw}/apps/wiki/redirect`);
     assert.equal(redirect.status, 302);
@@ -310,7 +312,7 @@ describe('HTTP apps through the gateway proxy', () => {
   });
 
   test('logout ends app access at once', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
     assert.equal((await browser.request(`${gw}/apps/wiki/x`)).status, 200);
     await browser.request(`${gw}/logout`, { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } });
@@ -322,7 +324,7 @@ describe('HTTP apps through the gateway proxy', () => {
   describe('host-based app', () => {
     test('the app-scoped cookie works and the gateway session cookie never arrives upstream', async () => {
       const host = `grafana.localhost:${new URL(gw).port}`;
-      const browser = new HostBrowser();
+      const browser = new Browser({ accept: ACCEPT_HTML });
       const first = await browser.request(`http://${host}/d/home?orgId=1`);
       assert.equal(first.status, 302);
       assert.match(first.location!, new RegExp(`^${gw}/auth/app/authorize\\?app=grafana&state=`));
@@ -355,7 +357,7 @@ describe('HTTP apps through the gateway proxy', () => {
 
     test('a replayed or stolen hand-off code is refused', async () => {
       const host = `grafana.localhost:${new URL(gw).port}`;
-      const browser = new HostBrowser();
+      const browser = new Browser({ accept: ACCEPT_HTML });
       await openSignedIn(browser, `${gw}/`, alice);
       const start = await browser.request(`http://${host}/x`);
       const authorize = await browser.request(start.location!);
@@ -363,7 +365,7 @@ describe('HTTP apps through the gateway proxy', () => {
       const callback = authorize.location!;
       assert.match(callback, new RegExp(`^http://${host}/\\.gatehouse/callback\\?code=`));
 
-      const thief = new HostBrowser();
+      const thief = new Browser({ accept: ACCEPT_HTML });
       const stolen = await thief.request(callback);
       assert.equal(stolen.status, 400);
       assert.match(stolen.body, /app_handoff_invalid/);
@@ -383,7 +385,7 @@ describe('HTTP apps through the gateway proxy', () => {
       assert.equal(none.status, 401);
       assert.equal(((await none.json()) as { error: string }).error, 'unauthenticated');
 
-      const browser = new HostBrowser();
+      const browser = new Browser({ accept: ACCEPT_HTML });
       await openSignedIn(browser, `${gw}/`, bob);
       const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
       const ok = await fetch(`${gw}/auth/verify?app=wiki`, { headers: { cookie } });
@@ -414,7 +416,7 @@ describe('HTTP apps through the gateway proxy', () => {
 
   describe('bad input', () => {
     test('role missing: a clear 403 page naming the app, audited', async () => {
-      const browser = new HostBrowser();
+      const browser = new Browser({ accept: ACCEPT_HTML });
       const page = await openSignedIn(browser, `${gw}/apps/admin/`, bob);
       assert.equal(page.status, 403);
       assert.match(page.headers['content-type']!, /text\/html/);
@@ -427,7 +429,7 @@ describe('HTTP apps through the gateway proxy', () => {
     });
 
     test('upstream refusing connections: 502 page naming the app, no stack trace; the outage and the recovery are audited', async () => {
-      const browser = new HostBrowser();
+      const browser = new Browser({ accept: ACCEPT_HTML });
       const page = await openSignedIn(browser, `${gw}/apps/down/`, alice);
       assert.equal(page.status, 502);
       assert.match(page.body, /id="error-code">app_unavailable</);
@@ -463,7 +465,7 @@ describe('HTTP apps through the gateway proxy', () => {
     });
 
     test('an upstream that does not answer within timeouts.response: 504 app_timeout naming the app', async () => {
-      const browser = new HostBrowser();
+      const browser = new Browser({ accept: ACCEPT_HTML });
       await openSignedIn(browser, `${gw}/apps/wiki/`, alice);
       const page = await browser.request(`${gw}/apps/slow/hang`);
       assert.equal(page.status, 504);
@@ -496,7 +498,7 @@ describe('HTTP apps through the gateway proxy', () => {
       const app = await fetch(`${gw}/login?return_to=${encodeURIComponent(`http://grafana.localhost:${new URL(gw).port}/d`)}`);
       assert.equal(app.status, 200);
       const host = `grafana.localhost:${new URL(gw).port}`;
-      const browser = new HostBrowser();
+      const browser = new Browser({ accept: ACCEPT_HTML });
       for (const rd of ['//evil.example/', 'https://evil.example/', '/\\evil.example']) {
         const page = await browser.request(`http://${host}/.gatehouse/start?rd=${encodeURIComponent(rd)}`);
         assert.equal(page.status, 400, rd);
@@ -505,7 +507,7 @@ describe('HTTP apps through the gateway proxy', () => {
     });
 
     test('unknown or tampered hand-off state is refused', async () => {
-      const browser = new HostBrowser();
+      const browser = new Browser({ accept: ACCEPT_HTML });
       await openSignedIn(browser, `${gw}/`, alice);
       const page = await browser.request(`${gw}/auth/app/authorize?app=grafana&state=${'A'.repeat(43)}`);
       assert.equal(page.status, 400);
@@ -522,7 +524,7 @@ describe('HTTP apps: expired session', () => {
       server: { session: { absolute_ttl: '2s' } },
     });
     try {
-      const browser = new HostBrowser();
+      const browser = new Browser({ accept: ACCEPT_HTML });
       const page = await openSignedIn(browser, `${s.gw.url}/apps/wiki/`, bob);
       assert.equal(page.status, 200);
       const cookie = `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;

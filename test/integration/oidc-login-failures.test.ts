@@ -1,7 +1,7 @@
 /**
  * Every way a browser login through an OIDC connector can fail, against real peers on 127.0.0.1:
  * the embedded oidc-provider IdP (real login and consent forms) and a rogue IdP that breaks one
- * ID token check at a time (test/helpers/rogue-idp.ts).
+ * ID token check at a time (test/helpers/peers/rogue-idp.ts).
  *
  * Each case checks the same four things:
  *   - the HTTP status,
@@ -16,10 +16,10 @@ import { after, before, describe, test } from 'node:test';
 
 import type { AuditEvent } from '../../src/audit/sink.js';
 import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/demo-idp/server.js';
-import { Browser, redirectedTo, type Page } from '../helpers/browser.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { startRogueIdp, type RogueIdp, type RogueMode } from '../helpers/rogue-idp.js';
-import { closedPort } from '../helpers/services.js';
+import { Browser, redirectedTo, type Page } from '../helpers/browsers/browser.js';
+import { startGateway, type TestGateway } from '../helpers/gateways/gateway.js';
+import { startRogueIdp, type RogueIdp, type RogueMode } from '../helpers/peers/rogue-idp.js';
+import { closedPort } from '../helpers/peers/services.js';
 
 const SESSION_COOKIE = 'gatehouse_session';
 const ROGUE_CLIENT = { id: 'gatehouse-rogue', secret: randomBytes(16).toString('base64url') };

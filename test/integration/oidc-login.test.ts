@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/demo-idp/server.js';
-import { Browser, formAction, hiddenInputs } from '../helpers/browser.js';
-import { logIn } from '../helpers/sso.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { closedPort, REDIS_URL, requireRedis } from '../helpers/services.js';
+import { Browser, formAction, hiddenInputs } from '../helpers/browsers/browser.js';
+import { startGateway, type TestGateway } from '../helpers/gateways/gateway.js';
+import { closedPort, REDIS_URL, requireRedis } from '../helpers/peers/services.js';
+import { logIn } from '../helpers/browsers/sign-in.js';
 
 const alice = { username: 'alice', password: 'alice-pw', email: 'alice@example.com', groups: ['admins', 'devs'] }; // secret-scan: allow
 const bob = { username: 'bob', password: 'bob-pw', email: 'bob@corp.example', groups: ['devs'] }; // secret-scan: allow

@@ -4,10 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Browser } from '../helpers/browser.js';
-import { startGateway } from '../helpers/gateway.js';
-import { closedPort } from '../helpers/services.js';
-import { alice, logIn, startSso, type SsoSetup } from '../helpers/sso.js';
+import { Browser } from '../helpers/browsers/browser.js';
+import { startGateway } from '../helpers/gateways/gateway.js';
+import { closedPort } from '../helpers/peers/services.js';
+import { alice, startSso, type SsoSetup } from '../helpers/gateways/sso.js';
+import { logIn } from '../helpers/browsers/sign-in.js';
 
 // Prometheus' bearer token for /metrics, generated per run (server.metrics_bearer_token_file).
 const tokenDir = mkdtempSync(join(tmpdir(), 'gatehouse-metrics-'));

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { Browser } from '../helpers/browser.js';
-import { cliTokens, logInVia, startReplicas, tokenReview } from '../helpers/replicas.js';
-import { startRedisServer, stopRedisServer, until } from '../helpers/redis-server.js';
-import { closedPort, requireBinary } from '../helpers/services.js';
-import { alice, bob } from '../helpers/sso.js';
+import { Browser } from '../helpers/browsers/browser.js';
+import { cliTokens, startReplicas, tokenReview } from '../helpers/gateways/replicas.js';
+import { eventually } from '../helpers/eventually.js';
+import { startRedisServer, stopRedisServer } from '../helpers/peers/redis-server.js';
+import { closedPort, requireBinary } from '../helpers/peers/services.js';
+import { alice, bob } from '../helpers/gateways/sso.js';
+import { logInVia } from '../helpers/browsers/sign-in.js';
 
 const REVIEWER = `reviewer-${randomBytes(12).toString('hex')}`;
 const OUTAGE_MS = 10_000;
@@ -29,7 +31,7 @@ test('a Redis outage: not ready, logins 503 store_unavailable, TokenReview fails
 
     await stopRedisServer(redis);
     const stoppedAt = Date.now();
-    await until('readyz reports not ready', async () => (await fetch(`${gw}/readyz`)).status === 503);
+    await eventually(async () => (await fetch(`${gw}/readyz`)).status === 503, { timeoutMs: 60_000, intervalMs: 100, message: 'readyz never reported not ready' });
     const ready = (await (await fetch(`${gw}/readyz`)).json()) as { ready: boolean; checks: Record<string, string> };
     assert.equal(ready.ready, false);
     assert.notEqual(ready.checks.store, 'ok');
@@ -55,7 +57,7 @@ test('a Redis outage: not ready, logins 503 store_unavailable, TokenReview fails
     await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - stoppedAt))));
     assert.equal((await fetch(`${gw}/healthz`)).status, 200, 'still alive');
     redis = await startRedisServer(bin, port);
-    await until('readyz ready again', async () => (await fetch(`${gw}/readyz`)).status === 200);
+    await eventually(async () => (await fetch(`${gw}/readyz`)).status === 200, { timeoutMs: 60_000, intervalMs: 100, message: 'readyz was not ready again' });
     // The old Redis had no persistence: sessions are gone, but a fresh login works without a restart.
     assert.equal((await logInVia(new Browser(), gw, r.url, bob)).status, 302);
     assert.equal((await tokenReview(gw, REVIEWER, kube)).authenticated, true);

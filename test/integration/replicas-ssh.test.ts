@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GATEWAY_AUDIENCE } from '../../src/tokens/gateway-token.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { closedPort, REDIS_URL, requireBinary, requireRedis } from '../helpers/services.js';
-import { fetchUserCert, keygen, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, type Sshd, NODE_LOGIN } from '../helpers/ssh.js';
+import { startGateway, type TestGateway } from '../helpers/gateways/gateway.js';
+import { closedPort, REDIS_URL, requireBinary, requireRedis } from '../helpers/peers/services.js';
+import { fetchUserCert, keygen, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, type Sshd, NODE_LOGIN } from '../helpers/peers/ssh.js';
 
 /**
  * Two replicas sharing Redis (CAs, signing keys) and a recordings volume: an SSH session through

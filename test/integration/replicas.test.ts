@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { decodeJwt } from 'jose';
-import { Browser, hiddenInputs } from '../helpers/browser.js';
-import { dropSchema, freshSchema, PG_URL, requirePostgres } from '../helpers/postgres.js';
-import { logInVia, startReplicas, type Replicas } from '../helpers/replicas.js';
-import { REDIS_URL, requireRedis, tcpReachable } from '../helpers/services.js';
-import { alice } from '../helpers/sso.js';
+import { Browser, hiddenInputs } from '../helpers/browsers/browser.js';
+import { dropSchema, freshSchema, PG_URL, requirePostgres } from '../helpers/peers/postgres.js';
+import { startReplicas, type Replicas } from '../helpers/gateways/replicas.js';
+import { REDIS_URL, requireRedis, tcpReachable } from '../helpers/peers/services.js';
+import { alice } from '../helpers/gateways/sso.js';
 import { SESSION_COOKIE } from '../../src/web/deps.js';
+import { logInVia } from '../helpers/browsers/sign-in.js';
 
 const CLIENT = 'gatehouse-cli';
 const REDIRECT = 'http://127.0.0.1:53682/callback';

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { Browser } from '../helpers/browser.js';
-import { reachCallback, startReplicas } from '../helpers/replicas.js';
-import { alice } from '../helpers/sso.js';
+import { Browser } from '../helpers/browsers/browser.js';
+import { startReplicas } from '../helpers/gateways/replicas.js';
+import { alice } from '../helpers/gateways/sso.js';
+import { reachCallback } from '../helpers/browsers/sign-in.js';
 
 test('a login carries one request id: the X-Request-Id header, the audit event and the access log line', async () => {
   const lines: Record<string, unknown>[] = [];

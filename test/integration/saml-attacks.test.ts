@@ -1,6 +1,6 @@
 /**
  * The SAML attack corpus, against a real gateway, with samlify in the IdP role crafting each
- * response (test/helpers/saml-idp.ts). Every case checks:
+ * response (test/helpers/peers/saml-idp.ts). Every case checks:
  *   - the HTTP status and the stable error code (docs/errors.md),
  *   - that no gateway session was created,
  *   - a `user.login` failure event (GH1001W) with that code as `reason` and the connector.
@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Browser, type Page } from '../helpers/browser.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { createTestSamlIdp, newKeyPair, RSA_1_5, RSA_SHA1, type ResponseOptions, type TestSamlIdp } from '../helpers/saml-idp.js';
-import { postToAcs, startSamlLogin } from '../helpers/saml-flow.js';
-import { requireBinary } from '../helpers/services.js';
+import { Browser, type Page } from '../helpers/browsers/browser.js';
+import { startGateway, type TestGateway } from '../helpers/gateways/gateway.js';
+import { createTestSamlIdp, newKeyPair, RSA_1_5, RSA_SHA1, type ResponseOptions, type TestSamlIdp } from '../helpers/peers/saml-idp.js';
+import { postToAcs, startSamlLogin } from '../helpers/browsers/saml-flow.js';
+import { requireBinary } from '../helpers/peers/services.js';
 
 const attributes = [['uid', 'alice']] as const;
 

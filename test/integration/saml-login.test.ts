@@ -1,5 +1,5 @@
 /**
- * SAML logins through the gateway with samlify in the IdP role (test/helpers/saml-idp.ts):
+ * SAML logins through the gateway with samlify in the IdP role (test/helpers/peers/saml-idp.ts):
  * signed assertion, signed response, signed and encrypted, key rollover, attribute mapping,
  * IdP-initiated login when enabled, and single logout in both directions. The attack corpus is
  * in saml-attacks.test.ts; the independent IdP (SimpleSAMLphp) in saml-simplesamlphp.test.ts.
@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { Browser, hiddenInputs } from '../helpers/browser.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { createTestSamlIdp, newKeyPair, type TestSamlIdp } from '../helpers/saml-idp.js';
-import { postToAcs, startSamlLogin } from '../helpers/saml-flow.js';
-import { requireBinary } from '../helpers/services.js';
+import { Browser, hiddenInputs } from '../helpers/browsers/browser.js';
+import { startGateway, type TestGateway } from '../helpers/gateways/gateway.js';
+import { createTestSamlIdp, newKeyPair, type TestSamlIdp } from '../helpers/peers/saml-idp.js';
+import { postToAcs, startSamlLogin } from '../helpers/browsers/saml-flow.js';
+import { requireBinary } from '../helpers/peers/services.js';
 
 const attributes = [
   ['uid', 'alice'],

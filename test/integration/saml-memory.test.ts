@@ -24,7 +24,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { describeRun, measureSamlMemory, MiB, mib } from '../../bench/lib/saml-memory.js';
-import { requireBinary } from '../helpers/services.js';
+import { requireBinary } from '../helpers/peers/services.js';
 
 const WARMUP = 200;
 const ITERATIONS = 1_000;

@@ -1,6 +1,6 @@
 /**
  * End to end against an independent, real SAML IdP: Debian's SimpleSAMLphp 1.19, started on
- * 127.0.0.1 by the test (test/helpers/simplesamlphp.ts), its login form submitted headlessly.
+ * 127.0.0.1 by the test (test/helpers/peers/simplesamlphp.ts), its login form submitted headlessly.
  * SP-initiated login (signed AuthnRequest) → IdP login form → HTTP-POST to our ACS → same-site
  * hop → session → whoami shows the mapped attributes; then single logout through the IdP.
  */
@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { Browser, hiddenInputs, type Page } from '../helpers/browser.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { metaRefreshTarget } from '../helpers/saml-flow.js';
-import { REDIS_URL, requireBinary, requireRedis, skipOrFail } from '../helpers/services.js';
-import { simpleSamlPhpMissing, startSimpleSamlPhp, type SimpleSamlPhp } from '../helpers/simplesamlphp.js';
+import { Browser, hiddenInputs, type Page } from '../helpers/browsers/browser.js';
+import { startGateway, type TestGateway } from '../helpers/gateways/gateway.js';
+import { metaRefreshTarget } from '../helpers/browsers/saml-flow.js';
+import { REDIS_URL, requireBinary, requireRedis, skipOrFail } from '../helpers/peers/services.js';
+import { simpleSamlPhpMissing, startSimpleSamlPhp, type SimpleSamlPhp } from '../helpers/peers/simplesamlphp.js';
 
 const alice = {
   username: 'alice',
@@ -115,7 +115,7 @@ describe('SAML login against SimpleSAMLphp (real IdP)', () => {
     // and audited: the login it answered was taken from the store once already.
     const attacker = new Browser();
     const stored = await attacker.request(done.posted.action, { form: done.posted.fields });
-    const replay = await attacker.request(metaRefreshTarget(stored)!, { accept: 'application/json' });
+    const replay = await attacker.request(metaRefreshTarget(stored)!, { headers: { accept: 'application/json' } });
     assert.equal(replay.status, 400, replay.body);
     assert.equal(JSON.parse(replay.body).error, 'state_mismatch');
     const refused = await gw.waitForEvent((e) => e.type === 'user.login' && e.outcome === 'failure' && e.reason === 'state_mismatch');

@@ -8,11 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { WebSocket } from 'ws';
 import type { AuditEvent } from '../../../src/audit/sink.js';
-import { openSignedInDemo } from '../../helpers/demo-host-signin.js';
-import { startGateway, type TestGateway } from '../../helpers/gateway.js';
-import { HostBrowser } from '../../helpers/host-browser.js';
-import { startUpstream, type Upstream } from '../../helpers/upstream.js';
-import { startWsgiUpstream, type WsgiUpstream } from '../../helpers/wsgi-upstream.js';
+import { startGateway, type TestGateway } from '../../helpers/gateways/gateway.js';
+import { startUpstream, type Upstream } from '../../helpers/peers/upstream.js';
+import { startWsgiUpstream, type WsgiUpstream } from '../../helpers/peers/wsgi-upstream.js';
+import { ACCEPT_HTML, Browser } from '../../helpers/browsers/browser.js';
+import { openSignedIn } from '../../helpers/browsers/sign-in.js';
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
@@ -239,8 +239,8 @@ describe('hostile requests to apps', () => {
       for (const order of ['bearer first', 'cookie first'] as const) {
         const what = `${place.name}, ${order}`;
         // A fresh sign-in and a fresh token each time, so nothing about either is cached yet.
-        const browser = new HostBrowser();
-        const landed = await openSignedInDemo(browser, place.url, ALICE);
+        const browser = new Browser({ accept: ACCEPT_HTML });
+        const landed = await openSignedIn(browser, place.url, ALICE, { connector: 'demo' });
         assert.equal(landed.status, 200, `${what}: signed in and on the app\n${landed.body}`);
         const jar = browser.cookies(place.cookieHost);
         assert.ok(jar[place.cookieName], `${what}: ${place.cookieName} in ${JSON.stringify(jar)}`);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { eventually } from '../../helpers/eventually.js';
 import { startChild, startRun } from '../../helpers/processes.js';
 
 // Hostile cases (3): a slow holder (3 s, 15 missed-at-30s-rule beats) with 19 waiters trying
@@ -32,7 +33,7 @@ function assertNoOverlap(log: string): string[] {
 }
 
 const waitFor = async (cond: () => boolean) => {
-  for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
+  await eventually(cond, { timeoutMs: 10_000, intervalMs: 25, message: 'condition not reached' });
   assert.ok(cond(), 'condition not reached');
 };
 

@@ -10,8 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Browser, type Page } from '../../helpers/browser.js';
-import { startGateway, type TestGateway } from '../../helpers/gateway.js';
+import { Browser, type Page } from '../../helpers/browsers/browser.js';
+import { startGateway, type TestGateway } from '../../helpers/gateways/gateway.js';
 
 const carol = { username: 'carol', password: 'carol-demo-idp-pw', email: 'carol@example.com', groups: [] }; // secret-scan: allow
 const dave = { username: 'dave', password: 'dave-demo-idp-pw', email: 'dave@example.com', groups: [] }; // secret-scan: allow

@@ -12,13 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { AuditEvent } from '../../../src/audit/sink.js';
-import { alice, HostBrowser, openSignedIn, startAppsGateway, type AppsSetup } from '../../helpers/apps.js';
-import { Browser } from '../../helpers/browser.js';
-import { startGateway, type TestGateway } from '../../helpers/gateway.js';
-import { postToAcs } from '../../helpers/saml-flow.js';
-import { createTestSamlIdp, type TestSamlIdp } from '../../helpers/saml-idp.js';
-import { requireBinary } from '../../helpers/services.js';
-import { startUpstream, type Upstream } from '../../helpers/upstream.js';
+import { alice, startAppsGateway, type AppsSetup } from '../../helpers/gateways/apps.js';
+import { ACCEPT_HTML, Browser } from '../../helpers/browsers/browser.js';
+import { startGateway, type TestGateway } from '../../helpers/gateways/gateway.js';
+import { postToAcs } from '../../helpers/browsers/saml-flow.js';
+import { createTestSamlIdp, type TestSamlIdp } from '../../helpers/peers/saml-idp.js';
+import { requireBinary } from '../../helpers/peers/services.js';
+import { startUpstream, type Upstream } from '../../helpers/peers/upstream.js';
+import { openSignedIn } from '../../helpers/browsers/sign-in.js';
 
 /** return_to values that passed the old check (or that browsers read as another host). */
 const HOSTILE_RETURN_TO = [
@@ -154,7 +155,7 @@ describe('redirect targets: login, device page, host-app hand-off', () => {
   });
 
   test(`host-app hand-off: ${HOSTILE_RD.length} hostile rd → 400 return_to_rejected, audited, no state stored`, async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     for (const rd of HOSTILE_RD) {
       const page = await browser.request(`http://${appHost}/.gatehouse/start?rd=${encodeURIComponent(rd)}`);
       assert.equal(page.status, 400, rd);
@@ -169,7 +170,7 @@ describe('redirect targets: login, device page, host-app hand-off', () => {
   });
 
   test('host-app hand-off: a normal path still signs in and lands on the normalised path on the app host', async () => {
-    const browser = new HostBrowser();
+    const browser = new Browser({ accept: ACCEPT_HTML });
     const page = await openSignedIn(browser, `http://${appHost}/d/./x/../home?orgId=1`, alice);
     assert.equal(page.status, 200, page.body);
     assert.equal(page.url, `http://${appHost}/d/home?orgId=1`);

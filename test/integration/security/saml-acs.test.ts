@@ -12,11 +12,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Browser } from '../../helpers/browser.js';
-import { startGateway, type TestGateway } from '../../helpers/gateway.js';
-import { postToAcs, startSamlLogin } from '../../helpers/saml-flow.js';
-import { createTestSamlIdp, newKeyPair, type ResponseOptions, type TestSamlIdp } from '../../helpers/saml-idp.js';
-import { requireBinary } from '../../helpers/services.js';
+import { Browser } from '../../helpers/browsers/browser.js';
+import { startGateway, type TestGateway } from '../../helpers/gateways/gateway.js';
+import { postToAcs, startSamlLogin } from '../../helpers/browsers/saml-flow.js';
+import { createTestSamlIdp, newKeyPair, type ResponseOptions, type TestSamlIdp } from '../../helpers/peers/saml-idp.js';
+import { requireBinary } from '../../helpers/peers/services.js';
 
 const attributes = [['uid', 'alice']] as const;
 const assertionOf = (xml: string) => /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)![0];

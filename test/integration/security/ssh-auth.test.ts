@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import ssh2 from 'ssh2';
 import type { AuditEvent } from '../../../src/audit/sink.js';
-import { startGateway, type TestGateway } from '../../helpers/gateway.js';
-import { requireBinary } from '../../helpers/services.js';
-import { fetchUserCert, keygen, mintGatewayToken, runSsh, SSH_TEST_POLICY } from '../../helpers/ssh.js';
+import { startGateway, type TestGateway } from '../../helpers/gateways/gateway.js';
+import { requireBinary } from '../../helpers/peers/services.js';
+import { fetchUserCert, keygen, mintGatewayToken, runSsh, SSH_TEST_POLICY } from '../../helpers/peers/ssh.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gh-ssh-auth-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { Browser } from '../../helpers/browser.js';
-import { alice, kubePolicy, logIn, startSso, type SsoSetup } from '../../helpers/sso.js';
-import { CLI_CLIENT, cliLogin, oauthToken } from '../../helpers/cli-oauth.js';
+import { Browser } from '../../helpers/browsers/browser.js';
+import { alice, kubePolicy, startSso, type SsoSetup } from '../../helpers/gateways/sso.js';
+import { CLI_CLIENT, cliLogin, oauthToken } from '../../helpers/gateways/cli-oauth.js';
+import { logIn } from '../../helpers/browsers/sign-in.js';
 
 // Findings 5 and 6 and the at+jwt split: audiences are disjoint by construction, TokenReview only
 // answers for cluster audiences (whatever spec.audiences says), and no other kind of token passes.

@@ -4,10 +4,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Browser } from '../../helpers/browser.js';
-import { startKubeProxyStandin } from '../../helpers/kube-proxy-standin.js';
-import { alice, kubePolicy, logIn, startSso, type SsoSetup } from '../../helpers/sso.js';
-import { makeTls } from '../../helpers/tls.js';
+import { Browser } from '../../helpers/browsers/browser.js';
+import { eventually } from '../../helpers/eventually.js';
+import { startKubeProxyStandin } from '../../helpers/peers/kube-proxy-standin.js';
+import { alice, kubePolicy, startSso, type SsoSetup } from '../../helpers/gateways/sso.js';
+import { makeTls } from '../../helpers/peers/tls.js';
+import { logIn } from '../../helpers/browsers/sign-in.js';
 
 // The Kubernetes proxy refuses the access tokens of a revoked CLI login (token_revoked), and never
 // takes a gateway token, an ID token or an app assertion for a cluster token.
@@ -94,12 +96,13 @@ describe('Kubernetes proxy: revoked and wrong-kind tokens (security)', () => {
     assert.ok(s.gw.auditEvents().some((e) => e.type === 'token.revoked' && e.outcome === 'failure' && e.reason === 'token_revoked'));
 
     // A token the proxy verified before the revocation is cached at most 10 s.
-    const deadline = Date.now() + 15_000;
-    let last = await get(used.access_token);
-    while (last.status === 200 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 500));
-      last = await get(used.access_token);
-    }
+    const last = await eventually(
+      async () => {
+        const answer = await get(used.access_token);
+        return answer.status !== 200 && answer;
+      },
+      { timeoutMs: 15_000, intervalMs: 500, message: 'the proxy kept accepting the revoked token' },
+    );
     assert.deepEqual(last, { status: 401, reason: 'token_revoked' });
   });
 });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Browser } from '../../helpers/browser.js';
-import { alice, kubePolicy, logIn, startSso } from '../../helpers/sso.js';
+import { Browser } from '../../helpers/browsers/browser.js';
+import { alice, kubePolicy, startSso } from '../../helpers/gateways/sso.js';
+import { logIn } from '../../helpers/browsers/sign-in.js';
 
 // Rate limits on the OAuth endpoints (the login limiter's store-backed windows): device
 // authorization, user-code entry on /device (RFC 8628 §5.1) and the token endpoint. Each file part

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Browser } from '../../helpers/browser.js';
-import { alice, kubePolicy, logIn, startSso, type SsoSetup } from '../../helpers/sso.js';
-import { CLI_CLIENT, cliLogin, oauthToken } from '../../helpers/cli-oauth.js';
+import { Browser } from '../../helpers/browsers/browser.js';
+import { alice, kubePolicy, startSso, type SsoSetup } from '../../helpers/gateways/sso.js';
+import { CLI_CLIENT, cliLogin, oauthToken } from '../../helpers/gateways/cli-oauth.js';
+import { logIn } from '../../helpers/browsers/sign-in.js';
 
 // A revoked CLI login's access tokens stop working everywhere (API bearer, app proxy / forward-auth,
 // TokenReview), and an approved device code is redeemed exactly once, however many polls race.

@@ -10,8 +10,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Browser, formAction, hiddenInputs } from '../../helpers/browser.js';
-import { alice, logIn, startSso, type SsoSetup } from '../../helpers/sso.js';
+import { Browser, formAction, hiddenInputs } from '../../helpers/browsers/browser.js';
+import { alice, startSso, type SsoSetup } from '../../helpers/gateways/sso.js';
+import { logIn } from '../../helpers/browsers/sign-in.js';
 
 const tokenDir = mkdtempSync(join(tmpdir(), 'gatehouse-hardening-'));
 const METRICS_TOKEN = randomBytes(24).toString('base64url');

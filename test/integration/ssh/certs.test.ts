@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startGateway, type TestGateway } from '../../helpers/gateway.js';
-import { requireBinary } from '../../helpers/services.js';
-import { keygen, mintGatewayToken } from '../../helpers/ssh.js';
+import { startGateway, type TestGateway } from '../../helpers/gateways/gateway.js';
+import { requireBinary } from '../../helpers/peers/services.js';
+import { keygen, mintGatewayToken } from '../../helpers/peers/ssh.js';
 
 export const SSH_POLICY = {
   connectors: [{ type: 'oidc', id: 'corp', issuer: 'http://127.0.0.1:9/', client_id: 'gatehouse', client_secret: 'unused' }], // secret-scan: allow

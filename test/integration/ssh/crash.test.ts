@@ -9,8 +9,9 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { transcript } from '../../../src/recording/reader.js';
-import { closedPort, requireBinary, tcpReachable } from '../../helpers/services.js';
-import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, SSH_TEST_POLICY, writeClientConfig, NODE_LOGIN } from '../../helpers/ssh.js';
+import { eventually, giveUp } from '../../helpers/eventually.js';
+import { closedPort, requireBinary, tcpReachable } from '../../helpers/peers/services.js';
+import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, SSH_TEST_POLICY, writeClientConfig, NODE_LOGIN } from '../../helpers/peers/ssh.js';
 import { startChild } from '../../helpers/processes.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
@@ -40,10 +41,13 @@ test('SIGKILL mid-session leaves a playable partial recording', { timeout: 120_0
   t.after(() => {
     if (gateway.exitCode === null && gateway.signalCode === null) gateway.kill('SIGKILL');
   });
-  for (const deadline = Date.now() + 45_000; !(await tcpReachable('127.0.0.1', sshPort, 200)); ) {
-    assert.ok(Date.now() < deadline && gateway.exitCode === null, `gateway did not start: ${gatewayLog}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventually(
+    () => {
+      if (gateway.exitCode !== null) giveUp(`gateway did not start: ${gatewayLog}`);
+      return tcpReachable('127.0.0.1', sshPort, 200);
+    },
+    { timeoutMs: 45_000, intervalMs: 100, message: () => `gateway did not start: ${gatewayLog}` },
+  );
   const sshd = await node.start(await (await fetch(`${url}/api/v1/ssh/ca?type=user`)).text());
   t.after(() => sshd.stop());
 
@@ -58,10 +62,7 @@ test('SIGKILL mid-session leaves a playable partial recording', { timeout: 120_0
   ssh.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
   const sshExit = new Promise<number | null>((r) => ssh.once('exit', (code) => r(code)));
   ssh.stdin!.write('echo before-crash-$((2+3))\n');
-  for (const deadline = Date.now() + 20_000; !seen.includes('before-crash-5'); ) {
-    assert.ok(Date.now() < deadline, `no output through the gateway: ${seen}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await eventually(() => seen.includes('before-crash-5'), { timeoutMs: 20_000, message: () => `no output through the gateway: ${seen}` });
   gateway.kill('SIGKILL');
   await gatewayExit;
   assert.equal(gateway.signalCode, 'SIGKILL');

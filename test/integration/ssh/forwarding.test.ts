@@ -5,9 +5,9 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startGateway, type TestGateway } from '../../helpers/gateway.js';
-import { closedPort, requireBinary } from '../../helpers/services.js';
-import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, writeClientConfig, type Sshd, NODE_LOGIN } from '../../helpers/ssh.js';
+import { startGateway, type TestGateway } from '../../helpers/gateways/gateway.js';
+import { closedPort, requireBinary } from '../../helpers/peers/services.js';
+import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, writeClientConfig, type Sshd, NODE_LOGIN } from '../../helpers/peers/ssh.js';
 import { startChild } from '../../helpers/processes.js';
 
 /** alice's role allows port and agent forwarding; carol reaches the same node without either. */

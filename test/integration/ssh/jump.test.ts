@@ -14,9 +14,10 @@ import { transcript } from '../../../src/recording/reader.js';
 import { createSshCa } from '../../../src/ssh-ca/ca.js';
 import { issueUserCert } from '../../../src/ssh-ca/issue.js';
 import { parsePublicKeyLine } from '../../../src/ssh-ca/keys.js';
-import { startGateway, type TestGateway } from '../../helpers/gateway.js';
-import { closedPort, requireBinary } from '../../helpers/services.js';
-import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, type Sshd, NODE_LOGIN } from '../../helpers/ssh.js';
+import { eventually } from '../../helpers/eventually.js';
+import { startGateway, type TestGateway } from '../../helpers/gateways/gateway.js';
+import { closedPort, requireBinary } from '../../helpers/peers/services.js';
+import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, type Sshd, NODE_LOGIN } from '../../helpers/peers/ssh.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -197,14 +198,13 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
       assert.equal(run.code, i % 7, `session ${i}: ${run.stderr}`);
       assert.match(run.stdout, new RegExp(`marker-${i}-${i * 3}\\b`));
     });
-    const ends = await (async () => {
-      for (let tries = 0; tries < 100; tries++) {
+    const ends = await eventually(
+      () => {
         const found = gw.auditEvents().filter((e) => e.type === 'session.end' && /echo marker-\d+/.test(String(e.details?.command)));
-        if (found.length >= count) return found;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error('not every session ended');
-    })();
+        return found.length >= count && found;
+      },
+      { timeoutMs: 10_000, message: 'not every session ended' },
+    );
     assert.equal(new Set(ends.map((e) => e.session_id)).size, count);
     for (const end of ends) {
       const i = Number(/marker-(\d+)/.exec(String(end.details?.command))![1]);

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { startGateway, type TestGateway } from '../../helpers/gateway.js';
-import { closedPort } from '../../helpers/services.js';
-import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, writeClientConfig, type Sshd, NODE_LOGIN } from '../../helpers/ssh.js';
+import { startGateway, type TestGateway } from '../../helpers/gateways/gateway.js';
+import { closedPort } from '../../helpers/peers/services.js';
+import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, writeClientConfig, type Sshd, NODE_LOGIN } from '../../helpers/peers/ssh.js';
 import { startChild } from '../../helpers/processes.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));

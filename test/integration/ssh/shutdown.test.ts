@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startGateway } from '../../helpers/gateway.js';
-import { closedPort } from '../../helpers/services.js';
-import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, NODE_LOGIN } from '../../helpers/ssh.js';
+import { startGateway } from '../../helpers/gateways/gateway.js';
+import { closedPort } from '../../helpers/peers/services.js';
+import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, NODE_LOGIN } from '../../helpers/peers/ssh.js';
 
 /** On shutdown the listener stops accepting; a running session finishes within ssh.shutdown_grace. */
 for (const [grace, finishes] of [

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { GATEWAY_AUDIENCE } from '../../../src/tokens/gateway-token.js';
-import { startGateway } from '../../helpers/gateway.js';
-import { startRedisServer, stopRedisServer, until } from '../../helpers/redis-server.js';
-import { closedPort, requireBinary } from '../../helpers/services.js';
-import { fetchUserCert, keygen, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, NODE_LOGIN } from '../../helpers/ssh.js';
+import { startGateway } from '../../helpers/gateways/gateway.js';
+import { eventually } from '../../helpers/eventually.js';
+import { startRedisServer, stopRedisServer } from '../../helpers/peers/redis-server.js';
+import { closedPort, requireBinary } from '../../helpers/peers/services.js';
+import { fetchUserCert, keygen, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, NODE_LOGIN } from '../../helpers/peers/ssh.js';
 
 test('SSH fails closed while the store is away (revocations cannot be checked), and recovers by itself', async (t) => {
   const bin = requireBinary(t, 'redis-server');
@@ -46,5 +47,5 @@ test('SSH fails closed while the store is away (revocations cannot be checked), 
   assert.equal(event.code, 'GH3011W');
 
   redis = await startRedisServer(bin, port);
-  await until('ssh works again', async () => (await ssh()).stdout === 'reached\n');
+  await eventually(async () => (await ssh()).stdout === 'reached\n', { timeoutMs: 60_000, intervalMs: 100, message: 'ssh did not work again' });
 });

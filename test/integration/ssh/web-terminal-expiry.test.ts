@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import { createSessionManager } from '../../../src/sessions/sessions.js';
-import { startGateway } from '../../helpers/gateway.js';
-import { prepareSshd, SSH_TEST_POLICY, NODE_LOGIN } from '../../helpers/ssh.js';
+import { startGateway } from '../../helpers/gateways/gateway.js';
+import { prepareSshd, SSH_TEST_POLICY, NODE_LOGIN } from '../../helpers/peers/ssh.js';
 
 test('a web terminal ends when its gateway session reaches its absolute expiry, and says so', { timeout: 60_000 }, async (t) => {
   const node = await prepareSshd(t);

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { checkCertificate, HOST_CERT, parseCertificate, signCertificate, USER_CERT, type CertFields } from '../../../src/ssh-ca/certs.js';
 import { generateEd25519, openSshPrivateKey, parsePublicKeyLine, publicKeyLine, publicKeyOf, readEd25519PrivateKey } from '../../../src/ssh-ca/keys.js';
-import { requireBinary } from '../../helpers/services.js';
-import { keygen } from '../../helpers/ssh.js';
+import { requireBinary } from '../../helpers/peers/services.js';
+import { keygen } from '../../helpers/peers/ssh.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-certs-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -13,7 +13,7 @@ import { checkValidity } from '../../../../src/connectors/saml/checks/validity.j
 import { createMetadataSource, parseIdpMetadata } from '../../../../src/connectors/saml/metadata.js';
 import { generateSpKeyPair } from '../../../../src/connectors/saml/x509.js';
 import { parseXml } from '../../../../src/connectors/saml/xml.js';
-import { createTestSamlIdp } from '../../../helpers/saml-idp.js';
+import { createTestSamlIdp } from '../../../helpers/peers/saml-idp.js';
 
 const A = 'urn:oasis:names:tc:SAML:2.0:assertion';
 const el = (xml: string) => parseXml(xml).documentElement;

@@ -40,6 +40,6 @@ export async function postToAcs(
   const acs = await browser.request(acsUrl, { form });
   const next = metaRefreshTarget(acs);
   if (!next) return { acs };
-  const complete = await browser.request(next, { accept: init.accept });
+  const complete = await browser.request(next, { headers: init.accept ? { accept: init.accept } : undefined });
   return { acs, complete };
 }

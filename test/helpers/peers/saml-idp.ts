@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { createSign } from 'node:crypto';
 import samlify from 'samlify';
-import { generateSpKeyPair } from '../../src/connectors/saml/x509.js';
+import { generateSpKeyPair } from '../../../src/connectors/saml/x509.js';
 
 const POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
 const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedPort, tcpReachable } from './services.js';
-import { startChild } from './processes.js';
+import { eventually, giveUp } from '../eventually.js';
+import { startChild } from '../processes.js';
 
 /** The nginx binary (Debian installs it in /usr/sbin, often not on a user's PATH), or undefined. */
 export function findNginx(): string | undefined {
@@ -59,14 +60,19 @@ http {
       return '';
     }
   };
-  const deadline = Date.now() + 10_000;
-  while (!(await tcpReachable('127.0.0.1', port, 200))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      rmSync(prefix, { recursive: true, force: true });
-      throw new Error(`nginx did not start: ${stderr}\n${errorLog()}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  const failure = () => `nginx did not start: ${stderr}\n${errorLog()}`;
+  try {
+    await eventually(
+      () => {
+        if (child.exitCode !== null) giveUp(failure());
+        return tcpReachable('127.0.0.1', port, 200);
+      },
+      { timeoutMs: 10_000, message: failure },
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    rmSync(prefix, { recursive: true, force: true });
+    throw err;
   }
   return {
     port,

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedPort, tcpReachable } from './services.js';
-import { startChild } from './processes.js';
+import { startChild } from '../processes.js';
 
 export const SIMPLESAMLPHP_WWW = '/usr/share/simplesamlphp/www';
 

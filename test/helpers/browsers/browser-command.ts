@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { eventually } from '../eventually.js';
 
 /**
  * The command the CLI runs to open a browser (GATEHOUSE_BROWSER): a script that only records the
@@ -24,12 +25,8 @@ export class BrowserCommand {
 
   /** The next URL opened after the ones already taken; fails after `timeoutMs`. */
   async next(timeoutMs = 60_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const urls = this.opened();
-      if (urls.length > this.taken) return urls[this.taken++];
-      if (Date.now() > deadline) throw new Error(`no browser was opened within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    const url = await eventually(() => this.opened()[this.taken], { timeoutMs, intervalMs: 25, message: 'no browser was opened' });
+    this.taken++;
+    return url;
   }
 }

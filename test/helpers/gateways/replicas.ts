@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { Logger } from '../../src/core/logger.js';
-import { startEmbeddedIdp, type EmbeddedIdp } from '../../src/demo-idp/server.js';
-import { redirectedTo, type Browser, type Page } from './browser.js';
+import type { Logger } from '../../../src/core/logger.js';
+import { startEmbeddedIdp, type EmbeddedIdp } from '../../../src/demo-idp/server.js';
+import type { Browser } from '../browsers/browser.js';
 import { startGateway, type TestGateway } from './gateway.js';
 import { alice, bob, kubePolicy } from './sso.js';
-import { closedPort } from './services.js';
+import { closedPort } from '../peers/services.js';
 
 /** A round-robin TCP balancer on 127.0.0.1: each new connection goes to the next backend. */
 export async function startBalancer(ports: number[]): Promise<{ port: number; url: string; close(): Promise<void> }> {
@@ -78,25 +78,6 @@ export async function startReplicas(count: number, extra: Record<string, unknown
       await idp.close();
     },
   };
-}
-
-/** Logs in starting at one replica (`startAt`); the IdP returns to the shared public URL. */
-export async function logInVia(browser: Browser, startAt: string, publicUrl: string, user: { username: string; password: string }): Promise<Page> {
-  return browser.request((await reachCallback(browser, startAt, publicUrl, user)).href);
-}
-
-/** Everything of a login up to (not including) the request to our callback: its URL. */
-export async function reachCallback(browser: Browser, startAt: string, publicUrl: string, user: { username: string; password: string }): Promise<URL> {
-  const chooser = await browser.go(`${startAt}/login`);
-  assert.equal(chooser.status, 200);
-  const link = /href="([^"]+)">Corp SSO</.exec(chooser.body)?.[1];
-  assert.ok(link, `chooser lists Corp SSO:\n${chooser.body}`);
-  const form = await browser.go(new URL(link.replaceAll('&amp;', '&'), startAt).href);
-  assert.match(form.body, /name="password"/, 'IdP login form');
-  const consent = await browser.submit(form, 'login', { username: user.username, password: user.password });
-  assert.match(consent.body, /Allow/, 'IdP consent form');
-  const done = await browser.submit(consent, 'confirm', {}, `${publicUrl}/callback/`);
-  return redirectedTo(done, `${publicUrl}/callback/`);
 }
 
 /** Code + PKCE through `base` (as the CLI does), then a refresh into a token for `resource`. */

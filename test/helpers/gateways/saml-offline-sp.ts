@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import samlify from 'samlify';
-import { parseConfig } from '../../src/config/load.js';
-import type { SamlConnectorConfig } from '../../src/config/schema.js';
-import { createSamlConnector } from '../../src/connectors/saml.js';
-import { createXmllintValidator } from '../../src/connectors/saml/checks/schema.js';
-import { loadSpKeyPair } from '../../src/connectors/saml/sp-keys.js';
-import { createMemoryStore } from '../../src/store/memory.js';
-import { createTestSamlIdp, type TestSamlIdp } from './saml-idp.js';
+import { parseConfig } from '../../../src/config/load.js';
+import type { SamlConnectorConfig } from '../../../src/config/schema.js';
+import { createSamlConnector } from '../../../src/connectors/saml.js';
+import { createXmllintValidator } from '../../../src/connectors/saml/checks/schema.js';
+import { loadSpKeyPair } from '../../../src/connectors/saml/sp-keys.js';
+import { createMemoryStore } from '../../../src/store/memory.js';
+import { createTestSamlIdp, type TestSamlIdp } from '../peers/saml-idp.js';
 
 export interface OfflineSp {
   idp: TestSamlIdp;

@@ -1,8 +1,6 @@
-import assert from 'node:assert/strict';
-import { startEmbeddedIdp, type EmbeddedIdp, type EmbeddedIdpUser } from '../../src/demo-idp/server.js';
-import { Browser, redirectedTo, type Page } from './browser.js';
+import { startEmbeddedIdp, type EmbeddedIdp, type EmbeddedIdpUser } from '../../../src/demo-idp/server.js';
 import { startGateway, type TestGateway } from './gateway.js';
-import { closedPort } from './services.js';
+import { closedPort } from '../peers/services.js';
 
 export const alice: EmbeddedIdpUser = { username: 'alice', password: 'alice-pw', email: 'alice@example.com', groups: ['admins', 'devs'] }; // secret-scan: allow
 export const bob: EmbeddedIdpUser = { username: 'bob', password: 'bob-pw', email: 'bob@corp.example', groups: ['devs'] }; // secret-scan: allow
@@ -34,21 +32,6 @@ export async function startSso(extra: Record<string, unknown> = {}, users: Embed
       await idp.close();
     },
   };
-}
-
-/** Chooser → connector → IdP login form → consent → callback; returns the callback's response. */
-export async function logIn(browser: Browser, gw: TestGateway, connectorName: string, user: { username: string; password: string }, returnTo?: string): Promise<Page> {
-  const chooser = await browser.go(`${gw.url}/login${returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : ''}`);
-  assert.equal(chooser.status, 200);
-  const link = new RegExp(`href="([^"]+)">${connectorName}<`).exec(chooser.body)?.[1];
-  assert.ok(link, `chooser lists ${connectorName}:\n${chooser.body}`);
-  const form = await browser.go(new URL(link.replaceAll('&amp;', '&'), gw.url).href);
-  assert.match(form.body, /name="password"/, 'IdP login form');
-  const consent = await browser.submit(form, 'login', { username: user.username, password: user.password });
-  assert.match(consent.body, /Allow/, 'IdP consent form');
-  const done = await browser.submit(consent, 'confirm', {}, `${gw.url}/callback/`);
-  const callback = redirectedTo(done, `${gw.url}/callback/`);
-  return browser.request(callback.href);
 }
 
 /** Policy used by CLI and kube tests: admins get platform-admins, devs get developers. */

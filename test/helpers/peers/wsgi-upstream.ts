@@ -1,4 +1,4 @@
-import { startChild } from './processes.js';
+import { startChild } from '../processes.js';
 
 /**
  * A real WSGI upstream: python3's wsgiref on 127.0.0.1, started as a child process. Every request

@@ -3,13 +3,14 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { GATEWAY_AUDIENCE } from '../../src/web/principal.js';
-import { createTokenIssuer } from '../../src/tokens/issuer.js';
-import { createKeyManager } from '../../src/tokens/keys.js';
-import type { TestGateway } from './gateway.js';
-import { runChild, startChild, type ChildRun } from './processes.js';
+import { GATEWAY_AUDIENCE } from '../../../src/web/principal.js';
+import { createTokenIssuer } from '../../../src/tokens/issuer.js';
+import { createKeyManager } from '../../../src/tokens/keys.js';
+import type { TestGateway } from '../gateways/gateway.js';
+import { eventually, giveUp } from '../eventually.js';
+import { runChild, startChild, type ChildRun } from '../processes.js';
 import { closedPort, requireBinary, tcpReachable } from './services.js';
-import { ensureTestAccount } from '../../scripts/test-services.mjs';
+import { ensureTestAccount } from '../../../scripts/test-services.mjs';
 
 export const SSHD_CANDIDATES = ['/usr/sbin/sshd'];
 
@@ -117,11 +118,13 @@ async function startSshd(options: { sshd: string; dir: string; files: string; po
   const { child } = daemon;
   let log = '';
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!(await tcpReachable('127.0.0.1', port, 200))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`sshd did not start: ${log}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await eventually(
+    () => {
+      if (child.exitCode !== null) giveUp(`sshd did not start: ${log}`);
+      return tcpReachable('127.0.0.1', port, 200);
+    },
+    { timeoutMs: 10_000, message: () => `sshd did not start: ${log}` },
+  );
   return {
     port,
     dir,

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { skipOrFail } from './services.js';
+import { skipOrFail } from '../peers/services.js';
 
 /** Debian's chromium, driven headless by playwright-core (no downloaded browser). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -19,13 +19,20 @@ export async function launchChromium(t: TestContext): Promise<Browser | undefine
 }
 
 /**
- * From the gateway's login page (where a signed-out page was sent), signs in through the
- * embedded demo IdP's real forms and waits until the gateway has sent the page back to `backTo`.
+ * From the gateway's login page (where a signed-out page was sent), signs in through the IdP's
+ * real forms and waits until the gateway has sent the page back to `backTo`. The IdP is the
+ * embedded demo IdP unless `idp` names another connector and the IdP's issuer.
  */
-export async function signInWithDemoIdp(page: Page, gatewayUrl: string, user: { username: string; password: string }, backTo: string): Promise<void> {
+export async function signInWithIdp(
+  page: Page,
+  gatewayUrl: string,
+  user: { username: string; password: string },
+  backTo: string,
+  idp: { connector: string; issuer: string } = { connector: 'demo', issuer: `${gatewayUrl}/demo-idp` },
+): Promise<void> {
   await page.waitForURL(`${gatewayUrl}/login**`);
-  await page.click('#connector-demo');
-  await page.waitForURL(`${gatewayUrl}/demo-idp/interaction/**`);
+  await page.click(`#connector-${idp.connector}`);
+  await page.waitForURL(`${idp.issuer}/interaction/**`);
   await page.fill('#username', user.username);
   await page.fill('#password', user.password);
   await page.getByRole('button', { name: 'Sign in' }).click();

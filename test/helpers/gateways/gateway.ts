@@ -1,12 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readAuditEvents } from '../../src/audit/file.js';
-import type { AuditEvent } from '../../src/audit/sink.js';
-import { parseConfig } from '../../src/config/load.js';
-import { createLogger, type Logger } from '../../src/core/logger.js';
-import { createGateway, type Gateway } from '../../src/main.js';
-import { closedPort } from './services.js';
+import { readAuditEvents } from '../../../src/audit/file.js';
+import type { AuditEvent } from '../../../src/audit/sink.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { createLogger, type Logger } from '../../../src/core/logger.js';
+import { createGateway, type Gateway } from '../../../src/main.js';
+import { eventually } from '../eventually.js';
+import { closedPort } from '../peers/services.js';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -45,15 +46,8 @@ export async function startGateway(raw: Record<string, unknown>, options: { demo
     url,
     dataDir,
     auditEvents: () => readAuditEvents(join(dataDir, 'audit')),
-    async waitForEvent(match, timeoutMs = 3000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = readAuditEvents(join(dataDir, 'audit')).find(match);
-        if (found) return found;
-        if (Date.now() > deadline) throw new Error('no matching audit event was written');
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
+    waitForEvent: (match, timeoutMs = 3000) =>
+      eventually(() => readAuditEvents(join(dataDir, 'audit')).find(match), { timeoutMs, intervalMs: 25, message: 'no matching audit event was written' }),
     async stop() {
       await gateway.stop();
       rmSync(dataDir, { recursive: true, force: true });

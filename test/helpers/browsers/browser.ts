@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { LookupFunction } from 'node:net';
+import { Agent, fetch } from 'undici';
 
-// Headless "browser": fetch with manual redirects and a tiny cookie jar (single host), for tests that play
-// the browser through real login forms.
-export interface Cookie {
+// Headless "browser" for tests that play the browser through real login forms: fetch with manual
+// redirects and a cookie jar. Cookies are kept per host name, as browsers do (ports do not separate
+// them), and every `*.localhost` name resolves to 127.0.0.1 (RFC 6761), so a host app such as
+// `http://grafana.localhost:PORT/` is reached offline with the right Host header.
+interface Cookie {
+  host: string;
   name: string;
   value: string;
   path: string;
@@ -13,27 +19,60 @@ export interface Page {
   status: number;
   body: string;
   location?: string;
-  responseHeaders?: Headers;
+  /** The response headers as node:http has them (`set-cookie` a list). */
+  headers: IncomingHttpHeaders;
+  /** The same headers as fetch has them. */
+  responseHeaders: Headers;
 }
+
+interface RequestInit {
+  method?: string;
+  form?: Record<string, string>;
+  /** Extra request headers; a `cookie` here replaces the jar's. */
+  headers?: Record<string, string>;
+}
+
+/** What a browser sends when it navigates to a page: the gateway then answers pages, not JSON. */
+export const ACCEPT_HTML = 'text/html,application/xhtml+xml';
+
+const loopbackLookup: LookupFunction = (hostname, options, callback) => {
+  const address = hostname === 'localhost' || hostname.endsWith('.localhost') || /^127\./.test(hostname) ? '127.0.0.1' : undefined;
+  if (!address) return callback(new Error(`not resolvable offline: ${hostname}`) as NodeJS.ErrnoException, '', 4);
+  if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family: 4 }]);
+  callback(null, address, 4);
+};
+
+const dispatcher = new Agent({ connect: { lookup: loopbackLookup } });
 
 export class Browser {
   private readonly jar = new Map<string, Cookie>();
+  private readonly accept?: string;
 
-  /** The value of a cookie by name, if the browser holds one. */
+  /** `accept`: the Accept header of every request (ACCEPT_HTML for a browser navigating pages); fetch's default otherwise. */
+  constructor(options: { accept?: string } = {}) {
+    this.accept = options.accept;
+  }
+
+  /** The value of a cookie by name (on any host), if the browser holds one. */
   cookie(name: string): string | undefined {
     return [...this.jar.values()].find((c) => c.name === name)?.value;
   }
 
+  /** Cookie names and values the browser holds for a host. */
+  cookies(host: string): Record<string, string> {
+    return Object.fromEntries([...this.jar.values()].filter((c) => c.host === host).map((c) => [c.name, c.value]));
+  }
+
   private cookieHeader(url: URL): string {
     return [...this.jar.values()]
-      .filter((c) => url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`))
+      .filter((c) => c.host === url.hostname && (url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`)))
       .sort((a, b) => b.path.length - a.path.length)
       .map((c) => `${c.name}=${c.value}`)
       .join('; ');
   }
 
-  private store(url: URL, res: Response): void {
-    for (const line of res.headers.getSetCookie()) {
+  private store(url: URL, setCookie: string[]): void {
+    for (const line of setCookie) {
       const [pair, ...attrs] = line.split(';');
       const eq = pair.indexOf('=');
       const name = pair.slice(0, eq).trim();
@@ -46,46 +85,48 @@ export class Browser {
         if (k.toLowerCase() === 'max-age' && Number(v) <= 0) expired = true;
         if (k.toLowerCase() === 'expires' && Date.parse(v) <= Date.now()) expired = true;
       }
-      const key = `${name}|${path}`;
+      const key = `${url.hostname}|${name}|${path}`;
       if (expired) this.jar.delete(key);
-      else this.jar.set(key, { name, value, path });
+      else this.jar.set(key, { host: url.hostname, name, value, path });
     }
   }
 
   /** One request, no redirect following. */
-  async request(url: string, init: { method?: string; form?: Record<string, string>; accept?: string } = {}): Promise<Page> {
+  async request(url: string, init: RequestInit = {}): Promise<Page> {
     const target = new URL(url);
-    const headers: Record<string, string> = {};
-    if (init.accept) headers.accept = init.accept;
+    const headers: Record<string, string> = { ...(this.accept ? { accept: this.accept } : {}), ...init.headers };
     const cookie = this.cookieHeader(target);
-    if (cookie) headers.cookie = cookie;
+    if (cookie && !headers.cookie) headers.cookie = cookie;
     let body: string | undefined;
     if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
     }
-    const res = await fetch(target, { method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
-    this.store(target, res);
+    const res = await fetch(target, { method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body, redirect: 'manual', dispatcher });
+    const setCookie = res.headers.getSetCookie();
+    this.store(target, setCookie);
     const location = res.headers.get('location') ?? undefined;
     return {
       url: target.href,
       status: res.status,
       body: await res.text(),
       location: location ? new URL(location, target).href : undefined,
-      responseHeaders: res.headers,
+      headers: { ...Object.fromEntries(res.headers), ...(setCookie.length ? { 'set-cookie': setCookie } : {}) },
+      responseHeaders: res.headers as unknown as Headers,
     };
   }
 
   /**
    * Request and follow redirects until a non-redirect response, or until the next hop would
    * leave for `stopAt` (the relying party's redirect_uri, which we don't run a server for).
+   * `init.headers` go with every hop.
    */
-  async go(url: string, init: { form?: Record<string, string> } = {}, stopAt?: string): Promise<Page> {
+  async go(url: string, init: RequestInit = {}, stopAt?: string): Promise<Page> {
     let page = await this.request(url, init);
     for (let hops = 0; hops < 20; hops++) {
       if (page.status < 300 || page.status >= 400 || !page.location) return page;
       if (stopAt && page.location.startsWith(stopAt)) return page;
-      page = await this.request(page.location);
+      page = await this.request(page.location, { headers: init.headers });
     }
     throw new Error('too many redirects');
   }

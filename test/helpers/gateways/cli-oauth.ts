@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Browser } from './browser.js';
+import type { Browser } from '../browsers/browser.js';
 
 /** The CLI's public client and the loopback redirect it registers (RFC 8252). */
 export const CLI_CLIENT = 'gatehouse-cli';
