@@ -22,6 +22,16 @@ export function chainEvent(event: Omit<AuditEvent, 'prev_hash' | 'hash'>, prevHa
   return { ...withPrev, hash };
 }
 
+/** Chains events in order, the first after `prevHash`. */
+export function chainEvents(events: Omit<AuditEvent, 'prev_hash' | 'hash'>[], prevHash: string): AuditEvent[] {
+  let prev = prevHash;
+  return events.map((e) => {
+    const event = chainEvent(e, prev);
+    prev = event.hash;
+    return event;
+  });
+}
+
 /** Returns the index of the first event that breaks the chain, or -1 when it is intact. */
 export function findChainBreak(events: AuditEvent[], startHash = GENESIS_HASH): number {
   let prev = startHash;

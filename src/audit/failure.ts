@@ -1,6 +1,6 @@
 import { GatehouseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { AuditEvent } from './sink.js';
+import { withoutChain, type AuditEvent } from './sink.js';
 
 /**
  * What happens when an event cannot be stored anywhere (backend and spool both failed):
@@ -27,7 +27,7 @@ export function settleUnstored(items: PendingEmit[], err: unknown, policy: Audit
   for (const item of items) {
     if (policy === 'log') {
       logger?.error({ err, audit_event: item.event }, 'audit event NOT stored (audit.on_failure: log)');
-      item.resolve({ ...item.event, prev_hash: '', hash: '' });
+      item.resolve(withoutChain(item.event));
     } else {
       item.reject(auditUnavailable(err));
     }

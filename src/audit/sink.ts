@@ -94,3 +94,6 @@ export function toUnchainedEvent(input: AuditInput, now: Date = new Date()): Omi
   };
   return JSON.parse(JSON.stringify(event)) as typeof event;
 }
+
+/** An event returned before it has a chain position: waiting in a spool, or not stored (`on_failure: log`). */
+export const withoutChain = (event: Omit<AuditEvent, 'prev_hash' | 'hash'>): AuditEvent => ({ ...event, prev_hash: '', hash: '' });

@@ -6,6 +6,7 @@
 import { closeSync, existsSync, ftruncateSync, fsyncSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDir, writeDurably } from './durable.js';
 import type { AuditEvent } from './sink.js';
 
 export type UnchainedEvent = Omit<AuditEvent, 'prev_hash' | 'hash'>;
@@ -36,10 +37,7 @@ export function openSpool(dir: string): Spool {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const created = !existsSync(path);
     fh = await open(path, 'a', 0o600);
-    if (created) {
-      const d = await open(dir, 'r');
-      await d.sync().finally(() => d.close());
-    }
+    if (created) await syncDir(dir);
     return fh;
   };
 
@@ -51,9 +49,7 @@ export function openSpool(dir: string): Spool {
       const bytes = Buffer.from(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
       const file = await handle();
       try {
-        let done = 0;
-        while (done < bytes.length) done += (await file.write(bytes, done, bytes.length - done, size + done)).bytesWritten;
-        await file.sync();
+        await writeDurably(file, bytes, size);
       } catch (err) {
         await file.truncate(size).catch(() => undefined);
         throw err;

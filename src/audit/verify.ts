@@ -60,6 +60,15 @@ export interface ChainVerifier {
   finish(): VerifyResult;
 }
 
+/** A stored record as JSON, or undefined when it does not parse (the verifier reports it as `unparseable`). */
+export function parseRecord(text: string): AuditEvent | undefined {
+  try {
+    return JSON.parse(text) as AuditEvent;
+  } catch {
+    return undefined;
+  }
+}
+
 export function createChainVerifier(): ChainVerifier {
   let index = 0;
   let prev: string | undefined;

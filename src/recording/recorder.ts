@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { systemClock, type Clock } from '../core/clock.js';
 import { isRecordingId } from './ids.js';
 
 /** What a recording is about; written next to the .cast as `<id>.json`. */
@@ -52,7 +53,8 @@ export interface RecorderOptions {
   recordInput: boolean;
   /** Called once when a session reaches the quota and stops being recorded. */
   onQuota?: (meta: RecordingMeta) => void;
-  now?: () => number;
+  /** Time source for the asciicast timestamps and the session's start and end. */
+  clock?: Clock;
 }
 
 /**
@@ -62,7 +64,7 @@ export interface RecorderOptions {
  * metadata file is written at start and rewritten (atomically) at close.
  */
 export function createRecorder(options: RecorderOptions): Recorder {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   let dirReady = false;
   return {
     dir: options.dir,
@@ -70,7 +72,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       if (!isRecordingId(init.id)) throw new Error(`invalid recording id ${init.id}`);
       if (!dirReady) mkdirSync(options.dir, { recursive: true, mode: 0o750 });
       dirReady = true;
-      const started = now();
+      const started = clock.now();
       const meta: RecordingMeta = { ...init, start: new Date(started).toISOString(), bytes: 0 };
       const castPath = join(options.dir, `${init.id}.cast`);
       const metaPath = join(options.dir, `${init.id}.json`);
@@ -104,7 +106,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       );
       const event = (code: 'o' | 'i' | 'r', data: string) => {
         if (!recording || closed || data === '') return;
-        const line = `${JSON.stringify([Number(((now() - started) / 1000).toFixed(6)), code, data])}\n`;
+        const line = `${JSON.stringify([Number(((clock.now() - started) / 1000).toFixed(6)), code, data])}\n`;
         if (written + Buffer.byteLength(line) > options.maxBytesPerSession) {
           recording = false;
           meta.truncated = true;
@@ -132,7 +134,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
           event('o', decoders.o.end());
           closed = true;
           closeSync(fd);
-          meta.end = new Date(now()).toISOString();
+          meta.end = new Date(clock.now()).toISOString();
           meta.exit_code = exitCode ?? null;
           if (exitSignal) meta.exit_signal = exitSignal;
           meta.sha256 = hash.digest('hex');

@@ -44,10 +44,10 @@ test('a changed event breaks the chain at that event', async () => {
 
 test('files are split by UTC day', async () => {
   const d = dir();
-  let now = new Date('2026-11-26T23:59:59.900Z');
-  const sink = createFileAuditSink({ dir: d, now: () => now });
+  let now = Date.parse('2026-11-26T23:59:59.900Z');
+  const sink = createFileAuditSink({ dir: d, clock: { now: () => now } });
   await sink.emit({ type: 'user.login', outcome: 'success' });
-  now = new Date('2026-11-27T00:00:00.100Z');
+  now = Date.parse('2026-11-27T00:00:00.100Z');
   await sink.emit({ type: 'user.login', outcome: 'success' });
   await sink.close();
   assert.deepEqual(auditFiles(d).map((f) => f.slice(-22)), ['audit-2026-11-26.jsonl', 'audit-2026-11-27.jsonl']);

@@ -21,7 +21,7 @@ async function events(path: string) {
 describe('asciicast v2 recorder', () => {
   test('header, output split mid-UTF-8, resize, no input by default; metadata with hash at close', async () => {
     let clock = 1_700_000_000_000;
-    const recorder = createRecorder({ dir, maxBytesPerSession: 1 << 20, recordInput: false, now: () => clock });
+    const recorder = createRecorder({ dir, maxBytesPerSession: 1 << 20, recordInput: false, clock: { now: () => clock } });
     const id = newSessionId();
     const rec = recorder.start({ id, ...base, command: 'top' }, { LANG: 'C.UTF-8' });
     const euro = Buffer.from('€', 'utf8');
