@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { GatehouseError } from '../core/errors.js';
+import { closeGracefully, listen } from '../core/http-server.js';
 import { errorCodeOr } from '../core/error-codes.js';
 
 export const CLI_CLIENT_ID = 'gatehouse-cli';
@@ -46,8 +46,8 @@ export function createOAuthClient(server: string, log: (line: string) => void = 
       const verifier = randomBytes(32).toString('base64url');
       const state = randomBytes(16).toString('base64url');
       const listener = createServer();
-      await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-      const redirectUri = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/callback`;
+      const { port } = await listen(listener, 0, '127.0.0.1');
+      const redirectUri = `http://127.0.0.1:${port}/callback`;
       const url = new URL(authorization_endpoint);
       url.search = new URLSearchParams({
         client_id: CLI_CLIENT_ID,
@@ -83,8 +83,7 @@ export function createOAuthClient(server: string, log: (line: string) => void = 
         else log('Your browser has been opened to sign in. Waiting…');
         return await tokenRequest({ grant_type: 'authorization_code', code: await code, code_verifier: verifier, redirect_uri: redirectUri });
       } finally {
-        listener.close();
-        listener.closeAllConnections();
+        void closeGracefully(listener, 0);
       }
     },
 

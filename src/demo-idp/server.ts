@@ -12,9 +12,9 @@
 // behind the prefix. Do not put a global body parser in front of the router (oidc-provider parses
 // its own bodies and warns when it finds a pre-parsed one).
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { closeGracefully, listen } from '../core/http-server.js';
 
 import { MemoryStore } from './adapter.js';
 import { createProviderConfiguration, DEFAULT_ID_TOKEN_TTL, DEFAULT_TITLE, indexUsers, issuerPathOf } from './configuration.js';
@@ -82,21 +82,10 @@ export async function startEmbeddedIdp(
     res.end();
   };
   const server = http.createServer((req, res) => handler(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listen(server, 0, host);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
-  const closeServer = () =>
-    new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+  const closeServer = () => closeGracefully(server, 0);
 
   let idp: EmbeddedIdp;
   try {

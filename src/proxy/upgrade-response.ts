@@ -1,17 +1,24 @@
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ErrorCode } from '../core/error-codes.js';
 
 /**
- * An answer on a socket that asked for an upgrade (no ServerResponse exists there): the app
- * proxy's WebSocket upgrades and the browser terminal's both refuse this way.
+ * An HTTP response written on a raw socket, where no ServerResponse exists (a refused upgrade,
+ * a request the parser rejected), then the connection is closed.
  */
-export function sendRawError(socket: Duplex, status: number, code: ErrorCode, message: string): void {
+export function writeRawResponse(socket: Duplex, status: number, headers: Record<string, string | string[]>, body: string | Buffer): void {
   if (!socket.writable) return void socket.destroy();
-  const body = JSON.stringify({ error: code, message });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: application/json\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
+  const payload = typeof body === 'string' ? Buffer.from(body) : body;
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
+  for (const [name, value] of Object.entries(headers)) for (const v of ([] as string[]).concat(value)) head += `${name}: ${v}\r\n`;
+  head += `content-length: ${payload.length}\r\nconnection: close\r\n\r\n`;
+  socket.end(Buffer.concat([Buffer.from(head, 'latin1'), payload]));
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+/**
+ * Gatehouse's JSON error on a raw socket: the app proxy's WebSocket upgrades, the browser
+ * terminal's and the HTTP listener's parser errors all answer this way.
+ */
+export function sendRawError(socket: Duplex, status: number, code: ErrorCode, message: string): void {
+  writeRawResponse(socket, status, { 'content-type': 'application/json' }, JSON.stringify({ error: code, message }));
+}

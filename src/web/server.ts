@@ -2,6 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { type AuditSink, bestEffort } from '../audit/sink.js';
 import type { Logger } from '../core/logger.js';
+import { sendRawError } from '../proxy/upgrade-response.js';
 
 /** A request line on a login path; group 1 is the connector id when the path names one. */
 const LOGIN_REQUEST = /^(?:GET|POST) \/(?:login|callback|saml)(?:\/([a-z0-9][a-z0-9_-]{0,62}))?(?=[/?\s])/;
@@ -24,14 +25,10 @@ export function createHttpServer(listener: RequestListener, options: { audit: Au
     answered.add(socket);
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW' || err.code === 'HPE_URI_TOO_LONG';
     const [status, code, message] = tooLarge
-      ? [431, 'request_too_large', 'The request line or headers are too large.']
-      : [400, 'bad_request', 'The request is malformed.'];
+      ? ([431, 'request_too_large', 'The request line or headers are too large.'] as const)
+      : ([400, 'bad_request', 'The request is malformed.'] as const);
     if (err.code !== 'ECONNRESET' && socket.writable) {
-      const body = JSON.stringify({ error: code, message });
-      socket.end(
-        `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      );
+      sendRawError(socket, status, code, message);
       // Closing while the client is still sending (a 1 MB header) makes the kernel reset the
       // connection, which can discard our answer before the client reads it. Linger instead:
       // the parser keeps reading and dropping input until the client closes, or LINGER_MS.

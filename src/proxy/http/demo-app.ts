@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { appAudience } from '../../core/audiences.js';
-import type { AddressInfo } from 'node:net';
+import { closeGracefully, listen } from '../../core/http-server.js';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { AppConfig } from '../../config/schema.js';
 
@@ -50,8 +50,8 @@ signed <code>Gatehouse-Jwt-Assertion</code> against <code>${escape(options.gatew
       res.end(body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { port } = await listen(server, 0, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
   return {
     url,
     config: {
@@ -67,9 +67,6 @@ signed <code>Gatehouse-Jwt-Assertion</code> against <code>${escape(options.gatew
       assertion_ttl: 300_000,
       timeouts: { connect: 5_000, response: 60_000, idle: 300_000 },
     },
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
+    close: () => closeGracefully(server, 0),
   };
 }

@@ -4,6 +4,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
 import { ConfigError } from '../../core/config-error.js';
+import { HOP_BY_HOP } from '../hop-by-hop.js';
 import { relay } from '../relay.js';
 import type { HttpApp } from './apps.js';
 import { downstreamResponseHeaders, isGatehouseCookie } from './headers.js';
@@ -180,13 +181,13 @@ export function createForwarder(apps: HttpApp[]): Forwarder {
 
 const statusLine = (status: number, message: string | undefined) => `HTTP/1.1 ${status} ${(message ?? '').replace(/[\r\n]/g, '')}\r\n`;
 
-/** Raw response headers as lines, minus Gatehouse cookies (and connection handling when asked). */
+/** Raw response headers as lines, minus Gatehouse cookies (and, when asked, hop-by-hop headers but Upgrade, which a 426 carries). */
 function rawHeaderLines(raw: string[], dropConnection = false): string {
   let out = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
     if (name === 'set-cookie' && isGatehouseCookie(raw[i + 1].slice(0, raw[i + 1].indexOf('=')))) continue;
-    if (dropConnection && (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding')) continue;
+    if (dropConnection && HOP_BY_HOP.has(name) && name !== 'upgrade') continue;
     out += `${raw[i]}: ${raw[i + 1]}\r\n`;
   }
   return out;

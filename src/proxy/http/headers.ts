@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { parseBearer } from '../../tokens/gateway-token.js';
+import { HOP_BY_HOP } from '../hop-by-hop.js';
 import { SANDBOX_CSP } from './apps.js';
 
 /**
@@ -15,7 +16,6 @@ import { SANDBOX_CSP } from './apps.js';
  * - an Authorization header carrying a Gatehouse-issued token is dropped, whichever credential won.
  */
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 /** Answered by the gateway itself (Node sends 100 Continue), so never forwarded. */
 const ANSWERED_HERE = 'expect';
 const IDENTITY = new Set(['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-groups', 'x-forwarded-preferred-username', 'x-forwarded-access-token']);
@@ -135,7 +135,7 @@ export function downstreamResponseHeaders(incoming: ResponseHeaders, o: Response
 
 function connectionTokens(value: string | undefined): Set<string> | undefined {
   if (!value) return undefined;
-  const tokens = value.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade');
+  const tokens = value.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t && t !== 'close' && !HOP_BY_HOP.has(t));
   return tokens.length ? new Set(tokens) : undefined;
 }
 

@@ -1,4 +1,5 @@
 import { type AuditSink, bestEffort } from '../../audit/sink.js';
+import type { Clock } from '../../core/clock.js';
 import type { RequestContext } from '../../core/types.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/logger.js';
@@ -17,6 +18,8 @@ export interface ExecSessionOptions {
   audit: AuditSink;
   logger: Logger;
   recorder?: ExecRecorder;
+  /** For the session's duration. */
+  clock: Clock;
   cluster: string;
   user: string;
   connector?: string;
@@ -29,13 +32,24 @@ export interface ExecSessionOptions {
   context: RequestContext;
 }
 
+export interface ExecSession {
+  /** The session id (a UUID), also the recording's. */
+  id: string;
+  /** Bytes the API server sent to the client (before they are written on). */
+  server(chunk: Buffer): void;
+  /** Bytes the client sent to the API server. */
+  client(chunk: Buffer): void;
+  /** Closes the recording and audits session.end, once. */
+  end(reason?: string): Promise<void>;
+}
+
 /**
  * One `kubectl exec` or `attach`: `session.start` (durable before any byte flows: if the audit
  * log cannot take it, the session is refused), the output recorded from the stdout and stderr
  * channels of the WebSocket protocols, and `session.end` with the exit status. SPDY streams
  * are passed through and audited, but not recorded (its frames are zlib-compressed per stream).
  */
-export async function startExecSession(options: ExecSessionOptions) {
+export async function startExecSession(options: ExecSessionOptions): Promise<ExecSession> {
   const { info, query } = options;
   const container = query.get('container') ?? undefined;
   const command = query.getAll('command');
@@ -84,7 +98,7 @@ export async function startExecSession(options: ExecSessionOptions) {
     throw err;
   }
 
-  const started = Date.now();
+  const started = options.clock.now();
   let bytesOut = 0;
   let status: Buffer[] = [];
   let statusSize = 0;
@@ -120,23 +134,23 @@ export async function startExecSession(options: ExecSessionOptions) {
   let ended = false;
   return {
     id: sessionId,
-    /** Bytes the API server sent to the client (before they are written on). */
-    server: (chunk: Buffer) => (options.websocket ? fromServer.write(chunk) : undefined),
-    client: (chunk: Buffer) => (options.websocket ? fromClient.write(chunk) : undefined),
+    server(chunk) {
+      if (options.websocket) fromServer.write(chunk);
+    },
+    client(chunk) {
+      if (options.websocket) fromClient.write(chunk);
+    },
     async end(reason?: string) {
       if (ended) return;
       ended = true;
       const result = parseStatus(Buffer.concat(status));
       status = [];
       await recording?.close({ exitCode: result?.exitCode ?? null }).catch((err) => options.logger.error({ err }, 'kube exec recording could not be closed'));
-      await bestEffort(
-        options.audit,
-        options.logger,
-      )({
-          type: 'session.end',
-          outcome: 'success',
-          ...common,
-        details: { ...details, duration_ms: Date.now() - started, bytes_out: bytesOut, exit_code: result?.exitCode, status: result?.status, ended_by: reason },
+      await bestEffort(options.audit, options.logger)({
+        type: 'session.end',
+        outcome: 'success',
+        ...common,
+        details: { ...details, duration_ms: options.clock.now() - started, bytes_out: bytesOut, exit_code: result?.exitCode, status: result?.status, ended_by: reason },
       });
     },
   };
@@ -154,4 +168,3 @@ function parseStatus(raw: Buffer): { status?: string; exitCode?: number } | unde
   }
 }
 
-export type ExecSession = Awaited<ReturnType<typeof startExecSession>>;
