@@ -5,6 +5,7 @@ import { createAuditBackend, type AuditBackend } from './audit/index.js';
 import { DEFAULT_SSH_CERT_TTL_MS, type Config } from './config/schema.js';
 import { createConnectors, type Connectors } from './connectors/index.js';
 import { splitHostPort } from './core/hosts.js';
+import { closeGracefully, listen } from './core/http-server.js';
 import type { Logger } from './core/logger.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
@@ -101,6 +102,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     store,
     idleTtlMs: config.server.session.idle_ttl,
     absoluteTtlMs: config.server.session.absolute_ttl,
+    logger,
   });
   const connectors = await createConnectors(config, { store, logger, audit });
   const cookies = createCookiePolicy(config.server.public_url);
@@ -125,7 +127,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const kubeProxyRef = config.kube_proxy ? { clusterUrl: (name: string) => kubeProxy!.clusterUrl(name), caPem: () => kubeProxy!.caPem() } : undefined;
   // The demo's app: a tiny upstream that shows (and verifies) what apps behind Gatehouse receive.
   const demoApp: DemoApp | undefined = options.demo && !config.apps.length ? await startDemoApp({ gatewayUrl: config.server.public_url }) : undefined;
-  // HTTP apps and forward-auth are served before Express (src/proxy/http); logouts drop their cached decisions.
+  // HTTP apps and forward-auth are served before Express (src/proxy/http); session ends drop their cached decisions.
   const apps = createHttpApps({
     config: demoApp ? { ...config, apps: [demoApp.config] } : config,
     store,
@@ -145,7 +147,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     demo: options.demo ?? false,
     logger,
     store,
-    sessions: apps.watchSessions(sessions),
+    sessions,
     audit,
     auditLog: audit,
     keys,
@@ -192,7 +194,6 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         publicUrl,
         policy,
         sessions,
-        store,
         sessionId: (req) => cookies.read(req, SESSION_COOKIE),
         ca: sshCa,
         audit,
@@ -255,13 +256,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       return `http://${h}:${address.port}`;
     },
     async start() {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listen(server, port, host);
       await kubeProxy?.start();
       await ssh?.listen();
       // Warm the keys so the first login does not pay for key generation; failures surface on /readyz.
@@ -273,11 +268,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       if (config.server.drain_delay > 0) await new Promise((r) => setTimeout(r, config.server.drain_delay));
       await ssh?.close();
       terminal?.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 10_000).unref();
-      });
+      await closeGracefully(server, 10_000);
       await apps.close();
       await demoApp?.close();
       await kubeProxy?.stop();

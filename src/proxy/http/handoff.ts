@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AuditSink, bestEffort } from '../../audit/sink.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import { randomId } from '../../core/ids.js';
 import { redirectTarget } from '../../core/redirect-target.js';
@@ -67,6 +68,7 @@ export interface HandoffDeps {
   page: ErrorPageRenderer;
   context(req: IncomingMessage): RequestContext;
   logger: { error(obj: object, msg: string): void };
+  clock?: Clock;
 }
 
 export interface Handoff {
@@ -82,6 +84,7 @@ const invalid = (why: string) => new GatehouseError('app_handoff_invalid', `Sign
 
 export function createHandoff(deps: HandoffDeps): Handoff {
   const scheme = new URL(deps.publicUrl).protocol;
+  const clock = deps.clock ?? systemClock;
 
   const fail = async (req: IncomingMessage, res: ServerResponse, err: unknown, app?: HttpApp) => {
     const ctx = deps.context(req);
@@ -169,7 +172,7 @@ export function createHandoff(deps: HandoffDeps): Handoff {
     const session = await deps.sessions.get(record.sessionId);
     if (!session) throw invalid('your Gatehouse session has ended');
     const id = randomId(32);
-    const ttl = Math.max(1, Math.floor((session.expiresAt - Date.now()) / 1000));
+    const ttl = Math.max(1, Math.floor((session.expiresAt - clock.now()) / 1000));
     await setJson(deps.store, appSessionKey(id), { app: app.name, sessionId: session.id } satisfies AppSessionRecord, ttl);
     deps.cookies.set(res, APP_SESSION_COOKIE, id, { maxAgeSeconds: ttl });
     redirect(res, target);

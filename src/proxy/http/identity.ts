@@ -1,13 +1,13 @@
 import { fromClaims, GATEWAY_AUDIENCE, toClaims } from '../../tokens/gateway-token.js';
 import { appAudience, FORWARD_AUTH_AUDIENCE } from '../../core/audiences.js';
 import { canUseApp, resolveAccess, type Access, type Policy } from '../../access/index.js';
-import { claimValues } from '../../access/claims.js';
+import { renderTemplate } from '../../access/templates.js';
 import type { AuditSink } from '../../audit/sink.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import { sha256Hex } from '../../core/ids.js';
 import type { ExternalIdentity, RequestContext } from '../../core/types.js';
-import { SESSION_ENDED_CHANNEL, sessionRef, type SessionManager } from '../../sessions/sessions.js';
+import { sessionRef, type SessionManager } from '../../sessions/sessions.js';
 import { getJson, type Store } from '../../store/store.js';
-import { subscribeUntilClosed } from '../../store/subscription.js';
 import type { TokenIssuer } from '../../tokens/issuer.js';
 import type { HttpApp } from './apps.js';
 import { ExpiringCache } from './cache.js';
@@ -76,10 +76,6 @@ export interface IdentityEngine {
   rejected(credential: Credential): boolean;
   /** Drops everything cached for a gateway session (by its sessionRef digest). */
   revoke(ref: string): void;
-  /** Whether session ends announced by other replicas are being received. */
-  listening(): boolean;
-  /** A SessionManager that also revokes cached decisions (here and, through the store, on other replicas). */
-  watch(sessions: SessionManager): SessionManager;
   close(): Promise<void>;
 }
 
@@ -89,8 +85,7 @@ export interface IdentityEngineOptions {
   audit: AuditSink;
   issuer: TokenIssuer;
   policy: Policy;
-  logger: { warn(obj: object, msg: string): void };
-  now?: () => number;
+  clock?: Clock;
 }
 
 const credentialKey = (c: Credential): string =>
@@ -99,7 +94,8 @@ const decisionKey = (c: Credential, app: HttpApp | undefined, groups: string[] |
   `${credentialKey(c)}\n${app?.name ?? ''}\n${groups?.join(',') ?? ''}`;
 
 export function createIdentityEngine(options: IdentityEngineOptions): IdentityEngine {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
   const viewers = new ExpiringCache<Viewer | null>(MAX_ENTRIES);
   const decisions = new ExpiringCache<Decision>(MAX_ENTRIES);
   const assertions = new ExpiringCache<{ token: string; exp: number; ref: string }>(MAX_ENTRIES);
@@ -177,6 +173,10 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
     });
   };
 
+  /** Header templates (src/access/templates.ts); list items are encoded so a `,` inside one cannot split it. */
+  const renderHeader = (template: string, identity: ExternalIdentity, access: Access): string =>
+    renderTemplate(template, identity, { groupPrefix: options.policy.groupPrefixes[identity.connector] ?? '', roles: access.roles, listItem });
+
   const compute = async (credential: Credential, app: HttpApp | undefined, ctx: DecisionContext): Promise<Decision | null> => {
     const viewer = await viewerFor(credential);
     if (!viewer) return null;
@@ -197,7 +197,7 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
       if (identity.email) headers.push(['x-forwarded-email', headerSafe(identity.email)]);
       headers.push(['x-forwarded-groups', headerSafe(identity.groups.map(listItem).join(','))]);
       headers.push(['gatehouse-jwt-assertion', assertion]);
-      for (const [name, template] of app?.headers ?? []) headers.push([name, headerSafe(renderTemplate(template, identity, access, options.policy))]);
+      for (const [name, template] of app?.headers ?? []) headers.push([name, headerSafe(renderHeader(template, identity, access))]);
       if (app) await noteFirstUse(viewer, app, ctx);
     } else {
       await options.audit.emit({
@@ -241,57 +241,11 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
       decisions.deleteWhere((d) => d.viewer.sessionRef === ref);
       assertions.deleteWhere((a) => a.ref === ref);
     },
-    listening: () => subscription.listening(),
-    watch(sessions) {
-      return {
-        ...sessions,
-        async destroy(id) {
-          await sessions.destroy(id);
-          const ref = sessionRef(id);
-          engine.revoke(ref);
-          await options.store.publish(SESSION_ENDED_CHANNEL, ref).catch((err: Error) => options.logger.warn({ err: err.message }, 'could not announce a session end to other replicas'));
-        },
-      };
-    },
-    close: () => subscription.close(),
+    close: () => stopWatching(),
   };
 
-  // Other replicas announce logouts through the store; until the subscription stands, the short
-  // DECISION_TTL_MS bounds how long an ended session is still honoured.
-  const subscription = subscribeUntilClosed(options.store, SESSION_ENDED_CHANNEL, (ref) => engine.revoke(ref));
+  // Ends here and on other replicas (through the store); until the store subscription stands,
+  // the short DECISION_TTL_MS bounds how long an ended session is still honoured.
+  const stopWatching = options.sessions.onEnded(({ ref }) => engine.revoke(ref));
   return engine;
-}
-
-const TEMPLATE = /\{\{\s*([a-z_]+)(?:\.([A-Za-z0-9_.-]+))?\s*\}\}/g;
-
-/**
- * Header templates: {{username}}, {{email}}, {{email.local}}, {{email.domain}}, {{groups}},
- * {{roles}}, {{connector}}, {{subject}}, {{external.<claim>}}; lists are joined with ",".
- * One pass, so values from the IdP are never expanded again.
- */
-export function renderTemplate(template: string, identity: ExternalIdentity, access: Access, policy: Policy): string {
-  return template.replace(TEMPLATE, (_m, ns: string, field: string | undefined) => {
-    const email = identity.email ?? '';
-    switch (ns) {
-      case 'username':
-        return identity.username;
-      case 'email':
-        return field === 'local' ? email.split('@')[0] : field === 'domain' ? (email.split('@')[1] ?? '') : email;
-      case 'groups':
-        return identity.groups.map(listItem).join(',');
-      case 'roles':
-        return access.roles.map(listItem).join(',');
-      case 'connector':
-        return identity.connector;
-      case 'subject':
-        return identity.subject;
-      case 'external': {
-        if (!field) return '';
-        const prefix = field === 'groups' ? (policy.groupPrefixes[identity.connector] ?? '') : '';
-        return claimValues(identity, field).map((v) => listItem(prefix + v)).join(',');
-      }
-      default:
-        return '';
-    }
-  });
 }

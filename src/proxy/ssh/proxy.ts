@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import ssh2, { type AuthContext, type Client, type Connection, type PublicKeyAuthContext, type Server } from 'ssh2';
 import { allowedLogins, resolveAccess, type Access, type Policy } from '../../access/index.js';
+import { checkNodeLogin } from '../../access/node-login.js';
 import { type AuditSink, bestEffort } from '../../audit/sink.js';
 import type { SshConfig, SshNodeConfig } from '../../config/schema.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
@@ -213,8 +214,8 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
         if (!result) return ctx.reject(['publickey']);
         const login = ctx.username;
         const { identity, access } = result;
-        const allowed = allowedLogins(access, node.labels);
-        if (identity.username !== jump.outer.identity.username || !allowed.includes(login)) {
+        const { allowed: mayLogIn, logins: allowed } = checkNodeLogin(access, node, login);
+        if (identity.username !== jump.outer.identity.username || !mayLogIn) {
           const why = allowed.length
             ? `gatehouse: ${identity.username} may not log in as "${login}" on ${node.name} (allowed: ${allowed.join(', ')}).`
             : `gatehouse: ${identity.username} has no login on ${node.name}.`;

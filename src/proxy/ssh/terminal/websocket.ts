@@ -1,17 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { allowedLogins, resolveAccess, type Policy } from '../../../access/index.js';
+import { resolveAccess, type Policy } from '../../../access/index.js';
+import { checkNodeLogin } from '../../../access/node-login.js';
 import { type AuditSink, bestEffort } from '../../../audit/sink.js';
 import type { SshConfig } from '../../../config/schema.js';
 import { isGatehouseError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { RequestContext } from '../../../core/types.js';
 import type { Recorder } from '../../../recording/recorder.js';
-import { SESSION_ENDED_CHANNEL, sessionRef, type SessionManager } from '../../../sessions/sessions.js';
+import { sessionRef, type SessionManager } from '../../../sessions/sessions.js';
 import type { SshCa } from '../../../ssh-ca/ca.js';
-import type { Store } from '../../../store/store.js';
-import { subscribeUntilClosed } from '../../../store/subscription.js';
 import { sendRawError } from '../../upgrade-response.js';
 import { bridgeSession } from '../session.js';
 import { connectUpstream } from '../upstream.js';
@@ -23,9 +22,8 @@ export interface WebTerminalDeps {
   ssh: SshConfig;
   publicUrl: string;
   policy: Policy;
+  /** Also tells of sessions ending (on any replica): a terminal ends with the session it belongs to. */
   sessions: SessionManager;
-  /** Where logouts are announced (by any replica): a terminal ends with the session it belongs to. */
-  store: Store;
   /** The gateway session id a request carries (its session cookie), given by the web layer. */
   sessionId(req: IncomingMessage): string | undefined;
   ca: SshCa;
@@ -51,8 +49,12 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
   const emit = bestEffort(deps.audit, deps.logger);
   // Open terminals, with the gateway session each belongs to.
   const open = new Set<{ sessionRef: string; end(reason: string): void }>();
-  const signedOut = subscribeUntilClosed(deps.store, SESSION_ENDED_CHANNEL, (ref) => {
-    for (const terminal of open) if (terminal.sessionRef === ref) terminal.end('signed out');
+  const stopWatching = deps.sessions.onEnded(({ ref, reason }) => {
+    for (const terminal of open) {
+      if (terminal.sessionRef !== ref) continue;
+      open.delete(terminal); // one end may be heard twice: tell the browser once
+      terminal.end(reason === 'expired' ? 'the Gatehouse session expired' : 'signed out');
+    }
   });
 
   async function accept(req: IncomingMessage, socket: Duplex, head: Buffer, nodeName: string) {
@@ -68,13 +70,13 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
     const identity = session.identity;
     const access = resolveAccess(identity, deps.policy);
     const login = url.searchParams.get('login') ?? '';
-    const node = nodes.get(nodeName);
-    const allowed = node ? allowedLogins(access, node.labels) : [];
-    if (!node || !allowed.includes(login)) {
-      const reason = !node ? 'unknown_node' : allowed.length ? 'login_not_allowed' : 'no_login_on_node';
+    const check = checkNodeLogin(access, nodes.get(nodeName), login);
+    if (!check.allowed) {
+      const { reason, node, logins: allowed } = check;
       emit({ type: 'access.denied', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason, context, details: { node: nodeName.slice(0, 128), login: login.slice(0, 64), allowed, via: 'web-terminal' } });
       return sendRawError(socket, 403, reason, node ? `${identity.username} may not log in as "${login}" on ${node.name}.` : `Unknown node "${nodeName}".`);
     }
+    const { node } = check;
     let upstream;
     try {
       upstream = await connectUpstream({ node, login, user: identity.username, access, ca: deps.ca, requireHostKey: deps.ssh.require_host_key });
@@ -130,7 +132,7 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
       return true;
     },
     close() {
-      void signedOut.close();
+      void stopWatching();
       for (const ws of wss.clients) ws.close(1001);
       wss.close();
     },

@@ -4,8 +4,9 @@ import { resolveAccess } from '../../../../src/access/index.js';
 import { parseConfig } from '../../../../src/config/load.js';
 import type { ExternalIdentity } from '../../../../src/core/types.js';
 import { createAppRegistry, hostnameOf } from '../../../../src/proxy/http/apps.js';
-import { renderTemplate } from '../../../../src/proxy/http/identity.js';
-import { rewriteLocation } from '../../../../src/proxy/http/index.js';
+import { renderTemplate } from '../../../../src/access/templates.js';
+import { listItem } from '../../../../src/proxy/http/headers.js';
+import { rewriteLocation } from '../../../../src/proxy/http/target.js';
 import { createForwarder } from '../../../../src/proxy/http/forward.js';
 import { ConfigError } from '../../../../src/core/config-error.js';
 
@@ -85,10 +86,10 @@ test('redirect rewriting: upstream URLs and the Host we sent go back to the publ
 test('header templates render identity fields once (IdP values are not expanded again)', () => {
   const identity: ExternalIdentity = { connector: 'corp', subject: 's1', username: 'ana', email: 'ana@example.com', groups: ['team-a', '{{email}}'], claims: { dept: 'ops' } };
   const policy = { roles: [{ name: 'dev', kubernetes_groups: [], kubernetes_users: [], logins: [], node_labels: {}, apps: [], port_forwarding: false, agent_forwarding: false, ssh_revoke: false, deny: { kubernetes_groups: [], kubernetes_users: [], logins: [], apps: [] } }], mappings: [{ match: { connector: 'corp' }, roles: ['dev'] }], groupPrefixes: { corp: 'corp:' } };
-  const access = resolveAccess(identity, policy);
-  assert.equal(renderTemplate('{{username}} <{{email}}> {{email.local}}@{{email.domain}}', identity, access, policy), 'ana <ana@example.com> ana@example.com');
-  assert.equal(renderTemplate('{{groups}}|{{roles}}|{{connector}}|{{subject}}', identity, access, policy), 'team-a,{{email}}|dev|corp|s1');
-  assert.equal(renderTemplate('{{external.dept}} {{external.groups}} {{nope}}', identity, access, policy), 'ops corp:team-a,corp:{{email}} ');
+  const values = { groupPrefix: policy.groupPrefixes.corp, roles: resolveAccess(identity, policy).roles, listItem };
+  assert.equal(renderTemplate('{{username}} <{{email}}> {{email.local}}@{{email.domain}}', identity, values), 'ana <ana@example.com> ana@example.com');
+  assert.equal(renderTemplate('{{groups}}|{{roles}}|{{connector}}|{{subject}}', identity, values), 'team-a,{{email}}|dev|corp|s1');
+  assert.equal(renderTemplate('{{external.dept}} {{external.groups}} {{nope}}', identity, values), 'ops corp:team-a,corp:{{email}} ');
 });
 
 test('a Host header with anything but name[:port] matches no app', () => {
