@@ -1,5 +1,5 @@
 import { createReadStream, readFileSync } from 'node:fs';
-import { serveAsset } from '../static-asset.js';
+import { readPageScript, serveAsset } from '../static-asset.js';
 import { createRequire } from 'node:module';
 import { Router, type Request, type Response } from 'express';
 import { GatehouseError } from '../../core/errors.js';
@@ -10,7 +10,7 @@ import { loginRedirect } from '../../core/redirect-target.js';
 import { redirectPolicyOf, type WebDeps } from '../deps.js';
 import { asyncHandler, currentSession } from '../middleware.js';
 import { requirePrincipal, type Principal } from '../principal.js';
-import { RECORDING_PLAYER_JS, recordingPage, recordingsPage } from '../views/recordings.js';
+import { recordingPage, recordingsPage } from '../views/recordings.js';
 
 const require = createRequire(import.meta.url);
 /** The player is served from node_modules: no CDN (CSP script-src 'self'). */
@@ -137,6 +137,6 @@ export function recordingRoutes(deps: WebDeps & { recordings?: RecordingStore })
 
   serveAsset(router, '/static/asciinema-player.min.js', 'application/javascript', () => readFileSync(PLAYER_JS));
   serveAsset(router, '/static/asciinema-player.css', 'text/css', () => readFileSync(PLAYER_CSS));
-  serveAsset(router, '/static/recording-player.js', 'application/javascript', () => RECORDING_PLAYER_JS);
+  serveAsset(router, '/static/recording-player.js', 'application/javascript', () => readPageScript('recording-player.js'));
   return router;
 }

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { serveAsset } from '../static-asset.js';
+import { readPageScript, serveAsset } from '../static-asset.js';
 import { createRequire } from 'node:module';
 import { Router } from 'express';
-import { allowedLogins } from '../../access/index.js';
+import { checkNodeLogin } from '../../access/node-login.js';
 import { GatehouseError } from '../../core/errors.js';
 import { loginRedirect } from '../../core/redirect-target.js';
 import { redirectPolicyOf, type WebDeps } from '../deps.js';
 import { asyncHandler, currentSession } from '../middleware.js';
 import { requirePrincipal } from '../principal.js';
-import { terminalPage, WEB_TERMINAL_JS } from '../views/terminal.js';
+import { terminalPage } from '../views/terminal.js';
 
 const require = createRequire(import.meta.url);
 /** xterm.js is served from node_modules: no CDN (CSP script-src 'self'). */
@@ -33,10 +33,9 @@ export function terminalRoutes(deps: WebDeps): Router {
       const { identity, access } = await requirePrincipal(deps, req);
       const name = String(req.params.node);
       const login = typeof req.query.login === 'string' ? req.query.login : '';
-      const node = nodes.get(name);
-      const allowed = node ? allowedLogins(access, node.labels) : [];
-      if (!node || !allowed.includes(login)) {
-        const reason = !node ? 'unknown_node' : allowed.length ? 'login_not_allowed' : 'no_login_on_node';
+      const check = checkNodeLogin(access, nodes.get(name), login);
+      if (!check.allowed) {
+        const { reason, node, logins: allowed } = check;
         await deps.audit.emit({ type: 'access.denied', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason, context: res.locals.ctx, details: { node: name.slice(0, 128), login: login.slice(0, 64), allowed, via: 'web-terminal' } });
         const message = !node
           ? `Unknown node "${name}".`
@@ -46,13 +45,13 @@ export function terminalRoutes(deps: WebDeps): Router {
         throw new GatehouseError(reason, message, { status: 403 });
       }
       res.setHeader('cache-control', 'no-store');
-      res.type('html').send(terminalPage({ demo: deps.demo, user: identity.username, node: node.name, login }));
+      res.type('html').send(terminalPage({ demo: deps.demo, user: identity.username, node: check.node.name, login }));
     }),
   );
 
   serveAsset(router, '/static/xterm.js', 'application/javascript', () => readFileSync(XTERM_JS));
   serveAsset(router, '/static/xterm.css', 'text/css', () => readFileSync(XTERM_CSS));
   serveAsset(router, '/static/xterm-addon-fit.js', 'application/javascript', () => readFileSync(XTERM_FIT_JS));
-  serveAsset(router, '/static/web-terminal.js', 'application/javascript', () => WEB_TERMINAL_JS);
+  serveAsset(router, '/static/web-terminal.js', 'application/javascript', () => readPageScript('web-terminal.js'));
   return router;
 }

@@ -66,13 +66,3 @@ export function recordingPage(options: { demo: boolean; user: string; meta: Reco
 <script src="/static/recording-player.js"></script>`,
   });
 }
-
-/** Starts the player on the page's #player element (CSP allows no inline script). */
-export const RECORDING_PLAYER_JS = `(function () {
-  var el = document.getElementById('player');
-  if (!el || !window.AsciinemaPlayer) return;
-  window.gatehousePlayer = window.AsciinemaPlayer.create(el.dataset.src, el, {
-    cols: Number(el.dataset.cols) || 80, rows: Number(el.dataset.rows) || 24, fit: 'width', idleTimeLimit: 2, preload: true, autoPlay: true
-  });
-})();
-`;
