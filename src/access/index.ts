@@ -10,4 +10,4 @@ export function policyFromConfig(config: { roles: RoleSpec[]; mappings: MappingS
     groupPrefixes: Object.fromEntries(config.connectors.map((c) => [c.id, c.groups_prefix])),
   };
 }
-export { entitle, type ClusterGrant, type Entitlement } from './entitlements.js';
+export { entitle } from './entitlements.js';

@@ -5,7 +5,7 @@ import { createFileAuditBackend } from './file.js';
 import { createPostgresAuditBackend } from './postgres.js';
 import type { AuditBackend } from './reader.js';
 
-export type { AuditBackend, AuditReader, AuditPage, AuditStatus } from './reader.js';
+export type { AuditBackend } from './reader.js';
 
 /** The `audit` config section (structural, so audit depends on nothing but core). */
 export interface AuditSettings {

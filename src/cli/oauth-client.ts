@@ -120,8 +120,6 @@ export function createOAuthClient(server: string, log: (line: string) => void = 
   };
 }
 
-export type OAuthClient = ReturnType<typeof createOAuthClient>;
-
 async function fetchJson<T>(url: string, init?: RequestInit): Promise<T> {
   let res: Response;
   try {

@@ -21,7 +21,7 @@ import { createProviderConfiguration, DEFAULT_ID_TOKEN_TTL, DEFAULT_TITLE, index
 import { mountInteractions } from './interactions.js';
 import type { EmbeddedIdp, EmbeddedIdpOptions } from './types.js';
 
-export type { EmbeddedIdp, EmbeddedIdpClient, EmbeddedIdpLoginLimit, EmbeddedIdpOptions, EmbeddedIdpUser } from './types.js';
+export type { EmbeddedIdp, EmbeddedIdpOptions, EmbeddedIdpUser } from './types.js';
 
 export async function createEmbeddedIdp(options: EmbeddedIdpOptions): Promise<EmbeddedIdp> {
   const issuer = options.issuer.replace(/\/+$/, '');

@@ -59,4 +59,3 @@ export const textOf = (el: Element | undefined): string | undefined => (el ? (el
 
 export const attr = (el: Element | undefined, name: string): string | undefined => (el && el.hasAttribute(name) ? el.getAttribute(name)! : undefined);
 
-export const serialize = (node: Node): string => String(node);

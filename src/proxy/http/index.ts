@@ -22,8 +22,6 @@ import { createUpstreamTargets } from './target.js';
 import { createAppUpgrade } from './upgrade.js';
 import { createUpstreamHealth } from './upstream-health.js';
 
-export { createAppRegistry } from './apps.js';
-
 /**
  * HTTP application access, dispatched at the http.Server before Express (the data path must not
  * pay for its router): host-based and path-based apps, the host apps' sign-in hand-off

@@ -1,2 +1,2 @@
 // The escaping helpers live in core (the demo IdP renders pages too); web's views import them here.
-export { SafeHtml, escapeHtml, html } from '../../core/html.js';
+export { SafeHtml, html } from '../../core/html.js';

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,6 @@ export function schemaDir(): string {
   return found;
 }
 
-export const xmllintAvailable = (binary = 'xmllint'): boolean => spawnSync(binary, ['--version']).status === 0;
 
 export function createXmllintValidator(options: { binary?: string; concurrency?: number; timeoutMs?: number } = {}): SchemaValidator {
   const binary = options.binary ?? 'xmllint';
