@@ -8,17 +8,55 @@ import tseslint from 'typescript-eslint';
 // package, which is not a direct dependency. (TypeScript files get no-undef from tsc instead.)
 const nodeGlobals = Object.fromEntries(
   [
-    'process', 'console', 'Buffer', 'URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder',
-    'AbortController', 'AbortSignal', 'fetch', 'Headers', 'Request', 'Response', 'FormData', 'Blob',
-    'structuredClone', 'queueMicrotask', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval',
-    'setImmediate', 'clearImmediate', 'performance', 'crypto', 'globalThis',
+    'process',
+    'console',
+    'Buffer',
+    'URL',
+    'URLSearchParams',
+    'TextEncoder',
+    'TextDecoder',
+    'AbortController',
+    'AbortSignal',
+    'fetch',
+    'Headers',
+    'Request',
+    'Response',
+    'FormData',
+    'Blob',
+    'structuredClone',
+    'queueMicrotask',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+    'setImmediate',
+    'clearImmediate',
+    'performance',
+    'crypto',
+    'globalThis',
   ].map((name) => [name, 'readonly']),
 );
 const browserGlobals = Object.fromEntries(
   [
-    'window', 'document', 'navigator', 'location', 'history', 'localStorage', 'sessionStorage',
-    'HTMLElement', 'Element', 'Event', 'CustomEvent', 'EventSource', 'WebSocket', 'requestAnimationFrame',
-    'cancelAnimationFrame', 'ResizeObserver', 'MutationObserver', 'alert', 'confirm',
+    'window',
+    'document',
+    'navigator',
+    'location',
+    'history',
+    'localStorage',
+    'sessionStorage',
+    'HTMLElement',
+    'Element',
+    'Event',
+    'CustomEvent',
+    'EventSource',
+    'WebSocket',
+    'requestAnimationFrame',
+    'cancelAnimationFrame',
+    'ResizeObserver',
+    'MutationObserver',
+    'alert',
+    'confirm',
   ].map((name) => [name, 'readonly']),
 );
 
@@ -40,7 +78,26 @@ const unusedVars = [
 // `proxy` is the files directly in src/proxy/ shared by the proxies, and a key ending in .ts is one
 // file whose rule replaces its folder's.
 const PROXY = ['core', 'access', 'tokens', 'audit', 'recording', 'sessions', 'store', 'proxy', 'type:config'];
-const EVERYTHING = ['core', 'config', 'store', 'audit', 'recording', 'access', 'sessions', 'tokens', 'ssh-ca', 'demo-idp', 'connectors', 'kube', 'metrics', 'proxy', 'proxy/http', 'proxy/kube', 'proxy/ssh', 'web'];
+const EVERYTHING = [
+  'core',
+  'config',
+  'store',
+  'audit',
+  'recording',
+  'access',
+  'sessions',
+  'tokens',
+  'ssh-ca',
+  'demo-idp',
+  'connectors',
+  'kube',
+  'metrics',
+  'proxy',
+  'proxy/http',
+  'proxy/kube',
+  'proxy/ssh',
+  'web',
+];
 const CLI = ['core', 'config', 'access', 'audit', 'kube', 'recording', 'ssh-ca'];
 export const boundaries = {
   core: [],
@@ -101,13 +158,7 @@ const boundaryBlocks = Object.entries(boundaries).map(([key, allowed]) => {
 });
 
 export default defineConfig(
-  globalIgnores([
-    'dist/',
-    'node_modules/',
-    'session-recordings/',
-    'data/',
-    'coverage/',
-  ]),
+  globalIgnores(['dist/', 'node_modules/', 'session-recordings/', 'data/', 'coverage/']),
   js.configs.recommended,
   tseslint.configs.recommended,
   {

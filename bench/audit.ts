@@ -88,10 +88,14 @@ async function benchFile() {
         const fd = openSync(naive, 'a');
         let baseline: number;
         try {
-          baseline = await throughput(async (i) => {
-            writeSync(fd, `${JSON.stringify(toUnchainedEvent(input(i)))}\n`);
-            fsyncSync(fd);
-          }, 500, 1);
+          baseline = await throughput(
+            async (i) => {
+              writeSync(fd, `${JSON.stringify(toUnchainedEvent(input(i)))}\n`);
+              fsyncSync(fd);
+            },
+            500,
+            1,
+          );
         } finally {
           closeSync(fd);
         }
@@ -129,9 +133,14 @@ async function benchFile() {
             const ours = await median(() => q.query(full), 3);
             const naiveScan = await median(async () => {
               // Client-side search: read and parse everything, filter, take the newest 50.
-              const all = auditFiles(queryDir).flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent));
+              const all = auditFiles(queryDir).flatMap((f) =>
+                readFileSync(f, 'utf8')
+                  .split('\n')
+                  .filter(Boolean)
+                  .map((l) => JSON.parse(l) as AuditEvent),
+              );
               const user = query.user;
-              return all.filter((e) => (user === undefined || e.user === user)).slice(-50);
+              return all.filter((e) => user === undefined || e.user === user).slice(-50);
             }, 1);
             return [ms(ours), ms(naiveScan), ratio(naiveScan, ours)];
           }),
@@ -148,7 +157,11 @@ async function benchFile() {
           for (const f of auditFiles(queryDir)) createHash('sha256').update(readFileSync(f)).digest();
           const floorSecs = (performance.now() - floorStart) / 1000;
           if (!result.ok) throw new Error('bench chain does not verify');
-          return [fmt(result.events / verifySecs), `${fmt(result.events / floorSecs)} (one SHA-256 over the files, ${fmt(bytes / 1e6)} MB)`, ratio(result.events / verifySecs, result.events / floorSecs)];
+          return [
+            fmt(result.events / verifySecs),
+            `${fmt(result.events / floorSecs)} (one SHA-256 over the files, ${fmt(bytes / 1e6)} MB)`,
+            ratio(result.events / verifySecs, result.events / floorSecs),
+          ];
         }),
       );
     } finally {
@@ -174,7 +187,9 @@ async function benchPostgres() {
   const spool = mkdtempSync(join(tmpdir(), 'gh-bench-spool-'));
   const backends: AuditBackend[] = [];
   try {
-    const created = await tryRow('PostgreSQL: schema', () => admin.query(`CREATE SCHEMA "${schema}"; CREATE TABLE "${schema}".naive (id uuid PRIMARY KEY, doc text NOT NULL)`));
+    const created = await tryRow('PostgreSQL: schema', () =>
+      admin.query(`CREATE SCHEMA "${schema}"; CREATE TABLE "${schema}".naive (id uuid PRIMARY KEY, doc text NOT NULL)`),
+    );
     if (!created.ok) {
       rows.push(failedCells('PostgreSQL: creating a throwaway schema (nothing else measured)', created.cell, WIDTH));
       return;
@@ -184,10 +199,14 @@ async function benchPostgres() {
     rows.push(
       await row('PostgreSQL: durable appends/s', WIDTH, async () => {
         // Baseline: one autocommitted INSERT per event, one connection.
-        const baseline = await throughput(async (i) => {
-          const e = toUnchainedEvent(input(i));
-          await admin.query(`INSERT INTO "${schema}".naive VALUES ($1, $2)`, [e.id, JSON.stringify(e)]);
-        }, 1000, 1);
+        const baseline = await throughput(
+          async (i) => {
+            const e = toUnchainedEvent(input(i));
+            await admin.query(`INSERT INTO "${schema}".naive VALUES ($1, $2)`, [e.id, JSON.stringify(e)]);
+          },
+          1000,
+          1,
+        );
         await b.emit(input(0));
         const serial = await throughput((i) => b.emit(input(i)), 500, 1);
         const grouped = await throughput((i) => b.emit(input(i)), 30_000, 64);
@@ -204,7 +223,12 @@ async function benchPostgres() {
       const floorStart = performance.now();
       for (const { doc } of docs) createHash('sha256').update(doc).digest();
       const floorSecs = (performance.now() - floorStart) / 1000;
-      return [`PostgreSQL: chain verification, events/s (${fmt(result.events)} events)`, fmt(result.events / secs), `${fmt(result.events / floorSecs)} (SHA-256 per stored doc, already fetched)`, ratio(result.events / secs, result.events / floorSecs)];
+      return [
+        `PostgreSQL: chain verification, events/s (${fmt(result.events)} events)`,
+        fmt(result.events / secs),
+        `${fmt(result.events / floorSecs)} (SHA-256 per stored doc, already fetched)`,
+        ratio(result.events / secs, result.events / floorSecs),
+      ];
     });
     rows.push(verified.ok ? verified.value : failedCells('PostgreSQL: chain verification, events/s', verified.cell, WIDTH));
 
@@ -262,7 +286,10 @@ async function benchPostgres() {
             const where: string[] = [];
             const params: unknown[] = [];
             if (query.user) where.push(`"user" = $${params.push(query.user)}`);
-            if (query.types) where.push(query.types[0].endsWith('.*') ? `type LIKE $${params.push(query.types[0].slice(0, -1) + '%')}` : `type = $${params.push(query.types[0])}`);
+            if (query.types)
+              where.push(
+                query.types[0].endsWith('.*') ? `type LIKE $${params.push(query.types[0].slice(0, -1) + '%')}` : `type = $${params.push(query.types[0])}`,
+              );
             if (query.outcome) where.push(`outcome = $${params.push(query.outcome)}`);
             if (query.session_id) where.push(`session_id = $${params.push(query.session_id)}`);
             if (query.cluster) where.push(`cluster = $${params.push(query.cluster)}`);
@@ -280,7 +307,9 @@ async function benchPostgres() {
     }
   } finally {
     for (const b of backends) await b.close().catch(() => undefined);
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch((err: unknown) => log(`postgres: could not drop schema ${schema}: ${errorMessage(err)}`));
+    await admin
+      .query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      .catch((err: unknown) => log(`postgres: could not drop schema ${schema}: ${errorMessage(err)}`));
     await admin.end().catch(() => undefined);
     rmSync(spool, { recursive: true, force: true });
   }
@@ -288,11 +317,16 @@ async function benchPostgres() {
 
 const started = performance.now();
 // Each half catches its own rows; what escapes (setup, cleanup) becomes one failed row.
-for (const [name, half] of [['File backend', benchFile], ['PostgreSQL backend', benchPostgres]] as const) {
+for (const [name, half] of [
+  ['File backend', benchFile],
+  ['PostgreSQL backend', benchPostgres],
+] as const) {
   const r = await tryRow(name, half);
   if (!r.ok) rows.push(failedCells(name, r.cell, WIDTH));
 }
 console.log(`\n| measurement | Gatehouse | baseline | ratio |\n|---|---|---|---|`);
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-console.log(`\n(${process.arch}, ${(await import('node:os')).cpus().length} cores, Node ${process.version}; total ${fmt((performance.now() - started) / 1000, 0)} s)`);
+console.log(
+  `\n(${process.arch}, ${(await import('node:os')).cpus().length} cores, Node ${process.version}; total ${fmt((performance.now() - started) / 1000, 0)} s)`,
+);
 if (failedRows > 0) process.exitCode = 1;

@@ -114,7 +114,10 @@ async function main() {
   while (!(await tcpReachable('127.0.0.1', upstreamPort, 200))) await new Promise((r) => setTimeout(r, 50));
   const direct = `http://127.0.0.1:${upstreamPort}`;
   const minimalPort = await closedPort();
-  const minimal = spawn(process.execPath, ['-e', MINIMAL_NODE_PROXY], { env: { ...process.env, PORT: String(minimalPort), UPSTREAM: String(upstreamPort) }, stdio: 'inherit' });
+  const minimal = spawn(process.execPath, ['-e', MINIMAL_NODE_PROXY], {
+    env: { ...process.env, PORT: String(minimalPort), UPSTREAM: String(upstreamPort) },
+    stdio: 'inherit',
+  });
   while (!(await tcpReachable('127.0.0.1', minimalPort, 200))) await new Promise((r) => setTimeout(r, 50));
 
   const setup = await startAppsGateway([{ name: 'bench', upstream: direct, path: '/apps/bench/', trust_gateway_origin: true, roles: ['dev'] }]);
@@ -224,7 +227,8 @@ async function main() {
   /** The result of one scenario and body, undefined when it failed. */
   const get = (body: string, scenario: string) => rows.find((x) => x.body === body && x.scenario === scenario)?.r;
   /** a / b to `digits`, or n/a when either side is missing (a failed row). */
-  const over = (a: number | undefined, b: number | undefined, digits = 2) => (a === undefined || b === undefined || !Number.isFinite(a / b) ? 'n/a' : (a / b).toFixed(digits));
+  const over = (a: number | undefined, b: number | undefined, digits = 2) =>
+    a === undefined || b === undefined || !Number.isFinite(a / b) ? 'n/a' : (a / b).toFixed(digits);
   for (const { scenario, body, r, error, proxyUs, upstreamUs } of rows) {
     if (!r) {
       lines.push(`| ${scenario} | ${body} | ${error} | | | | | | | |`);
@@ -232,7 +236,9 @@ async function main() {
     }
     const d = get(body, 'direct');
     const n = get(body, 'nginx proxy_pass');
-    lines.push(`| ${scenario} | ${body} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${over(r.rps, d?.rps)} | ${over(r.rps, n?.rps)} | ${proxyUs.map((us) => us.toFixed(1)).join(' + ') || '–'} | ${upstreamUs.toFixed(1)} | ${r.errors} |`);
+    lines.push(
+      `| ${scenario} | ${body} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${over(r.rps, d?.rps)} | ${over(r.rps, n?.rps)} | ${proxyUs.map((us) => us.toFixed(1)).join(' + ') || '–'} | ${upstreamUs.toFixed(1)} | ${r.errors} |`,
+    );
   }
   lines.push('', 'Targets (issue 7): Gatehouse proxy ≥ 0.60 × nginx proxy_pass req/s; p99 ≤ direct p99 + 2 ms.');
   for (const body of ['12 B', '64 KB']) {
@@ -254,7 +260,13 @@ async function main() {
   }
   const d1 = unloaded.find((x) => x.scenario === 'direct')?.r;
   const added = (a: number, b: number | undefined) => (b === undefined ? 'n/a' : (a - b).toFixed(3));
-  lines.push('', `One connection (no queueing), 12 B, ${SECONDS} s each:`, '', '| scenario | req/s | p50 ms | p99 ms | p50 added | p99 added |', '|---|---:|---:|---:|---:|---:|');
+  lines.push(
+    '',
+    `One connection (no queueing), 12 B, ${SECONDS} s each:`,
+    '',
+    '| scenario | req/s | p50 ms | p99 ms | p50 added | p99 added |',
+    '|---|---:|---:|---:|---:|---:|',
+  );
   for (const { scenario, r, error } of unloaded) {
     if (!r) lines.push(`| ${scenario} | ${error} | | | | |`);
     else lines.push(`| ${scenario} | ${Math.round(r.rps)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${added(r.p50, d1?.p50)} | ${added(r.p99, d1?.p99)} |`);

@@ -29,14 +29,22 @@ const tls = makeTls();
 const saToken = randomBytes(24).toString('base64url');
 writeFileSync(join(tls.dir, 'sa-token'), saToken, { mode: 0o600 });
 const dataDir = mkdtempSync(join(tmpdir(), 'gh-bench-kproxy-'));
-const standin = await startServer<ReadyMessage & { listBytes: number }>(new URL('./lib/kube-apiserver-standin.ts', import.meta.url), { BENCH_TOKEN: saToken, BENCH_TLS_DIR: tls.dir });
+const standin = await startServer<ReadyMessage & { listBytes: number }>(new URL('./lib/kube-apiserver-standin.ts', import.meta.url), {
+  BENCH_TOKEN: saToken,
+  BENCH_TLS_DIR: tls.dir,
+});
 const gateway = await startServer<ReadyMessage & { ca: string; token: string }>(new URL('./lib/kube-proxy-gateway-server.ts', import.meta.url), {
   BENCH_DATA_DIR: dataDir,
   BENCH_UPSTREAM: standin.ready.url,
   BENCH_TLS_DIR: tls.dir,
 });
 
-const direct = { base: standin.ready.url, headers: { authorization: `Bearer ${saToken}`, 'impersonate-user': 'gatehouse:alice', 'impersonate-group': 'platform-admins' }, ca: tls.ca, pid: standin.child.pid };
+const direct = {
+  base: standin.ready.url,
+  headers: { authorization: `Bearer ${saToken}`, 'impersonate-user': 'gatehouse:alice', 'impersonate-group': 'platform-admins' },
+  ca: tls.ca,
+  pid: standin.child.pid,
+};
 const through = { base: gateway.ready.url, headers: { authorization: `Bearer ${gateway.ready.token}` }, ca: gateway.ready.ca, pid: gateway.child.pid };
 type Target = { base: string; headers: Record<string, string>; ca: string; pid: number | undefined };
 
@@ -61,7 +69,9 @@ function watch(target: Target): Promise<number> {
       res.on('data', (chunk: Buffer) => {
         for (const byte of chunk) if (byte === 10) lines++;
       });
-      res.on('end', () => (lines === WATCH_EVENTS ? resolve(WATCH_EVENTS / ((performance.now() - started) / 1000)) : reject(new Error(`watch delivered ${lines} events`))));
+      res.on('end', () =>
+        lines === WATCH_EVENTS ? resolve(WATCH_EVENTS / ((performance.now() - started) / 1000)) : reject(new Error(`watch delivered ${lines} events`)),
+      );
     }).on('error', reject);
   });
 }
@@ -77,7 +87,14 @@ try {
         await autocannon({ url: `${through.base}${path}`, headers: through.headers, connections: 10, duration: 1 }); // warm-up
         const a = await load(direct, path);
         const b = await load(through, path);
-        return [formatRate(a.rps), formatRate(b.rps), formatRatio(b.rps / a.rps), `${formatMs(a.p50)} / ${formatMs(a.p99)}`, `${formatMs(b.p50)} / ${formatMs(b.p99)}`, formatCpu(b.cpu)];
+        return [
+          formatRate(a.rps),
+          formatRate(b.rps),
+          formatRatio(b.rps / a.rps),
+          `${formatMs(a.p50)} / ${formatMs(a.p99)}`,
+          `${formatMs(b.p50)} / ${formatMs(b.p99)}`,
+          formatCpu(b.cpu),
+        ];
       }),
     );
   }
@@ -91,7 +108,9 @@ try {
 
   console.log(`\n## bench/kube-proxy\n\n${machineSummary()}; autocannon ${LOAD.connections} connections, ${LOAD.duration} s per cell, TLS on both legs.`);
   if (warning) console.log(`\n${warning}`);
-  console.log(`\n${markdownTable(['scenario', 'direct req/s', 'through Gatehouse req/s', 'ratio', 'direct p50 / p99 ms', 'Gatehouse p50 / p99 ms', 'Gatehouse CPU'], rows)}\n`);
+  console.log(
+    `\n${markdownTable(['scenario', 'direct req/s', 'through Gatehouse req/s', 'ratio', 'direct p50 / p99 ms', 'Gatehouse p50 / p99 ms', 'Gatehouse CPU'], rows)}\n`,
+  );
   if (failedRows > 0) process.exitCode = 1;
 } finally {
   await gateway.stop();

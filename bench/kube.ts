@@ -44,7 +44,12 @@ try {
   spawnSync('mkdir', ['-p', stateDir]);
   writeFileSync(
     join(stateDir, `${new URL(server).host.replace(':', '_')}.json`),
-    JSON.stringify({ server, refresh_token: 'ghr_unused', clusters: { prod: { name: 'prod', audience: 'gatehouse:prod', mode: 'oidc', api_server: 'https://127.0.0.1:6443' } }, kube: { prod: { token: gateway.ready.token, expires_at: Date.now() + 3_600_000 } } }),
+    JSON.stringify({
+      server,
+      refresh_token: 'ghr_unused',
+      clusters: { prod: { name: 'prod', audience: 'gatehouse:prod', mode: 'oidc', api_server: 'https://127.0.0.1:6443' } },
+      kube: { prod: { token: gateway.ready.token, expires_at: Date.now() + 3_600_000 } },
+    }),
     { mode: 0o600 },
   );
   const time = (args: string[], env: NodeJS.ProcessEnv = process.env) => {
@@ -53,11 +58,21 @@ try {
     if (run.status !== 0) throw new Error(`${args.join(' ')} failed: ${run.stderr}`);
     return Number(process.hrtime.bigint() - start) / 1e6;
   };
-  const cliEnv = { ...process.env, GATEHOUSE_HOME: home, KUBERNETES_EXEC_INFO: '{"apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}' };
+  const cliEnv = {
+    ...process.env,
+    GATEHOUSE_HOME: home,
+    KUBERNETES_EXEC_INFO: '{"apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}',
+  };
   // Interleaved runs; a command that fails once is not run again, and its row shows the error.
   const commands = [
     { label: 'node -e 0 (floor)', args: ['-e', '0'], env: process.env, samples: [] as number[], error: undefined as string | undefined },
-    { label: 'gatehouse kube credentials (warm cache)', args: ['dist/cli/main.js', 'kube', 'credentials', '--cluster', 'prod', '--server', server], env: cliEnv, samples: [] as number[], error: buildError && `FAILED: ${buildError}` },
+    {
+      label: 'gatehouse kube credentials (warm cache)',
+      args: ['dist/cli/main.js', 'kube', 'credentials', '--cluster', 'prod', '--server', server],
+      env: cliEnv,
+      samples: [] as number[],
+      error: buildError && `FAILED: ${buildError}`,
+    },
   ];
   for (let i = 0; i < RUNS; i++) {
     for (const c of commands) {
@@ -70,8 +85,13 @@ try {
   const [floor, credentials] = commands;
 
   // (b) TokenReview vs a bare Express JSON POST.
-  const review = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: gateway.ready.token, audiences: ['gatehouse:prod'] } });
-  const load = (url: string, headers: Record<string, string>) => autocannon({ url, method: 'POST', body: review, headers: { 'content-type': 'application/json', ...headers }, ...LOAD });
+  const review = JSON.stringify({
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenReview',
+    spec: { token: gateway.ready.token, audiences: ['gatehouse:prod'] },
+  });
+  const load = (url: string, headers: Record<string, string>) =>
+    autocannon({ url, method: 'POST', body: review, headers: { 'content-type': 'application/json', ...headers }, ...LOAD });
   const checked = async (url: string, headers: Record<string, string>) => {
     const r = await load(url, headers);
     if (r.non2xx || r.errors) throw new Error(`${r.non2xx} non-2xx answers and ${r.errors} errors`);
@@ -89,28 +109,29 @@ try {
   const cliRow = (c: (typeof commands)[number]) =>
     c.error
       ? failedCells(`${c.label}${c.samples.length ? ` (${c.samples.length} runs before it failed)` : ''}`, c.error, 4)
-      : [c.label, formatMs(median(c.samples)), formatMs(percentile(c.samples, 90)), floor.error ? 'n/a' : formatRatio(median(c.samples) / median(floor.samples))];
+      : [
+          c.label,
+          formatMs(median(c.samples)),
+          formatMs(percentile(c.samples, 90)),
+          floor.error ? 'n/a' : formatRatio(median(c.samples) / median(floor.samples)),
+        ];
   type Load = Awaited<ReturnType<typeof load>>;
   const loadRow = (label: string, r: RowResult<Load>) =>
     r.ok
-      ? [label, formatRate(r.value.requests.average), formatMs(r.value.latency.p50), formatMs(r.value.latency.p99), bare.ok ? formatRatio(r.value.requests.average / bare.value.requests.average) : 'n/a']
+      ? [
+          label,
+          formatRate(r.value.requests.average),
+          formatMs(r.value.latency.p50),
+          formatMs(r.value.latency.p99),
+          bare.ok ? formatRatio(r.value.requests.average / bare.value.requests.average) : 'n/a',
+        ]
       : failedCells(label, r.cell, 5);
   console.log(`\nbench/kube on ${machineSummary()}`);
   if (warning) console.log(warning);
   console.log(`\n(a) CLI wall time, ${RUNS} runs each, median and p90\n`);
-  console.log(
-    markdownTable(
-      ['command', 'median ms', 'p90 ms', 'ratio'],
-      [cliRow(floor), cliRow(credentials)],
-    ),
-  );
+  console.log(markdownTable(['command', 'median ms', 'p90 ms', 'ratio'], [cliRow(floor), cliRow(credentials)]));
   console.log(`\n(b) requests/s, autocannon ${LOAD.connections} connections, ${LOAD.duration} s\n`);
-  console.log(
-    markdownTable(
-      ['scenario', 'requests/s', 'p50 ms', 'p99 ms', 'ratio'],
-      [loadRow(bareLabel, bare), loadRow(reviewLabel, tokenReview)],
-    ),
-  );
+  console.log(markdownTable(['scenario', 'requests/s', 'p50 ms', 'p99 ms', 'ratio'], [loadRow(bareLabel, bare), loadRow(reviewLabel, tokenReview)]));
   if (failedRows > 0 || commands.some((c) => c.error)) process.exitCode = 1;
 } finally {
   await gateway.stop();

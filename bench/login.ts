@@ -121,7 +121,8 @@ async function load(url: string, serverPid: number | undefined, headers: Record<
   await autocannon({ url, headers, ...LOAD, duration: WARMUP_SECONDS });
   const { value: result, serverCpu } = await measured(serverPid, () => autocannon({ url, headers, ...LOAD }));
   const bad = result.errors + result.non2xx;
-  if (bad > 0) throw new Error(`${url}: ${result.non2xx} non-2xx answers and ${result.errors} errors (${result.timeouts} timeouts) out of ${result.requests.total}`);
+  if (bad > 0)
+    throw new Error(`${url}: ${result.non2xx} non-2xx answers and ${result.errors} errors (${result.timeouts} timeouts) out of ${result.requests.total}`);
   return { ...result, serverCpu };
 }
 
@@ -136,7 +137,9 @@ async function main(): Promise<void> {
   console.log(`machine: ${machineSummary()}`);
   const busy = await busyWarning();
   if (busy) console.log(busy);
-  console.log(`load: autocannon ${LOAD.connections} connections, pipelining ${LOAD.pipelining}, ${LOAD.duration} s (after ${WARMUP_SECONDS} s warm-up); logins: ${LOGIN_WORKERS} workers, ${LOGIN_SECONDS} s`);
+  console.log(
+    `load: autocannon ${LOAD.connections} connections, pipelining ${LOAD.pipelining}, ${LOAD.duration} s (after ${WARMUP_SECONDS} s warm-up); logins: ${LOGIN_WORKERS} workers, ${LOGIN_SECONDS} s`,
+  );
 
   const prefix = `gatehouse-bench:${randomBytes(6).toString('hex')}:`;
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
@@ -163,7 +166,9 @@ async function main(): Promise<void> {
         });
         console.log(`(b) GET /api/v1/whoami with a session cookie ...`);
         const cookie = logins.ok ? logins.value.sessionCookie : undefined;
-        whoami = cookie ? await tryRow('(b) whoami', () => load(`${url}/api/v1/whoami`, pid, { cookie: `${SESSION_COOKIE}=${cookie}` })) : notRun('no session cookie, since (a) failed');
+        whoami = cookie
+          ? await tryRow('(b) whoami', () => load(`${url}/api/v1/whoami`, pid, { cookie: `${SESSION_COOKIE}=${cookie}` }))
+          : notRun('no session cookie, since (a) failed');
       } finally {
         await gateway.value.stop();
       }
@@ -203,7 +208,16 @@ async function main(): Promise<void> {
     ];
   };
   const loadRow = (label: string, r: RowResult<Load>) =>
-    r.ok ? [label, `${formatRate(r.value.requests.average)} req/s`, formatMs(r.value.latency.p50), formatMs(r.value.latency.p99), vsBaseline(r.value.requests.average), formatCpu(r.value.serverCpu)] : failedCells(label, r.cell, WIDTH);
+    r.ok
+      ? [
+          label,
+          `${formatRate(r.value.requests.average)} req/s`,
+          formatMs(r.value.latency.p50),
+          formatMs(r.value.latency.p99),
+          vsBaseline(r.value.requests.average),
+          formatCpu(r.value.serverCpu),
+        ]
+      : failedCells(label, r.cell, WIDTH);
   const rows = [
     logins.ok ? loginRow(logins.value) : failedCells(`(a) full login: gateway + embedded IdP, Redis, ${LOGIN_WORKERS} workers`, logins.cell, WIDTH),
     loadRow(`(b) GET /api/v1/whoami, session cookie, Redis store`, whoami),

@@ -34,7 +34,9 @@ const BOUNDS = {
 
 async function main(): Promise<void> {
   console.log(`bench/saml-memory on ${machineSummary()}`);
-  console.log(`${ITERATIONS.toLocaleString('en-US')} ACS validations of one signed response after ${WARMUP} warm-up; memory after a full GC before and after\n`);
+  console.log(
+    `${ITERATIONS.toLocaleString('en-US')} ACS validations of one signed response after ${WARMUP} warm-up; memory after a full GC before and after\n`,
+  );
   const header = ['measure', 'before', 'after', 'growth', 'per validation', 'bound', 'result'];
   const label = `${ITERATIONS.toLocaleString('en-US')} ACS validations`;
   const result = await tryRow(label, async () => {

@@ -48,7 +48,10 @@ async function main() {
   const rssStart = process.memoryUsage().rss / 1048576;
 
   process.stderr.write(`generating ${COUNT} signed and ${COUNT} signed+encrypted responses...\n`);
-  const attributes = [['uid', 'alice'], ['groups', ['a', 'b']]] as const;
+  const attributes = [
+    ['uid', 'alice'],
+    ['groups', ['a', 'b']],
+  ] as const;
   const signed: string[] = [];
   const encrypted: string[] = [];
   const forSamlify: string[] = [];
@@ -59,10 +62,15 @@ async function main() {
   }
 
   // Baseline: samlify alone, the same kind of response, same validator (memo never hits: distinct texts).
-  const sp = samlify.ServiceProvider({ entityID: connector.entityId, assertionConsumerService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: connector.acsUrl }] });
+  const sp = samlify.ServiceProvider({
+    entityID: connector.entityId,
+    assertionConsumerService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: connector.acsUrl }],
+  });
   const samlifyIdp = samlify.IdentityProvider({ metadata: idp.metadata() });
   const rows: Row[] = [];
-  rows.push(await measure('samlify parseLoginResponse (signed assertion)', forSamlify, (r) => sp.parseLoginResponse(samlifyIdp, 'post', { body: { SAMLResponse: r } })));
+  rows.push(
+    await measure('samlify parseLoginResponse (signed assertion)', forSamlify, (r) => sp.parseLoginResponse(samlifyIdp, 'post', { body: { SAMLResponse: r } })),
+  );
   const acs = (r: unknown) =>
     connector.finishLogin({ callbackUrl: new URL(connector.acsUrl), state: '', pending: { requestId: '_req' }, form: { SAMLResponse: r as string } });
   rows.push(await measure('Gatehouse ACS validation (signed assertion)', signed, acs));
@@ -84,17 +92,29 @@ async function main() {
         .sign(privateKey),
     );
   }
-  rows.push(await measure('OIDC ID-token verification (jose RS256)', tokens, (t) => jwtVerify(t as string, key, { issuer: 'http://127.0.0.1:1/idp', audience: 'gatehouse' })));
+  rows.push(
+    await measure('OIDC ID-token verification (jose RS256)', tokens, (t) =>
+      jwtVerify(t as string, key, { issuer: 'http://127.0.0.1:1/idp', audience: 'gatehouse' }),
+    ),
+  );
 
   const base = rows[0].result.ok ? rows[0].result.value.perSecond : NaN;
   console.log(`\n| operation | ops | ops/s | vs samlify alone | RSS after (MiB) |`);
   console.log(`|---|---:|---:|---:|---:|`);
   for (const { name, result: r } of rows) {
-    if (r.ok) console.log(`| ${name} | ${r.value.ops} | ${r.value.perSecond.toFixed(0)} | ${Number.isFinite(base) ? `${(r.value.perSecond / base).toFixed(2)}×` : 'n/a'} | ${r.value.rssMiB.toFixed(0)} |`);
+    if (r.ok)
+      console.log(
+        `| ${name} | ${r.value.ops} | ${r.value.perSecond.toFixed(0)} | ${Number.isFinite(base) ? `${(r.value.perSecond / base).toFixed(2)}×` : 'n/a'} | ${r.value.rssMiB.toFixed(0)} |`,
+      );
     else console.log(`| ${name} | ${r.cell} | | | |`);
   }
   if (rows.some((r) => !r.result.ok)) process.exitCode = 1;
-  console.log(`\nRSS at start ${rssStart.toFixed(0)} MiB, at end ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `\nRSS at start ${rssStart.toFixed(0)} MiB, at end ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB; load average ${(await import('node:os'))
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   await close();
 }
 

@@ -57,8 +57,12 @@ try {
   const review = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: a.ready.clusterToken } });
   const scenarios = {
     'forward-auth /auth/verify': (targets: string[]) =>
-      autocannon({ url: targets.map((u) => `${u}/auth/verify?app=grafana`) as unknown as string, headers: { authorization: `Bearer ${a.ready.gatewayToken}` }, ...LOAD }),
-    'TokenReview': (targets: string[]) =>
+      autocannon({
+        url: targets.map((u) => `${u}/auth/verify?app=grafana`) as unknown as string,
+        headers: { authorization: `Bearer ${a.ready.gatewayToken}` },
+        ...LOAD,
+      }),
+    TokenReview: (targets: string[]) =>
       autocannon({
         url: targets.map((u) => `${u}/apis/authentication.k8s.io/v1/tokenreviews`) as unknown as string,
         method: 'POST',
@@ -75,7 +79,12 @@ try {
         const one = await run(urls.slice(0, 1));
         const two = await run(urls);
         for (const r of [one, two]) if (r.non2xx || r.errors) throw new Error(`${r.non2xx} non-2xx, ${r.errors} errors`);
-        return [formatRate(one.requests.average), formatRate(two.requests.average), formatRatio(two.requests.average / one.requests.average), `${formatMs(one.latency.p99)} / ${formatMs(two.latency.p99)}`];
+        return [
+          formatRate(one.requests.average),
+          formatRate(two.requests.average),
+          formatRatio(two.requests.average / one.requests.average),
+          `${formatMs(one.latency.p99)} / ${formatMs(two.latency.p99)}`,
+        ];
       }),
     );
   }
@@ -119,7 +128,9 @@ try {
   if (failedRows > 0) process.exitCode = 1;
 } finally {
   await Promise.all(replicas.map((r) => r.stop()));
-  await dropKeys(prefix, REDIS_URL).catch((err: unknown) => console.error(`bench/scale: could not remove the ${prefix}* keys from Redis: ${errorMessage(err)}`));
+  await dropKeys(prefix, REDIS_URL).catch((err: unknown) =>
+    console.error(`bench/scale: could not remove the ${prefix}* keys from Redis: ${errorMessage(err)}`),
+  );
   rmSync(dataDir, { recursive: true, force: true });
   clearTimeout(watchdog);
 }

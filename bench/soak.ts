@@ -21,11 +21,14 @@ const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const RSS_BOUND_MIB = Number(process.env.SOAK_RSS_BOUND_MIB ?? 64);
 const RATE = 20;
 const REDIS_URL = process.env.GATEHOUSE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const watchdog = setTimeout(() => {
-  killAll();
-  console.error('bench/soak: watchdog fired');
-  process.exit(2);
-}, (SECONDS + 120) * 1000);
+const watchdog = setTimeout(
+  () => {
+    killAll();
+    console.error('bench/soak: watchdog fired');
+    process.exit(2);
+  },
+  (SECONDS + 120) * 1000,
+);
 
 const prefix = `gatehouse-soak:${randomId(6)}:`;
 const dataDir = mkdtempSync(join(tmpdir(), 'gh-soak-'));
@@ -34,28 +37,36 @@ const password = randomId(12);
 const port = await closedPort();
 const url = `http://127.0.0.1:${port}`;
 // A real sshd node (prepared first: the gateway's node config needs its port and host key).
-const node = await prepareSshd({ skip: (reason: string) => { throw new Error(`bench/soak needs OpenSSH: ${reason}`); } } as never);
+const node = await prepareSshd({
+  skip: (reason: string) => {
+    throw new Error(`bench/soak needs OpenSSH: ${reason}`);
+  },
+} as never);
 if (!node) throw new Error('bench/soak needs sshd');
 const sshPort = await closedPort();
-const gw = await startServer<ReadyMessage & { clusterToken: string; gatewayToken: string; metricsToken: string }>(new URL('./lib/scale-gateway-server.ts', import.meta.url), {
-  BENCH_SSH_PORT: String(sshPort),
-  BENCH_SSH_NODE: `127.0.0.1:${node.port}`,
-  BENCH_SSH_HOST_KEY: node.hostKey,
-  BENCH_PORT: String(port),
-  BENCH_PUBLIC_URL: url,
-  BENCH_REDIS_URL: REDIS_URL,
-  BENCH_REDIS_PREFIX: prefix,
-  BENCH_DATA_DIR: dataDir,
-  BENCH_REVIEWER_TOKEN: reviewer,
-  BENCH_PASSWORD: password,
-});
+const gw = await startServer<ReadyMessage & { clusterToken: string; gatewayToken: string; metricsToken: string }>(
+  new URL('./lib/scale-gateway-server.ts', import.meta.url),
+  {
+    BENCH_SSH_PORT: String(sshPort),
+    BENCH_SSH_NODE: `127.0.0.1:${node.port}`,
+    BENCH_SSH_HOST_KEY: node.hostKey,
+    BENCH_PORT: String(port),
+    BENCH_PUBLIC_URL: url,
+    BENCH_REDIS_URL: REDIS_URL,
+    BENCH_REDIS_PREFIX: prefix,
+    BENCH_DATA_DIR: dataDir,
+    BENCH_REVIEWER_TOKEN: reviewer,
+    BENCH_PASSWORD: password,
+  },
+);
 
 const rssMib = async () => {
   const r = await tryRow('gateway RSS from /metrics', async () => {
     const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${gw.ready.metricsToken}` } });
     const text = await res.text();
     const bytes = /^gatehouse_process_resident_memory_bytes (\d+)/m.exec(text)?.[1];
-    if (res.status !== 200 || !bytes) throw new Error(`GET /metrics answered ${res.status} without gatehouse_process_resident_memory_bytes: ${text.slice(0, 200)}`);
+    if (res.status !== 200 || !bytes)
+      throw new Error(`GET /metrics answered ${res.status} without gatehouse_process_resident_memory_bytes: ${text.slice(0, 200)}`);
     return Number(bytes) / 2 ** 20;
   });
   return r.ok ? r.value : NaN;
@@ -119,10 +130,19 @@ try {
   while (Date.now() - started < SECONDS * 1000) {
     tick++;
     fire(attempt('whoami', async () => (await fetch(`${url}/api/v1/whoami`, { headers: { cookie } })).status === 200));
-    fire(attempt('forward-auth', async () => (await fetch(`${url}/auth/verify?app=grafana`, { headers: { authorization: `Bearer ${gw.ready.gatewayToken}` } })).status === 200));
+    fire(
+      attempt(
+        'forward-auth',
+        async () => (await fetch(`${url}/auth/verify?app=grafana`, { headers: { authorization: `Bearer ${gw.ready.gatewayToken}` } })).status === 200,
+      ),
+    );
     fire(
       attempt('tokenreview', async () => {
-        const res = await fetch(`${url}/apis/authentication.k8s.io/v1/tokenreviews`, { method: 'POST', body: review, headers: { 'content-type': 'application/json', authorization: `Bearer ${reviewer}` } });
+        const res = await fetch(`${url}/apis/authentication.k8s.io/v1/tokenreviews`, {
+          method: 'POST',
+          body: review,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${reviewer}` },
+        });
         return res.status === 201 && ((await res.json()) as { status: { authenticated: boolean } }).status.authenticated;
       }),
     );

@@ -86,20 +86,31 @@ const watchdog = setTimeout(() => {
 watchdog.unref();
 
 async function main() {
-  const node = await prepareSshd({ skip: (r: string) => { throw new Error(r); } } as never);
+  const node = await prepareSshd({
+    skip: (r: string) => {
+      throw new Error(r);
+    },
+  } as never);
   if (!node) throw new Error('sshd is not available');
   const [httpPort, sshPort] = [await closedPort(), await closedPort()];
   const url = `http://127.0.0.1:${httpPort}`;
-  writeFileSync(join(dir, 'gatehouse.yaml'), stringify({
-    server: { public_url: url, listen: `127.0.0.1:${httpPort}` },
-    state: { data_dir: join(dir, 'data') },
-    ...SSH_TEST_POLICY,
-    ssh: { listen: `127.0.0.1:${sshPort}`, nodes: [{ name: 'node1', addr: `127.0.0.1:${node.port}`, labels: { env: 'dev' }, host_key: node.hostKey }] },
-    recordings: { dir: join(dir, 'recordings'), max_bytes_per_session: '4GiB' },
-  }));
+  writeFileSync(
+    join(dir, 'gatehouse.yaml'),
+    stringify({
+      server: { public_url: url, listen: `127.0.0.1:${httpPort}` },
+      state: { data_dir: join(dir, 'data') },
+      ...SSH_TEST_POLICY,
+      ssh: { listen: `127.0.0.1:${sshPort}`, nodes: [{ name: 'node1', addr: `127.0.0.1:${node.port}`, labels: { env: 'dev' }, host_key: node.hostKey }] },
+      recordings: { dir: join(dir, 'recordings'), max_bytes_per_session: '4GiB' },
+    }),
+  );
   // --inspect + --expose-gc: the bench asks the gateway for its memory after a full GC (heap numbers
   // are exact; RSS keeps whatever the heap once grew to).
-  const gw = spawn(process.execPath, ['--expose-gc', '--inspect=127.0.0.1:0', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', join(dir, 'gatehouse.yaml')], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'error' } });
+  const gw = spawn(
+    process.execPath,
+    ['--expose-gc', '--inspect=127.0.0.1:0', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', join(dir, 'gatehouse.yaml')],
+    { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'error' } },
+  );
   gateway = gw;
   let gatewayErr = '';
   let gatewayGone: string | undefined;
@@ -115,7 +126,9 @@ async function main() {
     try {
       await withTimeout(new Promise((r, j) => socket.once('open', r).once('error', j)), 10_000, 'inspector connect');
       const reply = new Promise<string>((r) => socket.once('message', (m) => r(String(m))));
-      socket.send(JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression: 'gc(); gc(); JSON.stringify(process.memoryUsage())', returnByValue: true } }));
+      socket.send(
+        JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression: 'gc(); gc(); JSON.stringify(process.memoryUsage())', returnByValue: true } }),
+      );
       return JSON.parse(JSON.parse(await withTimeout(reply, 30_000, 'inspector reply')).result.result.value);
     } finally {
       socket.close();
@@ -140,9 +153,22 @@ async function main() {
   const directKey = keygen(directDir, 'direct');
   const ca = createSshCa({ dataDir: join(dir, 'data') });
   const now = Math.floor(Date.now() / 1000);
-  const direct = await ca.signUser({ publicKey: parsePublicKeyLine(readFileSync(`${directKey}.pub`, 'utf8')), keyId: 'bench', principals: [NODE_LOGIN], validAfter: now - 60, validBefore: now + 3600, extensions: { 'permit-pty': '' } });
+  const direct = await ca.signUser({
+    publicKey: parsePublicKeyLine(readFileSync(`${directKey}.pub`, 'utf8')),
+    keyId: 'bench',
+    principals: [NODE_LOGIN],
+    validAfter: now - 60,
+    validBefore: now + 3600,
+    extensions: { 'permit-pty': '' },
+  });
   writeFileSync(`${directKey}-cert.pub`, `${direct.certType} ${direct.blob.toString('base64')}\n`);
-  const directCfg = writeClientConfig(directDir, { key: directKey, knownHosts: join(dir, 'known_hosts'), proxy: 'unused:1', nodes: ['unused'], extra: [`Host node1`, `  HostName 127.0.0.1`, `  Port ${node.port}`] });
+  const directCfg = writeClientConfig(directDir, {
+    key: directKey,
+    knownHosts: join(dir, 'known_hosts'),
+    proxy: 'unused:1',
+    nodes: ['unused'],
+    extra: [`Host node1`, `  HostName 127.0.0.1`, `  Port ${node.port}`],
+  });
   // writeClientConfig's first block is for the jump; for direct, "node1" resolves through the extra Host block.
   writeFileSync(directCfg, readFileSync(directCfg, 'utf8').replace(/^Host unused[\s\S]*?Host \*/m, 'Host *'));
   const targets = { direct: directCfg, gatehouse: viaGateway };
@@ -182,7 +208,11 @@ async function main() {
   // Idle sessions: ssh2 clients do what `ssh -J` does (jump channel, inner SSH, shell with a pty).
   const sessionKey = generateEd25519();
   const sessionCert = await (async () => {
-    const res = await fetch(`${url}/api/v1/ssh/certs`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ public_key: `ssh-ed25519 ${publicKeyOf(sessionKey).blob.toString('base64')}` }) });
+    const res = await fetch(`${url}/api/v1/ssh/certs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ public_key: `ssh-ed25519 ${publicKeyOf(sessionKey).blob.toString('base64')}` }),
+    });
     if (res.status !== 201) throw new Error(`session certificate: ${res.status} ${await res.text()}`);
     const line = ((await res.json()) as { certificate: string }).certificate.split(' ');
     return { certType: line[0], blob: Buffer.from(line[1], 'base64') };
@@ -206,7 +236,13 @@ async function main() {
         resolve(c);
       });
       const k = generateEd25519();
-      c.connect({ ...(sock ? { sock: sock as never } : { host: '127.0.0.1', port: sshPort }), username: NODE_LOGIN, authHandler: [{ type: 'publickey', username: NODE_LOGIN, key: openSshPrivateKey(k) } as never], hostVerifier: () => true, readyTimeout: READY_TIMEOUT_MS });
+      c.connect({
+        ...(sock ? { sock: sock as never } : { host: '127.0.0.1', port: sshPort }),
+        username: NODE_LOGIN,
+        authHandler: [{ type: 'publickey', username: NODE_LOGIN, key: openSshPrivateKey(k) } as never],
+        hostVerifier: () => true,
+        readyTimeout: READY_TIMEOUT_MS,
+      });
       useClientCertificate(c, { certType: sessionCert.certType, blob: sessionCert.blob, privateKey: sessionKey });
     });
   const openSession = async (): Promise<Client[]> => {
@@ -214,10 +250,14 @@ async function main() {
     try {
       const outer = await connect();
       opened.push(outer);
-      const channel = await new Promise<NodeJS.ReadWriteStream>((resolve, reject) => outer.forwardOut('127.0.0.1', 0, 'node1', 22, (err, s) => (err ? reject(err) : resolve(s))));
+      const channel = await new Promise<NodeJS.ReadWriteStream>((resolve, reject) =>
+        outer.forwardOut('127.0.0.1', 0, 'node1', 22, (err, s) => (err ? reject(err) : resolve(s))),
+      );
       const inner = await connect(channel);
       opened.push(inner);
-      const shell = await new Promise<ClientChannel>((resolve, reject) => inner.shell({ term: 'xterm', rows: 24, cols: 80 }, (err, s) => (err ? reject(err) : resolve(s))));
+      const shell = await new Promise<ClientChannel>((resolve, reject) =>
+        inner.shell({ term: 'xterm', rows: 24, cols: 80 }, (err, s) => (err ? reject(err) : resolve(s))),
+      );
       // Idle means the shell has finished starting and answers a command. Closing shells that are
       // still in their startup files can kill those halfway (a `pyenv init` in root's .bashrc left a
       // stale lock behind that made every later shell wait 60 s); it would also measure less.
@@ -246,7 +286,9 @@ async function main() {
     let failed = 0;
     let firstError: string | undefined;
     for (let i = 0; i < n; i += BATCH) {
-      const batch = await Promise.allSettled(Array.from({ length: Math.min(BATCH, n - i) }, () => withTimeout(openSession(), SESSION_TIMEOUT_MS, 'idle session setup')));
+      const batch = await Promise.allSettled(
+        Array.from({ length: Math.min(BATCH, n - i) }, () => withTimeout(openSession(), SESSION_TIMEOUT_MS, 'idle session setup')),
+      );
       for (const r of batch) {
         if (r.status === 'fulfilled') open.push(r.value);
         else {
@@ -276,9 +318,19 @@ async function main() {
     const { before, after, sessions } = idle.value;
     const opened = sessions.open.length;
     const live = (m: typeof after) => m.heapUsed + m.external;
-    rows.push([sessionsLabel, '—', `${opened} of ${SESSIONS} open; ${sessions.failed} failed${sessions.firstError ? ` (first error: ${sessions.firstError})` : ''}`, '']);
+    rows.push([
+      sessionsLabel,
+      '—',
+      `${opened} of ${SESSIONS} open; ${sessions.failed} failed${sessions.firstError ? ` (first error: ${sessions.firstError})` : ''}`,
+      '',
+    ]);
     rows.push([`gateway RSS with ${opened} idle sessions (recorded shells)`, '—', `${mib(after.rss)} (before: ${mib(before.rss)})`, '']);
-    rows.push(['gateway memory per idle session (heap + external after GC)', '—', opened ? `${((live(after) - live(before)) / opened / 1024).toFixed(0)} KiB` : 'n/a (no session opened)', 'Teleport: ~64 MiB']);
+    rows.push([
+      'gateway memory per idle session (heap + external after GC)',
+      '—',
+      opened ? `${((live(after) - live(before)) / opened / 1024).toFixed(0)} KiB` : 'n/a (no session opened)',
+      'Teleport: ~64 MiB',
+    ]);
     if (sessions.failed > 0) process.exitCode = 1;
   } else {
     rows.push(failedCells(sessionsLabel, idle.cell, 4));
@@ -358,8 +410,14 @@ async function main() {
       child.kill();
     }
   };
-  const e = { direct: await tryRow('keystroke echo, direct', () => echo(targets.direct)), gatehouse: await tryRow('keystroke echo, through Gatehouse', () => echo(targets.gatehouse)) };
-  for (const [label, p] of [[`keystroke echo p50 (${ECHOES} keys)`, 'p50'], ['keystroke echo p99', 'p99']] as const) {
+  const e = {
+    direct: await tryRow('keystroke echo, direct', () => echo(targets.direct)),
+    gatehouse: await tryRow('keystroke echo, through Gatehouse', () => echo(targets.gatehouse)),
+  };
+  for (const [label, p] of [
+    [`keystroke echo p50 (${ECHOES} keys)`, 'p50'],
+    ['keystroke echo p99', 'p99'],
+  ] as const) {
     const cell = (r: typeof e.direct) => (r.ok ? `${r.value[p].toFixed(2)} ms` : r.cell);
     const added = e.direct.ok && e.gatehouse.ok ? `+${(e.gatehouse.value[p] - e.direct.value[p]).toFixed(2)} ms` : '';
     rows.push([label, cell(e.direct), cell(e.gatehouse), added]);

@@ -57,9 +57,7 @@ function findTestFiles(dir) {
 
 function hasSources(dir) {
   if (!existsSync(dir)) return false;
-  return readdirSync(dir, { withFileTypes: true }).some((e) =>
-    e.isDirectory() ? hasSources(path.join(dir, e.name)) : /\.(c|m)?tsx?$/.test(e.name),
-  );
+  return readdirSync(dir, { withFileTypes: true }).some((e) => (e.isDirectory() ? hasSources(path.join(dir, e.name)) : /\.(c|m)?tsx?$/.test(e.name)));
 }
 
 const toPosix = (p) => p.split(path.sep).join('/');
@@ -94,18 +92,20 @@ if (!process.env.GATEHOUSE_SKIP_BUILD) {
 
 const timesDir = mkdtempSync(path.join(tmpdir(), 'gatehouse-test-times-'));
 const tmp = process.env.GATEHOUSE_TAP_FILE ? null : mkdtempSync(path.join(tmpdir(), 'gatehouse-tests-'));
-const tapFile = process.env.GATEHOUSE_TAP_FILE
-  ? path.resolve(process.env.GATEHOUSE_TAP_FILE)
-  : path.join(tmp, 'results.tap');
+const tapFile = process.env.GATEHOUSE_TAP_FILE ? path.resolve(process.env.GATEHOUSE_TAP_FILE) : path.join(tmp, 'results.tap');
 
 const nodeArgs = [
-  '--import', 'tsx',
-  '--import', pathToFileURL(path.join(root, 'scripts', 'test-timeouts.mjs')).href,
+  '--import',
+  'tsx',
+  '--import',
+  pathToFileURL(path.join(root, 'scripts', 'test-timeouts.mjs')).href,
   '--test',
   `--test-concurrency=${CONCURRENCY}`,
   `--test-timeout=${FILE_TIMEOUT_MS}`,
-  '--test-reporter=spec', '--test-reporter-destination=stdout',
-  '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+  '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+  '--test-reporter=tap',
+  `--test-reporter-destination=${tapFile}`,
   ...nodeFlags,
   ...files,
 ];

@@ -64,7 +64,11 @@ export function ensureTestAccount() {
   }
   const home = `/var/lib/${TEST_USER}`;
   if (spawnSync('id', ['-u', TEST_USER]).status !== 0) {
-    const add = spawnSync('useradd', ['--system', '--user-group', '--home-dir', home, '--create-home', '--skel', '/dev/null', '--shell', '/bin/sh', TEST_USER], { encoding: 'utf8' });
+    const add = spawnSync(
+      'useradd',
+      ['--system', '--user-group', '--home-dir', home, '--create-home', '--skel', '/dev/null', '--shell', '/bin/sh', TEST_USER],
+      { encoding: 'utf8' },
+    );
     if (add.status !== 0) throw new Error(`could not create the test user ${TEST_USER}: ${add.stderr || add.error}`);
   }
   // '*' rather than useradd's '!': sshd without PAM refuses a locked account even for certificates.
@@ -205,8 +209,22 @@ async function startPostgres(account) {
   run(account, path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync'], 'initdb');
   const port = await freePort();
   const proc = daemon(account, path.join(bin, 'postgres'), [
-    '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-k',
+    dir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'max_connections=300',
   ]);
   const { default: pg } = await import('pg');
   const admin = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -234,11 +252,23 @@ async function startMariadb(account) {
   const dir = serviceDir(account, 'mariadb');
   const data = path.join(dir, 'data');
   const socket = path.join(dir, 's');
-  run(account, installDb, ['--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db', `--user=${account.name}`], 'mariadb-install-db');
+  run(
+    account,
+    installDb,
+    ['--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db', `--user=${account.name}`],
+    'mariadb-install-db',
+  );
   const port = await freePort();
   const proc = daemon(account, server, [
-    '--no-defaults', `--datadir=${data}`, `--port=${port}`, `--socket=${socket}`, '--bind-address=127.0.0.1',
-    `--pid-file=${path.join(dir, 'mariadbd.pid')}`, '--skip-name-resolve=0', '--innodb-flush-log-at-trx-commit=0', '--skip-log-bin',
+    '--no-defaults',
+    `--datadir=${data}`,
+    `--port=${port}`,
+    `--socket=${socket}`,
+    '--bind-address=127.0.0.1',
+    `--pid-file=${path.join(dir, 'mariadbd.pid')}`,
+    '--skip-name-resolve=0',
+    '--innodb-flush-log-at-trx-commit=0',
+    '--skip-log-bin',
   ]);
   const ping = () => spawnSync(admin, ['--no-defaults', '-h', '127.0.0.1', '-P', String(port), '-u', 'root', 'ping'], { timeout: 5000 }).status === 0;
   await waitReady('mariadbd', proc, async () => ping());

@@ -65,7 +65,10 @@ export interface Gateway {
 export async function createGateway(config: Config, options: { logger: Logger; demo?: boolean }): Promise<Gateway> {
   const { logger } = options;
   // Metric labels come only from configured ids (config.clusters is updated in place on reload).
-  const metrics = createMetrics({ isConnector: (id) => config.connectors.some((c) => c.id === id), isCluster: (name) => config.clusters.some((c) => c.name === name) });
+  const metrics = createMetrics({
+    isConnector: (id) => config.connectors.some((c) => c.id === id),
+    isCluster: (name) => config.clusters.some((c) => c.name === name),
+  });
   const lifecycle = { draining: false };
   const store = metrics.instrumentStore(createStore({ redisUrl: config.state.redis_url, prefix: config.state.redis_prefix, logger }));
   const audit = metrics.instrumentAudit(createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger }));
@@ -211,7 +214,17 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     maxBytesPerSession: config.recordings.max_bytes_per_session,
     recordInput: config.recordings.record_input,
     onQuota: (meta) =>
-      void bestEffort(audit, logger)({ type: 'recording.quota', outcome: 'failure', user: meta.user, session_id: meta.id, reason: 'recording_quota', details: { node: meta.node, login: meta.login, max_bytes: config.recordings.max_bytes_per_session } }),
+      void bestEffort(
+        audit,
+        logger,
+      )({
+        type: 'recording.quota',
+        outcome: 'failure',
+        user: meta.user,
+        session_id: meta.id,
+        reason: 'recording_quota',
+        details: { node: meta.node, login: meta.login, max_bytes: config.recordings.max_bytes_per_session },
+      }),
   });
   const kubeProxy = config.kube_proxy
     ? await createKubeProxy({ config, issuer, audit, logger, usernamePrefix: KUBE_USERNAME_PREFIX, recorder: execRecorder(recorder) })

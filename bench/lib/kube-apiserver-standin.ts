@@ -12,12 +12,24 @@ const dir = process.env.BENCH_TLS_DIR!;
 const pod = (name: string) => ({
   kind: 'Pod',
   apiVersion: 'v1',
-  metadata: { name, namespace: 'default', uid: name, resourceVersion: '1', labels: { app: 'bench', tier: 'web' }, annotations: { 'example.com/owner': 'platform' } },
+  metadata: {
+    name,
+    namespace: 'default',
+    uid: name,
+    resourceVersion: '1',
+    labels: { app: 'bench', tier: 'web' },
+    annotations: { 'example.com/owner': 'platform' },
+  },
   spec: { containers: [{ name: 'app', image: 'registry.example.com/app:1.2.3', ports: [{ containerPort: 8080 }] }], nodeName: 'node-1' },
   status: { phase: 'Running', podIP: '10.0.0.1' },
 });
 const one = JSON.stringify(pod('web-0'));
-const list = JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: Array.from({ length: LIST_SIZE }, (_, i) => pod(`web-${i}`)) });
+const list = JSON.stringify({
+  kind: 'PodList',
+  apiVersion: 'v1',
+  metadata: { resourceVersion: '1' },
+  items: Array.from({ length: LIST_SIZE }, (_, i) => pod(`web-${i}`)),
+});
 const event = Buffer.from(`${JSON.stringify({ type: 'MODIFIED', object: pod('web-0') })}\n`);
 
 const server = createServer({ cert: readFileSync(join(dir, 'server.crt')), key: readFileSync(join(dir, 'server.key')) }, (req, res) => {

@@ -7,7 +7,16 @@ import { startKubeBenchGateway } from './kube-bench-gateway.js';
 
 const dir = process.env.BENCH_TLS_DIR!;
 const { gateway, token } = await startKubeBenchGateway({
-  clusters: [{ name: 'prod', audience: 'gatehouse:prod', mode: 'proxy', api_server: process.env.BENCH_UPSTREAM, ca_file: join(dir, 'ca.crt'), token_file: join(dir, 'sa-token') }],
+  clusters: [
+    {
+      name: 'prod',
+      audience: 'gatehouse:prod',
+      mode: 'proxy',
+      api_server: process.env.BENCH_UPSTREAM,
+      ca_file: join(dir, 'ca.crt'),
+      token_file: join(dir, 'sa-token'),
+    },
+  ],
   kube_proxy: { listen: '127.0.0.1:0' },
 });
 serveUntilStopped({ type: 'ready', url: gateway.kubeProxy!.clusterUrl('prod'), ca: gateway.kubeProxy!.caPem(), token }, () => gateway.stop());

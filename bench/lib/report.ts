@@ -29,7 +29,8 @@ export function machineSummary(): string {
 
 /** Share of all CPUs busy over `ms` (from the kernel's per-CPU counters). */
 async function cpuBusy(ms: number): Promise<number> {
-  const sample = () => cpus().reduce((acc, c) => ({ idle: acc.idle + c.times.idle, total: acc.total + Object.values(c.times).reduce((a, b) => a + b, 0) }), { idle: 0, total: 0 });
+  const sample = () =>
+    cpus().reduce((acc, c) => ({ idle: acc.idle + c.times.idle, total: acc.total + Object.values(c.times).reduce((a, b) => a + b, 0) }), { idle: 0, total: 0 });
   const a = sample();
   await new Promise((resolve) => setTimeout(resolve, ms));
   const b = sample();

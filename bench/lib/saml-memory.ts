@@ -38,18 +38,31 @@ export interface SamlMemoryRun {
  * between two settled memory readings. The replay-cache entry is deleted after each validation so
  * the same assertion is accepted again. Throws if a validation fails.
  */
-export async function measureSamlMemory(options: { warmup: number; iterations: number; connectorId?: string; progress?: (done: number) => void }): Promise<SamlMemoryRun> {
+export async function measureSamlMemory(options: {
+  warmup: number;
+  iterations: number;
+  connectorId?: string;
+  progress?: (done: number) => void;
+}): Promise<SamlMemoryRun> {
   const connectorId = options.connectorId ?? 'mem';
   const { idp, connector, store, close } = startOfflineSp(connectorId);
   try {
     const { encoded, assertionId } = await idp.response({
       spMetadata: connector.spMetadata(),
       inResponseTo: '_req-1',
-      attributes: [['uid', 'alice'], ['groups', ['a', 'b', 'c']]],
+      attributes: [
+        ['uid', 'alice'],
+        ['groups', ['a', 'b', 'c']],
+      ],
       notOnOrAfter: 3_600_000,
     });
     const validate = async () => {
-      const { identity } = await connector.finishLogin({ callbackUrl: new URL(connector.acsUrl), state: '', pending: { requestId: '_req-1' }, form: { SAMLResponse: encoded } });
+      const { identity } = await connector.finishLogin({
+        callbackUrl: new URL(connector.acsUrl),
+        state: '',
+        pending: { requestId: '_req-1' },
+        form: { SAMLResponse: encoded },
+      });
       if (identity.username !== 'alice') throw new Error(`validation returned username ${JSON.stringify(identity.username)}, expected "alice"`);
       await store.delete(replayKey(connectorId, assertionId));
     };
@@ -62,7 +75,16 @@ export async function measureSamlMemory(options: { warmup: number; iterations: n
     }
     const seconds = (performance.now() - started) / 1000;
     const after = await settledMemory();
-    return { warmup: options.warmup, iterations: options.iterations, seconds, before, after, rssGrowth: after.rss - before.rss, heapGrowth: after.heapUsed - before.heapUsed, externalGrowth: after.external - before.external };
+    return {
+      warmup: options.warmup,
+      iterations: options.iterations,
+      seconds,
+      before,
+      after,
+      rssGrowth: after.rss - before.rss,
+      heapGrowth: after.heapUsed - before.heapUsed,
+      externalGrowth: after.external - before.external,
+    };
   } finally {
     await close();
   }

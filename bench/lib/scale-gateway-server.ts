@@ -23,7 +23,12 @@ const metricsTokenFile = join(env('BENCH_DATA_DIR'), 'metrics-token');
 mkdirSync(env('BENCH_DATA_DIR'), { recursive: true, mode: 0o700 });
 writeFileSync(metricsTokenFile, metricsToken, { mode: 0o600 });
 const config = parseConfig({
-  server: { public_url: env('BENCH_PUBLIC_URL'), listen: `127.0.0.1:${env('BENCH_PORT')}`, rate_limit: { login_per_minute: 1_000_000 }, metrics_bearer_token_file: metricsTokenFile },
+  server: {
+    public_url: env('BENCH_PUBLIC_URL'),
+    listen: `127.0.0.1:${env('BENCH_PORT')}`,
+    rate_limit: { login_per_minute: 1_000_000 },
+    metrics_bearer_token_file: metricsTokenFile,
+  },
   state: { redis_url: env('BENCH_REDIS_URL'), redis_prefix: env('BENCH_REDIS_PREFIX'), data_dir: env('BENCH_DATA_DIR') },
   connectors: [{ type: 'demo', users: [{ username: 'alice', password: env('BENCH_PASSWORD'), email: 'alice@example.com', groups: ['admins'] }] }],
   roles: [{ name: 'admin', kubernetes_groups: ['platform-admins'], apps: ['*'], logins: ['root'], node_labels: { env: ['*'] } }],
@@ -33,7 +38,10 @@ const config = parseConfig({
   apps: [{ name: 'grafana', roles: ['admin'] }],
   ...(process.env.BENCH_SSH_PORT
     ? {
-        ssh: { listen: `127.0.0.1:${env('BENCH_SSH_PORT')}`, nodes: [{ name: 'node1', addr: env('BENCH_SSH_NODE'), labels: { env: 'demo' }, host_key: env('BENCH_SSH_HOST_KEY') }] },
+        ssh: {
+          listen: `127.0.0.1:${env('BENCH_SSH_PORT')}`,
+          nodes: [{ name: 'node1', addr: env('BENCH_SSH_NODE'), labels: { env: 'demo' }, host_key: env('BENCH_SSH_HOST_KEY') }],
+        },
         recordings: { dir: `${env('BENCH_DATA_DIR')}/recordings` },
       }
     : {}),
@@ -47,6 +55,11 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 100));
 }
 const claims = { preferred_username: 'alice', email: 'alice@example.com', roles: ['admin'], connector: 'demo' };
-const clusterToken = await gateway.issuer.mint({ subject: 'demo:alice', audience: 'gatehouse:prod', ttlMs: 3_600_000, claims: { ...claims, groups: ['platform-admins'] } });
+const clusterToken = await gateway.issuer.mint({
+  subject: 'demo:alice',
+  audience: 'gatehouse:prod',
+  ttlMs: 3_600_000,
+  claims: { ...claims, groups: ['platform-admins'] },
+});
 const gatewayToken = await gateway.issuer.mint({ subject: 'demo:alice', audience: 'gatehouse', ttlMs: 3_600_000, claims: { ...claims, groups: ['admins'] } });
 serveUntilStopped({ type: 'ready', url: `http://127.0.0.1:${env('BENCH_PORT')}`, clusterToken, gatewayToken, metricsToken }, () => gateway.stop());

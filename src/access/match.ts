@@ -16,7 +16,10 @@ export function compilePattern(pattern: string, options: { caseInsensitive?: boo
     };
   }
   if (/[*?]/.test(pattern)) {
-    const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const source = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
     const re = new RegExp(`^${source}$`, options.caseInsensitive ? 'i' : '');
     return (value) => (re.test(value) ? [value] : null);
   }

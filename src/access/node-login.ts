@@ -4,8 +4,7 @@ import { allowedLogins, type Access } from './policy.js';
 export type NodeLoginRefusal = 'unknown_node' | 'no_login_on_node' | 'login_not_allowed';
 
 export type NodeLoginDecision<N> =
-  | { allowed: true; node: N; logins: string[] }
-  | { allowed: false; reason: NodeLoginRefusal; node: N | undefined; logins: string[] };
+  { allowed: true; node: N; logins: string[] } | { allowed: false; reason: NodeLoginRefusal; node: N | undefined; logins: string[] };
 
 /**
  * Whether a person may log in as `login` on an SSH node (undefined: no such node is configured),

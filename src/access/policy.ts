@@ -85,7 +85,10 @@ export function resolveAccess(identity: ExternalIdentity, policy: Policy): Acces
           unknownRoles.add(role);
           continue;
         }
-        granted.set(role, [...(granted.get(role) ?? []), index].filter((v, i, a) => a.indexOf(v) === i));
+        granted.set(
+          role,
+          [...(granted.get(role) ?? []), index].filter((v, i, a) => a.indexOf(v) === i),
+        );
       }
     }
   });
@@ -115,9 +118,18 @@ export function resolveAccess(identity: ExternalIdentity, policy: Policy): Acces
 
   return {
     roles,
-    kubernetesGroups: allowed(collect('kubernetes_groups', (r) => r.kubernetes_groups), deny.kubernetesGroups),
-    kubernetesUsers: allowed(collect('kubernetes_users', (r) => r.kubernetes_users), deny.kubernetesUsers),
-    logins: allowed(collect('logins', (r) => r.logins), deny.logins),
+    kubernetesGroups: allowed(
+      collect('kubernetes_groups', (r) => r.kubernetes_groups),
+      deny.kubernetesGroups,
+    ),
+    kubernetesUsers: allowed(
+      collect('kubernetes_users', (r) => r.kubernetes_users),
+      deny.kubernetesUsers,
+    ),
+    logins: allowed(
+      collect('logins', (r) => r.logins),
+      deny.logins,
+    ),
     apps: collect('apps', (r) => r.apps),
     ssh: specs.map((s) => ({
       role: s.name,

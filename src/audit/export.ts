@@ -2,8 +2,25 @@ import type { AuditEvent } from './sink.js';
 
 /** CSV columns of an export: the common fields, then details as JSON, then the chain. */
 export const CSV_COLUMNS = [
-  'id', 'time', 'type', 'code', 'outcome', 'user', 'connector', 'roles', 'remote_addr', 'user_agent', 'request_id',
-  'session_id', 'cluster', 'node', 'app', 'reason', 'details', 'prev_hash', 'hash',
+  'id',
+  'time',
+  'type',
+  'code',
+  'outcome',
+  'user',
+  'connector',
+  'roles',
+  'remote_addr',
+  'user_agent',
+  'request_id',
+  'session_id',
+  'cluster',
+  'node',
+  'app',
+  'reason',
+  'details',
+  'prev_hash',
+  'hash',
 ] as const;
 
 /**
@@ -19,5 +36,4 @@ export function csvField(value: unknown): string {
 }
 
 export const csvHeader = (): string => `${CSV_COLUMNS.join(',')}\r\n`;
-export const csvRow = (event: AuditEvent): string =>
-  `${CSV_COLUMNS.map((c) => csvField((event as unknown as Record<string, unknown>)[c])).join(',')}\r\n`;
+export const csvRow = (event: AuditEvent): string => `${CSV_COLUMNS.map((c) => csvField((event as unknown as Record<string, unknown>)[c])).join(',')}\r\n`;

@@ -61,7 +61,10 @@ export function createFileAuditBackend(options: FileAuditOptions): AuditBackend 
     while (pending.length) {
       const batch = pending;
       pending = [];
-      const chained = chainEvents(batch.map((item) => item.event), head);
+      const chained = chainEvents(
+        batch.map((item) => item.event),
+        head,
+      );
       const { written, error } = await writer.write(chained);
       if (written) head = chained[written - 1].hash;
       for (let i = 0; i < written; i++) batch[i].resolve(chained[i]);

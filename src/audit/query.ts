@@ -68,8 +68,7 @@ export function searchText(event: AuditEvent): string {
 }
 
 /** `session.*` → `session.`; `*` → ''; an exact type → undefined. */
-export const typePrefix = (pattern: string): string | undefined =>
-  pattern === '*' ? '' : pattern.endsWith('.*') ? pattern.slice(0, -1) : undefined;
+export const typePrefix = (pattern: string): string | undefined => (pattern === '*' ? '' : pattern.endsWith('.*') ? pattern.slice(0, -1) : undefined);
 
 /** The exact predicate: backends may narrow with indexes or pre-filters, never widen. */
 export function compileMatcher(query: AuditQuery): (event: AuditEvent) => boolean {

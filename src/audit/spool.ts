@@ -107,7 +107,7 @@ function repair(path: string): { size: number; count: number } {
     let count = 0;
     let lastNl = -1;
     const buf = Buffer.allocUnsafe(1024 * 1024);
-    for (let pos = 0; pos < size; ) {
+    for (let pos = 0; pos < size;) {
       const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
       for (let i = buf.indexOf(0x0a); i !== -1 && i < n; i = buf.indexOf(0x0a, i + 1)) {
         count++;

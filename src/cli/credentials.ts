@@ -15,7 +15,8 @@ export interface CliCredentials {
  */
 export async function gatewayCredentials(options: { server?: string; token?: string }): Promise<CliCredentials> {
   const server = resolveServer(options.server);
-  if (!server) throw new GatehouseError('no_server', 'Say which gateway: --server URL or GATEHOUSE_SERVER (or run `gatehouse login --server URL` once).', { status: 400 });
+  if (!server)
+    throw new GatehouseError('no_server', 'Say which gateway: --server URL or GATEHOUSE_SERVER (or run `gatehouse login --server URL` once).', { status: 400 });
   const token = options.token ?? process.env.GATEHOUSE_TOKEN ?? (await gatewayAccessToken(server));
   return { server, token };
 }

@@ -35,7 +35,10 @@ export function createOAuthClient(server: string, log: (line: string) => void = 
     const { token_endpoint } = await discover();
     const res = await fetch(token_endpoint, { method: 'POST', body: new URLSearchParams({ client_id: CLI_CLIENT_ID, ...form }) });
     const body = (await res.json()) as Tokens & { error?: string; error_description?: string };
-    if (!res.ok) throw new GatehouseError(errorCodeOr(body.error, 'token_error'), body.error_description ?? `token endpoint answered ${res.status}`, { status: res.status });
+    if (!res.ok)
+      throw new GatehouseError(errorCodeOr(body.error, 'token_error'), body.error_description ?? `token endpoint answered ${res.status}`, {
+        status: res.status,
+      });
     return body;
   };
 
@@ -90,10 +93,17 @@ export function createOAuthClient(server: string, log: (line: string) => void = 
     /** RFC 8628 device flow: print the code, poll until approved. */
     async loginWithDevice(): Promise<Tokens> {
       const { device_authorization_endpoint } = await discover();
-      const start = await fetchJson<{ device_code: string; user_code: string; verification_uri: string; verification_uri_complete: string; interval: number; expires_in: number }>(
-        device_authorization_endpoint,
-        { method: 'POST', body: new URLSearchParams({ client_id: CLI_CLIENT_ID, scope: 'openid email profile groups offline_access' }) },
-      );
+      const start = await fetchJson<{
+        device_code: string;
+        user_code: string;
+        verification_uri: string;
+        verification_uri_complete: string;
+        interval: number;
+        expires_in: number;
+      }>(device_authorization_endpoint, {
+        method: 'POST',
+        body: new URLSearchParams({ client_id: CLI_CLIENT_ID, scope: 'openid email profile groups offline_access' }),
+      });
       log(`To sign in, open ${start.verification_uri} and enter the code:\n\n    ${start.user_code}\n\nor open ${start.verification_uri_complete}`);
       let interval = start.interval * 1000;
       const deadline = Date.now() + start.expires_in * 1000;
@@ -111,7 +121,8 @@ export function createOAuthClient(server: string, log: (line: string) => void = 
       throw new GatehouseError('expired_token', 'The device code expired before it was approved.');
     },
 
-    refresh: (refreshToken: string, resource?: string) => tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken, ...(resource ? { resource } : {}) }),
+    refresh: (refreshToken: string, resource?: string) =>
+      tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken, ...(resource ? { resource } : {}) }),
 
     async revoke(token: string): Promise<void> {
       const { revocation_endpoint } = await discover();

@@ -89,7 +89,12 @@ export async function clusterToken(server: string, cluster: string, options: { i
       }
     }
     const info = state.clusters?.[cluster];
-    if (!info) throw new GatehouseError('unknown_cluster', `${server} knows no cluster "${cluster}" (known: ${Object.keys(state.clusters ?? {}).join(', ') || 'none'}).`, { status: 404 });
+    if (!info)
+      throw new GatehouseError(
+        'unknown_cluster',
+        `${server} knows no cluster "${cluster}" (known: ${Object.keys(state.clusters ?? {}).join(', ') || 'none'}).`,
+        { status: 404 },
+      );
     const tokens = await refreshOrForget(state, info.audience);
     // The cluster's access token (typ at+jwt, aud = the cluster): ID tokens are only ever for the CLI itself.
     const entry = { token: tokens.access_token, expires_at: Date.now() + tokens.expires_in * 1000 };

@@ -111,7 +111,8 @@ function crossChecks(config: Config): string[] {
   config.apps.forEach((a, i) => {
     const host = a.public_host ?? (a.path || !config.server.apps_domain ? undefined : `${a.name}.${config.server.apps_domain}`);
     if (host === publicUrl.hostname) problems.push(`apps.${i}.public_host: "${host}" is the gateway's own host; give the app a host of its own or a path`);
-    if (!a.upstream && a.path) problems.push(`apps.${i}.path: an app without upstream is guarded through forward-auth and has no path; give it an upstream or a public_host`);
+    if (!a.upstream && a.path)
+      problems.push(`apps.${i}.path: an app without upstream is guarded through forward-auth and has no path; give it an upstream or a public_host`);
     const path = pathAppPrefix(a, config.server.apps_domain);
     if (path && !a.trust_gateway_origin) {
       problems.push(

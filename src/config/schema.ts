@@ -210,7 +210,20 @@ const sshSection = z.strictObject({
 });
 
 /** Gateway paths a path-based app may not take over. */
-const RESERVED_APP_PATHS = ['/login', '/logout', '/callback', '/saml', '/auth', '/api', '/.well-known', '/static', '/healthz', '/readyz', '/metrics', '/demo-idp'];
+const RESERVED_APP_PATHS = [
+  '/login',
+  '/logout',
+  '/callback',
+  '/saml',
+  '/auth',
+  '/api',
+  '/.well-known',
+  '/static',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/demo-idp',
+];
 const headerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]*$/, 'a header name (letters, digits, "-")');
 
 /** An HTTP app behind the gateway (src/proxy/http). */
@@ -220,9 +233,15 @@ const app = z
     /** Where requests go. Absent: the app is only guarded through forward-auth (/auth/verify). */
     upstream: httpUrl.optional(),
     /** Served on its own host (default `<name>.<server.apps_domain>` when that is set)... */
-    public_host: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'a lowercase host name').optional(),
+    public_host: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'a lowercase host name')
+      .optional(),
     /** ...or under a path prefix on the gateway (default `/apps/<name>/`). */
-    path: z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*\/$/, 'a path that starts and ends with "/"').optional(),
+    path: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*\/$/, 'a path that starts and ends with "/"')
+      .optional(),
     /** People holding one of these roles may use it (as may roles that list the app under `apps`). */
     roles: names,
     rewrite: z
@@ -283,131 +302,145 @@ const apps = z
   });
 
 /** A Kubernetes cluster that trusts Gatehouse tokens (oidc) or is reached through Gatehouse (proxy). */
-const cluster = z.strictObject({
-  name: slug,
-  /** `aud` of tokens for this cluster; kube-apiserver's --oidc-client-id. */
-  audience: z.string().min(1),
-  mode: z.enum(['oidc', 'proxy']).default('oidc'),
-  api_server: z.url({ protocol: /^https$/ }),
-  ca_file: z.string().optional(),
-  token_file: z.string().optional(),
-  /** mode proxy: Gatehouse's client certificate for the API server (instead of token_file). */
-  client_cert_file: z.string().optional(),
-  client_key_file: z.string().optional(),
-  /** When set, only these roles may get tokens for the cluster; otherwise any role granting Kubernetes groups or users. */
-  roles: z.array(z.string()).optional(),
-})
+const cluster = z
+  .strictObject({
+    name: slug,
+    /** `aud` of tokens for this cluster; kube-apiserver's --oidc-client-id. */
+    audience: z.string().min(1),
+    mode: z.enum(['oidc', 'proxy']).default('oidc'),
+    api_server: z.url({ protocol: /^https$/ }),
+    ca_file: z.string().optional(),
+    token_file: z.string().optional(),
+    /** mode proxy: Gatehouse's client certificate for the API server (instead of token_file). */
+    client_cert_file: z.string().optional(),
+    client_key_file: z.string().optional(),
+    /** When set, only these roles may get tokens for the cluster; otherwise any role granting Kubernetes groups or users. */
+    roles: z.array(z.string()).optional(),
+  })
   .refine((c) => Boolean(c.client_cert_file) === Boolean(c.client_key_file), { message: 'set both client_cert_file and client_key_file, or neither' })
-  .refine((c) => c.mode !== 'proxy' || c.token_file || c.client_cert_file, { message: 'mode proxy needs Gatehouse\'s own credential: token_file, or client_cert_file and client_key_file' });
+  .refine((c) => c.mode !== 'proxy' || c.token_file || c.client_cert_file, {
+    message: "mode proxy needs Gatehouse's own credential: token_file, or client_cert_file and client_key_file",
+  });
 
-export const configSchema = z.strictObject({
-  server: z.strictObject({
-    public_url: httpUrl.transform((u) => u.replace(/\/+$/, '')),
-    listen: hostPort.default('127.0.0.1:8080'),
-    apps_domain: z.string().optional(),
-    /** Extra hosts `return_to` may point at (besides our own origin). */
-    return_to_hosts: z.array(z.string()).default([]),
-    /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
-    trust_proxy_hops: z.number().int().min(0).default(0),
-    /** A file holding the bearer token Prometheus sends to GET /metrics; without it /metrics is not served (404). */
-    metrics_bearer_token_file: z.string().optional(),
-    /** On SIGTERM, /readyz turns false this long before the listener closes (give load balancers time). */
-    drain_delay: duration.default(0),
-    session: z
-      .strictObject({ idle_ttl: duration.default(3_600_000), absolute_ttl: duration.default(43_200_000) })
-      .default({ idle_ttl: 3_600_000, absolute_ttl: 43_200_000 }),
-    rate_limit: z
-      .strictObject({ login_per_minute: z.number().int().min(1).default(60) })
-      .default({ login_per_minute: 60 }),
-  }),
-  state: z
-    .strictObject({
-      /** Without it, state lives in memory: fine for one replica, lost on restart. */
-      redis_url: z.url({ protocol: /^rediss?$/ }).optional(),
-      redis_prefix: z.string().default('gatehouse:'),
-      data_dir: z.string().default('./data'),
-    })
-    .default({ redis_prefix: 'gatehouse:', data_dir: './data' }),
-  tokens: z
-    .strictObject({
-      signing_alg: z.enum(['ES256', 'RS256']).default('ES256'),
-      ttl: duration.default(600_000),
-      /** Start signing with a fresh key this often; old public keys stay published until their tokens expire. */
-      rotate_every: duration.default(30 * 86_400_000),
-    })
-    .default({ signing_alg: 'ES256', ttl: 600_000, rotate_every: 30 * 86_400_000 }),
-  connectors: z.array(connectorSchema).min(1, 'configure at least one connector'),
-  clusters: z.array(cluster).default([]),
-  /** Who may call the TokenReview webhook: a bearer token, or a client certificate signed by this CA. */
-  tokenreview: z
-    .strictObject({ bearer_token: z.string().min(16).optional(), client_ca_file: z.string().optional() })
-    .refine((t) => t.bearer_token || t.client_ca_file, 'set bearer_token or client_ca_file')
-    .optional(),
-  /** The HTTPS listener of the Kubernetes API proxy (clusters with mode: proxy), at /k8s/<cluster>/. */
-  kube_proxy: z
-    .strictObject({
-      listen: hostPort.default('0.0.0.0:8443'),
-      /** What kubeconfigs point at (default: https://<listen host>:<port>, with 127.0.0.1 for 0.0.0.0). */
-      public_url: z.url({ protocol: /^https$/ }).transform((u) => u.replace(/\/+$/, '')).optional(),
-      /** Serving certificate; when omitted Gatehouse creates a CA and a certificate under data_dir/kube-proxy. */
-      tls_cert_file: z.string().optional(),
-      tls_key_file: z.string().optional(),
-      /** Extra DNS names or IPs for the generated serving certificate. */
-      hosts: z.array(z.string()).default([]),
-      /** false: discovery reads (/api, /apis, /version, /openapi, ...) are not audited. */
-      audit_discovery: z.boolean().default(true),
-      /** Record the output of `kubectl exec`/`attach` sessions (WebSocket protocol) as asciicast. */
-      record_exec: z.boolean().default(true),
-    })
-    .refine((k) => Boolean(k.tls_cert_file) === Boolean(k.tls_key_file), { message: 'set both tls_cert_file and tls_key_file, or neither' })
-    .optional(),
-  /** The public OAuth client the `gatehouse` CLI uses (code + PKCE on loopback, device grant, refresh). */
-  cli: z
-    .strictObject({
-      client_id: z.string().default('gatehouse-cli'),
-      /** Upper bound of a CLI login; each role's max_session_ttl may shorten it. */
-      refresh_ttl: duration.default(43_200_000),
-    })
-    .default({ client_id: 'gatehouse-cli', refresh_ttl: 43_200_000 }),
-  roles: z.array(role).default([]),
-  mappings: z.array(mapping).default([]),
-  tests: z.array(policyTest).default([]),
-  ssh: sshSection.optional(),
-  recordings: z
-    .strictObject({
-      dir: z.string().default('./session-recordings'),
-      max_bytes_per_session: size.default(1024 ** 3),
-      /** Also record what people type (`i` events); off by default since input holds passwords. */
-      record_input: z.boolean().default(false),
-    })
-    .default({ dir: './session-recordings', max_bytes_per_session: 1024 ** 3, record_input: false }),
-  audit: z
-    .strictObject({
-      /** file: JSONL per day under `dir` (default); postgres: for replicas and large logs. */
-      backend: z.enum(['file', 'postgres']).default('file'),
-      dir: z.string().optional(),
-      postgres_url: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
-      postgres_schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lowercase SQL identifier').default('public'),
-      /** Where events wait while PostgreSQL is unreachable (default <data_dir>/audit-spool). */
-      spool_dir: z.string().optional(),
-      /** Remove events older than this (e.g. 365d); unset keeps everything. */
-      retention: duration.optional(),
-      /** When an event cannot be stored anywhere: refuse the action (default) or log the event and go on. */
-      on_failure: z.enum(['refuse', 'log']).default('refuse'),
-    })
-    .refine((a) => a.backend !== 'postgres' || a.postgres_url, { message: 'postgres_url is required when backend is postgres', path: ['postgres_url'] })
-    .transform(({ retention, ...rest }) => ({ ...rest, retention_ms: retention }))
-    .default({ backend: 'file', postgres_schema: 'public', on_failure: 'refuse', retention_ms: undefined }),
-  apps,
-}).superRefine((c, ctx) => {
-  // One audience registry (src/core/audiences.ts): gateway, CLI, app and cluster audiences never collide.
-  for (const problem of audienceCollisions({ clusters: c.clusters, apps: c.apps, cliClientId: c.cli.client_id })) ctx.addIssue({ code: 'custom', ...problem });
-  // Clusters with mode: proxy are served by the Kubernetes API proxy's own listener.
-  const proxied = c.clusters.filter((cluster) => cluster.mode === 'proxy').map((cluster) => cluster.name);
-  if (proxied.length && !c.kube_proxy) {
-    ctx.addIssue({ code: 'custom', path: ['kube_proxy'], message: `clusters ${proxied.join(', ')} use mode: proxy; configure kube_proxy (at least kube_proxy.listen).` });
-  }
-});
+export const configSchema = z
+  .strictObject({
+    server: z.strictObject({
+      public_url: httpUrl.transform((u) => u.replace(/\/+$/, '')),
+      listen: hostPort.default('127.0.0.1:8080'),
+      apps_domain: z.string().optional(),
+      /** Extra hosts `return_to` may point at (besides our own origin). */
+      return_to_hosts: z.array(z.string()).default([]),
+      /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
+      trust_proxy_hops: z.number().int().min(0).default(0),
+      /** A file holding the bearer token Prometheus sends to GET /metrics; without it /metrics is not served (404). */
+      metrics_bearer_token_file: z.string().optional(),
+      /** On SIGTERM, /readyz turns false this long before the listener closes (give load balancers time). */
+      drain_delay: duration.default(0),
+      session: z
+        .strictObject({ idle_ttl: duration.default(3_600_000), absolute_ttl: duration.default(43_200_000) })
+        .default({ idle_ttl: 3_600_000, absolute_ttl: 43_200_000 }),
+      rate_limit: z.strictObject({ login_per_minute: z.number().int().min(1).default(60) }).default({ login_per_minute: 60 }),
+    }),
+    state: z
+      .strictObject({
+        /** Without it, state lives in memory: fine for one replica, lost on restart. */
+        redis_url: z.url({ protocol: /^rediss?$/ }).optional(),
+        redis_prefix: z.string().default('gatehouse:'),
+        data_dir: z.string().default('./data'),
+      })
+      .default({ redis_prefix: 'gatehouse:', data_dir: './data' }),
+    tokens: z
+      .strictObject({
+        signing_alg: z.enum(['ES256', 'RS256']).default('ES256'),
+        ttl: duration.default(600_000),
+        /** Start signing with a fresh key this often; old public keys stay published until their tokens expire. */
+        rotate_every: duration.default(30 * 86_400_000),
+      })
+      .default({ signing_alg: 'ES256', ttl: 600_000, rotate_every: 30 * 86_400_000 }),
+    connectors: z.array(connectorSchema).min(1, 'configure at least one connector'),
+    clusters: z.array(cluster).default([]),
+    /** Who may call the TokenReview webhook: a bearer token, or a client certificate signed by this CA. */
+    tokenreview: z
+      .strictObject({ bearer_token: z.string().min(16).optional(), client_ca_file: z.string().optional() })
+      .refine((t) => t.bearer_token || t.client_ca_file, 'set bearer_token or client_ca_file')
+      .optional(),
+    /** The HTTPS listener of the Kubernetes API proxy (clusters with mode: proxy), at /k8s/<cluster>/. */
+    kube_proxy: z
+      .strictObject({
+        listen: hostPort.default('0.0.0.0:8443'),
+        /** What kubeconfigs point at (default: https://<listen host>:<port>, with 127.0.0.1 for 0.0.0.0). */
+        public_url: z
+          .url({ protocol: /^https$/ })
+          .transform((u) => u.replace(/\/+$/, ''))
+          .optional(),
+        /** Serving certificate; when omitted Gatehouse creates a CA and a certificate under data_dir/kube-proxy. */
+        tls_cert_file: z.string().optional(),
+        tls_key_file: z.string().optional(),
+        /** Extra DNS names or IPs for the generated serving certificate. */
+        hosts: z.array(z.string()).default([]),
+        /** false: discovery reads (/api, /apis, /version, /openapi, ...) are not audited. */
+        audit_discovery: z.boolean().default(true),
+        /** Record the output of `kubectl exec`/`attach` sessions (WebSocket protocol) as asciicast. */
+        record_exec: z.boolean().default(true),
+      })
+      .refine((k) => Boolean(k.tls_cert_file) === Boolean(k.tls_key_file), { message: 'set both tls_cert_file and tls_key_file, or neither' })
+      .optional(),
+    /** The public OAuth client the `gatehouse` CLI uses (code + PKCE on loopback, device grant, refresh). */
+    cli: z
+      .strictObject({
+        client_id: z.string().default('gatehouse-cli'),
+        /** Upper bound of a CLI login; each role's max_session_ttl may shorten it. */
+        refresh_ttl: duration.default(43_200_000),
+      })
+      .default({ client_id: 'gatehouse-cli', refresh_ttl: 43_200_000 }),
+    roles: z.array(role).default([]),
+    mappings: z.array(mapping).default([]),
+    tests: z.array(policyTest).default([]),
+    ssh: sshSection.optional(),
+    recordings: z
+      .strictObject({
+        dir: z.string().default('./session-recordings'),
+        max_bytes_per_session: size.default(1024 ** 3),
+        /** Also record what people type (`i` events); off by default since input holds passwords. */
+        record_input: z.boolean().default(false),
+      })
+      .default({ dir: './session-recordings', max_bytes_per_session: 1024 ** 3, record_input: false }),
+    audit: z
+      .strictObject({
+        /** file: JSONL per day under `dir` (default); postgres: for replicas and large logs. */
+        backend: z.enum(['file', 'postgres']).default('file'),
+        dir: z.string().optional(),
+        postgres_url: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+        postgres_schema: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lowercase SQL identifier')
+          .default('public'),
+        /** Where events wait while PostgreSQL is unreachable (default <data_dir>/audit-spool). */
+        spool_dir: z.string().optional(),
+        /** Remove events older than this (e.g. 365d); unset keeps everything. */
+        retention: duration.optional(),
+        /** When an event cannot be stored anywhere: refuse the action (default) or log the event and go on. */
+        on_failure: z.enum(['refuse', 'log']).default('refuse'),
+      })
+      .refine((a) => a.backend !== 'postgres' || a.postgres_url, { message: 'postgres_url is required when backend is postgres', path: ['postgres_url'] })
+      .transform(({ retention, ...rest }) => ({ ...rest, retention_ms: retention }))
+      .default({ backend: 'file', postgres_schema: 'public', on_failure: 'refuse', retention_ms: undefined }),
+    apps,
+  })
+  .superRefine((c, ctx) => {
+    // One audience registry (src/core/audiences.ts): gateway, CLI, app and cluster audiences never collide.
+    for (const problem of audienceCollisions({ clusters: c.clusters, apps: c.apps, cliClientId: c.cli.client_id }))
+      ctx.addIssue({ code: 'custom', ...problem });
+    // Clusters with mode: proxy are served by the Kubernetes API proxy's own listener.
+    const proxied = c.clusters.filter((cluster) => cluster.mode === 'proxy').map((cluster) => cluster.name);
+    if (proxied.length && !c.kube_proxy) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kube_proxy'],
+        message: `clusters ${proxied.join(', ')} use mode: proxy; configure kube_proxy (at least kube_proxy.listen).`,
+      });
+    }
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type ConnectorConfig = Config['connectors'][number];

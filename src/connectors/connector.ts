@@ -27,11 +27,7 @@ export interface Connector {
    */
   finishLogin(options: { callbackUrl: URL; state: string; pending: PendingLogin; form?: Record<string, string> }): Promise<LoginResult>;
   /** The IdP's logout URL for RP-initiated logout, when it has one. */
-  logoutUrl?(options: {
-    upstreamIdToken?: string;
-    upstreamLogout?: Record<string, string>;
-    postLogoutRedirectUri: string;
-  }): Promise<string | undefined>;
+  logoutUrl?(options: { upstreamIdToken?: string; upstreamLogout?: Record<string, string>; postLogoutRedirectUri: string }): Promise<string | undefined>;
 }
 
 export { claimAt } from '../core/claims.js';

@@ -156,7 +156,9 @@ export function createSamlConnector(
     const signature = decode(raw.get('Signature'));
     if (!sigAlg || !signature) throw samlError('saml_signature_missing', 'The SAML logout message is not signed.');
     if (!SIGNATURE_ALGORITHMS.includes(sigAlg) && !(config.allow_sha1 && sigAlg === SHA1_SIGNATURE)) {
-      throw samlError('saml_algorithm_refused', 'The SAML logout message uses a refused signature algorithm.', { details: { algorithm: sigAlg.slice(0, 120) } });
+      throw samlError('saml_algorithm_refused', 'The SAML logout message uses a refused signature algorithm.', {
+        details: { algorithm: sigAlg.slice(0, 120) },
+      });
     }
     const hash = sigAlg.slice(sigAlg.lastIndexOf('-') + 1);
     const octets = [`${param}=${message}`, raw.has('RelayState') ? `RelayState=${raw.get('RelayState')}` : undefined, `SigAlg=${raw.get('SigAlg')}`]
@@ -186,7 +188,8 @@ export function createSamlConnector(
     if (root.namespaceURI !== NS.protocol || root.localName !== localName) throw samlError('saml_logout_invalid', `Expected a ${localName}.`);
     if (textOf(child(root, NS.assertion, 'Issuer')) !== idp.entityId) throw samlError('saml_issuer_mismatch', 'The logout message comes from another issuer.');
     const destination = attr(root, 'Destination');
-    if (destination !== undefined && destination !== urls.slo) throw samlError('saml_destination_mismatch', 'The logout message is meant for another endpoint.');
+    if (destination !== undefined && destination !== urls.slo)
+      throw samlError('saml_destination_mismatch', 'The logout message is meant for another endpoint.');
     return root;
   };
 
@@ -257,7 +260,8 @@ export function createSamlConnector(
       const { xml, relayState } = verifyRedirect(idp, rawQuery, 'SAMLRequest');
       const root = await parseLogoutMessage(xml, 'LogoutRequest', idp);
       const notOnOrAfter = attr(root, 'NotOnOrAfter');
-      if (notOnOrAfter && Date.now() - config.clock_skew >= Date.parse(notOnOrAfter)) throw samlError('saml_assertion_expired', 'The logout request has expired.');
+      if (notOnOrAfter && Date.now() - config.clock_skew >= Date.parse(notOnOrAfter))
+        throw samlError('saml_assertion_expired', 'The logout request has expired.');
       const nameId = textOf(child(root, NS.assertion, 'NameID'));
       const requestId = attr(root, 'ID');
       if (!nameId || !requestId) throw samlError('saml_logout_invalid', 'The logout request names no subject.');
@@ -265,8 +269,7 @@ export function createSamlConnector(
       return {
         nameId,
         sessionIndexes,
-        responseUrl: () =>
-          sp.createLogoutResponse(idpEntity(idp), { extract: { request: { id: requestId } } }, 'redirect', relayState ?? '').context,
+        responseUrl: () => sp.createLogoutResponse(idpEntity(idp), { extract: { request: { id: requestId } } }, 'redirect', relayState ?? '').context,
       };
     },
 

@@ -42,7 +42,12 @@ export function audienceEntries(sources: AudienceSources): AudienceEntry[] {
     { audience: sources.cliClientId ?? CLI_CLIENT_ID, kind: 'cli', owner: 'the CLI client id (cli.client_id, ID tokens)', path: ['cli', 'client_id'] },
     { audience: FORWARD_AUTH_AUDIENCE, kind: 'forward-auth', owner: 'forward-auth assertions' },
     ...sources.apps.map((a, i): AudienceEntry => ({ audience: appAudience(a.name), kind: 'app', owner: `app "${a.name}"`, path: ['apps', i, 'name'] })),
-    ...sources.clusters.map((c, i): AudienceEntry => ({ audience: c.audience, kind: 'cluster', owner: `cluster "${c.name}"`, path: ['clusters', i, 'audience'] })),
+    ...sources.clusters.map((c, i): AudienceEntry => ({
+      audience: c.audience,
+      kind: 'cluster',
+      owner: `cluster "${c.name}"`,
+      path: ['clusters', i, 'audience'],
+    })),
   ];
 }
 
@@ -58,11 +63,17 @@ export function audienceCollisions(sources: AudienceSources): AudienceCollision[
   for (const entry of audienceEntries(sources)) {
     const earlier = seen.get(entry.audience);
     if (earlier) {
-      problems.push({ path: entry.path ?? [], message: `audience "${entry.audience}" of ${entry.owner} collides with ${earlier.owner}: every audience must be distinct` });
+      problems.push({
+        path: entry.path ?? [],
+        message: `audience "${entry.audience}" of ${entry.owner} collides with ${earlier.owner}: every audience must be distinct`,
+      });
       continue;
     }
     if (entry.kind === 'cluster' && entry.audience.startsWith(APP_AUDIENCE_PREFIX)) {
-      problems.push({ path: entry.path ?? [], message: `audience "${entry.audience}" of ${entry.owner} is in the "${APP_AUDIENCE_PREFIX}" namespace reserved for app assertions` });
+      problems.push({
+        path: entry.path ?? [],
+        message: `audience "${entry.audience}" of ${entry.owner} is in the "${APP_AUDIENCE_PREFIX}" namespace reserved for app assertions`,
+      });
     }
     seen.set(entry.audience, entry);
   }

@@ -13,11 +13,7 @@ export class GatehouseError extends Error {
   /** Extra facts for the audit event (never shown to the client), e.g. a SAML status code. */
   readonly details?: Record<string, unknown>;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options: { status?: number; expose?: boolean; cause?: unknown; details?: Record<string, unknown> } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, options: { status?: number; expose?: boolean; cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, { cause: options.cause });
     this.name = 'GatehouseError';
     this.code = code;

@@ -8,13 +8,7 @@ interface StoredEntry {
   expiresAt: number | undefined;
 }
 
-const GRANTABLE = new Set([
-  'AccessToken',
-  'AuthorizationCode',
-  'RefreshToken',
-  'DeviceCode',
-  'BackchannelAuthenticationRequest',
-]);
+const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
 export class MemoryStore {
   readonly entries = new Map<string, StoredEntry>();

@@ -97,12 +97,9 @@ export interface InteractionSettings {
 /** Adds `/interaction/...` (login, confirm, abort and their error page) to `router`. */
 export function mountInteractions(router: Router, settings: InteractionSettings): void {
   const { provider, errors, issuerPath, title, users } = settings;
-  const loginGuard: LoginGuard | undefined = settings.loginLimit
-    ? createLoginGuard(settings.loginLimit, (u) => users.has(u))
-    : undefined;
+  const loginGuard: LoginGuard | undefined = settings.loginLimit ? createLoginGuard(settings.loginLimit, (u) => users.has(u)) : undefined;
 
-  const interactionPath = (uid: string, action?: string): string =>
-    `${issuerPath}/interaction/${encodeURIComponent(uid)}${action ? `/${action}` : ''}`;
+  const interactionPath = (uid: string, action?: string): string => `${issuerPath}/interaction/${encodeURIComponent(uid)}${action ? `/${action}` : ''}`;
 
   async function loadInteraction(req: Request, res: Response): Promise<Interaction> {
     const details = await provider.interactionDetails(req, res);
@@ -183,12 +180,7 @@ export function mountInteractions(router: Router, settings: InteractionSettings)
       res.status(401).send(login(details, username, INVALID_CREDENTIALS));
       return;
     }
-    await provider.interactionFinished(
-      req,
-      res,
-      { login: { accountId: user.username, amr: ['pwd'], remember: true } },
-      { mergeWithLastSubmission: false },
-    );
+    await provider.interactionFinished(req, res, { login: { accountId: user.username, amr: ['pwd'], remember: true } }, { mergeWithLastSubmission: false });
   });
 
   router.post('/interaction/:uid/confirm', urlencoded, async (req: Request, res: Response) => {
@@ -232,8 +224,6 @@ export function mountInteractions(router: Router, settings: InteractionSettings)
       return;
     }
     setPageHeaders(res);
-    res
-      .status(err.statusCode || 400)
-      .send(interactionErrorPage(title, err instanceof errors.SessionNotFound, err.error_description ?? err.message));
+    res.status(err.statusCode || 400).send(interactionErrorPage(title, err instanceof errors.SessionNotFound, err.error_description ?? err.message));
   });
 }

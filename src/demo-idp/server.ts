@@ -48,11 +48,7 @@ export async function createEmbeddedIdp(options: EmbeddedIdpOptions): Promise<Em
   const callback = provider.callback();
   router.use((req: Request, res: Response, next: NextFunction) => {
     if (req.baseUrl.replace(/\/+$/, '') !== issuerPath) {
-      next(
-        new Error(
-          `embedded IdP router is mounted at "${req.baseUrl || '/'}" but the issuer path is "${issuerPath || '/'}"`,
-        ),
-      );
+      next(new Error(`embedded IdP router is mounted at "${req.baseUrl || '/'}" but the issuer path is "${issuerPath || '/'}"`));
       return;
     }
     // provider.proxy = true: hand koa the values express computed (honouring its `trust proxy`).
@@ -73,9 +69,7 @@ export async function createEmbeddedIdp(options: EmbeddedIdpOptions): Promise<Em
 }
 
 /** A standalone IdP on an ephemeral port; its issuer is its own URL. */
-export async function startEmbeddedIdp(
-  options: Omit<EmbeddedIdpOptions, 'issuer'> & { host?: string },
-): Promise<EmbeddedIdp & { url: string }> {
+export async function startEmbeddedIdp(options: Omit<EmbeddedIdpOptions, 'issuer'> & { host?: string }): Promise<EmbeddedIdp & { url: string }> {
   const { host = '127.0.0.1', ...rest } = options;
   let handler: http.RequestListener = (_req, res) => {
     res.statusCode = 503;

@@ -35,10 +35,30 @@ export function createMetrics(labels: MetricLabels = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
 
-  const events = new Counter({ name: 'gatehouse_audit_events_total', help: 'Audit events by type and outcome', labelNames: ['type', 'outcome'], registers: [registry] });
-  const logins = new Counter({ name: 'gatehouse_logins_total', help: 'Browser logins by connector and outcome', labelNames: ['connector', 'outcome'], registers: [registry] });
-  const tokens = new Counter({ name: 'gatehouse_tokens_total', help: 'CLI tokens issued and refreshed, by outcome', labelNames: ['kind', 'outcome'], registers: [registry] });
-  const sessions = new Gauge({ name: 'gatehouse_sessions_active', help: 'Recorded sessions (SSH, kube exec) in progress on this replica', labelNames: ['kind'], registers: [registry] });
+  const events = new Counter({
+    name: 'gatehouse_audit_events_total',
+    help: 'Audit events by type and outcome',
+    labelNames: ['type', 'outcome'],
+    registers: [registry],
+  });
+  const logins = new Counter({
+    name: 'gatehouse_logins_total',
+    help: 'Browser logins by connector and outcome',
+    labelNames: ['connector', 'outcome'],
+    registers: [registry],
+  });
+  const tokens = new Counter({
+    name: 'gatehouse_tokens_total',
+    help: 'CLI tokens issued and refreshed, by outcome',
+    labelNames: ['kind', 'outcome'],
+    registers: [registry],
+  });
+  const sessions = new Gauge({
+    name: 'gatehouse_sessions_active',
+    help: 'Recorded sessions (SSH, kube exec) in progress on this replica',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
   const auditWrite = new Histogram({
     name: 'gatehouse_audit_write_seconds',
     help: 'Time until an audit event is durable',
@@ -46,7 +66,12 @@ export function createMetrics(labels: MetricLabels = {}): Metrics {
     registers: [registry],
   });
   const auditFailures = new Counter({ name: 'gatehouse_audit_write_failures_total', help: 'Audit events that could not be recorded', registers: [registry] });
-  const storeErrors = new Counter({ name: 'gatehouse_store_errors_total', help: 'Failed store operations by operation', labelNames: ['operation'], registers: [registry] });
+  const storeErrors = new Counter({
+    name: 'gatehouse_store_errors_total',
+    help: 'Failed store operations by operation',
+    labelNames: ['operation'],
+    registers: [registry],
+  });
   const proxyRequest = new Histogram({
     name: 'gatehouse_proxy_request_seconds',
     help: 'Proxied request durations by proxy kind, target (app or cluster) and status code',
@@ -65,7 +90,10 @@ export function createMetrics(labels: MetricLabels = {}): Metrics {
     if (type === 'session.end') sessions.dec({ kind: String(input.details?.kind ?? 'ssh') });
     // The Kubernetes proxy audits every request with its duration: the histogram comes from that.
     if (type === 'kube.request' && typeof input.details?.duration_ms === 'number') {
-      proxyRequest.observe({ kind: 'kube', target: clusterLabel(input.cluster), code: String(input.details.code ?? '').slice(0, 3) }, input.details.duration_ms / 1000);
+      proxyRequest.observe(
+        { kind: 'kube', target: clusterLabel(input.cluster), code: String(input.details.code ?? '').slice(0, 3) },
+        input.details.duration_ms / 1000,
+      );
     }
   };
 

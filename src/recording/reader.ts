@@ -42,11 +42,13 @@ export async function* readCast(path: string): AsyncGenerator<CastHeader | CastE
 const ANSI = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|[@-Z\\-_]|[ -/][@-~])/g;
 
 export function stripAnsi(text: string): string {
-  return text
-    .replace(ANSI, '')
-    .replace(/\r\n?/g, '\n')
-    // eslint-disable-next-line no-control-regex -- the remaining control characters
-    .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
+  return (
+    text
+      .replace(ANSI, '')
+      .replace(/\r\n?/g, '\n')
+      // eslint-disable-next-line no-control-regex -- the remaining control characters
+      .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')
+  );
 }
 
 /** The output of a recording as plain text. */
@@ -115,7 +117,12 @@ export function createRecordingStore(dir: string): RecordingStore {
         .filter((f) => f.endsWith('.json'))
         .map((f) => get(f.slice(0, -5)))
         .filter((m): m is RecordingMeta => m !== undefined)
-        .filter((m) => (query.owner === undefined || m.user === query.owner) && (query.user === undefined || m.user === query.user) && (query.node === undefined || m.node === query.node))
+        .filter(
+          (m) =>
+            (query.owner === undefined || m.user === query.owner) &&
+            (query.user === undefined || m.user === query.user) &&
+            (query.node === undefined || m.node === query.node),
+        )
         .filter((m) => {
           const start = Date.parse(m.start);
           return (query.from === undefined || start >= query.from) && (query.to === undefined || start <= query.to);

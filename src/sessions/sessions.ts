@@ -45,8 +45,7 @@ export function createSessionManager(options: {
   logger?: { warn(obj: object, msg: string): void };
 }): SessionManager {
   const clock = options.clock ?? systemClock;
-  const ttlSeconds = (s: Session) =>
-    Math.max(1, Math.ceil(Math.min(s.lastSeenAt + options.idleTtlMs, s.expiresAt) / 1000 - clock.now() / 1000));
+  const ttlSeconds = (s: Session) => Math.max(1, Math.ceil(Math.min(s.lastSeenAt + options.idleTtlMs, s.expiresAt) / 1000 - clock.now() / 1000));
 
   const listeners = new Set<(end: SessionEnd) => void>();
   // Held only while someone listens, so a manager nobody watches opens no store subscription.

@@ -2,7 +2,16 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
 import { secretDocument } from '../store/secret-document.js';
 import type { Store } from '../store/store.js';
-import { checkCertificate, HOST_CERT, parseCertificate, signCertificate, USER_CERT, type Certificate, type CertFields, type ParsedCertificate } from './certs.js';
+import {
+  checkCertificate,
+  HOST_CERT,
+  parseCertificate,
+  signCertificate,
+  USER_CERT,
+  type Certificate,
+  type CertFields,
+  type ParsedCertificate,
+} from './certs.js';
 import { generateEd25519, publicKeyLine, publicKeyOf } from './keys.js';
 
 /** The two SSH certificate authorities: one signs user certificates, the other host certificates. */
@@ -68,4 +77,3 @@ export function createSshCa(options: { store?: Store; dataDir: string; logger?: 
     },
   };
 }
-

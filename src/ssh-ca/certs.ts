@@ -146,7 +146,8 @@ export interface CheckOptions {
  */
 export async function checkCertificate(cert: ParsedCertificate, options: CheckOptions): Promise<void> {
   const deny = (code: ErrorCode, message: string) => new GatehouseError(code, message, { status: 401 });
-  if (!options.trustedCas.some((ca) => ca.equals(cert.signatureKey))) throw deny('cert_untrusted', 'The certificate is signed by a CA this gateway does not trust.');
+  if (!options.trustedCas.some((ca) => ca.equals(cert.signatureKey)))
+    throw deny('cert_untrusted', 'The certificate is signed by a CA this gateway does not trust.');
   if (!(await verifySshSignature({ type: new WireReader(cert.signatureKey).string(), blob: cert.signatureKey }, cert.signature, cert.signed)))
     throw deny('cert_untrusted', 'The certificate signature is invalid.');
   if (cert.type !== options.type) throw deny('cert_wrong_type', `Expected a ${options.type === USER_CERT ? 'user' : 'host'} certificate.`);

@@ -52,8 +52,7 @@ export function parsePublicKeyLine(line: string): SshPublicKey {
   return { type, blob };
 }
 
-export const publicKeyLine = (key: SshPublicKey, comment = ''): string =>
-  `${key.type} ${key.blob.toString('base64')}${comment ? ` ${comment}` : ''}`;
+export const publicKeyLine = (key: SshPublicKey, comment = ''): string => `${key.type} ${key.blob.toString('base64')}${comment ? ` ${comment}` : ''}`;
 
 /** A node:crypto public key from an SSH public key blob (for verifying signatures). */
 export function toKeyObject(key: SshPublicKey): KeyObject {
@@ -180,5 +179,4 @@ export function readEd25519PrivateKey(text: string): KeyObject {
 }
 
 /** `SHA256:...` as ssh-keygen -l prints it. */
-export const fingerprint = (blob: Buffer): string =>
-  `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+export const fingerprint = (blob: Buffer): string => `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;

@@ -64,9 +64,7 @@ export function createRedisStore(options: { url: string; prefix?: string; logger
       await run(() => client.del(k(key)));
     },
     async increment(key, ttlSeconds) {
-      const [count] = await run(() =>
-        client.multi().incr(k(key)).expire(k(key), ttlSeconds, 'NX').exec(),
-      );
+      const [count] = await run(() => client.multi().incr(k(key)).expire(k(key), ttlSeconds, 'NX').exec());
       return Number(count);
     },
     async publish(channel, message) {

@@ -33,5 +33,4 @@ export async function takeJson<T>(store: Store, key: string): Promise<T | null> 
   return raw === null ? null : (JSON.parse(raw) as T);
 }
 
-export const setJson = (store: Store, key: string, value: unknown, ttlSeconds?: number): Promise<void> =>
-  store.set(key, JSON.stringify(value), ttlSeconds);
+export const setJson = (store: Store, key: string, value: unknown, ttlSeconds?: number): Promise<void> => store.set(key, JSON.stringify(value), ttlSeconds);

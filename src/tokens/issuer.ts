@@ -98,7 +98,8 @@ export function createTokenIssuer(options: {
           clockTolerance: 5,
           ...(kind === 'access' ? { typ: ACCESS_TOKEN_TYP } : {}),
         });
-        if (kind === 'id' && isAccessTyp(protectedHeader.typ)) throw new errors.JWTClaimValidationFailed('an access token is not an ID token', payload, 'typ', 'check_failed');
+        if (kind === 'id' && isAccessTyp(protectedHeader.typ))
+          throw new errors.JWTClaimValidationFailed('an access token is not an ID token', payload, 'typ', 'check_failed');
         return payload;
       };
       let payload: JWTPayload;
@@ -137,7 +138,8 @@ const isAccessTyp = (typ: unknown) => typeof typ === 'string' && typ.toLowerCase
 
 function describeJoseError(err: unknown): [TokenRejection, string] {
   if (err instanceof errors.JWTExpired) return ['expired', 'token has expired'];
-  if (err instanceof errors.JWTClaimValidationFailed) return [err.claim === 'aud' ? 'audience' : 'claim', `token claim "${err.claim}" is invalid (${err.reason})`];
+  if (err instanceof errors.JWTClaimValidationFailed)
+    return [err.claim === 'aud' ? 'audience' : 'claim', `token claim "${err.claim}" is invalid (${err.reason})`];
   if (err instanceof errors.JOSEAlgNotAllowed) return ['algorithm', 'token algorithm is not allowed'];
   if (err instanceof errors.JWKSNoMatchingKey) return ['signature', 'token was not signed by a key of this issuer'];
   if (err instanceof errors.JWSSignatureVerificationFailed) return ['signature', 'token signature is invalid'];

@@ -53,14 +53,26 @@ export function createTokenReviewHandler(options: TokenReviewOptions) {
       if (!expected || given.length !== expected.length || !timingSafeEqual(given, expected)) {
         req.resume();
         await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason: 'caller_unauthenticated', context });
-        return failure(res, 401, 'Unauthorized', expected ? 'The TokenReview caller must present the configured bearer token.' : 'The TokenReview webhook is not configured (tokenreview.bearer_token).');
+        return failure(
+          res,
+          401,
+          'Unauthorized',
+          expected
+            ? 'The TokenReview caller must present the configured bearer token.'
+            : 'The TokenReview webhook is not configured (tokenreview.bearer_token).',
+        );
       }
       let review: { apiVersion?: string; kind?: string; spec?: { token?: unknown; audiences?: unknown } };
       try {
         review = JSON.parse(await readBody(req));
       } catch (err) {
         await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason: 'malformed_review', context });
-        return failure(res, (err as { status?: number }).status ?? 400, 'BadRequest', (err as { status?: number }).status ? 'The TokenReview body is too large.' : 'The body is not a JSON TokenReview.');
+        return failure(
+          res,
+          (err as { status?: number }).status ?? 400,
+          'BadRequest',
+          (err as { status?: number }).status ? 'The TokenReview body is too large.' : 'The body is not a JSON TokenReview.',
+        );
       }
       if (review?.kind !== 'TokenReview' || typeof review.spec?.token !== 'string' || !review.spec.token) {
         await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason: 'malformed_review', context });
@@ -70,10 +82,23 @@ export function createTokenReviewHandler(options: TokenReviewOptions) {
       // The caller's audiences only narrow ours: one webhook bearer serves every cluster, so the bound is every cluster audience.
       const clusters = options.audiences();
       const audiences = requested.length ? requested.filter((a) => clusters.includes(a)) : clusters;
-      const answer = (status: Record<string, unknown>) => send(res, 201, { apiVersion, kind: 'TokenReview', metadata: { creationTimestamp: null }, spec: { audiences: requested.length ? requested : undefined }, status });
+      const answer = (status: Record<string, unknown>) =>
+        send(res, 201, {
+          apiVersion,
+          kind: 'TokenReview',
+          metadata: { creationTimestamp: null },
+          spec: { audiences: requested.length ? requested : undefined },
+          status,
+        });
       if (!audiences.length) {
         const message = 'none of spec.audiences is a cluster audience of this gateway';
-        await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason: 'audience_not_cluster', details: { error: message, requested: requested.slice(0, 8).map((a) => a.slice(0, 128)) }, context });
+        await options.audit.emit({
+          type: 'kube.tokenreview',
+          outcome: 'failure',
+          reason: 'audience_not_cluster',
+          details: { error: message, requested: requested.slice(0, 8).map((a) => a.slice(0, 128)) },
+          context,
+        });
         return answer({ authenticated: false, error: message });
       }
       try {

@@ -21,11 +21,16 @@ export function checkSameOrigin(req: Request, publicUrl: string): void {
   if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
   const site = req.headers['sec-fetch-site'];
   const origin = req.headers.origin;
-  const ok = typeof site === 'string' ? site === 'same-origin' || site === 'none' : origin === undefined || origin === 'null' || origin === new URL(publicUrl).origin;
+  const ok =
+    typeof site === 'string' ? site === 'same-origin' || site === 'none' : origin === undefined || origin === 'null' || origin === new URL(publicUrl).origin;
   if (!ok) {
     throw new GatehouseError('csrf_failed', 'This request was not sent by a Gatehouse page.', {
       status: 403,
-      details: { why: 'foreign_origin', origin: typeof origin === 'string' ? origin.slice(0, 256) : undefined, sec_fetch_site: typeof site === 'string' ? site.slice(0, 32) : undefined },
+      details: {
+        why: 'foreign_origin',
+        origin: typeof origin === 'string' ? origin.slice(0, 256) : undefined,
+        sec_fetch_site: typeof site === 'string' ? site.slice(0, 32) : undefined,
+      },
     });
   }
 }

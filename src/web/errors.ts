@@ -51,14 +51,14 @@ async function auditCsrf(options: ErrorHandlerOptions, req: Request, res: Respon
     options.audit!,
     options.logger,
   )({
-      type: 'auth.csrf_rejected',
-      outcome: 'failure',
-      user: session?.identity.username,
-      session_id: session ? sessionRef(session.id) : undefined,
-      reason: 'csrf_failed',
-      details: { method: req.method, path: req.path.slice(0, 256), ...err.details, sec_fetch_site: str(req.headers['sec-fetch-site']) },
-      context: res.locals.ctx,
-    });
+    type: 'auth.csrf_rejected',
+    outcome: 'failure',
+    user: session?.identity.username,
+    session_id: session ? sessionRef(session.id) : undefined,
+    reason: 'csrf_failed',
+    details: { method: req.method, path: req.path.slice(0, 256), ...err.details, sec_fetch_site: str(req.headers['sec-fetch-site']) },
+    context: res.locals.ctx,
+  });
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v.slice(0, 64) : undefined);

@@ -87,8 +87,14 @@ export function createLoginFlow(deps: WebDeps): LoginFlow {
       const reason = isGatehouseError(err) ? err.code : 'internal_error';
       // Only configured ids reach the audit log; anything else is attacker-controlled text.
       const connector = requested && connectors.byId.has(requested) ? requested : undefined;
-      const details = { ...(isGatehouseError(err) ? err.details : {}), ...(requested !== undefined && !connector ? { requested_connector: requested.slice(0, 64) } : {}) };
-      await bestEffort(audit, deps.logger)({ type: 'user.login', outcome: 'failure', connector, reason, details: Object.keys(details).length ? details : undefined, context: ctxOf(res) });
+      const details = {
+        ...(isGatehouseError(err) ? err.details : {}),
+        ...(requested !== undefined && !connector ? { requested_connector: requested.slice(0, 64) } : {}),
+      };
+      await bestEffort(
+        audit,
+        deps.logger,
+      )({ type: 'user.login', outcome: 'failure', connector, reason, details: Object.keys(details).length ? details : undefined, context: ctxOf(res) });
       sendError(req, res, err, { logger: deps.logger, demo: deps.demo });
     },
 

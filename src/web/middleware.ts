@@ -21,7 +21,14 @@ export function attachContext(trustProxyHops: number, logger?: Logger): RequestH
       const started = process.hrtime.bigint();
       res.once('finish', () =>
         logger.info(
-          { requestId: res.locals.ctx.requestId, method: req.method, path: req.path, status: res.statusCode, ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000, remoteAddr: res.locals.ctx.remoteAddr },
+          {
+            requestId: res.locals.ctx.requestId,
+            method: req.method,
+            path: req.path,
+            status: res.statusCode,
+            ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+            remoteAddr: res.locals.ctx.remoteAddr,
+          },
           'request',
         ),
       );

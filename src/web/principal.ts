@@ -15,7 +15,8 @@ const tokenRejections = (deps: WebDeps): TokenRejections => {
   if (!r) rejections.set(deps.audit, (r = createTokenRejections(deps.audit, deps.logger)));
   return r;
 };
-const requestContextOf = (req: Request): RequestContext => (req.res?.locals.ctx as RequestContext | undefined) ?? { remoteAddr: req.socket.remoteAddress, requestId: '' };
+const requestContextOf = (req: Request): RequestContext =>
+  (req.res?.locals.ctx as RequestContext | undefined) ?? { remoteAddr: req.socket.remoteAddress, requestId: '' };
 
 export { GATEWAY_AUDIENCE };
 

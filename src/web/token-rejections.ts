@@ -33,16 +33,16 @@ export function createTokenRejections(audit: AuditSink, logger: { error(obj: obj
         audit,
         logger,
       )({
-          type: 'auth.token_rejected',
-          outcome: 'failure',
-          reason,
-          details: {
-            error: isGatehouseError(err) ? err.message.slice(0, 200) : undefined,
-            path: path.slice(0, 256),
-            ...(entry?.suppressed ? { suppressed: entry.suppressed } : {}),
-          },
-          context,
-        });
+        type: 'auth.token_rejected',
+        outcome: 'failure',
+        reason,
+        details: {
+          error: isGatehouseError(err) ? err.message.slice(0, 200) : undefined,
+          path: path.slice(0, 256),
+          ...(entry?.suppressed ? { suppressed: entry.suppressed } : {}),
+        },
+        context,
+      });
     },
   };
 }

@@ -46,7 +46,12 @@ function fileHarness(t: TestContext): Harness {
   const rewrite = (fn: (lines: string[]) => string[]) => {
     for (const file of auditFiles(dir)) {
       const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-      writeFileSync(file, fn(lines).map((l) => `${l}\n`).join(''));
+      writeFileSync(
+        file,
+        fn(lines)
+          .map((l) => `${l}\n`)
+          .join(''),
+      );
     }
   };
   const has = (id: string) => (line: string) => line.includes(`"id":"${id}"`);
@@ -175,7 +180,14 @@ for (const backend of backends) {
       assert.match(first.time, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
       assert.match(first.id, /^[0-9a-f-]{36}$/);
       assert.deepEqual(
-        { user: first.user, connector: first.connector, roles: first.roles, remote_addr: first.remote_addr, user_agent: first.user_agent, request_id: first.request_id },
+        {
+          user: first.user,
+          connector: first.connector,
+          roles: first.roles,
+          remote_addr: first.remote_addr,
+          user_agent: first.user_agent,
+          request_id: first.request_id,
+        },
         { user: 'alice', connector: 'corp', roles: ['admin'], remote_addr: '127.0.0.1', user_agent: 'ua/1', request_id: 'req-12345678' },
       );
       const burst = await Promise.all(
@@ -209,12 +221,18 @@ for (const backend of backends) {
       const e5 = await b.emit({ type: 'audit.read', outcome: 'failure', user: 'bob', cluster: 'staging', app: 'grafana', node: 'web-2' });
       const ids = async (query: Partial<AuditQuery>) => (await all(b, query)).map((e) => e.id);
 
-      assert.deepEqual(await ids({}), [e1, e2, e3, e4, e5].map((e) => e.id));
+      assert.deepEqual(
+        await ids({}),
+        [e1, e2, e3, e4, e5].map((e) => e.id),
+      );
       assert.deepEqual(await ids({ types: ['user.login'] }), [e1.id, e3.id]);
       assert.deepEqual(await ids({ types: ['user.*'] }), [e1.id, e2.id, e3.id]);
       assert.deepEqual(await ids({ types: ['user.logout', 'http.*'] }), [e2.id, e4.id]);
       assert.deepEqual(await ids({ types: ['use.*'] }), [], 'a prefix matches whole segments');
-      assert.deepEqual(await ids({ types: ['*'] }), [e1, e2, e3, e4, e5].map((e) => e.id));
+      assert.deepEqual(
+        await ids({ types: ['*'] }),
+        [e1, e2, e3, e4, e5].map((e) => e.id),
+      );
       assert.deepEqual(await ids({ user: 'alice' }), [e1.id, e2.id]);
       assert.deepEqual(await ids({ user: 'ALICE' }), [], 'user is exact');
       assert.deepEqual(await ids({ outcome: 'failure' }), [e3.id, e4.id, e5.id]);
@@ -230,7 +248,10 @@ for (const backend of backends) {
       assert.deepEqual(await ids({ from: e2.time, to: e4.time }), [e2.id, e3.id], 'from inclusive, to exclusive');
       assert.deepEqual(await ids({ user: 'bob', outcome: 'failure', types: ['audit.*'] }), [e5.id]);
       assert.deepEqual(await ids({ id: e3.id }), [e3.id]);
-      assert.deepEqual((await all(b, { order: 'desc' })).map((e) => e.id), [e5, e4, e3, e2, e1].map((e) => e.id));
+      assert.deepEqual(
+        (await all(b, { order: 'desc' })).map((e) => e.id),
+        [e5, e4, e3, e2, e1].map((e) => e.id),
+      );
     });
 
     test('cursor pages return each event once, in order, and stay stable while events are appended', async (t) => {
@@ -238,7 +259,10 @@ for (const backend of backends) {
       if (!h) return;
       const b = h.open();
       const emitted: AuditEvent[] = [];
-      for (let i = 0; i < 5; i++) emitted.push(...(await Promise.all(Array.from({ length: 20 }, (_, j) => b.emit({ type: 'user.login', outcome: 'success', user: `u${(i * 20 + j) % 3}` })))));
+      for (let i = 0; i < 5; i++)
+        emitted.push(
+          ...(await Promise.all(Array.from({ length: 20 }, (_, j) => b.emit({ type: 'user.login', outcome: 'success', user: `u${(i * 20 + j) % 3}` })))),
+        );
       const u1 = emitted.filter((e) => e.user === 'u1');
 
       for (const order of ['asc', 'desc'] as const) {
@@ -265,7 +289,11 @@ for (const backend of backends) {
       const newer = await b.query(q({ order: 'asc', cursor: first.first_cursor! }));
       assert.deepEqual(newer.events, [], 'nothing after the newest');
       const late = await b.emit({ type: 'user.logout', outcome: 'success' });
-      assert.deepEqual((await b.query(q({ order: 'asc', cursor: first.first_cursor! }))).events.map((e) => e.id), [late.id], 'tail continues');
+      assert.deepEqual(
+        (await b.query(q({ order: 'asc', cursor: first.first_cursor! }))).events.map((e) => e.id),
+        [late.id],
+        'tail continues',
+      );
     });
 
     test('verify names the exact event: one byte changed, an event deleted, two events swapped', async (t) => {
@@ -362,7 +390,10 @@ for (const backend of backends) {
       const healed = h.open({ clock });
       const next = await healed.emit({ type: 'user.login', outcome: 'success', user: 'd' });
       assert.equal(next.prev_hash, before.hash, 'the chain has no hole');
-      assert.deepEqual((await all(healed)).map((e) => e.user), ['a', 'd']);
+      assert.deepEqual(
+        (await all(healed)).map((e) => e.user),
+        ['a', 'd'],
+      );
       assert.equal((await healed.verify()).ok, true);
     });
   });

@@ -114,7 +114,10 @@ for (const backend of backends) {
       if (!s) return;
       await s.set('once', 'secret', 60);
       const results = await Promise.all(Array.from({ length: 20 }, () => s.take('once')));
-      assert.deepEqual(results.filter((r) => r !== null), ['secret']);
+      assert.deepEqual(
+        results.filter((r) => r !== null),
+        ['secret'],
+      );
       assert.equal(await s.take('missing'), null);
     });
 
@@ -130,7 +133,10 @@ for (const backend of backends) {
       const s = await use(t);
       if (!s) return;
       const counts = await Promise.all(Array.from({ length: 10 }, () => s.increment('ctr', 1)));
-      assert.deepEqual([...counts].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.deepEqual(
+        [...counts].sort((a, b) => a - b),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      );
       await advance(1100);
       assert.equal(await s.increment('ctr', 1), 1, 'window expired');
     });

@@ -28,7 +28,15 @@ before(async () => {
   const emit = gw.gateway.audit.emit.bind(gw.gateway.audit);
   for (let i = 0; i < 90; i++) {
     const user = ['alice', 'bob', 'carol'][i % 3];
-    seeded.push(await emit({ type: i % 2 ? 'user.logout' : 'user.login', outcome: i % 5 ? 'success' : 'failure', user, reason: i % 5 ? undefined : 'state_mismatch', details: { note: `seed-${i}` } }));
+    seeded.push(
+      await emit({
+        type: i % 2 ? 'user.logout' : 'user.login',
+        outcome: i % 5 ? 'success' : 'failure',
+        user,
+        reason: i % 5 ? undefined : 'state_mismatch',
+        details: { note: `seed-${i}` },
+      }),
+    );
   }
   aliceEvent = seeded[0];
   sessionEvent = await emit({ type: 'session.start', outcome: 'success', user: 'alice', session_id: 'rec-0042', node: 'web-1', details: { login: 'ubuntu' } });
@@ -70,7 +78,11 @@ test('an auditor pages, filters, opens an event and reaches its recording', { ti
     const first = await rowIds(page);
     assert.equal(first.length, 50);
     const newest = await gw.gateway.audit.query({ limit: 50, order: 'desc' });
-    assert.deepEqual(first, newest.events.map((e) => e.id), 'newest first');
+    assert.deepEqual(
+      first,
+      newest.events.map((e) => e.id),
+      'newest first',
+    );
     assert.ok(first.includes(sessionEvent.id));
     await page.click('#audit-next');
     const second = await rowIds(page);
@@ -87,7 +99,10 @@ test('an auditor pages, filters, opens an event and reaches its recording', { ti
     await page.selectOption('select[name="outcome"]', 'failure');
     await page.click('#audit-search');
     await page.waitForURL(/outcome=failure/);
-    const expected = seeded.filter((e) => e.user === 'bob' && e.outcome === 'failure').map((e) => e.id).reverse();
+    const expected = seeded
+      .filter((e) => e.user === 'bob' && e.outcome === 'failure')
+      .map((e) => e.id)
+      .reverse();
     assert.deepEqual(await rowIds(page), expected);
     assert.deepEqual(new Set(await column(page, 'user')), new Set(['bob']));
 
@@ -139,7 +154,7 @@ test('an auditor pages, filters, opens an event and reaches its recording', { ti
   });
 });
 
-test('a non-auditor sees only their own events and cannot open anyone else\'s', { timeout: 120_000 }, async (t) => {
+test("a non-auditor sees only their own events and cannot open anyone else's", { timeout: 120_000 }, async (t) => {
   const page = await signIn(t, bob);
   if (!page) return;
   const users = new Set<string>();

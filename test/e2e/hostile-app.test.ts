@@ -45,7 +45,17 @@ test('a hostile host app on a sibling subdomain cannot act as the signed-in pers
   const gw = await startGateway(
     {
       server: { public_url: GW },
-      connectors: [{ type: 'oidc', id: 'corp', name: 'Corp SSO', issuer: idp.issuer, client_id: 'gatehouse', client_secret: 'corp-secret', scopes: ['openid', 'email', 'profile', 'groups'] }], // secret-scan: allow
+      connectors: [
+        {
+          type: 'oidc',
+          id: 'corp',
+          name: 'Corp SSO',
+          issuer: idp.issuer,
+          client_id: 'gatehouse',
+          client_secret: 'corp-secret',
+          scopes: ['openid', 'email', 'profile', 'groups'],
+        },
+      ], // secret-scan: allow
       roles: SSH_TEST_POLICY.roles,
       mappings: SSH_TEST_POLICY.mappings,
       // No sshd runs: the WebSocket must be refused before any node is dialled.
@@ -64,7 +74,10 @@ test('a hostile host app on a sibling subdomain cannot act as the signed-in pers
   assert.equal(started.status, 200);
   const device = (await started.json()) as { device_code: string; user_code: string; interval: number };
   const poll = async () => {
-    const res = await fetch(`${direct}/oauth/token`, { method: 'POST', body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: device.device_code, client_id: CLIENT }) });
+    const res = await fetch(`${direct}/oauth/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: device.device_code, client_id: CLIENT }),
+    });
     return { status: res.status, body: (await res.json()) as { error?: string; access_token?: string } };
   };
   const attackerKey = sshPublicKeyLine('mallory@attacker');
@@ -87,7 +100,10 @@ test('a hostile host app on a sibling subdomain cannot act as the signed-in pers
   const session = cookies.find((c) => c.name === 'gatehouse_session');
   assert.ok(session, `a gateway session on ${GW}`);
   assert.equal(session.domain, 'gw.localhost', 'host-only on the gateway');
-  assert.ok(cookies.some((c) => c.name === 'gatehouse_app_session' && c.domain === 'hostile.gw.localhost'), 'an app session on the app host');
+  assert.ok(
+    cookies.some((c) => c.name === 'gatehouse_app_session' && c.domain === 'hostile.gw.localhost'),
+    'an app session on the app host',
+  );
   const csrf = csrfToken(session.value);
 
   await t.test('not vacuous: the app works through the hand-off, and no Gatehouse cookie or token reaches it', () => {
@@ -104,7 +120,10 @@ test('a hostile host app on a sibling subdomain cannot act as the signed-in pers
       assert.deepEqual(report.reads[path], { error: 'TypeError' }, `credentialed CORS read of ${path} fails: ${shown}`);
       assert.ok(blind(report.opaque[path]), `no-cors read of ${path} is blocked or opaque: ${shown}`);
     }
-    assert.ok(report.frame && (report.frame.error === 'SecurityError' || report.frame.read === null || !/csrf/.test(report.frame.read ?? '')), `framed /device is unreadable: ${shown}`);
+    assert.ok(
+      report.frame && (report.frame.error === 'SecurityError' || report.frame.read === null || !/csrf/.test(report.frame.read ?? '')),
+      `framed /device is unreadable: ${shown}`,
+    );
     assert.ok(!shown.includes(csrf), 'the CSRF token never reached the page');
     assert.ok(!shown.includes(session.value), 'nor the session id');
   });
@@ -128,7 +147,7 @@ test('a hostile host app on a sibling subdomain cannot act as the signed-in pers
     assert.equal(events((e) => e.type === 'device.authorized').length, 0, 'no approval (nor any decision) was recorded');
     const pending = await poll();
     assert.equal(pending.status, 400);
-    assert.equal(pending.body.error, 'authorization_pending', 'the attacker\'s CLI gets nothing');
+    assert.equal(pending.body.error, 'authorization_pending', "the attacker's CLI gets nothing");
   });
 
   await t.test('(c) the web terminal WebSocket from the app origin never opens (403 origin_rejected)', async () => {
@@ -143,7 +162,7 @@ test('a hostile host app on a sibling subdomain cannot act as the signed-in pers
     assert.equal(events((e) => e.type === 'session.start').length, 0, 'no terminal session started');
   });
 
-  await t.test('(d) no SSH certificate for the attacker\'s key, and no readable answer', async () => {
+  await t.test("(d) no SSH certificate for the attacker's key, and no readable answer", async () => {
     assert.deepEqual(report.certs.cors, { error: 'TypeError' }, shown);
     assert.ok(blind(report.certs.opaque), shown);
     assert.equal(report.certs.form?.text ?? null, null, 'the framed answer is unreadable');
@@ -165,7 +184,7 @@ test('a hostile host app on a sibling subdomain cannot act as the signed-in pers
     }
   });
 
-  await t.test('control: on the gateway\'s own origin alice can approve the same code and get a certificate', async () => {
+  await t.test("control: on the gateway's own origin alice can approve the same code and get a certificate", async () => {
     await page.goto(`${GW}/device?user_code=${device.user_code}`);
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.click('#approve');

@@ -48,7 +48,13 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
   let proxyUrl: string;
   let token: string;
 
-  const env = () => ({ ...process.env, HOME: home, GATEHOUSE_HOME: join(home, '.gatehouse'), GATEHOUSE_BROWSER: join(home, 'fake-browser.sh'), KUBECONFIG: kubeconfig });
+  const env = () => ({
+    ...process.env,
+    HOME: home,
+    GATEHOUSE_HOME: join(home, '.gatehouse'),
+    GATEHOUSE_BROWSER: join(home, 'fake-browser.sh'),
+    KUBECONFIG: kubeconfig,
+  });
   // Asynchronous spawn: the gateway runs in this process and must keep answering.
   const start = (command: string, args: string[]): { child: ChildProcess; done: Promise<Run>; stdout: () => string } => {
     const started = startRun(command, args, { env: env() });
@@ -86,10 +92,23 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     writeFileSync(join(tls.dir, 'sa-token'), saToken, { mode: 0o600 });
     writeFileSync(join(tls.dir, 'metrics-token'), metricsToken, { mode: 0o600 });
     standin = await startKubeProxyStandin({ tls, token: saToken });
-    const cluster = (name: string) => ({ name, audience: `gatehouse:${name}`, mode: 'proxy', api_server: standin.url, ca_file: tls.caFile, token_file: join(tls.dir, 'sa-token') });
+    const cluster = (name: string) => ({
+      name,
+      audience: `gatehouse:${name}`,
+      mode: 'proxy',
+      api_server: standin.url,
+      ca_file: tls.caFile,
+      token_file: join(tls.dir, 'sa-token'),
+    });
     home = mkdtempSync(join(tmpdir(), 'gh-kproxy-'));
     const down = { ...cluster('down'), api_server: `https://127.0.0.1:${await closedPort()}` };
-    s = await startSso({ ...policy, clusters: [cluster('prod'), cluster('staging'), down], kube_proxy: { listen: '127.0.0.1:0', audit_discovery: false }, recordings: { dir: join(home, 'recordings') }, server: { metrics_bearer_token_file: join(tls.dir, 'metrics-token') } });
+    s = await startSso({
+      ...policy,
+      clusters: [cluster('prod'), cluster('staging'), down],
+      kube_proxy: { listen: '127.0.0.1:0', audit_discovery: false },
+      recordings: { dir: join(home, 'recordings') },
+      server: { metrics_bearer_token_file: join(tls.dir, 'metrics-token') },
+    });
     kubeconfig = join(home, 'kubeconfig');
     const browserCommand = new BrowserCommand(home);
     const browser = new Browser();
@@ -135,7 +154,11 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     for (const r of requests) {
       assert.equal(r.user, 'gatehouse:alice');
       assert.deepEqual(r.groups, ['developers', 'platform-admins', 'system:authenticated']);
-      assert.deepEqual(r.extra, { 'gatehouse.dev/connector': ['corp'], 'gatehouse.dev/roles': ['admin', 'developer'], 'gatehouse.dev/remote-addr': ['127.0.0.1'] });
+      assert.deepEqual(r.extra, {
+        'gatehouse.dev/connector': ['corp'],
+        'gatehouse.dev/roles': ['admin', 'developer'],
+        'gatehouse.dev/remote-addr': ['127.0.0.1'],
+      });
     }
     // Discovery is not audited here (audit_discovery: false): one event for the one call.
     assert.equal(audited.length, 1, JSON.stringify(audited));
@@ -146,8 +169,24 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     assert.deepEqual(e.roles, ['admin', 'developer']);
     assert.equal(e.code, 'GH4010I');
     assert.deepEqual(
-      { verb: e.details!.verb, api_group: e.details!.api_group, resource: e.details!.resource, namespace: e.details!.namespace, code: e.details!.code, user: e.details!.impersonated_user, groups: e.details!.groups },
-      { verb: 'list', api_group: '', resource: 'pods', namespace: 'team-a', code: 200, user: 'gatehouse:alice', groups: ['developers', 'platform-admins', 'system:authenticated'] },
+      {
+        verb: e.details!.verb,
+        api_group: e.details!.api_group,
+        resource: e.details!.resource,
+        namespace: e.details!.namespace,
+        code: e.details!.code,
+        user: e.details!.impersonated_user,
+        groups: e.details!.groups,
+      },
+      {
+        verb: 'list',
+        api_group: '',
+        resource: 'pods',
+        namespace: 'team-a',
+        code: 200,
+        user: 'gatehouse:alice',
+        groups: ['developers', 'platform-admins', 'system:authenticated'],
+      },
     );
     assert.equal(typeof e.details!.duration_ms, 'number');
 
@@ -172,7 +211,13 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     });
     assert.equal(res.status, 200);
     const [seen] = standin.seen.slice(seenBefore);
-    assert.deepEqual(Object.keys(seen.impersonate).sort(), ['impersonate-extra-gatehouse.dev%2fconnector', 'impersonate-extra-gatehouse.dev%2fremote-addr', 'impersonate-extra-gatehouse.dev%2froles', 'impersonate-group', 'impersonate-user']);
+    assert.deepEqual(Object.keys(seen.impersonate).sort(), [
+      'impersonate-extra-gatehouse.dev%2fconnector',
+      'impersonate-extra-gatehouse.dev%2fremote-addr',
+      'impersonate-extra-gatehouse.dev%2froles',
+      'impersonate-group',
+      'impersonate-user',
+    ]);
     assert.deepEqual(seen.extra['gatehouse.dev/connector'], ['corp']);
     assert.equal(seen.user, 'gatehouse:alice');
     assert.deepEqual(seen.xRemote, {});
@@ -190,14 +235,21 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     assert.equal(narrowed.status, 0, narrowed.stderr);
     assert.equal(JSON.parse(narrowed.stdout).items[0].metadata.annotations.groups, 'developers,system:authenticated');
 
-    for (const args of [['--as', 'system:admin'], ['--as', 'bob'], ['--as', 'gatehouse:alice', '--as-group', 'system:masters']]) {
+    for (const args of [
+      ['--as', 'system:admin'],
+      ['--as', 'bob'],
+      ['--as', 'gatehouse:alice', '--as-group', 'system:masters'],
+    ]) {
       const seenNow = standin.seen.length;
       const { result: refused, events: denied } = await during('access.denied', () => k(...args, 'get', 'pods'));
       assert.equal(refused.status, 1, `${args.join(' ')} must be refused`);
       assert.match(refused.stderr, /may not act as/);
       assert.equal(standin.seen.length, seenNow, 'a refused impersonation never reaches the API server');
       assert.ok(denied.length >= 1);
-      assert.ok(denied.every((e) => e.reason === 'impersonation_denied' && e.user === 'alice' && e.cluster === 'prod' && e.details!.code === 403), JSON.stringify(denied));
+      assert.ok(
+        denied.every((e) => e.reason === 'impersonation_denied' && e.user === 'alice' && e.cluster === 'prod' && e.details!.code === 403),
+        JSON.stringify(denied),
+      );
     }
   });
 
@@ -236,7 +288,9 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
   test('an API server that cannot be reached: 502 Status with upstream_unreachable, and a failed kube.request', async () => {
     const claims = { preferred_username: 'alice', groups: ['developers'], roles: ['developer'], connector: 'corp' };
     const downToken = await s.gw.gateway.issuer.mint({ subject: 'alice', audience: 'gatehouse:down', claims });
-    const { result: res, events: requests } = await during('kube.request', () => raw('/k8s/down/api/v1/namespaces/default/pods', { authorization: `Bearer ${downToken}` }));
+    const { result: res, events: requests } = await during('kube.request', () =>
+      raw('/k8s/down/api/v1/namespaces/default/pods', { authorization: `Bearer ${downToken}` }),
+    );
     assert.equal(res.status, 502);
     assert.equal(res.body.kind, 'Status');
     assert.equal((res.body.details as { causes: { reason: string }[] }).causes[0].reason, 'upstream_unreachable');
@@ -294,7 +348,12 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     assert.equal(startEvent.user, 'alice');
     assert.equal(startEvent.cluster, 'prod');
     assert.deepEqual(
-      { container: startEvent.details!.container, command: startEvent.details!.command, namespace: startEvent.details!.namespace, protocol: startEvent.details!.protocol },
+      {
+        container: startEvent.details!.container,
+        command: startEvent.details!.command,
+        namespace: startEvent.details!.namespace,
+        protocol: startEvent.details!.protocol,
+      },
       { container: 'c', command: ['echo', 'hello'], namespace: 'default', protocol: 'v5.channel.k8s.io' },
     );
     const endEvent = await s.gw.waitForEvent((e) => e.type === 'session.end' && e.session_id === startEvent.session_id);
@@ -302,9 +361,19 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     assert.equal(endEvent.details!.bytes_out, Buffer.byteLength('ran echo hello as gatehouse:alice\na line on stderr\n'));
     // The output is recorded as asciicast v2 in the shared recording store, under the session id.
     assert.equal(startEvent.details!.recorded, true);
-    const cast = readFileSync(join(home, 'recordings', `${startEvent.session_id}.cast`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const cast = readFileSync(join(home, 'recordings', `${startEvent.session_id}.cast`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(cast[0].version, 2);
-    assert.equal(cast.slice(1).filter((e) => e[1] === 'o').map((e) => e[2]).join(''), 'ran echo hello as gatehouse:alice\na line on stderr\n');
+    assert.equal(
+      cast
+        .slice(1)
+        .filter((e) => e[1] === 'o')
+        .map((e) => e[2])
+        .join(''),
+      'ran echo hello as gatehouse:alice\na line on stderr\n',
+    );
     const meta = JSON.parse(readFileSync(join(home, 'recordings', `${startEvent.session_id}.json`), 'utf8'));
     assert.deepEqual([meta.node, meta.login, meta.command, meta.exit_code, meta.complete], ['prod/default/web-1', 'c', 'echo hello', 0, true]);
     const asciinema = requireBinary(t, 'asciinema');
@@ -314,7 +383,10 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
       assert.match(played.stdout, /ran echo hello as gatehouse:alice/);
     }
     const request = await s.gw.waitForEvent((e) => e.type === 'kube.request' && e.details?.subresource === 'exec');
-    assert.deepEqual([request.details!.verb, request.details!.name, request.details!.code, request.details!.session_id], ['create', 'web-1', 101, startEvent.session_id]);
+    assert.deepEqual(
+      [request.details!.verb, request.details!.name, request.details!.code, request.details!.session_id],
+      ['create', 'web-1', 101, startEvent.session_id],
+    );
   });
 
   test('kubectl attach over the WebSocket v5 protocol: output passes through, recorded like exec', async (t) => {
@@ -323,12 +395,28 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     assert.equal(attach.status, 0, attach.stderr);
     assert.equal(attach.stdout, 'attached to web-2/c as gatehouse:alice\n');
     const startEvent = await s.gw.waitForEvent((e) => e.type === 'session.start' && e.details?.pod === 'web-2');
-    assert.deepEqual([startEvent.user, startEvent.details!.container, startEvent.details!.protocol, startEvent.details!.recorded], ['alice', 'c', 'v5.channel.k8s.io', true]);
+    assert.deepEqual(
+      [startEvent.user, startEvent.details!.container, startEvent.details!.protocol, startEvent.details!.recorded],
+      ['alice', 'c', 'v5.channel.k8s.io', true],
+    );
     const endEvent = await s.gw.waitForEvent((e) => e.type === 'session.end' && e.session_id === startEvent.session_id);
     assert.equal(endEvent.details!.exit_code, 0);
-    const cast = readFileSync(join(home, 'recordings', `${startEvent.session_id}.cast`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.equal(cast.slice(1).filter((e) => e[1] === 'o').map((e) => e[2]).join(''), 'attached to web-2/c as gatehouse:alice\na line on stderr\n');
+    const cast = readFileSync(join(home, 'recordings', `${startEvent.session_id}.cast`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(
+      cast
+        .slice(1)
+        .filter((e) => e[1] === 'o')
+        .map((e) => e[2])
+        .join(''),
+      'attached to web-2/c as gatehouse:alice\na line on stderr\n',
+    );
     const request = await s.gw.waitForEvent((e) => e.type === 'kube.request' && e.details?.subresource === 'attach');
-    assert.deepEqual([request.details!.verb, request.details!.name, request.details!.code, request.details!.session_id], ['create', 'web-2', 101, startEvent.session_id]);
+    assert.deepEqual(
+      [request.details!.verb, request.details!.name, request.details!.code, request.details!.session_id],
+      ['create', 'web-2', 101, startEvent.session_id],
+    );
   });
 });

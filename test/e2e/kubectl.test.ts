@@ -29,13 +29,13 @@ describe('kubectl through gatehouse login and the exec credential plugin', () =>
   const env = () => ({ ...process.env, GATEHOUSE_HOME: home, GATEHOUSE_BROWSER: browserCommand.path, KUBECONFIG: join(home, 'kubeconfig') });
 
   /** Runs a command; `onStderr` can act on what it prints (URLs, device codes) while it runs. */
-  const run = (command: string, args: string[], onStderr?: (text: string) => void, extraEnv: Record<string, string> = {}): Promise<Run> =>
-    {
-      const started = startRun(command, args, { env: { ...env(), ...extraEnv } });
-      if (onStderr) started.child.stderr!.on('data', () => onStderr(started.stderr()));
-      return started.done.then((r) => ({ status: r.code, stdout: r.stdout, stderr: r.stderr }));
-    }
-  const cli = (args: string[], onStderr?: (text: string) => void, extraEnv: Record<string, string> = {}) => run(process.execPath, [...CLI, ...args], onStderr, extraEnv);
+  const run = (command: string, args: string[], onStderr?: (text: string) => void, extraEnv: Record<string, string> = {}): Promise<Run> => {
+    const started = startRun(command, args, { env: { ...env(), ...extraEnv } });
+    if (onStderr) started.child.stderr!.on('data', () => onStderr(started.stderr()));
+    return started.done.then((r) => ({ status: r.code, stdout: r.stdout, stderr: r.stderr }));
+  };
+  const cli = (args: string[], onStderr?: (text: string) => void, extraEnv: Record<string, string> = {}) =>
+    run(process.execPath, [...CLI, ...args], onStderr, extraEnv);
 
   before(async () => {
     const tls = makeTls();
@@ -105,7 +105,10 @@ describe('kubectl through gatehouse login and the exec credential plugin', () =>
     );
     for (const run of runs) assert.equal(run.status, 0, run.stderr);
     const credentials = runs.map((r) => JSON.parse(r.stdout) as { apiVersion: string; status: { token: string; expirationTimestamp: string } });
-    assert.ok(credentials.every((c) => c.apiVersion === 'client.authentication.k8s.io/v1'), 'answers in the apiVersion asked for');
+    assert.ok(
+      credentials.every((c) => c.apiVersion === 'client.authentication.k8s.io/v1'),
+      'answers in the apiVersion asked for',
+    );
     assert.equal(new Set(credentials.map((c) => c.status.token)).size, 1, 'all share the one refreshed token');
     assert.ok(Date.parse(credentials[0].status.expirationTimestamp) > Date.now());
     const refreshes = s.gw.auditEvents().filter((e) => e.type === 'token.refreshed' && e.outcome === 'success').length - refreshesBefore;
@@ -117,7 +120,10 @@ describe('kubectl through gatehouse login and the exec credential plugin', () =>
     const before = browserCommand.opened().length;
     const runs = await Promise.all(
       Array.from({ length: 5 }, () =>
-        cli(['kube', 'credentials', '--cluster', 'prod', '--server', s.gw.url], undefined, { GATEHOUSE_HOME: empty, KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', spec: { interactive: false } }) }),
+        cli(['kube', 'credentials', '--cluster', 'prod', '--server', s.gw.url], undefined, {
+          GATEHOUSE_HOME: empty,
+          KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', spec: { interactive: false } }),
+        }),
       ),
     );
     for (const run of runs) {
@@ -130,17 +136,21 @@ describe('kubectl through gatehouse login and the exec credential plugin', () =>
   test('device flow end to end: the CLI prints a code, a signed-in person approves it', async () => {
     const deviceHome = mkdtempSync(join(tmpdir(), 'gh-cli-device-'));
     let approved = false;
-    const run = await cli(['login', '--server', s.gw.url, '--device'], (text) => {
-      const code = /\n\s+([A-Z]{4}-[A-Z]{4})\n/.exec(text)?.[1];
-      if (!code || approved) return;
-      approved = true;
-      void (async () => {
-        const entry = await browser.request(`${s.gw.url}/device?user_code=${code}`);
-        const csrf = /name="csrf" value="([^"]+)"/.exec(entry.body)![1];
-        await browser.request(`${s.gw.url}/device`, { form: { user_code: code, csrf } });
-        await browser.request(`${s.gw.url}/device/decide`, { form: { user_code: code, csrf, decision: 'approve' } });
-      })();
-    }, { GATEHOUSE_HOME: deviceHome });
+    const run = await cli(
+      ['login', '--server', s.gw.url, '--device'],
+      (text) => {
+        const code = /\n\s+([A-Z]{4}-[A-Z]{4})\n/.exec(text)?.[1];
+        if (!code || approved) return;
+        approved = true;
+        void (async () => {
+          const entry = await browser.request(`${s.gw.url}/device?user_code=${code}`);
+          const csrf = /name="csrf" value="([^"]+)"/.exec(entry.body)![1];
+          await browser.request(`${s.gw.url}/device`, { form: { user_code: code, csrf } });
+          await browser.request(`${s.gw.url}/device/decide`, { form: { user_code: code, csrf, decision: 'approve' } });
+        })();
+      },
+      { GATEHOUSE_HOME: deviceHome },
+    );
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /as alice/);
   });

@@ -19,7 +19,15 @@ test('the recordings page plays a session in headless Chromium', { timeout: 120_
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rec-page-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const gw = await startGateway({
-    connectors: [{ type: 'demo', users: [{ username: 'alice', password: PASSWORD, email: 'alice@example.com', groups: ['devs'] }, { username: 'bob', password: PASSWORD, email: 'bob@example.com', groups: ['devs'] }] }],
+    connectors: [
+      {
+        type: 'demo',
+        users: [
+          { username: 'alice', password: PASSWORD, email: 'alice@example.com', groups: ['devs'] },
+          { username: 'bob', password: PASSWORD, email: 'bob@example.com', groups: ['devs'] },
+        ],
+      },
+    ],
     recordings: { dir },
   });
   t.after(() => gw.stop());
@@ -64,7 +72,10 @@ test('the recordings page plays a session in headless Chromium', { timeout: 120_
   // Someone else's recording is "not found", and the refusal is audited.
   const res = await page.goto(`${gw.url}/recordings/${bobs}`);
   assert.equal(res?.status(), 404);
-  assert.deepEqual(errors.filter((e) => !e.includes('404')), []);
+  assert.deepEqual(
+    errors.filter((e) => !e.includes('404')),
+    [],
+  );
 
   const view = await gw.waitForEvent((e) => e.type === 'recording.access' && e.outcome === 'success' && e.details?.action === 'view');
   assert.equal(view.session_id, mine);

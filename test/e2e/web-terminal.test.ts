@@ -54,18 +54,25 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => (document.querySelector('#terminal .xterm-rows')?.textContent ?? '').includes('web-42'));
   // The terminal fits the window: a smaller window means fewer columns and rows, on the node's pty too.
-  const size = () => page.evaluate(() => {
-    const { term } = (window as unknown as { gatehouseTerminal: { term: { cols: number; rows: number } } }).gatehouseTerminal;
-    return { cols: term.cols, rows: term.rows };
-  });
+  const size = () =>
+    page.evaluate(() => {
+      const { term } = (window as unknown as { gatehouseTerminal: { term: { cols: number; rows: number } } }).gatehouseTerminal;
+      return { cols: term.cols, rows: term.rows };
+    });
   const before = await size();
   await page.setViewportSize({ width: 700, height: 500 });
-  await page.waitForFunction((cols) => (window as unknown as { gatehouseTerminal: { term: { cols: number } } }).gatehouseTerminal.term.cols < cols, before.cols);
+  await page.waitForFunction(
+    (cols) => (window as unknown as { gatehouseTerminal: { term: { cols: number } } }).gatehouseTerminal.term.cols < cols,
+    before.cols,
+  );
   const after = await size();
   assert.ok(after.rows < before.rows, `rows ${before.rows} -> ${after.rows}`);
   await page.keyboard.type('stty size');
   await page.keyboard.press('Enter');
-  await page.waitForFunction((expected) => (document.querySelector('#terminal .xterm-rows')?.textContent ?? '').includes(expected), `${after.rows} ${after.cols}`);
+  await page.waitForFunction(
+    (expected) => (document.querySelector('#terminal .xterm-rows')?.textContent ?? '').includes(expected),
+    `${after.rows} ${after.cols}`,
+  );
   await page.keyboard.type('exit');
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => (document.getElementById('terminal-status')?.textContent ?? '').startsWith('Session ended'));
@@ -87,7 +94,7 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   // A login the roles do not allow: a 403 page and access.denied.
   const denied = await page.goto(`${gw.url}/terminal/node1?login=nobody`);
   assert.equal(denied?.status(), 403);
-  assert.match(await page.locator('body').textContent() ?? '', /may not log in as "nobody"/);
+  assert.match((await page.locator('body').textContent()) ?? '', /may not log in as "nobody"/);
   const event = await gw.waitForEvent((e) => e.type === 'access.denied' && e.reason === 'login_not_allowed');
   assert.equal(event.user, 'alice');
   assert.equal(event.details?.login, 'nobody');
@@ -115,7 +122,13 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   // Signing out elsewhere (a request with the browser's cookies) ends an open terminal at once, with the reason.
   await page.goto(`${gw.url}/terminal/node1?login=${NODE_LOGIN}`);
   await page.waitForFunction(() => document.getElementById('terminal-status')?.textContent === 'Connected.');
-  const shell = await gw.waitForEvent((e) => e.type === 'session.start' && e.details?.via === 'web-terminal' && !gw.auditEvents().some((x) => x.type === 'session.end' && x.session_id === e.session_id), 10_000);
+  const shell = await gw.waitForEvent(
+    (e) =>
+      e.type === 'session.start' &&
+      e.details?.via === 'web-terminal' &&
+      !gw.auditEvents().some((x) => x.type === 'session.end' && x.session_id === e.session_id),
+    10_000,
+  );
   const signOut = await page.context().request.post(`${gw.url}/logout`, { headers: { 'sec-fetch-site': 'same-origin' }, maxRedirects: 0 });
   assert.equal(signOut.status(), 302);
   await page.waitForFunction(() => document.getElementById('terminal-status')?.textContent === 'Session ended: signed out.');
@@ -124,7 +137,9 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   // Every connection to the node is closed again, including the one for the page left while it connected.
   const stillOpen = () => {
     const log = sshd.log();
-    return [...log.matchAll(/Accepted publickey for \S+ from \S+ port (\d+)/g)].map((m) => m[1]).filter((port) => !new RegExp(`Disconnected from user \\S+ \\S+ port ${port}\\b`).test(log));
+    return [...log.matchAll(/Accepted publickey for \S+ from \S+ port (\d+)/g)]
+      .map((m) => m[1])
+      .filter((port) => !new RegExp(`Disconnected from user \\S+ \\S+ port ${port}\\b`).test(log));
   };
   await eventually(() => !stillOpen().length, { timeoutMs: 10_000, intervalMs: 100, message: () => `connections still open: ${stillOpen()}` });
   assert.deepEqual(stillOpen(), []);

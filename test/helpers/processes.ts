@@ -106,7 +106,8 @@ export function startRun(
     const { code, signal } = await run.exited;
     clearTimeout(timer);
     // Output the leader wrote before exiting may still be in flight; give it a moment, not more.
-    const closed = (s: NodeJS.ReadableStream & { readableEnded: boolean; destroyed: boolean }) => new Promise((r) => (s.readableEnded || s.destroyed ? r(null) : s.once('close', r)));
+    const closed = (s: NodeJS.ReadableStream & { readableEnded: boolean; destroyed: boolean }) =>
+      new Promise((r) => (s.readableEnded || s.destroyed ? r(null) : s.once('close', r)));
     await Promise.race([Promise.all([closed(child.stdout!), closed(child.stderr!)]), new Promise((r) => setTimeout(r, 200))]);
     run.killGroup();
     child.stdin!.destroy();

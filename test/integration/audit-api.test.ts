@@ -60,7 +60,14 @@ before(async () => {
   bobToken = await token('bob', ['devs']);
   const users = ['alice', 'bob', 'carol', 'bob', 'alice', 'bob'];
   for (const [i, user] of users.entries()) {
-    seeded.push(await gw.gateway.audit.emit({ type: i % 2 ? 'user.logout' : 'user.login', outcome: i === 2 ? 'failure' : 'success', user, details: { note: `seed ${i} about alice` } }));
+    seeded.push(
+      await gw.gateway.audit.emit({
+        type: i % 2 ? 'user.logout' : 'user.login',
+        outcome: i === 2 ? 'failure' : 'success',
+        user,
+        details: { note: `seed ${i} about alice` },
+      }),
+    );
   }
 });
 after(() => gw.stop());
@@ -84,16 +91,25 @@ describe('audit API', () => {
       ids,
     );
     const bobs = await pageAll(aliceToken, 'user=bob&order=asc');
-    assert.deepEqual(bobs.map((e) => e.id), seeded.filter((e) => e.user === 'bob').map((e) => e.id));
+    assert.deepEqual(
+      bobs.map((e) => e.id),
+      seeded.filter((e) => e.user === 'bob').map((e) => e.id),
+    );
     const failures = await json<AuditPage>('/api/v1/audit/events?outcome=failure&type=user.*', aliceToken);
-    assert.deepEqual(failures.body.events.map((e) => e.user), ['carol']);
+    assert.deepEqual(
+      failures.body.events.map((e) => e.user),
+      ['carol'],
+    );
     const one = await json<AuditEvent>(`/api/v1/audit/events/${seeded[2].id}`, aliceToken);
     assert.deepEqual(one.body, seeded[2]);
   });
 
   test('a non-auditor sees only their own events, enforced in the query (pages, text search, by id)', async () => {
     const mine = await pageAll(bobToken, 'order=asc');
-    assert.deepEqual(mine.map((e) => e.id), seeded.filter((e) => e.user === 'bob').map((e) => e.id));
+    assert.deepEqual(
+      mine.map((e) => e.id),
+      seeded.filter((e) => e.user === 'bob').map((e) => e.id),
+    );
     const text = await pageAll(bobToken, 'q=alice');
     assert.ok(text.length > 0 && text.every((e) => e.user === 'bob'), 'text search stays within their events');
     const own = await pageAll(bobToken, 'user=bob');
@@ -101,7 +117,12 @@ describe('audit API', () => {
     const other = await json(`/api/v1/audit/events/${seeded[0].id}`, bobToken);
     assert.equal(other.status, 404, "someone else's event does not exist for them");
     const exported = await get('/api/v1/audit/events?format=ndjson', bobToken);
-    assert.ok(exported.text.trim().split('\n').every((l) => (JSON.parse(l) as AuditEvent).user === 'bob'));
+    assert.ok(
+      exported.text
+        .trim()
+        .split('\n')
+        .every((l) => (JSON.parse(l) as AuditEvent).user === 'bob'),
+    );
   });
 
   test("asking for someone else's events or the chain is refused with 403 and audited", async () => {
@@ -142,7 +163,10 @@ describe('audit API', () => {
     const nd = await get('/api/v1/audit/events?order=asc', aliceToken, { accept: 'application/x-ndjson' });
     assert.equal(nd.status, 200);
     assert.match(nd.type, /^application\/x-ndjson/);
-    const lines = nd.text.trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+    const lines = nd.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditEvent);
     assert.deepEqual(lines.slice(0, seeded.length), seeded);
     const limited = await get('/api/v1/audit/events?format=ndjson&limit=2', aliceToken);
     assert.equal(limited.text.trim().split('\n').length, 2);
@@ -166,7 +190,7 @@ describe('audit API', () => {
     assert.equal(ready.body.checks.audit, 'ok');
   });
 
-  test('pages: a non-auditor sees only their rows; another user\'s filter is 403, their event 404', async () => {
+  test("pages: a non-auditor sees only their rows; another user's filter is 403, their event 404", async () => {
     const page = await get('/audit', bobToken);
     assert.equal(page.status, 200);
     const users = [...page.text.matchAll(/<td class="user">([^<]*)<\/td>/g)].map((m) => m[1]);
@@ -198,8 +222,14 @@ describe('gatehouse audit CLI', () => {
     const res = await cli(['search', ...creds(), '--user', 'bob', '--type', 'user.*', '--order', 'asc', '--json']);
     assert.equal(res.code, 0, res.stderr);
     const page = JSON.parse(res.stdout) as AuditPage;
-    assert.deepEqual(page.events.map((e) => e.id), seeded.filter((e) => e.user === 'bob').map((e) => e.id));
-    const human = await cli(['search', '--type', 'user.login', '--outcome', 'failure', '--from', '1h'], { GATEHOUSE_SERVER: gw.url, GATEHOUSE_TOKEN: aliceToken });
+    assert.deepEqual(
+      page.events.map((e) => e.id),
+      seeded.filter((e) => e.user === 'bob').map((e) => e.id),
+    );
+    const human = await cli(['search', '--type', 'user.login', '--outcome', 'failure', '--from', '1h'], {
+      GATEHOUSE_SERVER: gw.url,
+      GATEHOUSE_TOKEN: aliceToken,
+    });
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, new RegExp(`user\\.login\\s+failure\\s+carol .*${seeded[2].id}`));
     const refused = await cli(['search', '--server', gw.url, '--token', bobToken, '--user', 'alice']);
@@ -213,7 +243,10 @@ describe('gatehouse audit CLI', () => {
     assert.equal(csv.stdout.trim().split('\r\n').length, 2);
     const nd = await cli(['export', ...creds(), '--user', 'alice', '--type', 'user.login']);
     assert.deepEqual(
-      nd.stdout.trim().split('\n').map((l) => (JSON.parse(l) as AuditEvent).id),
+      nd.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as AuditEvent).id),
       seeded.filter((e) => e.user === 'alice' && e.type === 'user.login').map((e) => e.id),
     );
   });
@@ -241,7 +274,11 @@ describe('gatehouse audit CLI', () => {
   });
 
   test('tail -f prints the newest events, then new ones as they are written', async () => {
-    const tail = startChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', 'tail', '-f', '--interval', '200ms', '--limit', '3', '--json', ...creds()], { cwd: REPO });
+    const tail = startChild(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'audit', 'tail', '-f', '--interval', '200ms', '--limit', '3', '--json', ...creds()],
+      { cwd: REPO },
+    );
     let out = '';
     tail.child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     const waitFor = async (predicate: () => boolean) => {
@@ -252,7 +289,10 @@ describe('gatehouse audit CLI', () => {
       await waitFor(() => out.split('\n').filter(Boolean).length >= 3);
       const fresh = await gw.gateway.audit.emit({ type: 'user.logout', outcome: 'success', user: 'dave' });
       await waitFor(() => out.includes(fresh.id));
-      const lines = out.trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+      const lines = out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as AuditEvent);
       assert.equal(lines.at(-1)!.id, fresh.id);
       assert.equal(new Set(lines.map((e) => e.id)).size, lines.length, 'no event printed twice');
     } finally {

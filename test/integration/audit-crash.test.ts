@@ -19,7 +19,10 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Runs the burst writer until it has acknowledged `acks` events, then SIGKILLs it. */
 async function burstAndKill(args: string[], acks: number): Promise<string[]> {
-  const child = startChild(process.execPath, ['--import', 'tsx', 'test/helpers/gateways/audit-burst.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }).child;
+  const child = startChild(process.execPath, ['--import', 'tsx', 'test/helpers/gateways/audit-burst.ts', ...args], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).child;
   let out = '';
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));

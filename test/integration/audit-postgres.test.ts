@@ -49,16 +49,33 @@ describe('PostgreSQL audit backend', () => {
     const emitted = await Promise.all(
       Array.from({ length: 400 }, (_, i) => (i % 2 ? a : b).emit({ type: 'user.login', outcome: 'success', user: `r${i % 2}`, details: { i } })),
     );
-    assert.ok(emitted.every((e) => e.hash.length === 64), 'stored directly, not spooled');
+    assert.ok(
+      emitted.every((e) => e.hash.length === 64),
+      'stored directly, not spooled',
+    );
     const result = await a.verify();
     assert.equal(result.ok, true, JSON.stringify(result.break));
     assert.equal(result.events, 400);
     const seqs = await sql<{ seq: string }>(`SELECT seq FROM "${s.schema}".audit_events ORDER BY seq`);
-    assert.deepEqual(seqs.map((r) => Number(r.seq)), Array.from({ length: 400 }, (_, i) => i + 1), 'no gaps, no duplicates');
+    assert.deepEqual(
+      seqs.map((r) => Number(r.seq)),
+      Array.from({ length: 400 }, (_, i) => i + 1),
+      'no gaps, no duplicates',
+    );
     const tables = await sql<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY 1`, [s.schema]);
     assert.deepEqual(
       tables.map((r) => r.indexname).filter((n) => n.startsWith('audit_events_')),
-      ['audit_events_app', 'audit_events_cluster', 'audit_events_id', 'audit_events_node', 'audit_events_pkey', 'audit_events_session', 'audit_events_time', 'audit_events_type', 'audit_events_user'],
+      [
+        'audit_events_app',
+        'audit_events_cluster',
+        'audit_events_id',
+        'audit_events_node',
+        'audit_events_pkey',
+        'audit_events_session',
+        'audit_events_time',
+        'audit_events_type',
+        'audit_events_user',
+      ],
     );
   });
 
@@ -85,7 +102,9 @@ describe('PostgreSQL audit backend', () => {
     const order: string[] = [];
     const emit = async (n: number, tag: string) => {
       for (let wave = 0; wave < n; wave += 25) {
-        const batch = await Promise.all(Array.from({ length: Math.min(25, n - wave) }, (_, i) => b.emit({ type: 'user.login', outcome: 'success', user: tag, details: { i: wave + i } })));
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(25, n - wave) }, (_, i) => b.emit({ type: 'user.login', outcome: 'success', user: tag, details: { i: wave + i } })),
+        );
         order.push(...batch.map((e) => e.id));
       }
     };
@@ -100,7 +119,11 @@ describe('PostgreSQL audit backend', () => {
     await emit(30, 'after');
     await eventually(async () => (await b.status()).detail === 'ok', { ...WAIT, message: 'the spool did not drain' });
     const stored = await allAsc(b);
-    assert.deepEqual(stored.map((e) => e.id), order, 'every event, in emit order');
+    assert.deepEqual(
+      stored.map((e) => e.id),
+      order,
+      'every event, in emit order',
+    );
     const result = await b.verify();
     assert.equal(result.ok, true, JSON.stringify(result.break));
     assert.equal(result.events, 280);
@@ -134,7 +157,10 @@ describe('PostgreSQL audit backend', () => {
     await first.close();
     const second = s.open(PG_URL);
     await eventually(async () => (await second.status()).detail === 'ok', { ...WAIT, message: 'the spool did not drain' });
-    assert.deepEqual((await allAsc(second)).map((e) => e.id), spooled.map((e) => e.id));
+    assert.deepEqual(
+      (await allAsc(second)).map((e) => e.id),
+      spooled.map((e) => e.id),
+    );
   });
 
   test('a gateway configured for PostgreSQL starts while it is down; /readyz reports the audit backend', async (t) => {

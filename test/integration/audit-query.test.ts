@@ -34,7 +34,7 @@ function prng(seed: number) {
 }
 
 const TYPES = ['user.login', 'user.logout', 'http.rejected', 'audit.read', 'audit.recovered'] as const;
-const USERS = Array.from({ length: 25 }, (_, i) => `user${i}`).concat(['Zoë', 'o\'brien', 'a"quote']);
+const USERS = Array.from({ length: 25 }, (_, i) => `user${i}`).concat(['Zoë', "o'brien", 'a"quote']);
 const CLUSTERS = ['prod', 'staging', 'dev-eu', 'dev_us'];
 const NODES = Array.from({ length: 12 }, (_, i) => `node-${i}`);
 const APPS = ['grafana', 'wiki', 'Kibana'];
@@ -112,7 +112,9 @@ function randomQuery(rand: ReturnType<typeof prng>, events: AuditEvent[]): Audit
   if (rand.maybe(0.15)) q.app = rand.pick(APPS);
   if (rand.maybe(0.3)) {
     // A piece of a real value, in random case.
-    const source = values(rand.pick(events).details).concat(AGENTS).filter((v) => v.length > 2);
+    const source = values(rand.pick(events).details)
+      .concat(AGENTS)
+      .filter((v) => v.length > 2);
     const v = rand.pick(source);
     const start = rand.int(v.length - 2);
     const piece = v.slice(start, start + 2 + rand.int(6));
@@ -182,7 +184,11 @@ describe(`audit query correctness (${EVENTS} events, seed ${SEED})`, () => {
         events.push(...(await Promise.all(Array.from({ length: 5000 }, () => b.emit(generate(rand))))));
       }
       const all = await scanIds(b, { limit: 1, order: 'asc' });
-      assert.deepEqual(all, events.map((e) => e.id), 'stored in emit order');
+      assert.deepEqual(
+        all,
+        events.map((e) => e.id),
+        'stored in emit order',
+      );
 
       let nonEmpty = 0;
       for (let i = 0; i < COMBINATIONS; i++) {

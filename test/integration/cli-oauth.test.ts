@@ -20,7 +20,11 @@ const rawConfigOf = (config: Config): Record<string, unknown> =>
       server: { ...config.server, session: { idle_ttl: config.server.session.idle_ttl / 1000, absolute_ttl: config.server.session.absolute_ttl / 1000 } },
       tokens: { ...config.tokens, ttl: config.tokens.ttl / 1000, rotate_every: config.tokens.rotate_every / 1000 },
       cli: { ...config.cli, refresh_ttl: config.cli.refresh_ttl / 1000 },
-      roles: config.roles.map(({ max_session_ttl_ms, ...r }) => ({ ...r, audit: r.audit ?? 'none', ...(max_session_ttl_ms ? { max_session_ttl: max_session_ttl_ms / 1000 } : {}) })),
+      roles: config.roles.map(({ max_session_ttl_ms, ...r }) => ({
+        ...r,
+        audit: r.audit ?? 'none',
+        ...(max_session_ttl_ms ? { max_session_ttl: max_session_ttl_ms / 1000 } : {}),
+      })),
     }),
   );
 
@@ -84,7 +88,11 @@ describe('the CLI authorization server', () => {
   test('not signed in: the authorize request goes through the login page and comes back', async () => {
     const fresh = new Browser();
     const { challenge } = pkce();
-    const res = await fresh.request(url(`/oauth/authorize?client_id=${CLIENT}&response_type=code&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${challenge}&code_challenge_method=S256&connector=corp`));
+    const res = await fresh.request(
+      url(
+        `/oauth/authorize?client_id=${CLIENT}&response_type=code&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${challenge}&code_challenge_method=S256&connector=corp`,
+      ),
+    );
     assert.equal(res.status, 302);
     const login = new URL(res.location!);
     assert.equal(login.pathname, '/login');
@@ -137,11 +145,19 @@ describe('the CLI authorization server', () => {
 
     for (const redirect of ['https://evil.example/cb', 'http://localhost:8000/cb', 'http://127.0.0.1/cb', 'http://10.0.0.1:8000/cb']) {
       const { challenge } = pkce();
-      const res = await browser.request(url(`/oauth/authorize?client_id=${CLIENT}&response_type=code&redirect_uri=${encodeURIComponent(redirect)}&code_challenge=${challenge}&code_challenge_method=S256`));
+      const res = await browser.request(
+        url(
+          `/oauth/authorize?client_id=${CLIENT}&response_type=code&redirect_uri=${encodeURIComponent(redirect)}&code_challenge=${challenge}&code_challenge_method=S256`,
+        ),
+      );
       assert.equal(res.status, 400, redirect);
       assert.equal(res.location, undefined);
     }
-    const plain = await browser.request(url(`/oauth/authorize?client_id=${CLIENT}&response_type=code&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${'a'.repeat(43)}&code_challenge_method=plain`));
+    const plain = await browser.request(
+      url(
+        `/oauth/authorize?client_id=${CLIENT}&response_type=code&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${'a'.repeat(43)}&code_challenge_method=plain`,
+      ),
+    );
     assert.equal(plain.status, 400);
 
     const { code } = await loopbackLogin();
@@ -191,7 +207,9 @@ describe('the CLI authorization server', () => {
     const prod = await token({ grant_type: 'refresh_token', refresh_token: dev.body.refresh_token, resource: 'gatehouse:prod' });
     assert.equal(prod.status, 400, 'prod is for the admin role only');
     assert.equal(prod.body.error, 'invalid_grant');
-    assert.ok(s.gw.auditEvents().some((e) => e.type === 'token.refreshed' && e.outcome === 'failure' && e.user === 'bob' && e.reason === 'cluster_not_granted'));
+    assert.ok(
+      s.gw.auditEvents().some((e) => e.type === 'token.refreshed' && e.outcome === 'failure' && e.user === 'bob' && e.reason === 'cluster_not_granted'),
+    );
   });
 
   test('after a policy reload drops the mapping, the next refresh is refused', async () => {
@@ -239,14 +257,19 @@ describe('the CLI authorization server', () => {
     assert.equal((await poll()).body.error, 'expired_token', 'a device code is redeemed once');
     assert.ok(s.gw.auditEvents().some((e) => e.type === 'device.authorized' && e.outcome === 'success' && e.user === 'alice'));
 
-    const other = (await (await fetch(url('/oauth/device_authorization'), { method: 'POST', body: new URLSearchParams({ client_id: CLIENT }) })).json()) as typeof device;
+    const other = (await (
+      await fetch(url('/oauth/device_authorization'), { method: 'POST', body: new URLSearchParams({ client_id: CLIENT }) })
+    ).json()) as typeof device;
     await browser.request(url('/device/decide'), { form: { user_code: other.user_code, csrf, decision: 'deny' } });
     assert.equal((await token({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: other.device_code })).body.error, 'access_denied');
   });
 
   test('unknown grant types and clients', async () => {
     assert.equal((await token({ grant_type: 'password', username: 'a', password: 'b' })).body.error, 'unsupported_grant_type');
-    const res = await fetch(url('/oauth/token'), { method: 'POST', body: new URLSearchParams({ client_id: 'other', grant_type: 'refresh_token', refresh_token: 'gatehouse_rt_x' }) });
+    const res = await fetch(url('/oauth/token'), {
+      method: 'POST',
+      body: new URLSearchParams({ client_id: 'other', grant_type: 'refresh_token', refresh_token: 'gatehouse_rt_x' }),
+    });
     assert.equal(res.status, 401);
     assert.equal(((await res.json()) as { error: string }).error, 'invalid_client');
   });
@@ -259,7 +282,14 @@ describe('the CLI authorization server', () => {
         headers: { 'content-type': 'application/json', ...(options.auth === null ? {} : { authorization: `Bearer ${options.auth ?? REVIEWER}` }) },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       });
-      return { status: res.status, body: (await res.json()) as { apiVersion?: string; status?: { authenticated?: boolean; user?: { username: string; groups: string[]; uid: string; extra: Record<string, string[]> }; error?: string }; reason?: string } };
+      return {
+        status: res.status,
+        body: (await res.json()) as {
+          apiVersion?: string;
+          status?: { authenticated?: boolean; user?: { username: string; groups: string[]; uid: string; extra: Record<string, string[]> }; error?: string };
+          reason?: string;
+        },
+      };
     };
     const clusterToken = async (resource: string) => {
       const { code, verifier } = await loopbackLogin();
@@ -270,7 +300,10 @@ describe('the CLI authorization server', () => {
     test('answers v1 and v1beta1 with the user, groups and extra', async () => {
       const idToken = await clusterToken('gatehouse:prod');
       for (const apiVersion of ['v1', 'v1beta1']) {
-        const res = await review({ apiVersion: `authentication.k8s.io/${apiVersion}`, kind: 'TokenReview', spec: { token: idToken, audiences: ['gatehouse:prod'] } }, { apiVersion });
+        const res = await review(
+          { apiVersion: `authentication.k8s.io/${apiVersion}`, kind: 'TokenReview', spec: { token: idToken, audiences: ['gatehouse:prod'] } },
+          { apiVersion },
+        );
         assert.equal(res.status, 201);
         assert.equal(res.body.apiVersion, `authentication.k8s.io/${apiVersion}`);
         assert.equal(res.body.status?.authenticated, true);

@@ -54,7 +54,10 @@ await gateway.stop();
   assert.equal(run.code, 0, `the gateway child failed (timed out: ${run.timedOut})\n${run.stdout}\n${run.stderr}`);
   const report = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { started?: string; connectors?: string[] };
   assert.match(report.started ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
-  assert.deepEqual(report.connectors, connectors.map((c) => (c as { id: string }).id));
+  assert.deepEqual(
+    report.connectors,
+    connectors.map((c) => (c as { id: string }).id),
+  );
   return existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n') : [];
 }
 

@@ -40,7 +40,14 @@ test('a logout on one replica drops the cached app decision on another (store pu
   const b = replica();
   try {
     // The Redis store connects in the background and fails fast until then.
-    for (const r of [a, b]) while (!(await r.store.ping().then(() => true, () => false))) await new Promise((res) => setTimeout(res, 20));
+    for (const r of [a, b])
+      while (
+        !(await r.store.ping().then(
+          () => true,
+          () => false,
+        ))
+      )
+        await new Promise((res) => setTimeout(res, 20));
     const wiki = createAppRegistry(config).byName.get('wiki')!;
     const session = await a.sessions.create({ connector: 'demo', subject: 'u1', username: 'ana', groups: ['devs'], claims: {} });
     const credential = { kind: 'session' as const, id: session.id };

@@ -28,14 +28,25 @@ describe('HTTP apps through the gateway proxy', () => {
   before(async () => {
     upstream = await startUpstream();
     down = await closedPort();
-    s = await startAppsGateway([
-      { name: 'wiki', upstream: upstream.url, path: '/apps/wiki/', trust_gateway_origin: true, roles: ['dev'], headers: { 'X-WEBAUTH-USER': '{{username}}', 'X-Roles': '{{roles}}' }, audit_requests: true },
-      { name: 'admin', upstream: upstream.url, path: '/apps/admin/', trust_gateway_origin: true, roles: ['sre'] },
-      { name: 'stripped', upstream: upstream.url, path: '/apps/stripped/', trust_gateway_origin: true, strip_prefix: true, roles: ['dev'] },
-      { name: 'grafana', upstream: upstream.url, public_host: 'grafana.localhost', roles: ['dev'] },
-      { name: 'down', upstream: `http://127.0.0.1:${down}`, path: '/apps/down/', trust_gateway_origin: true, roles: ['dev'] },
-      { name: 'slow', upstream: upstream.url, path: '/apps/slow/', trust_gateway_origin: true, roles: ['dev'], timeouts: { response: '300ms' } },
-    ], { server: { metrics_bearer_token_file: METRICS_TOKEN_FILE } });
+    s = await startAppsGateway(
+      [
+        {
+          name: 'wiki',
+          upstream: upstream.url,
+          path: '/apps/wiki/',
+          trust_gateway_origin: true,
+          roles: ['dev'],
+          headers: { 'X-WEBAUTH-USER': '{{username}}', 'X-Roles': '{{roles}}' },
+          audit_requests: true,
+        },
+        { name: 'admin', upstream: upstream.url, path: '/apps/admin/', trust_gateway_origin: true, roles: ['sre'] },
+        { name: 'stripped', upstream: upstream.url, path: '/apps/stripped/', trust_gateway_origin: true, strip_prefix: true, roles: ['dev'] },
+        { name: 'grafana', upstream: upstream.url, public_host: 'grafana.localhost', roles: ['dev'] },
+        { name: 'down', upstream: `http://127.0.0.1:${down}`, path: '/apps/down/', trust_gateway_origin: true, roles: ['dev'] },
+        { name: 'slow', upstream: upstream.url, path: '/apps/slow/', trust_gateway_origin: true, roles: ['dev'], timeouts: { response: '300ms' } },
+      ],
+      { server: { metrics_bearer_token_file: METRICS_TOKEN_FILE } },
+    );
     gw = s.gw.url;
   });
   after(async () => {
@@ -76,7 +87,11 @@ describe('HTTP apps through the gateway proxy', () => {
     assert.deepEqual(start.details, { app: 'wiki', via: 'session' });
     await browser.request(`${gw}/apps/wiki/again`);
     await s.gw.waitForEvent((e) => e.type === 'app.request' && (e.details as { path: string }).path === '/apps/wiki/again');
-    assert.equal(s.gw.auditEvents().filter((e) => e.type === 'app.session.start' && e.user === 'alice' && (e.details as { app: string }).app === 'wiki').length, 1, 'one app.session.start per session and app');
+    assert.equal(
+      s.gw.auditEvents().filter((e) => e.type === 'app.session.start' && e.user === 'alice' && (e.details as { app: string }).app === 'wiki').length,
+      1,
+      'one app.session.start per session and app',
+    );
     const metrics = await (await fetch(`${gw}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     assert.match(metrics, /^gatehouse_proxy_request_seconds_count\{kind="app",target="wiki",code="200"\} [1-9]/m, 'proxied requests are timed per app');
   });
@@ -139,7 +154,10 @@ describe('HTTP apps through the gateway proxy', () => {
     const upload = await new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
       const req = httpRequest(`${gw}/apps/wiki/upload`, { method: 'POST', headers: { cookie, 'content-type': 'application/octet-stream' } }, (res) => {
         let body = '';
-        res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve(JSON.parse(body)));
+        res
+          .setEncoding('utf8')
+          .on('data', (c) => (body += c))
+          .on('end', () => resolve(JSON.parse(body)));
       });
       req.on('error', reject);
       let index = 0;
@@ -178,10 +196,17 @@ describe('HTTP apps through the gateway proxy', () => {
     const body = patternChunk(7, PATTERN_CHUNK);
     const result = await new Promise<{ status: number; continued: boolean; body: { bytes: number; sha256: string } }>((resolve, reject) => {
       let continued = false;
-      const req = httpRequest(`${gw}/apps/wiki/upload`, { method: 'POST', headers: { cookie, expect: '100-continue', 'content-length': body.length } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (c) => (text += c)).on('end', () => resolve({ status: res.statusCode!, continued, body: JSON.parse(text) }));
-      });
+      const req = httpRequest(
+        `${gw}/apps/wiki/upload`,
+        { method: 'POST', headers: { cookie, expect: '100-continue', 'content-length': body.length } },
+        (res) => {
+          let text = '';
+          res
+            .setEncoding('utf8')
+            .on('data', (c) => (text += c))
+            .on('end', () => resolve({ status: res.statusCode!, continued, body: JSON.parse(text) }));
+        },
+      );
       req.on('continue', () => {
         continued = true;
         req.end(body);
@@ -261,7 +286,10 @@ describe('HTTP apps through the gateway proxy', () => {
     // Then the app answers as before, and the audit log has no outage for it.
     assert.equal((await browser.go(`${gw}/apps/wiki/after-upload-abort`)).status, 200);
     await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual(s.gw.auditEvents().filter((e) => e.type === 'app.upstream' && (e.details as { app: string }).app === 'wiki'), []);
+    assert.deepEqual(
+      s.gw.auditEvents().filter((e) => e.type === 'app.upstream' && (e.details as { app: string }).app === 'wiki'),
+      [],
+    );
   });
 
   test('a WebSocket echoes through the proxy, with identity headers on the handshake', async () => {
@@ -347,9 +375,12 @@ describe('HTTP apps through the gateway proxy', () => {
       assert.equal(seen.headers['x-forwarded-host'], host);
       // Even a browser that sends the gateway cookie to the app host does not get it through.
       const session = browser.cookies('127.0.0.1').gatehouse_session;
-      const leaky = await browser.request(`http://${host}/leak`, { headers: { cookie: `gatehouse_session=${session}; gatehouse_app_session=${appCookies.gatehouse_app_session}; a=b` } });
+      const leaky = await browser.request(`http://${host}/leak`, {
+        headers: { cookie: `gatehouse_session=${session}; gatehouse_app_session=${appCookies.gatehouse_app_session}; a=b` },
+      });
       assert.equal(json(leaky).headers.cookie, 'a=b');
-      for (const r of upstream.seen) assert.ok(!String(r.headers.cookie ?? '').includes(session) && !String(r.headers.cookie ?? '').includes(appCookies.gatehouse_app_session));
+      for (const r of upstream.seen)
+        assert.ok(!String(r.headers.cookie ?? '').includes(session) && !String(r.headers.cookie ?? '').includes(appCookies.gatehouse_app_session));
 
       const redirect = await browser.request(`http://${host}/redirect`);
       assert.equal(redirect.location, `http://${host}/target?from=redirect`, 'redirects go to the app host');
@@ -409,7 +440,10 @@ describe('HTTP apps through the gateway proxy', () => {
       assert.equal((await fetch(`${gw}/auth/verify?allowed_groups=ops,devs`, { headers: { cookie } })).status, 200);
       assert.equal((await fetch(`${gw}/auth/verify`, { headers: { cookie } })).status, 200);
       assert.equal((await fetch(`${gw}/auth/verify?app=nope`, { headers: { cookie } })).status, 404);
-      assert.equal((await fetch(`${gw}/auth/verify?app=wiki`, { headers: { cookie: 'gatehouse_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } })).status, 401);
+      assert.equal(
+        (await fetch(`${gw}/auth/verify?app=wiki`, { headers: { cookie: 'gatehouse_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } })).status,
+        401,
+      );
       assert.equal((await fetch(`${gw}/auth/verify?app=wiki`, { headers: { authorization: 'Bearer not.a.token' } })).status, 401);
     });
   });
@@ -446,7 +480,11 @@ describe('HTTP apps through the gateway proxy', () => {
       assert.equal(outage.reason, 'app_unavailable');
       assert.equal(outage.user, 'alice');
       assert.match(String((outage.details as { error: string }).error), /ECONNREFUSED/);
-      assert.equal(s.gw.auditEvents().filter((e) => e.type === 'app.upstream' && (e.details as { app: string }).app === 'down').length, 1, 'one event per outage, not per failed request');
+      assert.equal(
+        s.gw.auditEvents().filter((e) => e.type === 'app.upstream' && (e.details as { app: string }).app === 'down').length,
+        1,
+        'one event per outage, not per failed request',
+      );
 
       // The app comes up on its port: the next request goes through and the recovery is audited.
       const server = createServer((_req, res) => res.end('back'));
@@ -481,7 +519,9 @@ describe('HTTP apps through the gateway proxy', () => {
       const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = httpRequest(`${gw}/apps/wiki/`, { headers: { 'x-big': 'a'.repeat(20_000) } }, (r) => {
           let body = '';
-          r.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve({ status: r.statusCode!, body }));
+          r.setEncoding('utf8')
+            .on('data', (c) => (body += c))
+            .on('end', () => resolve({ status: r.statusCode!, body }));
         });
         req.on('error', reject);
         req.end();

@@ -65,8 +65,7 @@ const parseError = (page: { status: number; body: string }): ErrorBody => {
 };
 
 /** The audit event written for the request that got `requestId`. */
-const auditedFor = (gw: TestGateway, requestId: string) =>
-  gw.waitForEvent((e) => e.type === 'user.login' && e.request_id === requestId);
+const auditedFor = (gw: TestGateway, requestId: string) => gw.waitForEvent((e) => e.type === 'user.login' && e.request_id === requestId);
 
 function assertLoginFailureEvent(event: AuditEvent, code: string, connector: string | undefined): void {
   assert.equal(event.type, 'user.login');
@@ -384,7 +383,21 @@ describe('OIDC login failures', { timeout: 120_000 }, () => {
 
   describe('return_to', () => {
     // Each one passed the old check and normalised into `//evil.example` (or was read as such by browsers).
-    const hostile = ['https://evil.example/', '//evil.example', '/\\evil.example', 'javascript:alert(1)', '/..//evil.example', '/.//evil.example', '/%2e%2e//evil.example', '/%2e//evil.example', '/%5cevil.example', '/\t/evil.example', '/\n/evil.example', 'https:evil.example', '/%2e%2e%2f/evil.example'];
+    const hostile = [
+      'https://evil.example/',
+      '//evil.example',
+      '/\\evil.example',
+      'javascript:alert(1)',
+      '/..//evil.example',
+      '/.//evil.example',
+      '/%2e%2e//evil.example',
+      '/%2e//evil.example',
+      '/%5cevil.example',
+      '/\t/evil.example',
+      '/\n/evil.example',
+      'https:evil.example',
+      '/%2e%2e%2f/evil.example',
+    ];
     for (const returnTo of hostile) {
       test(`${JSON.stringify(returnTo)} → 400 return_to_rejected`, async () => {
         const res = await fetchJson(`${base}/login/rogue?return_to=${encodeURIComponent(returnTo)}`);

@@ -36,10 +36,7 @@ async function setUp(state: Record<string, unknown> = {}): Promise<Setup> {
     client_secret: `secret-${id}`,
     scopes: ['openid', 'email', 'profile', 'groups'],
   });
-  const gw = await startGateway(
-    { state, connectors: [connector('corp', corp, 'Corp SSO'), connector('partner', partner, 'Partner SSO')] },
-    { port },
-  );
+  const gw = await startGateway({ state, connectors: [connector('corp', corp, 'Corp SSO'), connector('partner', partner, 'Partner SSO')] }, { port });
   return { gw, corp, partner };
 }
 

@@ -72,7 +72,11 @@ describe('operations: metrics and draining', () => {
   });
 
   test('store errors are counted while Redis is unreachable', async () => {
-    const gw = await startGateway({ server: { metrics_bearer_token_file: METRICS_TOKEN_FILE }, state: { redis_url: `redis://127.0.0.1:${await closedPort()}` }, connectors: [{ type: 'demo' }] });
+    const gw = await startGateway({
+      server: { metrics_bearer_token_file: METRICS_TOKEN_FILE },
+      state: { redis_url: `redis://127.0.0.1:${await closedPort()}` },
+      connectors: [{ type: 'demo' }],
+    });
     try {
       await fetch(`${gw.url}/login/demo`);
       assert.ok((await metric(gw.url, 'gatehouse_store_errors_total', 'operation="increment"')) >= 1);

@@ -31,7 +31,11 @@ test('a Redis outage: not ready, logins 503 store_unavailable, TokenReview fails
 
     await stopRedisServer(redis);
     const stoppedAt = Date.now();
-    await eventually(async () => (await fetch(`${gw}/readyz`)).status === 503, { timeoutMs: 60_000, intervalMs: 100, message: 'readyz never reported not ready' });
+    await eventually(async () => (await fetch(`${gw}/readyz`)).status === 503, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      message: 'readyz never reported not ready',
+    });
     const ready = (await (await fetch(`${gw}/readyz`)).json()) as { ready: boolean; checks: Record<string, string> };
     assert.equal(ready.ready, false);
     assert.notEqual(ready.checks.store, 'ok');

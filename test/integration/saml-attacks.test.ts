@@ -22,7 +22,10 @@ const attributes = [['uid', 'alice']] as const;
 function nodeDecryptsPkcs1(): boolean {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
   try {
-    privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_PADDING }, publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.from('x')));
+    privateDecrypt(
+      { key: privateKey, padding: constants.RSA_PKCS1_PADDING },
+      publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.from('x')),
+    );
     return true;
   } catch {
     return false;
@@ -73,8 +76,7 @@ describe('SAML attack corpus', () => {
   /** Starts a login, posts the crafted response with its RelayState, returns the final answer. */
   async function attempt(options: Partial<ResponseOptions> & { raw?: string }, browser = new Browser()) {
     const started = await startSamlLogin(browser, gw.url, 'corp');
-    const encoded =
-      options.raw ?? (await idp.response({ spMetadata, inResponseTo: started.requestId, attributes, ...options })).encoded;
+    const encoded = options.raw ?? (await idp.response({ spMetadata, inResponseTo: started.requestId, attributes, ...options })).encoded;
     const { acs, complete } = await postToAcs(browser, `${gw.url}/saml/corp/acs`, { SAMLResponse: encoded, RelayState: started.relayState });
     return { browser, page: complete ?? acs, started, encoded };
   }
@@ -109,10 +111,7 @@ describe('SAML attack corpus', () => {
       'XSW: signed assertion hidden in Extensions, evil one in its place',
       {
         mutate: (x) =>
-          x.replace(assertionOf(x), `<samlp:Extensions>${assertionOf(x)}</samlp:Extensions>${evilCopy(assertionOf(x))}`).replace(
-            /(<samlp:Extensions>)/,
-            '$1',
-          ),
+          x.replace(assertionOf(x), `<samlp:Extensions>${assertionOf(x)}</samlp:Extensions>${evilCopy(assertionOf(x))}`).replace(/(<samlp:Extensions>)/, '$1'),
       },
       401,
       'saml_signature_wrapping',
@@ -122,7 +121,10 @@ describe('SAML attack corpus', () => {
       {
         mutate: (x) => {
           const signed = assertionOf(x);
-          const evil = evilCopy(signed).replace(/<saml:SubjectConfirmationData([^>]*)\/>/, `<saml:SubjectConfirmationData$1>${signed}</saml:SubjectConfirmationData>`);
+          const evil = evilCopy(signed).replace(
+            /<saml:SubjectConfirmationData([^>]*)\/>/,
+            `<saml:SubjectConfirmationData$1>${signed}</saml:SubjectConfirmationData>`,
+          );
           return x.replace(signed, evil);
         },
       },
@@ -149,8 +151,7 @@ describe('SAML attack corpus', () => {
     [
       'XXE: external entity in a DTD',
       {
-        mutate: (x) =>
-          `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>${x.replace('>alice<', '>&xxe;<')}`,
+        mutate: (x) => `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>${x.replace('>alice<', '>&xxe;<')}`,
       },
       400,
       'saml_xml_dtd',
@@ -174,7 +175,12 @@ describe('SAML attack corpus', () => {
     ['RSA1_5 key transport while disallowed', { encrypt: true, keyEncryptionAlgorithm: RSA_1_5 }, 401, 'saml_algorithm_refused'],
     ['oversized response (over 256 KiB)', { padding: 300 * 1024 }, 413, 'saml_response_too_large'],
     ['malformed base64', { raw: 'PHNhbWxwOlJlc3BvbnNl!!!not-base64' }, 400, 'saml_response_malformed'],
-    ['malformed XML', { raw: Buffer.from('<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><unclosed>').toString('base64') }, 400, 'saml_response_malformed'],
+    [
+      'malformed XML',
+      { raw: Buffer.from('<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><unclosed>').toString('base64') },
+      400,
+      'saml_response_malformed',
+    ],
     ['schema-invalid response', { mutate: (x) => x.replace(/ Version="2.0"/, '') }, 400, 'saml_schema_invalid'],
     ['IdP error status', { status: 'urn:oasis:names:tc:SAML:2.0:status:Requester', sign: 'response' }, 401, 'idp_error'],
   ];

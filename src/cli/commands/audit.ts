@@ -60,7 +60,8 @@ const OPTIONS = {
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 /** `24h` → that long ago; anything else is passed to the server as written. */
-const instant = (value: string | undefined) => (value && /^\d+(\.\d+)?(ms|s|m|h|d)$/.test(value) ? new Date(Date.now() - parseDuration(value)).toISOString() : value);
+const instant = (value: string | undefined) =>
+  value && /^\d+(\.\d+)?(ms|s|m|h|d)$/.test(value) ? new Date(Date.now() - parseDuration(value)).toISOString() : value;
 
 function filters(v: Values): Partial<AuditQuery> {
   return {

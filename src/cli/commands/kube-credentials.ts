@@ -34,4 +34,3 @@ function parseExecInfo(raw: string | undefined): { apiVersion?: string; spec?: {
     throw new UsageError('KUBERNETES_EXEC_INFO is not JSON');
   }
 }
-

@@ -26,9 +26,15 @@ export async function kubeLogin(options: { server?: string; cluster?: string; ku
   if (!options.cluster) throw new UsageError('kube login needs a cluster name');
   const server = serverOrFail(options.server);
   const state = readState(server);
-  if (!state.refresh_token) throw new GatehouseError('login_required', `Not signed in to ${server}: run \`gatehouse login --server ${server}\` first.`, { status: 401 });
+  if (!state.refresh_token)
+    throw new GatehouseError('login_required', `Not signed in to ${server}: run \`gatehouse login --server ${server}\` first.`, { status: 401 });
   const cluster = state.clusters?.[options.cluster];
-  if (!cluster) throw new GatehouseError('unknown_cluster', `${server} knows no cluster "${options.cluster}" (known: ${Object.keys(state.clusters ?? {}).join(', ') || 'none'}).`, { status: 404 });
+  if (!cluster)
+    throw new GatehouseError(
+      'unknown_cluster',
+      `${server} knows no cluster "${options.cluster}" (known: ${Object.keys(state.clusters ?? {}).join(', ') || 'none'}).`,
+      { status: 404 },
+    );
   // mode proxy: api_server and ca_data are the Gatehouse proxy's (/api/v1/kube/clusters says so).
   const path = options.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0] ?? join(homedir(), '.kube', 'config');
   const doc = existsSync(path) ? parseDocument(readFileSync(path, 'utf8')) : parseDocument('apiVersion: v1\nkind: Config\n');
@@ -89,7 +95,11 @@ export function kubeApiserverConfig(options: { config?: string; cluster?: string
 
 export function kubeRbac(options: { config?: string }): void {
   const config = loadConfigFile(options.config ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml');
-  process.stdout.write(rbacManifests(config).map((d) => `---\n${stringify(d)}`).join(''));
+  process.stdout.write(
+    rbacManifests(config)
+      .map((d) => `---\n${stringify(d)}`)
+      .join(''),
+  );
 }
 
 export function kubeWebhookConfig(options: { config?: string }): void {

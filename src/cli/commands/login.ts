@@ -50,7 +50,9 @@ export function status(options: { server?: string; json?: boolean }): void {
   if (!state.refresh_token || !state.user) throw new GatehouseError('login_required', `Not signed in to ${server}.`, { status: 401 });
   if (options.json) {
     const { refresh_token: _r, access_token: _a, kube, ...visible } = state;
-    process.stdout.write(`${JSON.stringify({ ...visible, kube: Object.fromEntries(Object.entries(kube ?? {}).map(([k, v]) => [k, { expires_at: v.expires_at }])) }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ...visible, kube: Object.fromEntries(Object.entries(kube ?? {}).map(([k, v]) => [k, { expires_at: v.expires_at }])) }, null, 2)}\n`,
+    );
     return;
   }
   const lines = [

@@ -33,9 +33,15 @@ interface NodeInfo {
 }
 
 async function api<T>(creds: CliCredentials, path: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(`${creds.server}${path}`, { ...init, headers: { authorization: `Bearer ${creds.token}`, 'content-type': 'application/json', ...init.headers } });
+  const res = await fetch(`${creds.server}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${creds.token}`, 'content-type': 'application/json', ...init.headers },
+  });
   const body = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
-  if (!res.ok) throw new GatehouseError(errorCodeOr(body.error, 'server_error'), `${body.message ?? res.statusText} (${body.error ?? res.status})`, { status: res.status });
+  if (!res.ok)
+    throw new GatehouseError(errorCodeOr(body.error, 'server_error'), `${body.message ?? res.statusText} (${body.error ?? res.status})`, {
+      status: res.status,
+    });
   return body;
 }
 
@@ -52,10 +58,14 @@ export async function writeSshCredentials(creds: CliCredentials): Promise<{ conf
     writeFileSync(f.key, openSshPrivateKey(key, 'gatehouse'), { mode: 0o600 });
     writeFileSync(`${f.key}.pub`, `${publicKeyLine(publicKeyOf(key), 'gatehouse')}\n`, { mode: 0o644 });
   }
-  const issued = await api<{ certificate: string; known_hosts: string; proxy: string | null; principals: string[]; valid_before: string }>(creds, '/api/v1/ssh/certs', {
-    method: 'POST',
-    body: JSON.stringify({ public_key: readFileSync(`${f.key}.pub`, 'utf8') }),
-  });
+  const issued = await api<{ certificate: string; known_hosts: string; proxy: string | null; principals: string[]; valid_before: string }>(
+    creds,
+    '/api/v1/ssh/certs',
+    {
+      method: 'POST',
+      body: JSON.stringify({ public_key: readFileSync(`${f.key}.pub`, 'utf8') }),
+    },
+  );
   const nodes = await api<{ nodes: NodeInfo[] }>(creds, '/api/v1/ssh/nodes');
   writeFileSync(f.cert, `${issued.certificate}\n`, { mode: 0o600 });
   writeFileSync(f.knownHosts, `${issued.known_hosts}\n`, { mode: 0o600 });
@@ -69,7 +79,13 @@ export async function writeSshCredentials(creds: CliCredentials): Promise<{ conf
 /** The ssh_config snippet: the gateway as a jump host, and every node the person may reach behind it. */
 export function sshConfigSnippet(o: { key: string; cert: string; knownHosts: string; proxy: string; nodes: string[] }): string {
   const sep = o.proxy.lastIndexOf(':');
-  const common = [`  IdentityFile ${o.key}`, `  CertificateFile ${o.cert}`, '  IdentitiesOnly yes', `  UserKnownHostsFile ${o.knownHosts}`, '  StrictHostKeyChecking yes'];
+  const common = [
+    `  IdentityFile ${o.key}`,
+    `  CertificateFile ${o.cert}`,
+    '  IdentitiesOnly yes',
+    `  UserKnownHostsFile ${o.knownHosts}`,
+    '  StrictHostKeyChecking yes',
+  ];
   return [
     '# Gatehouse SSH: written by `gatehouse ssh cert` / `gatehouse login`.',
     `# Use it with \`ssh -F ${o.knownHosts.replace(/known_hosts$/, 'config')} login@node\`, or add to ~/.ssh/config:`,
@@ -119,8 +135,7 @@ export async function sshCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return sub ? 0 : 64;
   }
-  const flags = (args: string[]) =>
-    parseArgs({ args, allowPositionals: false, options: { server: { type: 'string' }, token: { type: 'string' } } }).values;
+  const flags = (args: string[]) => parseArgs({ args, allowPositionals: false, options: { server: { type: 'string' }, token: { type: 'string' } } }).values;
   switch (sub) {
     case 'ca': {
       const { server } = flags(rest);
@@ -140,7 +155,11 @@ export async function sshCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'revoke': {
-      const v = parseArgs({ args: rest, allowPositionals: false, options: { server: { type: 'string' }, token: { type: 'string' }, serial: { type: 'string' }, user: { type: 'string' } } }).values;
+      const v = parseArgs({
+        args: rest,
+        allowPositionals: false,
+        options: { server: { type: 'string' }, token: { type: 'string' }, serial: { type: 'string' }, user: { type: 'string' } },
+      }).values;
       if (v.serial && v.user) throw new UsageError('Say --serial or --user, not both.');
       const revoked = await revokeSshCertificates(await gatewayCredentials(v), { serial: v.serial, user: v.user });
       process.stdout.write(

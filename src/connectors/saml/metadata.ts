@@ -74,21 +74,16 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
   };
 }
 
-const invalid = (why: string, cause?: unknown) =>
-  samlError('saml_metadata_invalid', `The identity provider's SAML metadata is unusable: ${why}.`, { cause });
+const invalid = (why: string, cause?: unknown) => samlError('saml_metadata_invalid', `The identity provider's SAML metadata is unusable: ${why}.`, { cause });
 
 /**
  * IdP metadata from a file (read once) or a URL: fetched lazily with a timeout, cached, and
  * refreshed every `refreshMs`. A failed refresh keeps the last good copy (and is retried on the
  * next use after a short back-off), so an IdP outage does not end logins that would still work.
  */
-export function createMetadataSource(options: {
-  url?: string;
-  file?: string;
-  refreshMs: number;
-  timeoutMs?: number;
-  logger?: Logger;
-}): { get(): Promise<IdpMetadata> } {
+export function createMetadataSource(options: { url?: string; file?: string; refreshMs: number; timeoutMs?: number; logger?: Logger }): {
+  get(): Promise<IdpMetadata>;
+} {
   let current: { at: number; metadata: IdpMetadata } | undefined;
   let inflight: Promise<IdpMetadata> | undefined;
   let failedAt = 0;

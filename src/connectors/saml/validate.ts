@@ -135,7 +135,8 @@ export async function validateLoginResponse(
   checkDestination({ response, confirmations, acsUrl: policy.acsUrl });
   const expiresAt = checkValidity({ assertion: trusted, confirmations, now, skewMs: policy.skewMs });
   checkAudience(trusted, policy.spEntityId);
-  if (!context.precheck) checkInResponseTo({ response, confirmations, expectedRequestId: context.expectedRequestId, allowUnsolicited: policy.allowIdpInitiated });
+  if (!context.precheck)
+    checkInResponseTo({ response, confirmations, expectedRequestId: context.expectedRequestId, allowUnsolicited: policy.allowIdpInitiated });
 
   const assertionId = attr(trusted, 'ID');
   const facts = readAssertion(trusted);

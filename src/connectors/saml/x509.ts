@@ -8,8 +8,7 @@ import { createPublicKey, createSign, generateKeyPairSync, randomBytes, X509Cert
 
 const tlv = (tag: number, body: Buffer): Buffer => {
   const len = body.length;
-  const header =
-    len < 0x80 ? Buffer.from([tag, len]) : len < 0x100 ? Buffer.from([tag, 0x81, len]) : Buffer.from([tag, 0x82, len >> 8, len & 0xff]);
+  const header = len < 0x80 ? Buffer.from([tag, len]) : len < 0x100 ? Buffer.from([tag, 0x81, len]) : Buffer.from([tag, 0x82, len >> 8, len & 0xff]);
   return Buffer.concat([header, body]);
 };
 const seq = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));

@@ -58,4 +58,3 @@ export function hasComment(root: Node): boolean {
 export const textOf = (el: Element | undefined): string | undefined => (el ? (el.textContent ?? '').trim() : undefined);
 
 export const attr = (el: Element | undefined, name: string): string | undefined => (el && el.hasAttribute(name) ? el.getAttribute(name)! : undefined);
-

@@ -19,14 +19,24 @@ import type { Credential, Decision } from './identity.js';
 export interface ForwardAuthDeps {
   registry: AppRegistry;
   credentials(req: IncomingMessage, appName: string | undefined): Credential[];
-  decide(credentials: Credential[], appName: string | undefined, ctx: { context: RequestContext; allowedGroups?: string[] }): Decision | Promise<Decision | null> | null;
+  decide(
+    credentials: Credential[],
+    appName: string | undefined,
+    ctx: { context: RequestContext; allowedGroups?: string[] },
+  ): Decision | Promise<Decision | null> | null;
   context(req: IncomingMessage): RequestContext;
   logger: { error(obj: object, msg: string): void };
 }
 
 const json = (res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 };
 
@@ -34,7 +44,10 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
   const answer = (res: ServerResponse, decision: Decision | null, appName: string | undefined) => {
     if (!decision) return json(res, 401, { error: 'unauthenticated', message: 'Sign in first.' });
     if (!decision.allowed) {
-      return json(res, 403, { error: 'access_denied', message: appName ? `You do not have access to the app "${appName}".` : 'You are not in an allowed group.' });
+      return json(res, 403, {
+        error: 'access_denied',
+        message: appName ? `You do not have access to the app "${appName}".` : 'You are not in an allowed group.',
+      });
     }
     const headers: Record<string, string> = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-length': '0' };
     headers['x-auth-request-user'] = decision.headers.find(([n]) => n === 'x-forwarded-user')![1];
@@ -51,7 +64,15 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
     const appName = query.get('app') ?? undefined;
     // Every `allowed_groups` given counts (repeated parameters too); empty entries are ignored.
     const allowedGroups = query.has('allowed_groups')
-      ? [...new Set(query.getAll('allowed_groups').flatMap((p) => p.split(',')).map((g) => g.trim()).filter(Boolean))]
+      ? [
+          ...new Set(
+            query
+              .getAll('allowed_groups')
+              .flatMap((p) => p.split(','))
+              .map((g) => g.trim())
+              .filter(Boolean),
+          ),
+        ]
       : undefined;
     if (allowedGroups && !allowedGroups.length) {
       return json(res, 400, { error: 'invalid_allowed_groups', message: 'allowed_groups names no group; leave it out to allow any signed-in person.' });

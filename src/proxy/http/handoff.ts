@@ -80,7 +80,8 @@ export interface Handoff {
   appEndpoint(req: IncomingMessage, res: ServerResponse, app: HttpApp, path: string, query: URLSearchParams): Promise<void>;
 }
 
-const invalid = (why: string) => new GatehouseError('app_handoff_invalid', `Signing in to the app could not be completed: ${why}. Please open the app again.`, { status: 400 });
+const invalid = (why: string) =>
+  new GatehouseError('app_handoff_invalid', `Signing in to the app could not be completed: ${why}. Please open the app again.`, { status: 400 });
 
 export function createHandoff(deps: HandoffDeps): Handoff {
   const scheme = new URL(deps.publicUrl).protocol;
@@ -91,7 +92,10 @@ export function createHandoff(deps: HandoffDeps): Handoff {
     const known = isGatehouseError(err) ? err : undefined;
     if (!known || known.status >= 500) deps.logger.error({ err, requestId: ctx.requestId }, 'app sign-in failed');
     if (known?.code === 'app_handoff_invalid' || known?.code === 'return_to_rejected') {
-      await bestEffort(deps.audit, deps.logger)({ type: 'app.session.start', outcome: 'failure', reason: known.code, details: { app: app?.name }, context: ctx });
+      await bestEffort(
+        deps.audit,
+        deps.logger,
+      )({ type: 'app.session.start', outcome: 'failure', reason: known.code, details: { app: app?.name }, context: ctx });
     }
     sendError(req, res, deps.page, {
       status: known?.status ?? 500,

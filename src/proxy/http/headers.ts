@@ -22,8 +22,7 @@ const IDENTITY = new Set(['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-
 /** Headers we set ourselves for the upstream (client values replaced). */
 const FORWARDING = new Set(['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-prefix', 'forwarded', 'x-real-ip']);
 
-export const isIdentityHeader = (name: string): boolean =>
-  IDENTITY.has(name) || name.startsWith('x-auth-request-') || name.startsWith('gatehouse-');
+export const isIdentityHeader = (name: string): boolean => IDENTITY.has(name) || name.startsWith('x-auth-request-') || name.startsWith('gatehouse-');
 
 /** Cookie names Gatehouse owns, with or without the `__Host-` prefix. */
 export const isGatehouseCookie = (name: string): boolean => /^(?:__Host-)?gatehouse_/.test(name.trim());
@@ -32,7 +31,10 @@ export const isGatehouseCookie = (name: string): boolean => /^(?:__Host-)?gateho
 export function stripGatehouseCookies(header: string): string | undefined {
   if (!header.includes('gatehouse_')) return header;
   const kept = header.split(';').filter((pair) => !isGatehouseCookie(pair.slice(0, pair.indexOf('=') === -1 ? undefined : pair.indexOf('='))));
-  const joined = kept.map((p) => p.trim()).filter(Boolean).join('; ');
+  const joined = kept
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .join('; ');
   return joined || undefined;
 }
 
@@ -74,7 +76,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, o: Upstrea
   const out: OutgoingHttpHeaders = {};
   const named = connectionTokens(incoming.connection);
   for (const name in incoming) {
-    if (name.includes('_') || HOP_BY_HOP.has(name) || FORWARDING.has(name) || name === ANSWERED_HERE || isIdentityHeader(name) || o.configured.has(name)) continue;
+    if (name.includes('_') || HOP_BY_HOP.has(name) || FORWARDING.has(name) || name === ANSWERED_HERE || isIdentityHeader(name) || o.configured.has(name))
+      continue;
     if (named?.has(name)) continue;
     if (name === 'authorization' && o.dropAuthorization) continue;
     const value = incoming[name];
@@ -135,7 +138,11 @@ export function downstreamResponseHeaders(incoming: ResponseHeaders, o: Response
 
 function connectionTokens(value: string | undefined): Set<string> | undefined {
   if (!value) return undefined;
-  const tokens = value.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t && t !== 'close' && !HOP_BY_HOP.has(t));
+  const tokens = value
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t && t !== 'close' && !HOP_BY_HOP.has(t));
   return tokens.length ? new Set(tokens) : undefined;
 }
 

@@ -49,10 +49,7 @@ export interface Decision {
 }
 
 /** A credential as presented: the cache key and how to resolve it. */
-export type Credential =
-  | { kind: 'session'; id: string }
-  | { kind: 'app-session'; id: string; app: string }
-  | { kind: 'bearer'; token: string };
+export type Credential = { kind: 'session'; id: string } | { kind: 'app-session'; id: string; app: string } | { kind: 'bearer'; token: string };
 
 /** What `app.session.start` / `access.denied` need besides the viewer. */
 export interface DecisionContext {
@@ -88,8 +85,7 @@ export interface IdentityEngineOptions {
   clock?: Clock;
 }
 
-const credentialKey = (c: Credential): string =>
-  c.kind === 'session' ? `s:${c.id}` : c.kind === 'app-session' ? `a:${c.app}:${c.id}` : `b:${c.token}`;
+const credentialKey = (c: Credential): string => (c.kind === 'session' ? `s:${c.id}` : c.kind === 'app-session' ? `a:${c.app}:${c.id}` : `b:${c.token}`);
 const decisionKey = (c: Credential, app: HttpApp | undefined, groups: string[] | undefined): string =>
   `${credentialKey(c)}\n${app?.name ?? ''}\n${groups?.join(',') ?? ''}`;
 

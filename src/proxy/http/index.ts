@@ -59,7 +59,14 @@ export interface HttpAppsDeps {
 export function createHttpApps(deps: HttpAppsDeps): HttpApps {
   const { config, cookies } = deps;
   const registry = createAppRegistry(config);
-  const engine = createIdentityEngine({ sessions: deps.sessions, store: deps.store, audit: deps.audit, issuer: deps.issuer, policy: deps.policy, clock: deps.clock });
+  const engine = createIdentityEngine({
+    sessions: deps.sessions,
+    store: deps.store,
+    audit: deps.audit,
+    issuer: deps.issuer,
+    policy: deps.policy,
+    clock: deps.clock,
+  });
   const forwarder = createForwarder(registry.apps);
   const health = createUpstreamHealth(deps.audit, deps.logger);
   const emit = bestEffort(deps.audit, deps.logger);
@@ -79,7 +86,11 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
   });
   const chain = createCredentialChain({ cookies, sessionCookie: deps.sessionCookie, engine });
   const { credentialsFor, decide } = chain;
-  const targetFor = createUpstreamTargets({ publicUrl: config.server.public_url, trustProxyHops: config.server.trust_proxy_hops, issuerUrl: deps.issuer.issuer });
+  const targetFor = createUpstreamTargets({
+    publicUrl: config.server.public_url,
+    trustProxyHops: config.server.trust_proxy_hops,
+    issuerUrl: deps.issuer.issuer,
+  });
   const auditRequest = createRequestAudit(emit, deps.context);
 
   const forwardAuth = createForwardAuth({

@@ -16,7 +16,13 @@ export function originForm(req: IncomingMessage): 'ok' | 'asterisk' | 'invalid' 
   } catch {
     return 'invalid';
   }
-  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:' && parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') || parsed.username || parsed.password || !parsed.host) return 'invalid';
+  if (
+    (parsed.protocol !== 'http:' && parsed.protocol !== 'https:' && parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') ||
+    parsed.username ||
+    parsed.password ||
+    !parsed.host
+  )
+    return 'invalid';
   req.url = parsed.pathname + parsed.search;
   req.headers.host = parsed.host;
   return 'ok';

@@ -38,7 +38,13 @@ export function createAppUpgrade(deps: AppUpgradeDeps): (req: IncomingMessage, s
     const origin = req.headers.origin;
     if (origin && safeOrigin(origin) !== app.origin) {
       sendRawError(socket, 403, 'origin_rejected', 'WebSocket connections are accepted only from the app itself.');
-      void deps.emit({ type: 'access.denied', outcome: 'failure', reason: 'origin_rejected', details: { app: app.name, via: 'app-websocket', origin: origin.slice(0, 256) }, context: deps.context(req) });
+      void deps.emit({
+        type: 'access.denied',
+        outcome: 'failure',
+        reason: 'origin_rejected',
+        details: { app: app.name, via: 'app-websocket', origin: origin.slice(0, 256) },
+        context: deps.context(req),
+      });
       return true;
     }
     const result = chain.decide(chain.credentialsFor(req, app, !app.publicHost), app, lazyContext(req, deps.context));
@@ -50,7 +56,12 @@ export function createAppUpgrade(deps: AppUpgradeDeps): (req: IncomingMessage, s
         onFailure: (kind, err) => {
           deps.logger.warn({ app: app.name, err: err.message }, 'app upstream failed (upgrade)');
           health.failed(app.name, kind, err, { user: decision.viewer.identity.username, context: deps.context(req) });
-          sendRawError(socket, kind === 'timeout' ? 504 : 502, kind === 'timeout' ? 'app_timeout' : 'app_unavailable', `The app "${app.name}" is not reachable right now.`);
+          sendRawError(
+            socket,
+            kind === 'timeout' ? 504 : 502,
+            kind === 'timeout' ? 'app_timeout' : 'app_unavailable',
+            `The app "${app.name}" is not reachable right now.`,
+          );
         },
       });
     };

@@ -68,7 +68,11 @@ export function createAdmission(options: AdmitOptions): Admit {
       return { denial };
     };
     if (!m || !cluster) {
-      return deny({ status: 404, reason: 'unknown_cluster', message: m ? `No proxied cluster "${m[1]}".` : `Clusters are served at ${CLUSTER_PREFIX}<cluster>/.` });
+      return deny({
+        status: 404,
+        reason: 'unknown_cluster',
+        message: m ? `No proxied cluster "${m[1]}".` : `Clusters are served at ${CLUSTER_PREFIX}<cluster>/.`,
+      });
     }
     const auth = await options.authenticate(req.headers.authorization, cluster);
     if ('reason' in auth) return deny(auth);
@@ -76,11 +80,10 @@ export function createAdmission(options: AdmitOptions): Admit {
     const result = impersonate(identity, req.headersDistinct, { usernamePrefix: options.usernamePrefix, remoteAddr: context.remoteAddr });
     const who: Requester = { user: identity.username, connector: identity.connector, roles: identity.roles };
     if (!result.ok) {
-      return deny(
-        { status: 403, reason: result.reason, message: result.message },
-        who,
-        { requested_user: req.headersDistinct['impersonate-user']?.[0], requested_groups: req.headersDistinct['impersonate-group'] },
-      );
+      return deny({ status: 403, reason: result.reason, message: result.message }, who, {
+        requested_user: req.headersDistinct['impersonate-user']?.[0],
+        requested_groups: req.headersDistinct['impersonate-group'],
+      });
     }
     return { cluster, path, info, who, impersonation: result.impersonation, upstream: options.upstreams.get(cluster) };
   };

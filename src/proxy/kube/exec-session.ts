@@ -90,7 +90,14 @@ export async function startExecSession(options: ExecSessionOptions): Promise<Exe
     recorded: Boolean(recording),
     not_recorded: notRecorded,
   };
-  const common = { user: options.user, connector: options.connector, roles: options.roles, cluster: options.cluster, session_id: sessionId, context: options.context };
+  const common = {
+    user: options.user,
+    connector: options.connector,
+    roles: options.roles,
+    cluster: options.cluster,
+    session_id: sessionId,
+    context: options.context,
+  };
   try {
     await options.audit.emit({ type: 'session.start', outcome: 'success', ...common, details });
   } catch (err) {
@@ -146,11 +153,21 @@ export async function startExecSession(options: ExecSessionOptions): Promise<Exe
       const result = parseStatus(Buffer.concat(status));
       status = [];
       await recording?.close({ exitCode: result?.exitCode ?? null }).catch((err) => options.logger.error({ err }, 'kube exec recording could not be closed'));
-      await bestEffort(options.audit, options.logger)({
+      await bestEffort(
+        options.audit,
+        options.logger,
+      )({
         type: 'session.end',
         outcome: 'success',
         ...common,
-        details: { ...details, duration_ms: options.clock.now() - started, bytes_out: bytesOut, exit_code: result?.exitCode, status: result?.status, ended_by: reason },
+        details: {
+          ...details,
+          duration_ms: options.clock.now() - started,
+          bytes_out: bytesOut,
+          exit_code: result?.exitCode,
+          status: result?.status,
+          ended_by: reason,
+        },
       });
     },
   };
@@ -167,4 +184,3 @@ function parseStatus(raw: Buffer): { status?: string; exitCode?: number } | unde
     return undefined;
   }
 }
-

@@ -35,7 +35,11 @@ export type ImpersonationResult = { ok: true; impersonation: Impersonation } | {
 
 export const EXTRA_PREFIX = 'gatehouse.dev/';
 
-export function impersonate(identity: KubeIdentity, clientHeaders: NodeJS.Dict<string[]>, options: { usernamePrefix: string; remoteAddr?: string }): ImpersonationResult {
+export function impersonate(
+  identity: KubeIdentity,
+  clientHeaders: NodeJS.Dict<string[]>,
+  options: { usernamePrefix: string; remoteAddr?: string },
+): ImpersonationResult {
   const self = `${options.usernamePrefix}${identity.username}`;
   const askedUser = single(clientHeaders['impersonate-user']);
   const askedGroups = list(clientHeaders['impersonate-group']);
@@ -57,7 +61,11 @@ export function impersonate(identity: KubeIdentity, clientHeaders: NodeJS.Dict<s
   if (askedGroups.length) {
     const refused = askedGroups.filter((g) => !identity.groups.includes(g) && g !== 'system:authenticated');
     if (refused.length) {
-      return { ok: false, reason: 'impersonation_denied', message: `${self} may not act as group${refused.length > 1 ? 's' : ''} ${refused.map((g) => `"${g}"`).join(', ')}: not among the mapped Kubernetes groups.` };
+      return {
+        ok: false,
+        reason: 'impersonation_denied',
+        message: `${self} may not act as group${refused.length > 1 ? 's' : ''} ${refused.map((g) => `"${g}"`).join(', ')}: not among the mapped Kubernetes groups.`,
+      };
     }
     groups = [...new Set([...askedGroups.filter((g) => g !== 'system:authenticated'), 'system:authenticated'])];
   } else if (user !== self) {

@@ -38,7 +38,7 @@ export function requestAuditor(emit: (event: AuditInput) => Promise<void>, audit
       outcome: code < 400 ? 'success' : 'failure',
       ...admitted.who,
       cluster: admitted.cluster.name,
-      reason: code >= 400 ? (extra.reason as string | undefined) ?? `http_${code}` : undefined,
+      reason: code >= 400 ? ((extra.reason as string | undefined) ?? `http_${code}`) : undefined,
       details: {
         ...describeRequest(admitted.info, method),
         code,

@@ -67,7 +67,13 @@ export async function createKubeProxy(options: KubeProxyOptions): Promise<KubePr
     hosts: hosts.map((h) => h.replace(/^\[|\]$/g, '')),
   });
   const upstreams = createUpstreams(clock);
-  const admit = createAdmission({ config: options.config, audit, authenticate: createAuthenticator(options.issuer, clock), upstreams, usernamePrefix: options.usernamePrefix });
+  const admit = createAdmission({
+    config: options.config,
+    audit,
+    authenticate: createAuthenticator(options.issuer, clock),
+    upstreams,
+    usernamePrefix: options.usernamePrefix,
+  });
   const auditRequest = requestAuditor(bestEffort(audit, logger), settings.audit_discovery);
   const handleRequest = requestHandler(admit, auditRequest, logger);
   const handleUpgrade = createUpgradeHandler({ admit, auditRequest, audit, logger, recorder: settings.record_exec ? options.recorder : undefined, clock });
@@ -142,6 +148,8 @@ function requestHandler(admit: Admit, auditRequest: AuditRequest, logger: Logger
         answer(res, { status: 502, reason, message: `The API server of cluster "${admitted.cluster.name}" cannot be reached.` });
       },
     });
-    res.on('close', () => auditRequest(admitted, req.method ?? '', context, { code: code || 499, started, extra: { reason, completed: res.writableFinished ? undefined : false } }));
+    res.on('close', () =>
+      auditRequest(admitted, req.method ?? '', context, { code: code || 499, started, extra: { reason, completed: res.writableFinished ? undefined : false } }),
+    );
   };
 }

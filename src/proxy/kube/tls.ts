@@ -38,7 +38,11 @@ export async function loadProxyTls(options: { certFile?: string; keyFile?: strin
     if (!servingCertFits(file('tls.crt'), hosts)) await makeServingCert(options.dir, hosts);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new GatehouseError('openssl_missing', 'The Kubernetes proxy needs the `openssl` command to create its certificate, or kube_proxy.tls_cert_file and tls_key_file.', { cause: err });
+      throw new GatehouseError(
+        'openssl_missing',
+        'The Kubernetes proxy needs the `openssl` command to create its certificate, or kube_proxy.tls_cert_file and tls_key_file.',
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -61,11 +65,26 @@ async function makeCa(dir: string): Promise<void> {
   const tmp = mkdtempSync(join(dir, '.ca-'));
   try {
     await run('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', join(tmp, 'ca.key'), '-out', join(tmp, 'ca.crt'), '-days', '3650', '-sha256',
-      '-subj', '/O=Gatehouse/CN=Gatehouse Kubernetes proxy CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      join(tmp, 'ca.key'),
+      '-out',
+      join(tmp, 'ca.crt'),
+      '-days',
+      '3650',
+      '-sha256',
+      '-subj',
+      '/O=Gatehouse/CN=Gatehouse Kubernetes proxy CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE,pathlen:0',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ]);
     install(tmp, dir, ['ca.key', 'ca.crt']);
   } finally {
@@ -81,11 +100,41 @@ async function makeServingCert(dir: string, hosts: string[]): Promise<void> {
       join(tmp, 'ext.cnf'),
       `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`,
     );
-    await run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(tmp, 'tls.key'), '-out', join(tmp, 'tls.csr'), '-subj', '/O=Gatehouse/CN=gatehouse-kube-proxy']);
     await run('openssl', [
-      'x509', '-req', '-in', join(tmp, 'tls.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'),
-      '-set_serial', `0x${randomBytes(16).toString('hex').replace(/^[89a-f]/, '7')}`, '-days', '397', '-sha256',
-      '-extfile', join(tmp, 'ext.cnf'), '-out', join(tmp, 'tls.crt'),
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      join(tmp, 'tls.key'),
+      '-out',
+      join(tmp, 'tls.csr'),
+      '-subj',
+      '/O=Gatehouse/CN=gatehouse-kube-proxy',
+    ]);
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      join(tmp, 'tls.csr'),
+      '-CA',
+      join(dir, 'ca.crt'),
+      '-CAkey',
+      join(dir, 'ca.key'),
+      '-set_serial',
+      `0x${randomBytes(16)
+        .toString('hex')
+        .replace(/^[89a-f]/, '7')}`,
+      '-days',
+      '397',
+      '-sha256',
+      '-extfile',
+      join(tmp, 'ext.cnf'),
+      '-out',
+      join(tmp, 'tls.crt'),
     ]);
     install(tmp, dir, ['tls.key', 'tls.crt']);
   } finally {

@@ -58,7 +58,12 @@ export function handlePortForwarding(conn: Connection, jump: JumpConnection, emi
   upstream.on('tcp connection', (info, accept, reject) => {
     conn.forwardOut(info.destIP, info.destPort, info.srcIP, info.srcPort, (err, down) => {
       if (err) return reject();
-      emit({ type: 'session.start', outcome: 'success', ...base, details: { ...where, kind: 'forwarded-tcpip', bind: `${info.destIP}:${info.destPort}`, origin: `${info.srcIP}:${info.srcPort}` } });
+      emit({
+        type: 'session.start',
+        outcome: 'success',
+        ...base,
+        details: { ...where, kind: 'forwarded-tcpip', bind: `${info.destIP}:${info.destPort}`, origin: `${info.srcIP}:${info.srcPort}` },
+      });
       splice(down, accept());
     });
   });
@@ -91,7 +96,15 @@ export class ForwardedAgent extends ssh2.BaseAgent {
     const { identity, access, node, login, context } = this.who;
     openAgentChannel(this.conn).then(
       (stream) => {
-        this.emit({ type: 'session.start', outcome: 'success', user: identity.username, connector: identity.connector, roles: access.roles, context, details: { node: node.name, login, kind: 'auth-agent' } });
+        this.emit({
+          type: 'session.start',
+          outcome: 'success',
+          user: identity.username,
+          connector: identity.connector,
+          roles: access.roles,
+          context,
+          details: { node: node.name, login, kind: 'auth-agent' },
+        });
         callback(undefined, stream);
       },
       (err: Error) => {

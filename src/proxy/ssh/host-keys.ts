@@ -33,7 +33,13 @@ export function createHostKeys(ca: SshCa): HostKeys {
       const now = Math.floor(Date.now() / 1000);
       const cached = cache.get(name);
       if (cached && cached.validBefore - now > RENEW_BEFORE_S) return cached.blob;
-      const cert = await ca.signHost({ publicKey: publicKeyOf(keyObject), keyId: `gatehouse:${name}`, principals, validAfter: now - 60, validBefore: now + VALIDITY_S });
+      const cert = await ca.signHost({
+        publicKey: publicKeyOf(keyObject),
+        keyId: `gatehouse:${name}`,
+        principals,
+        validAfter: now - 60,
+        validBefore: now + VALIDITY_S,
+      });
       if (cache.size > 10_000) cache.clear();
       cache.set(name, { blob: cert.blob, validBefore: cert.validBefore });
       return cert.blob;

@@ -149,7 +149,14 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
       if (which) {
         const refusal = await refusals.hit(`${which}:${which === 'address' ? String(context.remoteAddr) : userKey(person!)}`);
         if (refusal.first) {
-          emit({ type: 'ssh.auth', outcome: 'failure', user: person ?? ctx.username, reason: 'ssh_rate_limited', context, details: { stage, login: ctx.username, limit: which, window_s: windowSeconds } });
+          emit({
+            type: 'ssh.auth',
+            outcome: 'failure',
+            user: person ?? ctx.username,
+            reason: 'ssh_rate_limited',
+            context,
+            details: { stage, login: ctx.username, limit: which, window_s: windowSeconds },
+          });
           sendAuthBanner(conn, 'gatehouse: too many failed authentication attempts; wait a minute and try again.');
         }
         return null;
@@ -176,9 +183,11 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
     try {
       const cert = await ca.checkUser(pk.key.data, { now: Math.floor(Date.now() / 1000), knownCriticalOptions: [GATEWAY_ONLY_OPTION] });
       const identity = identityFromCert(cert);
-      if (await options.revocations.isRevoked(cert)) throw new GatehouseError('cert_revoked', 'This certificate has been revoked; run `gatehouse login` for a new one.', { status: 401 });
+      if (await options.revocations.isRevoked(cert))
+        throw new GatehouseError('cert_revoked', 'This certificate has been revoked; run `gatehouse login` for a new one.', { status: 401 });
       if (!pk.signature) return 'query';
-      if (!pk.blob || !(await verifySshSignature(cert.publicKey, pk.signature, pk.blob))) throw Object.assign(new Error('bad signature'), { code: 'signature_invalid' });
+      if (!pk.blob || !(await verifySshSignature(cert.publicKey, pk.signature, pk.blob)))
+        throw Object.assign(new Error('bad signature'), { code: 'signature_invalid' });
       return { identity, access: resolveAccess(identity, options.policy), cert };
     } catch (err) {
       const code = isGatehouseError(err) ? err.code : ((err as { code?: string }).code ?? 'cert_invalid');
@@ -220,7 +229,16 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
             ? `gatehouse: ${identity.username} may not log in as "${login}" on ${node.name} (allowed: ${allowed.join(', ')}).`
             : `gatehouse: ${identity.username} has no login on ${node.name}.`;
           sendAuthBanner(conn, why);
-          emit({ type: 'access.denied', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason: 'login_not_allowed', context, details: { node: node.name, login, allowed } });
+          emit({
+            type: 'access.denied',
+            outcome: 'failure',
+            user: identity.username,
+            connector: identity.connector,
+            roles: access.roles,
+            reason: 'login_not_allowed',
+            context,
+            details: { node: node.name, login, allowed },
+          });
           return ctx.reject([]);
         }
         authenticatedWith(conn, result.cert); // from here on, a revocation ends this connection
@@ -229,14 +247,37 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
           upstream = await connectUpstream({ node, login, user: identity.username, access, ca, requireHostKey: config.require_host_key, agent });
         } catch (err) {
           sendAuthBanner(conn, `gatehouse: ${(err as Error).message}`);
-          emit({ type: 'ssh.auth', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason: isGatehouseError(err) ? err.code : 'node_unreachable', context, details: { stage: 'upstream', node: node.name, login, error: (err as Error).message } });
+          emit({
+            type: 'ssh.auth',
+            outcome: 'failure',
+            user: identity.username,
+            connector: identity.connector,
+            roles: access.roles,
+            reason: isGatehouseError(err) ? err.code : 'node_unreachable',
+            context,
+            details: { stage: 'upstream', node: node.name, login, error: (err as Error).message },
+          });
           return ctx.reject([]);
         }
         // The client may have gone while we connected: nothing else would end this upstream.
         if (closed) return void upstream.end();
         upstream.on('close', () => conn.end());
         jumpConn = { identity, access, node, login, upstream, context };
-        emit({ type: 'ssh.auth', outcome: 'success', user: identity.username, connector: identity.connector, roles: access.roles, context, details: { stage: 'node', node: node.name, login, cert_serial: result.cert.serial.toString(), key_fingerprint: fingerprint(result.cert.publicKey.blob) } });
+        emit({
+          type: 'ssh.auth',
+          outcome: 'success',
+          user: identity.username,
+          connector: identity.connector,
+          roles: access.roles,
+          context,
+          details: {
+            stage: 'node',
+            node: node.name,
+            login,
+            cert_serial: result.cert.serial.toString(),
+            key_fingerprint: fingerprint(result.cert.publicKey.blob),
+          },
+        });
         ctx.accept();
       })().catch((err) => {
         logger.error({ err }, 'ssh authentication failed unexpectedly');
@@ -283,7 +324,16 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
         const { identity, access } = authed!;
         const node = nodes.get(dest.destIP);
         const deny = (reason: string, message: string) => {
-          emit({ type: 'access.denied', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason, context, details: { node: dest.destIP, port: dest.destPort } });
+          emit({
+            type: 'access.denied',
+            outcome: 'failure',
+            user: identity.username,
+            connector: identity.connector,
+            roles: access.roles,
+            reason,
+            context,
+            details: { node: dest.destIP, port: dest.destPort },
+          });
           rejectChannel(conn, reject, message);
         };
         if (!node) return deny('unknown_node', `gatehouse: unknown node "${dest.destIP}"`);
@@ -318,7 +368,10 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
     renewTimer = setInterval(() => signAll().catch((err) => logger.error({ err }, 'renewing SSH host certificates failed')), 30 * 60_000).unref();
   };
 
-  const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')).replace(/^\[|\]$/g, ''), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];
+  const [host, port] = [
+    config.listen.slice(0, config.listen.lastIndexOf(':')).replace(/^\[|\]$/g, ''),
+    Number(config.listen.slice(config.listen.lastIndexOf(':') + 1)),
+  ];
   return {
     async listen() {
       revocationWatch = options.revocations.watch(endRevoked);
@@ -346,4 +399,3 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
     },
   };
 }
-

@@ -106,7 +106,13 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
       down.end();
     };
     try {
-      await deps.audit.emit({ type: 'session.start', outcome: 'success', ...base(), session_id: id, details: { ...where, kind, command, pty: Boolean(pty), recorded, agent_forwarding: agentForward || undefined } });
+      await deps.audit.emit({
+        type: 'session.start',
+        outcome: 'success',
+        ...base(),
+        session_id: id,
+        details: { ...where, kind, command, pty: Boolean(pty), recorded, agent_forwarding: agentForward || undefined },
+      });
     } catch (err) {
       deps.logger.error({ err }, 'audit write failed; refusing the session');
       return refuse('the audit log is unavailable, so sessions are refused');
@@ -117,17 +123,37 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
       ({ up, exit } = await openUpstream(conn.upstream, kind, command, pty, env, agentForward));
     } catch (err) {
       refuse(`${conn.node.name} refused the session: ${(err as Error).message}`);
-      await emit({ type: 'session.end', outcome: 'failure', ...base(), session_id: id, reason: 'node_session_refused', details: { ...where, kind, command, error: (err as Error).message } });
+      await emit({
+        type: 'session.end',
+        outcome: 'failure',
+        ...base(),
+        session_id: id,
+        reason: 'node_session_refused',
+        details: { ...where, kind, command, error: (err as Error).message },
+      });
       return;
     }
     upstream = up;
     if (recorded && pty) {
       recording = deps.recorder!.start(
-        { id, user: conn.identity.username, login: conn.login, node: conn.node.name, command, kind: kind === 'exec' ? 'exec' : 'shell', cols: pty.cols || 80, rows: pty.rows || 24, term: pty.term },
+        {
+          id,
+          user: conn.identity.username,
+          login: conn.login,
+          node: conn.node.name,
+          command,
+          kind: kind === 'exec' ? 'exec' : 'shell',
+          cols: pty.cols || 80,
+          rows: pty.rows || 24,
+          term: pty.term,
+        },
         Object.fromEntries(Object.entries(env).filter(([k]) => k === 'LANG' || k.startsWith('LC_'))),
       );
     }
-    const sftp = kind === 'sftp' ? createSftpAuditor((type, outcome, details) => void emit({ type, outcome, ...base(), session_id: id, details: { ...where, ...details } })) : undefined;
+    const sftp =
+      kind === 'sftp'
+        ? createSftpAuditor((type, outcome, details) => void emit({ type, outcome, ...base(), session_id: id, details: { ...where, ...details } }))
+        : undefined;
 
     let bytesIn = 0;
     let bytesOut = 0;
@@ -162,7 +188,14 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
       const meta = recording?.close({ exitCode: exit.code, exitSignal: exit.signal });
       sftp?.close();
       const result = { exit_code: exit.code ?? null, exit_signal: exit.signal };
-      if (kind === 'exec') await emit({ type: 'exec', outcome: exit.code === 0 ? 'success' : 'failure', ...base(), session_id: id, details: { ...where, command, pty: Boolean(pty), ...result } });
+      if (kind === 'exec')
+        await emit({
+          type: 'exec',
+          outcome: exit.code === 0 ? 'success' : 'failure',
+          ...base(),
+          session_id: id,
+          details: { ...where, command, pty: Boolean(pty), ...result },
+        });
       await emit({
         type: 'session.end',
         outcome: 'success',
@@ -194,7 +227,14 @@ export type UpstreamExit = { code?: number | null; signal?: string; dumped?: boo
  * parses a whole read at once, so a fast command's exit-status can be emitted before the caller's
  * continuation runs, and an 'exit' listener added there would miss it.
  */
-function openUpstream(client: Client, kind: Kind, command: string | undefined, pty: PseudoTtyInfo | undefined, env: Record<string, string>, agentForward: boolean): Promise<{ up: ClientChannel; exit: UpstreamExit }> {
+function openUpstream(
+  client: Client,
+  kind: Kind,
+  command: string | undefined,
+  pty: PseudoTtyInfo | undefined,
+  env: Record<string, string>,
+  agentForward: boolean,
+): Promise<{ up: ClientChannel; exit: UpstreamExit }> {
   const window = pty ? { rows: pty.rows, cols: pty.cols, height: pty.height, width: pty.width, term: pty.term, modes: pty.modes } : undefined;
   return new Promise((resolve, reject) => {
     const done = (err: Error | undefined, up: ClientChannel) => {

@@ -7,7 +7,23 @@ import { WireReader } from '../../ssh-ca/wire.js';
  * data: uploads and downloads (path, size) when a handle is closed; removes, renames, mkdir,
  * rmdir, symlinks and setstat when the server answers them.
  */
-const FXP = { OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, SETSTAT: 9, OPENDIR: 11, REMOVE: 13, MKDIR: 14, RMDIR: 15, RENAME: 18, SYMLINK: 20, STATUS: 101, HANDLE: 102, DATA: 103, EXTENDED: 200 };
+const FXP = {
+  OPEN: 3,
+  CLOSE: 4,
+  READ: 5,
+  WRITE: 6,
+  SETSTAT: 9,
+  OPENDIR: 11,
+  REMOVE: 13,
+  MKDIR: 14,
+  RMDIR: 15,
+  RENAME: 18,
+  SYMLINK: 20,
+  STATUS: 101,
+  HANDLE: 102,
+  DATA: 103,
+  EXTENDED: 200,
+};
 const PFLAGS_WRITE = 0x02 | 0x04 | 0x08 | 0x10; // WRITE | APPEND | CREAT | TRUNC
 /** Larger than any packet OpenSSH sends (256 KiB); beyond it we stop following the stream. */
 const MAX_PACKET = 1024 * 1024;
@@ -35,7 +51,8 @@ export function createSftpAuditor(emit: Emit): SftpAuditor {
   const files = new Map<string, OpenFile>();
 
   const report = (file: OpenFile, outcome: AuditOutcome, interrupted = false) => {
-    if (file.written > 0 || (file.writing && file.read === 0)) emit('sftp.upload', outcome, { path: file.path, direction: 'upload', size: file.written, interrupted: interrupted || undefined });
+    if (file.written > 0 || (file.writing && file.read === 0))
+      emit('sftp.upload', outcome, { path: file.path, direction: 'upload', size: file.written, interrupted: interrupted || undefined });
     if (file.read > 0) emit('sftp.download', outcome, { path: file.path, direction: 'download', size: file.read, interrupted: interrupted || undefined });
   };
 

@@ -49,10 +49,14 @@ export function connectUpstream(options: {
       const fail = (err: Error) => {
         client.end();
         reject(
-          new GatehouseError('node_unreachable', `Cannot reach node ${node.name}: ${(err as { level?: string }).level === 'client-authentication' ? `the node refused login "${login}"` : err.message}.`, {
-            status: 502,
-            cause: err,
-          }),
+          new GatehouseError(
+            'node_unreachable',
+            `Cannot reach node ${node.name}: ${(err as { level?: string }).level === 'client-authentication' ? `the node refused login "${login}"` : err.message}.`,
+            {
+              status: 502,
+              cause: err,
+            },
+          ),
         );
       };
       client.once('ready', () => {

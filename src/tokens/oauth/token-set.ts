@@ -22,7 +22,12 @@ export function createTokenSetIssuer(options: OAuthServerOptions, clock: Clock):
   return async (family, audience, refreshToken, nonce) => {
     const entitlement = options.entitle(family.identity, audience);
     if (!entitlement.allowed || !entitlement.grant) {
-      throw new OAuthError('invalid_grant', `Policy no longer grants ${audience} to ${family.identity.username}.`, entitlement.reason ?? 'access_revoked', family.identity.username);
+      throw new OAuthError(
+        'invalid_grant',
+        `Policy no longer grants ${audience} to ${family.identity.username}.`,
+        entitlement.reason ?? 'access_revoked',
+        family.identity.username,
+      );
     }
     const person = toClaims(family.identity, entitlement.grant);
     const subject = person.subject;

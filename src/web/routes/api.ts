@@ -34,7 +34,13 @@ export function apiRoutes(deps: WebDeps): Router {
         clusters: deps.config.clusters.map((c) =>
           // mode proxy: kubectl talks to the Gatehouse proxy (its URL and CA), never to the API server.
           c.mode === 'proxy' && deps.kubeProxy
-            ? { name: c.name, audience: c.audience, mode: c.mode, api_server: deps.kubeProxy.clusterUrl(c.name), ca_data: Buffer.from(deps.kubeProxy.caPem()).toString('base64') }
+            ? {
+                name: c.name,
+                audience: c.audience,
+                mode: c.mode,
+                api_server: deps.kubeProxy.clusterUrl(c.name),
+                ca_data: Buffer.from(deps.kubeProxy.caPem()).toString('base64'),
+              }
             : {
                 name: c.name,
                 audience: c.audience,

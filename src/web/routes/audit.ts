@@ -34,15 +34,15 @@ export function auditRoutes(deps: WebDeps): Router {
       deps.audit,
       deps.logger,
     )({
-        type: 'audit.read',
-        outcome: 'failure',
-        user: principal.identity.username,
-        connector: principal.identity.connector,
-        roles: principal.access.roles,
-        reason: 'audit_forbidden',
-        details: { attempted: what, ...(requestedUser !== undefined ? { requested_user: requestedUser } : {}) },
-        context: res.locals.ctx,
-      });
+      type: 'audit.read',
+      outcome: 'failure',
+      user: principal.identity.username,
+      connector: principal.identity.connector,
+      roles: principal.access.roles,
+      reason: 'audit_forbidden',
+      details: { attempted: what, ...(requestedUser !== undefined ? { requested_user: requestedUser } : {}) },
+      context: res.locals.ctx,
+    });
     return forbidden();
   };
 
@@ -61,7 +61,8 @@ export function auditRoutes(deps: WebDeps): Router {
       const principal = await requirePrincipal(deps, req);
       const query = await scopedQuery(res, principal, req.query);
       res.setHeader('cache-control', 'no-store');
-      const format = typeof req.query.format === 'string' ? req.query.format : req.accepts(['json', 'application/x-ndjson']) === 'application/x-ndjson' ? 'ndjson' : 'json';
+      const format =
+        typeof req.query.format === 'string' ? req.query.format : req.accepts(['json', 'application/x-ndjson']) === 'application/x-ndjson' ? 'ndjson' : 'json';
       if (format === 'json') return void res.json(await log.query(query));
       if (format !== 'ndjson' && format !== 'csv') throw new GatehouseError('invalid_query', 'format must be json, ndjson or csv', { status: 400 });
       await streamExport(res, query, format, req.query.limit !== undefined);
@@ -100,7 +101,10 @@ export function auditRoutes(deps: WebDeps): Router {
         query = await scopedQuery(res, principal, req.query);
       } catch (err) {
         if (!isGatehouseError(err) || err.code !== 'invalid_query') throw err;
-        res.status(400).type('html').send(auditPage({ ...base, query: { limit: 50, order: 'desc' }, error: err.message }));
+        res
+          .status(400)
+          .type('html')
+          .send(auditPage({ ...base, query: { limit: 50, order: 'desc' }, error: err.message }));
         return;
       }
       const page = await log.query(query);
@@ -146,13 +150,14 @@ export function auditRoutes(deps: WebDeps): Router {
       if (!buffer || gone) return;
       const ok = res.write(buffer);
       buffer = '';
-      if (!ok) await new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done).off('close', done);
-          resolve();
-        };
-        res.on('drain', done).on('close', done);
-      });
+      if (!ok)
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done).off('close', done);
+            resolve();
+          };
+          res.on('drain', done).on('close', done);
+        });
     };
     try {
       for await (const { event } of log.scan(query)) {

@@ -83,7 +83,9 @@ export function authRoutes(deps: WebDeps): Router {
         cookies.clear(res, SESSION_COOKIE);
         return res.redirect(302, redirectTarget('/login', redirectPolicy));
       }
-      const sameOrigin = req.headers['sec-fetch-site'] === 'same-origin' && (req.headers.origin === undefined || req.headers.origin === 'null' || req.headers.origin === new URL(publicUrl).origin);
+      const sameOrigin =
+        req.headers['sec-fetch-site'] === 'same-origin' &&
+        (req.headers.origin === undefined || req.headers.origin === 'null' || req.headers.origin === new URL(publicUrl).origin);
       // A failure is a 403 csrf_failed, audited as auth.csrf_rejected by the error handler; the session stays.
       if (!sameOrigin) checkCsrf(req, session.id, publicUrl);
       cookies.clear(res, SESSION_COOKIE);

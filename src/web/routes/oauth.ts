@@ -86,7 +86,13 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
       if (over) {
         // RFC 8628 §3.5 names slow_down for pollers; other grants get our rate_limited.
         const device = grantType === 'urn:ietf:params:oauth:grant-type:device_code';
-        throw new OAuthError(device ? 'slow_down' : 'rate_limited', 'Too many token requests from this address; wait a minute.', over.audit ? 'rate_limited' : 'rate_limited_again', undefined, 429);
+        throw new OAuthError(
+          device ? 'slow_down' : 'rate_limited',
+          'Too many token requests from this address; wait a minute.',
+          over.audit ? 'rate_limited' : 'rate_limited_again',
+          undefined,
+          429,
+        );
       }
       let tokens: TokenResponse;
       if (grantType === 'authorization_code') tokens = await oauth.exchangeCode(body);
@@ -104,7 +110,9 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
     } catch (err) {
       // Polling answers are the device flow working as designed, not failures worth auditing.
       // So is a flood past the rate limit after its first (audited) refusal in the window.
-      const pending = err instanceof OAuthError && (((err.code === 'authorization_pending' || err.code === 'slow_down') && err.reason !== 'rate_limited') || err.reason === 'rate_limited_again');
+      const pending =
+        err instanceof OAuthError &&
+        (((err.code === 'authorization_pending' || err.code === 'slow_down') && err.reason !== 'rate_limited') || err.reason === 'rate_limited_again');
       if (!pending) {
         const reason = err instanceof OAuthError ? err.reason : isGatehouseError(err) ? err.code : 'internal_error';
         await audit(res, {
@@ -123,7 +131,8 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
     try {
       const over = await limited(res, 'device');
       if (over) {
-        if (over.audit) await audit(res, { type: 'device.authorized', outcome: 'failure', reason: 'rate_limited', details: { endpoint: 'device_authorization' } });
+        if (over.audit)
+          await audit(res, { type: 'device.authorized', outcome: 'failure', reason: 'rate_limited', details: { endpoint: 'device_authorization' } });
         throw new OAuthError('rate_limited', 'Too many device authorizations from this address; wait a minute.', 'rate_limited', undefined, 429);
       }
       res.setHeader('cache-control', 'no-store');
@@ -158,8 +167,19 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
     const bySession = await limited(res, 'userCodeBySession', sessionRef(session.id));
     const byAddress = await limited(res, 'userCode');
     if (!bySession && !byAddress) return false;
-    if (bySession?.audit || byAddress?.audit) await audit(res, { type: 'device.authorized', outcome: 'failure', user: session.identity.username, reason: 'rate_limited', session_id: sessionRef(session.id), details: { endpoint: 'device' } });
-    res.status(429).type('html').send(deviceEntryPage({ ...view(session), error: 'Too many codes entered; wait a minute and try again. (rate_limited)' }));
+    if (bySession?.audit || byAddress?.audit)
+      await audit(res, {
+        type: 'device.authorized',
+        outcome: 'failure',
+        user: session.identity.username,
+        reason: 'rate_limited',
+        session_id: sessionRef(session.id),
+        details: { endpoint: 'device' },
+      });
+    res
+      .status(429)
+      .type('html')
+      .send(deviceEntryPage({ ...view(session), error: 'Too many codes entered; wait a minute and try again. (rate_limited)' }));
     return true;
   };
   const view = (session: { id: string; identity: { username: string } }) => ({ demo: deps.demo, user: session.identity.username, csrf: csrfToken(session.id) });
@@ -185,8 +205,17 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
       const typed = String(req.body?.user_code ?? '').slice(0, 32);
       const found = await oauth.findUserCode(typed);
       if (!found) {
-        await audit(res, { type: 'device.authorized', outcome: 'failure', user: session.identity.username, reason: 'user_code_invalid', session_id: sessionRef(session.id) });
-        return res.status(400).type('html').send(deviceEntryPage({ ...view(session), userCode: typed, error: 'That code is unknown or has expired.' }));
+        await audit(res, {
+          type: 'device.authorized',
+          outcome: 'failure',
+          user: session.identity.username,
+          reason: 'user_code_invalid',
+          session_id: sessionRef(session.id),
+        });
+        return res
+          .status(400)
+          .type('html')
+          .send(deviceEntryPage({ ...view(session), userCode: typed, error: 'That code is unknown or has expired.' }));
       }
       const display = `${found.userCode.slice(0, 4)}-${found.userCode.slice(4)}`;
       res.type('html').send(deviceConfirmPage({ ...view(session), userCode: display }));
@@ -211,7 +240,11 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
         session_id: sessionRef(session.id),
         reason: decided ? (approve ? undefined : 'denied_by_user') : 'user_code_invalid',
       });
-      if (!decided) return res.status(400).type('html').send(deviceEntryPage({ ...view(session), error: 'That code is unknown, expired or already used.' }));
+      if (!decided)
+        return res
+          .status(400)
+          .type('html')
+          .send(deviceEntryPage({ ...view(session), error: 'That code is unknown, expired or already used.' }));
       res.type('html').send(deviceDonePage({ demo: deps.demo, user: session.identity.username, approved: approve }));
     }),
   );

@@ -58,7 +58,10 @@ function readMetricsToken(path: string | undefined): Buffer | undefined {
   if (!path) return undefined;
   const token = readFileSync(path, 'utf8').trim();
   if (token.length < 16 || parseBearer(`Bearer ${token}`) !== token) {
-    throw new GatehouseError('config_invalid', `server.metrics_bearer_token_file: ${path} must hold a token of at least 16 characters from A-Z a-z 0-9 - . _ ~ + / (RFC 6750).`);
+    throw new GatehouseError(
+      'config_invalid',
+      `server.metrics_bearer_token_file: ${path} must hold a token of at least 16 characters from A-Z a-z 0-9 - . _ ~ + / (RFC 6750).`,
+    );
   }
   return createHash('sha256').update(token).digest();
 }

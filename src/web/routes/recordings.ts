@@ -17,7 +17,8 @@ const require = createRequire(import.meta.url);
 const PLAYER_JS = require.resolve('asciinema-player/dist/bundle/asciinema-player.min.js');
 const PLAYER_CSS = require.resolve('asciinema-player/dist/bundle/asciinema-player.css');
 /** The player's terminal emulator is WebAssembly: the player page allows compiling it, nothing else. */
-const PLAYER_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'self'; object-src 'none'";
+const PLAYER_CSP =
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'self'; object-src 'none'";
 
 function parseTime(value: unknown, endOfDay: boolean): number | undefined {
   if (typeof value !== 'string' || value === '') return undefined;

@@ -94,9 +94,13 @@ export function samlRoutes(deps: WebDeps): Router {
       const k = req.query.k;
       const pending = typeof k === 'string' && STATE_FORMAT.test(k) ? await takeJson<PendingAcs>(store, acsKey(k)) : null;
       if (!pending || pending.connector !== id) {
-        throw new GatehouseError('state_mismatch', 'Sign-in could not be completed: this SAML response is unknown, expired or was already used. Please start again.', {
-          status: 400,
-        });
+        throw new GatehouseError(
+          'state_mismatch',
+          'Sign-in could not be completed: this SAML response is unknown, expired or was already used. Please start again.',
+          {
+            status: 400,
+          },
+        );
       }
       // RelayState in our state format is an SP-initiated login of ours; anything else is unsolicited.
       const unsolicited = !(pending.relayState && STATE_FORMAT.test(pending.relayState));
@@ -180,7 +184,10 @@ export function samlRoutes(deps: WebDeps): Router {
 
 /** Reads an application/x-www-form-urlencoded body, refusing (without reading on) past `limit` bytes. */
 async function readForm(req: Request, limit: number): Promise<URLSearchParams> {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]
+    .trim()
+    .toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') throw samlError('saml_response_malformed', 'The ACS expects an HTML form POST.');
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw samlError('saml_response_too_large', 'The SAML response is too large.');

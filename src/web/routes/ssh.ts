@@ -69,8 +69,21 @@ export function sshRoutes(deps: WebDeps): Router {
           valid_before: new Date(cert.validBefore * 1000).toISOString(),
           extensions: Object.keys(cert.extensions).filter((e) => e.startsWith('permit-')),
         };
-        await deps.sshRevocations?.remember({ serial: details.serial, user: identity.username, valid_before: cert.validBefore, key_fingerprint: details.key_fingerprint });
-        await deps.audit.emit({ type: 'ssh.cert.issued', outcome: 'success', user: identity.username, connector: identity.connector, roles: access.roles, details, context });
+        await deps.sshRevocations?.remember({
+          serial: details.serial,
+          user: identity.username,
+          valid_before: cert.validBefore,
+          key_fingerprint: details.key_fingerprint,
+        });
+        await deps.audit.emit({
+          type: 'ssh.cert.issued',
+          outcome: 'success',
+          user: identity.username,
+          connector: identity.connector,
+          roles: access.roles,
+          details,
+          context,
+        });
         res.setHeader('cache-control', 'no-store');
         res.status(201).json({
           certificate: `${cert.certType} ${cert.blob.toString('base64')} ${identity.username}`,
@@ -80,7 +93,15 @@ export function sshRoutes(deps: WebDeps): Router {
         });
       } catch (err) {
         if (isGatehouseError(err) && err.status < 500)
-          await deps.audit.emit({ type: 'ssh.cert.issued', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason: err.code, context });
+          await deps.audit.emit({
+            type: 'ssh.cert.issued',
+            outcome: 'failure',
+            user: identity.username,
+            connector: identity.connector,
+            roles: access.roles,
+            reason: err.code,
+            context,
+          });
         throw err;
       }
     }),
@@ -113,7 +134,9 @@ export function sshRoutes(deps: WebDeps): Router {
         revocation = await revocations.revokeSerial(issued);
       } else if (typeof body.user === 'string' && body.user !== '' && body.serial === undefined) {
         if (body.user !== identity.username && !access.sshRevoke)
-          return refuse(new GatehouseError('revoke_forbidden', "Revoking someone else's certificates needs a role with ssh_revoke.", { status: 403 }), { target_user: body.user });
+          return refuse(new GatehouseError('revoke_forbidden', "Revoking someone else's certificates needs a role with ssh_revoke.", { status: 403 }), {
+            target_user: body.user,
+          });
         revocation = await revocations.revokeUser(body.user);
       } else {
         return refuse(new GatehouseError('invalid_request', 'Send { "serial": "<decimal serial>" } or { "user": "<username>" }.'), {});

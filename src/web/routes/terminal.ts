@@ -36,7 +36,16 @@ export function terminalRoutes(deps: WebDeps): Router {
       const check = checkNodeLogin(access, nodes.get(name), login);
       if (!check.allowed) {
         const { reason, node, logins: allowed } = check;
-        await deps.audit.emit({ type: 'access.denied', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason, context: res.locals.ctx, details: { node: name.slice(0, 128), login: login.slice(0, 64), allowed, via: 'web-terminal' } });
+        await deps.audit.emit({
+          type: 'access.denied',
+          outcome: 'failure',
+          user: identity.username,
+          connector: identity.connector,
+          roles: access.roles,
+          reason,
+          context: res.locals.ctx,
+          details: { node: name.slice(0, 128), login: login.slice(0, 64), allowed, via: 'web-terminal' },
+        });
         const message = !node
           ? `Unknown node "${name}".`
           : allowed.length

@@ -16,6 +16,11 @@
   const el = document.getElementById('player');
   if (!el || !page.AsciinemaPlayer) return;
   page.gatehousePlayer = page.AsciinemaPlayer.create(String(el.dataset.src), el, {
-    cols: Number(el.dataset.cols) || 80, rows: Number(el.dataset.rows) || 24, fit: 'width', idleTimeLimit: 2, preload: true, autoPlay: true,
+    cols: Number(el.dataset.cols) || 80,
+    rows: Number(el.dataset.rows) || 24,
+    fit: 'width',
+    idleTimeLimit: 2,
+    preload: true,
+    autoPlay: true,
   });
 })();

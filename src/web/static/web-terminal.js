@@ -28,14 +28,30 @@
   let pending;
   window.addEventListener('resize', function () {
     clearTimeout(pending);
-    pending = setTimeout(function () { fit.fit(); }, 50);
+    pending = setTimeout(function () {
+      fit.fit();
+    }, 50);
   });
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const url = proto + '//' + location.host + '/terminal/' + encodeURIComponent(String(el.dataset.node)) + '/ws?login=' + encodeURIComponent(String(el.dataset.login)) + '&cols=' + term.cols + '&rows=' + term.rows;
+  const url =
+    proto +
+    '//' +
+    location.host +
+    '/terminal/' +
+    encodeURIComponent(String(el.dataset.node)) +
+    '/ws?login=' +
+    encodeURIComponent(String(el.dataset.login)) +
+    '&cols=' +
+    term.cols +
+    '&rows=' +
+    term.rows;
   const ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
   page.gatehouseTerminal = { term: term, ws: ws, fit: fit };
-  ws.onopen = function () { status.textContent = 'Connected.'; term.focus(); };
+  ws.onopen = function () {
+    status.textContent = 'Connected.';
+    term.focus();
+  };
   ws.onmessage = function (ev) {
     if (typeof ev.data === 'string') {
       const msg = JSON.parse(ev.data);
@@ -49,6 +65,10 @@
     if (status.textContent === 'Connected.' || status.textContent === 'Connecting…') status.textContent = 'Disconnected.';
     el.dataset.closed = 'true';
   };
-  term.onData(function (data) { if (ws.readyState === 1) ws.send(JSON.stringify({ type: 'input', data: data })); });
-  term.onResize(function (size) { if (ws.readyState === 1) ws.send(JSON.stringify({ type: 'resize', cols: size.cols, rows: size.rows })); });
+  term.onData(function (data) {
+    if (ws.readyState === 1) ws.send(JSON.stringify({ type: 'input', data: data }));
+  });
+  term.onResize(function (size) {
+    if (ws.readyState === 1) ws.send(JSON.stringify({ type: 'resize', cols: size.cols, rows: size.rows }));
+  });
 })();

@@ -38,7 +38,8 @@ export const ACCEPT_HTML = 'text/html,application/xhtml+xml';
 const loopbackLookup: LookupFunction = (hostname, options, callback) => {
   const address = hostname === 'localhost' || hostname.endsWith('.localhost') || /^127\./.test(hostname) ? '127.0.0.1' : undefined;
   if (!address) return callback(new Error(`not resolvable offline: ${hostname}`) as NodeJS.ErrnoException, '', 4);
-  if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family: 4 }]);
+  if ((options as { all?: boolean }).all)
+    return (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family: 4 }]);
   callback(null, address, 4);
 };
 
@@ -175,4 +176,3 @@ export function hiddenInputs(html: string): Record<string, string> {
   }
   return out;
 }
-

@@ -5,7 +5,15 @@ import { skipOrFail } from '../peers/services.js';
 
 /** Debian's chromium, driven headless by playwright-core (no downloaded browser). */
 export const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** Launches headless Chromium, closed after the test; undefined (a skip, or a failure under CI) when it is not installed. */
 export async function launchChromium(t: TestContext): Promise<Browser | undefined> {

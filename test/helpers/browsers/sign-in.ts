@@ -40,7 +40,12 @@ export async function signInThroughIdp(browser: Browser, idpLogin: Page, user: C
  * Opens `url`; when that lands on the gateway's sign-in chooser, signs in through `connector`
  * (for a host app, through the app-cookie hand-off too). Returns the final page.
  */
-export async function openSignedIn(browser: Browser, url: string, user: Credentials, options: { connector?: string; headers?: Record<string, string> } = {}): Promise<Page> {
+export async function openSignedIn(
+  browser: Browser,
+  url: string,
+  user: Credentials,
+  options: { connector?: string; headers?: Record<string, string> } = {},
+): Promise<Page> {
   const first = await browser.go(url, { headers: options.headers });
   if (!connectorLink(first, options.connector ?? 'corp')) return first;
   return signInThroughIdp(browser, await followConnector(browser, first, options.connector ?? 'corp'), user);
@@ -51,7 +56,13 @@ export async function openSignedIn(browser: Browser, url: string, user: Credenti
  * at `startAt`'s chooser; the IdP returns to `publicUrl` (the replicas' shared URL). Returns the
  * callback URL.
  */
-export async function reachCallback(browser: Browser, startAt: string, publicUrl: string, user: Credentials, options: { connector?: string; returnTo?: string } = {}): Promise<URL> {
+export async function reachCallback(
+  browser: Browser,
+  startAt: string,
+  publicUrl: string,
+  user: Credentials,
+  options: { connector?: string; returnTo?: string } = {},
+): Promise<URL> {
   const chooser = await browser.go(`${startAt}/login${options.returnTo ? `?return_to=${encodeURIComponent(options.returnTo)}` : ''}`);
   assert.equal(chooser.status, 200);
   const done = await signInThroughIdp(browser, await followConnector(browser, chooser, options.connector ?? 'Corp SSO'), user, `${publicUrl}/callback/`);

@@ -24,7 +24,13 @@ export async function oauthToken(base: string, form: Record<string, string>): Pr
 export async function cliLogin(browser: Browser, base: string): Promise<CliTokens> {
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const query = new URLSearchParams({ client_id: CLI_CLIENT, response_type: 'code', redirect_uri: CLI_REDIRECT, code_challenge: challenge, code_challenge_method: 'S256' });
+  const query = new URLSearchParams({
+    client_id: CLI_CLIENT,
+    response_type: 'code',
+    redirect_uri: CLI_REDIRECT,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
   const res = await browser.request(`${base}/oauth/authorize?${query}`);
   const code = new URL(res.location!).searchParams.get('code')!;
   return (await oauthToken(base, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: CLI_REDIRECT })).body;

@@ -54,14 +54,32 @@ export async function startReplicas(count: number, extra: Record<string, unknown
   const balancer = await startBalancer(ports);
   const idp = await startEmbeddedIdp({
     users: [alice, bob],
-    clients: [{ client_id: 'gatehouse', client_secret: 'corp-secret', redirect_uris: [`${balancer.url}/callback/corp`], post_logout_redirect_uris: [`${balancer.url}/login`] }], // secret-scan: allow
+    clients: [
+      {
+        client_id: 'gatehouse',
+        client_secret: 'corp-secret',
+        redirect_uris: [`${balancer.url}/callback/corp`],
+        post_logout_redirect_uris: [`${balancer.url}/login`],
+      },
+    ], // secret-scan: allow
   });
-  const corp = { type: 'oidc', id: 'corp', name: 'Corp SSO', issuer: idp.issuer, client_id: 'gatehouse', client_secret: 'corp-secret', scopes: ['openid', 'email', 'profile', 'groups'] }; // secret-scan: allow
+  const corp = {
+    type: 'oidc',
+    id: 'corp',
+    name: 'Corp SSO',
+    issuer: idp.issuer,
+    client_id: 'gatehouse',
+    client_secret: 'corp-secret',
+    scopes: ['openid', 'email', 'profile', 'groups'],
+  }; // secret-scan: allow
   const { server, ...rest } = extra as { server?: Record<string, unknown> };
   const replicas: TestGateway[] = [];
   try {
     // One after the other, as a rollout would; the key test covers simultaneous starts.
-    for (const port of ports) replicas.push(await startGateway({ connectors: [corp], ...kubePolicy, ...rest, server: { ...server, public_url: balancer.url } }, { port, logger: options.logger }));
+    for (const port of ports)
+      replicas.push(
+        await startGateway({ connectors: [corp], ...kubePolicy, ...rest, server: { ...server, public_url: balancer.url } }, { port, logger: options.logger }),
+      );
   } catch (err) {
     await Promise.all(replicas.map((r) => r.stop()));
     await balancer.close();
@@ -101,7 +119,11 @@ export async function cliTokens(browser: Browser, base: string, resource?: strin
 }
 
 /** A TokenReview as the API server sends it. */
-export async function tokenReview(base: string, reviewer: string, token: string): Promise<{ status: number; authenticated?: boolean; groups?: string[]; error?: string }> {
+export async function tokenReview(
+  base: string,
+  reviewer: string,
+  token: string,
+): Promise<{ status: number; authenticated?: boolean; groups?: string[]; error?: string }> {
   const res = await fetch(`${base}/apis/authentication.k8s.io/v1/tokenreviews`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${reviewer}` },

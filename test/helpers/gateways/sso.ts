@@ -20,9 +20,19 @@ export async function startSso(extra: Record<string, unknown> = {}, users: Embed
   const gateway = `http://127.0.0.1:${port}`;
   const idp = await startEmbeddedIdp({
     users,
-    clients: [{ client_id: 'gatehouse', client_secret: 'corp-secret', redirect_uris: [`${gateway}/callback/corp`], post_logout_redirect_uris: [`${gateway}/login`] }], // secret-scan: allow
+    clients: [
+      { client_id: 'gatehouse', client_secret: 'corp-secret', redirect_uris: [`${gateway}/callback/corp`], post_logout_redirect_uris: [`${gateway}/login`] },
+    ], // secret-scan: allow
   });
-  const corp = { type: 'oidc', id: 'corp', name: 'Corp SSO', issuer: idp.issuer, client_id: 'gatehouse', client_secret: 'corp-secret', scopes: ['openid', 'email', 'profile', 'groups'] }; // secret-scan: allow
+  const corp = {
+    type: 'oidc',
+    id: 'corp',
+    name: 'Corp SSO',
+    issuer: idp.issuer,
+    client_id: 'gatehouse',
+    client_secret: 'corp-secret',
+    scopes: ['openid', 'email', 'profile', 'groups'],
+  }; // secret-scan: allow
   const gw = await startGateway({ connectors: [corp], ...extra }, { port });
   return {
     gw,

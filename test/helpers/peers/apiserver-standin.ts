@@ -47,10 +47,15 @@ export async function startApiserverStandin(options: { tls: TestTls; issuer: () 
     if (!user) return json(401, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
     seen.push(user);
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/api') return json(200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1' }] });
+    if (path === '/api')
+      return json(200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1' }] });
     if (path === '/apis') return json(200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
     if (path === '/api/v1')
-      return json(200, { kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['get', 'list'], shortNames: ['po'] }] });
+      return json(200, {
+        kind: 'APIResourceList',
+        groupVersion: 'v1',
+        resources: [{ name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['get', 'list'], shortNames: ['po'] }],
+      });
     if (path === '/version') return json(200, { major: '1', minor: '32', gitVersion: 'v1.32.0-standin' });
     const pods = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(path);
     if (pods) {
@@ -62,7 +67,13 @@ export async function startApiserverStandin(options: { tls: TestTls; issuer: () 
           {
             kind: 'Pod',
             apiVersion: 'v1',
-            metadata: { name: 'whoami', namespace: pods[1], uid: '1', creationTimestamp: new Date().toISOString(), annotations: { user: user.username, groups: user.groups.join(',') } },
+            metadata: {
+              name: 'whoami',
+              namespace: pods[1],
+              uid: '1',
+              creationTimestamp: new Date().toISOString(),
+              annotations: { user: user.username, groups: user.groups.join(',') },
+            },
             spec: { containers: [{ name: 'c', image: 'busybox' }] },
             status: { phase: 'Running' },
           },
@@ -75,6 +86,10 @@ export async function startApiserverStandin(options: { tls: TestTls; issuer: () 
   return {
     url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

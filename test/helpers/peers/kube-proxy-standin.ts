@@ -46,18 +46,41 @@ export async function startKubeProxyStandin(options: { tls: TestTls; token: stri
     for (const [name, values] of Object.entries(impersonate)) {
       if (name.startsWith('impersonate-extra-')) extra[decodeURIComponent(name.slice('impersonate-extra-'.length))] = values;
     }
-    const entry = { method: req.method ?? '', url: req.url ?? '', impersonate, xRemote, user: impersonate['impersonate-user']?.[0], groups: impersonate['impersonate-group'] ?? [], extra };
+    const entry = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      impersonate,
+      xRemote,
+      user: impersonate['impersonate-user']?.[0],
+      groups: impersonate['impersonate-group'] ?? [],
+      extra,
+    };
     seen.push(entry);
     return entry;
   };
   const pod = (name: string, namespace: string, who?: SeenRequest) => ({
     kind: 'Pod',
     apiVersion: 'v1',
-    metadata: { name, namespace, uid: name, resourceVersion: '1', creationTimestamp: new Date().toISOString(), annotations: who ? { user: who.user ?? '', groups: who.groups.join(',') } : {} },
+    metadata: {
+      name,
+      namespace,
+      uid: name,
+      resourceVersion: '1',
+      creationTimestamp: new Date().toISOString(),
+      annotations: who ? { user: who.user ?? '', groups: who.groups.join(',') } : {},
+    },
     spec: { containers: [{ name: 'c', image: 'busybox' }] },
     status: { phase: 'Running' },
   });
-  const status = (code: number, reason: string, message: string) => ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+  const status = (code: number, reason: string, message: string) => ({
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    code,
+  });
 
   const server: Server = createServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => {
     const json = (code: number, body: unknown) => {
@@ -70,7 +93,8 @@ export async function startKubeProxyStandin(options: { tls: TestTls; token: stri
     if (!who.user) return json(403, status(403, 'Forbidden', 'the proxy must impersonate'));
     const url = new URL(req.url ?? '/', 'https://standin');
     const path = url.pathname;
-    if (path === '/api') return json(200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1' }] });
+    if (path === '/api')
+      return json(200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1' }] });
     if (path === '/apis') return json(200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
     if (path === '/api/v1') {
       return json(200, {
@@ -118,7 +142,8 @@ export async function startKubeProxyStandin(options: { tls: TestTls; token: stri
     const target = /^\/api\/v1\/namespaces\/[^/]+\/pods\/([^/]+)\/(exec|attach)$/.exec(url.pathname);
     if (!target || String(req.headers.upgrade).toLowerCase() !== 'websocket') return refuse(400, 'Bad Request');
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const output = target[2] === 'exec' ? `ran ${url.searchParams.getAll('command').join(' ')}` : `attached to ${target[1]}/${url.searchParams.get('container')}`;
+      const output =
+        target[2] === 'exec' ? `ran ${url.searchParams.getAll('command').join(' ')}` : `attached to ${target[1]}/${url.searchParams.get('container')}`;
       ws.send(Buffer.concat([Buffer.from([1]), Buffer.from(`${output} as ${who.user}\n`)]));
       ws.send(Buffer.concat([Buffer.from([2]), Buffer.from('a line on stderr\n')]));
       ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ metadata: {}, status: 'Success' }))]));

@@ -49,7 +49,9 @@ http {
 }
 `;
   writeFileSync(join(prefix, 'nginx.conf'), conf);
-  const child: ChildProcess = startChild(bin, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] }).child;
+  const child: ChildProcess = startChild(bin, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  }).child;
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

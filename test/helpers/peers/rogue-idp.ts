@@ -84,8 +84,7 @@ export async function startRogueIdp(options: RogueIdpOptions): Promise<RogueIdp>
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));
   };
-  const oauthError = (res: ServerResponse, status: number, error: string, description: string) =>
-    json(res, status, { error, error_description: description });
+  const oauthError = (res: ServerResponse, status: number, error: string, description: string) => json(res, status, { error, error_description: description });
 
   const sign = (payload: JWTPayload, key: CryptoKey, keyId: string) =>
     new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: keyId, typ: 'JWT' }).sign(key);

@@ -37,7 +37,9 @@ export interface ResponseOptions {
   nameIdFormat?: string;
   sessionIndex?: string;
   /** Name → values; `{ name, friendlyName, values }` for friendly names. */
-  attributes?: readonly (readonly [string, string | readonly string[]] | { readonly name: string; readonly friendlyName: string; readonly values: readonly string[] })[];
+  attributes?: readonly (
+    readonly [string, string | readonly string[]] | { readonly name: string; readonly friendlyName: string; readonly values: readonly string[] }
+  )[];
   issuer?: string;
   audience?: string;
   destination?: string | null;
@@ -164,7 +166,10 @@ export function createTestSamlIdp(options: { entityId?: string; baseUrl?: string
           ...config,
           rawSamlMessage: xml,
           referenceTagXPath: "/*[local-name(.)='Response']/*[local-name(.)='Assertion']",
-          signatureConfig: { prefix: 'ds', location: { reference: "/*[local-name(.)='Response']/*[local-name(.)='Assertion']/*[local-name(.)='Issuer']", action: 'after' } },
+          signatureConfig: {
+            prefix: 'ds',
+            location: { reference: "/*[local-name(.)='Response']/*[local-name(.)='Assertion']/*[local-name(.)='Issuer']", action: 'after' },
+          },
         });
       }
       if (o.encrypt) {
@@ -192,7 +197,10 @@ export function createTestSamlIdp(options: { entityId?: string; baseUrl?: string
       let query = `SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(xml)).toString('base64'))}&RelayState=${encodeURIComponent('rs-1')}`;
       if (o.sign !== false) {
         query += `&SigAlg=${encodeURIComponent(RSA_SHA256)}`;
-        const signature = createSign('sha256').update(query).sign((o.signingKey ?? keys).key).toString('base64');
+        const signature = createSign('sha256')
+          .update(query)
+          .sign((o.signingKey ?? keys).key)
+          .toString('base64');
         query += `&Signature=${encodeURIComponent(signature)}`;
       }
       return query;

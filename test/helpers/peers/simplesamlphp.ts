@@ -26,7 +26,10 @@ export interface SimpleSamlPhp {
   metadataUrl: string;
   entityId: string;
   /** Tell the IdP about one of our SPs (from its metadata XML); call before its first login. */
-  registerSp(spMetadataXml: string, options?: { nameIdFormat?: string; nameIdAttribute?: string; validateRequests?: boolean; encryptAssertions?: boolean }): void;
+  registerSp(
+    spMetadataXml: string,
+    options?: { nameIdFormat?: string; nameIdAttribute?: string; validateRequests?: boolean; encryptAssertions?: boolean },
+  ): void;
   stop(): Promise<void>;
 }
 
@@ -41,7 +44,10 @@ export function simpleSamlPhpMissing(): string | undefined {
 
 const php = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(php).join(', ')}]`;
-  if (value && typeof value === 'object') return `[${Object.entries(value).map(([k, v]) => `${php(k)} => ${php(v)}`).join(', ')}]`;
+  if (value && typeof value === 'object')
+    return `[${Object.entries(value)
+      .map(([k, v]) => `${php(k)} => ${php(v)}`)
+      .join(', ')}]`;
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   return `'${String(value).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 };
@@ -56,7 +62,21 @@ export async function startSimpleSamlPhp(options: { users: SspUser[] }): Promise
 
   const keygen = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=simplesamlphp-test-idp', '-keyout', join(dir, 'cert', 'idp.key'), '-out', join(dir, 'cert', 'idp.crt')],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=simplesamlphp-test-idp',
+      '-keyout',
+      join(dir, 'cert', 'idp.key'),
+      '-out',
+      join(dir, 'cert', 'idp.crt'),
+    ],
     { encoding: 'utf8' },
   );
   if (keygen.status !== 0) throw new Error(`openssl failed: ${keygen.stderr}`);
@@ -95,8 +115,8 @@ $config['statistics.out'] = [];
 $config = [
   'admin' => ['core:AdminPassword'],
   'example-userpass' => array_merge(['exampleauth:UserPass'], ${php(
-      Object.fromEntries(options.users.map((u) => [`${u.username}:${u.password}`, u.attributes])),
-    )}),
+    Object.fromEntries(options.users.map((u) => [`${u.username}:${u.password}`, u.attributes])),
+  )}),
 ];
 `,
   );

@@ -72,7 +72,9 @@ export interface Sshd {
  * in NODE_LOGIN. Prepared first (port and host key, for the gateway's node config), started once the
  * gateway's CA exists.
  */
-export async function prepareSshd(t: TestContext): Promise<{ port: number; dir: string; hostKey: string; start(userCaLine: string, extra?: string[]): Promise<Sshd> } | undefined> {
+export async function prepareSshd(
+  t: TestContext,
+): Promise<{ port: number; dir: string; hostKey: string; start(userCaLine: string, extra?: string[]): Promise<Sshd> } | undefined> {
   const sshd = requireBinary(t, 'sshd', SSHD_CANDIDATES);
   if (!sshd || !requireBinary(t, 'ssh') || !requireBinary(t, 'ssh-keygen')) return undefined;
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -90,7 +92,15 @@ export async function prepareSshd(t: TestContext): Promise<{ port: number; dir: 
   return { port, dir, hostKey, start: (userCaLine, extra) => startSshd({ sshd, dir, files, port, hostKey, userCaLine, extra }) };
 }
 
-async function startSshd(options: { sshd: string; dir: string; files: string; port: number; hostKey: string; userCaLine: string; extra?: string[] }): Promise<Sshd> {
+async function startSshd(options: {
+  sshd: string;
+  dir: string;
+  files: string;
+  port: number;
+  hostKey: string;
+  userCaLine: string;
+  extra?: string[];
+}): Promise<Sshd> {
   const { dir, port } = options;
   writeFileSync(join(dir, 'user_ca.pub'), `${options.userCaLine.trim()}\n`);
   const config = [

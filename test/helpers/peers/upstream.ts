@@ -109,8 +109,7 @@ export async function startUpstream(options: { tls?: { cert: string; key: string
     port,
     seen,
     downloadedBytes: () => downloadedBytes,
-    downloadsClosed: (count) =>
-      closedDownloads >= count ? Promise.resolve() : new Promise<void>((resolve) => downloadWaiters.push({ count, resolve })),
+    downloadsClosed: (count) => (closedDownloads >= count ? Promise.resolve() : new Promise<void>((resolve) => downloadWaiters.push({ count, resolve }))),
     async close() {
       for (const client of wss.clients) client.terminate();
       wss.close();

@@ -14,13 +14,20 @@ import { startWsgiUpstream, type WsgiUpstream } from '../../helpers/peers/wsgi-u
 import { ACCEPT_HTML, Browser } from '../../helpers/browsers/browser.js';
 import { openSignedIn } from '../../helpers/browsers/sign-in.js';
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
 
 function get(port: number, path: string, headers: Record<string, string>, method = 'GET'): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, path, method, headers }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      res
+        .setEncoding('utf8')
+        .on('data', (c: string) => (body += c))
+        .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
     });
     req.on('error', reject).end();
   });
@@ -35,7 +42,10 @@ function raw(port: number, text: string): Promise<string> {
       out += c;
       if (/\r\n\r\n/.test(out) && /content-length: 0|\r\n\r\n[\s\S]*\}$/i.test(out)) socket.end();
     });
-    socket.on('end', () => resolve(out)).on('close', () => resolve(out)).on('error', reject);
+    socket
+      .on('end', () => resolve(out))
+      .on('close', () => resolve(out))
+      .on('error', reject);
     socket.setTimeout(5000, () => socket.destroy());
   });
 }
@@ -51,7 +61,9 @@ describe('hostile requests to apps', () => {
     upstream = await startUpstream();
     wsgi = await startWsgiUpstream();
     gw = await startGateway({
-      connectors: [{ type: 'demo', id: 'demo', users: [{ username: 'alice', password: 'alice-hostile-pw', email: 'alice@example.com', groups: ['devs', 'a,b'] }] }], // secret-scan: allow
+      connectors: [
+        { type: 'demo', id: 'demo', users: [{ username: 'alice', password: 'alice-hostile-pw', email: 'alice@example.com', groups: ['devs', 'a,b'] }] },
+      ], // secret-scan: allow
       roles: [{ name: 'dev' }],
       mappings: [{ match: { claim: 'groups', value: 'devs' }, roles: ['dev'] }],
       apps: [
@@ -61,7 +73,11 @@ describe('hostile requests to apps', () => {
       ],
     });
     port = Number(new URL(gw.url).port);
-    token = await gw.gateway.issuer.mint({ subject: 'demo:alice', audience: 'gatehouse', claims: { preferred_username: 'alice', groups: ['devs', 'a,b'], connector: 'demo' } });
+    token = await gw.gateway.issuer.mint({
+      subject: 'demo:alice',
+      audience: 'gatehouse',
+      claims: { preferred_username: 'alice', groups: ['devs', 'a,b'], connector: 'demo' },
+    });
   });
   after(async () => {
     await gw?.stop();
@@ -103,7 +119,7 @@ describe('hostile requests to apps', () => {
     assert.equal(start.details?.via, 'token');
   });
 
-  test('finding 7: a gateway token never travels upstream; the app\'s own Authorization does', async () => {
+  test("finding 7: a gateway token never travels upstream; the app's own Authorization does", async () => {
     const n = upstream.seen.length;
     const ok = await get(port, '/x', { host: `echo.localhost:${port}`, authorization: `Bearer ${token}` });
     assert.equal(ok.status, 200);
@@ -120,7 +136,10 @@ describe('hostile requests to apps', () => {
     assert.equal(JSON.parse(refused.body).error, 'unauthenticated');
     assert.equal(upstream.seen.length, n + 1, 'nothing forwarded');
     const afterTampered = await eventsSince(events);
-    assert.ok(!afterTampered.some((e) => e.type === 'app.session.start' || e.type === 'access.denied'), `a forged token is no identity: ${JSON.stringify(afterTampered)}`);
+    assert.ok(
+      !afterTampered.some((e) => e.type === 'app.session.start' || e.type === 'access.denied'),
+      `a forged token is no identity: ${JSON.stringify(afterTampered)}`,
+    );
     const own = await get(port, '/own', { host: `echo.localhost:${port}`, authorization: `Bearer ${token}`, cookie: 'gatehouse_session=x; app=1' });
     assert.equal(own.status, 200);
     const seen = seenSince(n).at(-1)!;
@@ -128,7 +147,7 @@ describe('hostile requests to apps', () => {
     assert.equal(seen.headers.cookie, 'app=1', 'gateway cookies are stripped');
   });
 
-  test('finding 8: X-Forwarded-Host is the configured public host, never the client\'s Host', async () => {
+  test("finding 8: X-Forwarded-Host is the configured public host, never the client's Host", async () => {
     const n = upstream.seen.length;
     const res = await get(port, '/apps/legacy/h', { host: 'evil.example', authorization: `Bearer ${token}` });
     assert.equal(res.status, 200, res.body);
@@ -146,10 +165,16 @@ describe('hostile requests to apps', () => {
     const n = upstream.seen.length;
     const events = gw.auditEvents().length;
     // Host says echo, the target says evil: evil wins (RFC 9112), which is no app: nothing is forwarded.
-    const evil = await raw(port, `GET http://evil.example/x HTTP/1.1\r\nHost: echo.localhost:${port}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+    const evil = await raw(
+      port,
+      `GET http://evil.example/x HTTP/1.1\r\nHost: echo.localhost:${port}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+    );
     assert.doesNotMatch(evil, /^HTTP\/1\.1 200/);
     assert.equal(seenSince(n).length, 0, 'nothing reached the app');
-    const own = await raw(port, `GET http://echo.localhost:${port}/y?z=1 HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+    const own = await raw(
+      port,
+      `GET http://echo.localhost:${port}/y?z=1 HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+    );
     assert.match(own, /^HTTP\/1\.1 200/);
     assert.equal(seenSince(n)[0].url, '/y?z=1', 'origin-form upstream');
     const bad = await raw(port, `GET ftp://echo.localhost/x HTTP/1.1\r\nHost: echo.localhost:${port}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`);
@@ -158,7 +183,10 @@ describe('hostile requests to apps', () => {
     assert.equal(seenSince(n).length, 1);
     // No app event for the request aimed at evil.example (no such app) or the ftp: target; nothing reads as an outage.
     const written = await eventsSince(events);
-    assert.ok(!written.some((e) => e.type === 'app.upstream' || e.type === 'access.denied' || (e.type.startsWith('app.') && e.details?.app !== 'echo')), JSON.stringify(written));
+    assert.ok(
+      !written.some((e) => e.type === 'app.upstream' || e.type === 'access.denied' || (e.type.startsWith('app.') && e.details?.app !== 'echo')),
+      JSON.stringify(written),
+    );
   });
 
   test('finding 8: OPTIONS * is answered by the gateway, with no upstream request and no app.upstream event', async () => {
@@ -172,7 +200,10 @@ describe('hostile requests to apps', () => {
     assert.equal(seenSince(n).length, 0);
     const written = await eventsSince(events);
     assert.ok(!written.some((e) => e.type === 'app.upstream'), 'no false outage');
-    assert.ok(!written.some((e) => e.type.startsWith('app.') || e.type === 'access.denied'), `answered before any app or identity step: ${JSON.stringify(written)}`);
+    assert.ok(
+      !written.some((e) => e.type.startsWith('app.') || e.type === 'access.denied'),
+      `answered before any app or identity step: ${JSON.stringify(written)}`,
+    );
   });
 
   test('WebSocket Origin must match scheme, host and port', async () => {
@@ -199,7 +230,10 @@ describe('hostile requests to apps', () => {
     const refused = await eventsSince(events);
     assert.ok(!refused.some((e) => e.type === 'app.upstream' || e.type === 'app.session.start'), JSON.stringify(refused));
     const denied = refused.filter((e) => e.type === 'access.denied' && e.reason === 'origin_rejected');
-    assert.deepEqual(denied.map((e) => e.details?.origin), [`https://echo.localhost:${port}`, `http://echo.localhost:${port + 1}`, `http://evil.localhost:${port}`, 'null']);
+    assert.deepEqual(
+      denied.map((e) => e.details?.origin),
+      [`https://echo.localhost:${port}`, `http://echo.localhost:${port + 1}`, `http://evil.localhost:${port}`, 'null'],
+    );
     assert.ok(denied.every((e) => e.details?.app === 'echo' && e.details?.via === 'app-websocket'));
     assert.equal(await attempt(`http://echo.localhost:${port}`), 101);
   });
@@ -223,17 +257,42 @@ describe('hostile requests to apps', () => {
     const split = await get(port, '/auth/verify?allowed_groups=b', { authorization: `Bearer ${token}` });
     assert.equal(split.status, 403, 'a group named "a,b" is not the group "b"');
     await gw.waitForEvent((e) => e.type === 'access.denied');
-    assert.equal(gw.auditEvents().slice(events).filter((e) => e.type === 'app.session.start').length, 0);
+    assert.equal(
+      gw
+        .auditEvents()
+        .slice(events)
+        .filter((e) => e.type === 'app.session.start').length,
+      0,
+    );
   });
 
-  test('a gateway token beside a session cookie: the cookie\'s identity wins whatever is cached, and neither reaches the app', { timeout: 90_000 }, async () => {
+  test("a gateway token beside a session cookie: the cookie's identity wins whatever is cached, and neither reaches the app", { timeout: 90_000 }, async () => {
     // bob's token (a real gateway token, valid for the app) rides along with alice's cookie: a script
     // or a confused client sending both must never get bob's identity, in either cache order.
-    const bobToken = () => gw.gateway.issuer.mint({ subject: 'demo:bob', audience: 'gatehouse', claims: { preferred_username: 'bob', email: 'bob@example.com', groups: ['devs'], connector: 'demo' } });
+    const bobToken = () =>
+      gw.gateway.issuer.mint({
+        subject: 'demo:bob',
+        audience: 'gatehouse',
+        claims: { preferred_username: 'bob', email: 'bob@example.com', groups: ['devs'], connector: 'demo' },
+      });
     const events = gw.auditEvents().length;
     const places = [
-      { name: 'host app', url: `http://echo.localhost:${port}/`, host: `echo.localhost:${port}`, path: '/who', cookieHost: 'echo.localhost', cookieName: 'gatehouse_app_session' },
-      { name: 'path app', url: `http://127.0.0.1:${port}/apps/legacy/`, host: `127.0.0.1:${port}`, path: '/apps/legacy/who', cookieHost: '127.0.0.1', cookieName: 'gatehouse_session' },
+      {
+        name: 'host app',
+        url: `http://echo.localhost:${port}/`,
+        host: `echo.localhost:${port}`,
+        path: '/who',
+        cookieHost: 'echo.localhost',
+        cookieName: 'gatehouse_app_session',
+      },
+      {
+        name: 'path app',
+        url: `http://127.0.0.1:${port}/apps/legacy/`,
+        host: `127.0.0.1:${port}`,
+        path: '/apps/legacy/who',
+        cookieHost: '127.0.0.1',
+        cookieName: 'gatehouse_session',
+      },
     ];
     for (const place of places) {
       for (const order of ['bearer first', 'cookie first'] as const) {
@@ -281,7 +340,11 @@ describe('hostile requests to apps', () => {
     const starts = written.filter((e) => e.type === 'app.session.start' && e.outcome === 'success');
     // Four sign-ins (one per place and order) and four tokens: each first use is noted once per app.
     for (const app of ['echo', 'legacy']) {
-      assert.equal(starts.filter((e) => e.details?.app === app && e.user === 'alice' && e.details?.via === 'session').length, 2, `${app}: alice's two sessions`);
+      assert.equal(
+        starts.filter((e) => e.details?.app === app && e.user === 'alice' && e.details?.via === 'session').length,
+        2,
+        `${app}: alice's two sessions`,
+      );
       assert.equal(starts.filter((e) => e.details?.app === app && e.user === 'bob' && e.details?.via === 'token').length, 2, `${app}: bob's two tokens`);
     }
     assert.equal(written.filter((e) => e.type === 'access.denied').length, 0);

@@ -46,10 +46,31 @@ const HOSTILE_RETURN_TO = [
 ];
 
 /** Raw request targets on a host app's host (sent as the request line's path). */
-const HOSTILE_APP_TARGETS = ['//evil.example/x', '///evil.example/x', '/\\evil.example', '/..//evil.example', '/.//evil.example', '/%2e%2e//evil.example', '/%2e//evil.example', '/%5cevil.example', '/%2f%2fevil.example'];
+const HOSTILE_APP_TARGETS = [
+  '//evil.example/x',
+  '///evil.example/x',
+  '/\\evil.example',
+  '/..//evil.example',
+  '/.//evil.example',
+  '/%2e%2e//evil.example',
+  '/%2e//evil.example',
+  '/%5cevil.example',
+  '/%2f%2fevil.example',
+];
 
 /** `rd` values for `/.gatehouse/start`. */
-const HOSTILE_RD = ['//evil.example/', 'https://evil.example/', '/\\evil.example', '/..//evil.example', '/.//evil.example', '/%2e%2e//evil.example', '/%5cevil.example', '/\t/evil.example', 'https:evil.example', '/%2e%2e%2f/evil.example'];
+const HOSTILE_RD = [
+  '//evil.example/',
+  'https://evil.example/',
+  '/\\evil.example',
+  '/..//evil.example',
+  '/.//evil.example',
+  '/%2e%2e//evil.example',
+  '/%5cevil.example',
+  '/\t/evil.example',
+  'https:evil.example',
+  '/%2e%2e%2f/evil.example',
+];
 
 interface RawResponse {
   status: number;
@@ -96,12 +117,19 @@ describe('redirect targets: login, device page, host-app hand-off', () => {
 
   test(`/login/:connector: ${HOSTILE_RETURN_TO.length} hostile return_to → 400 return_to_rejected, audited, no login started`, async () => {
     for (const returnTo of HOSTILE_RETURN_TO) {
-      const res = await fetch(`${s.gw.url}/login/corp?return_to=${encodeURIComponent(returnTo)}`, { redirect: 'manual', headers: { accept: 'application/json' } });
+      const res = await fetch(`${s.gw.url}/login/corp?return_to=${encodeURIComponent(returnTo)}`, {
+        redirect: 'manual',
+        headers: { accept: 'application/json' },
+      });
       const body = (await res.json()) as { error: string; request_id: string };
       assert.equal(res.status, 400, JSON.stringify(returnTo));
       assert.equal(body.error, 'return_to_rejected');
       assert.equal(res.headers.get('location'), null, 'no redirect anywhere');
-      assert.deepEqual(setCookieNames(res.headers).filter((n) => n.includes('gatehouse_login_')), [], 'no login state');
+      assert.deepEqual(
+        setCookieNames(res.headers).filter((n) => n.includes('gatehouse_login_')),
+        [],
+        'no login state',
+      );
       const event = await loginFailure(body.request_id);
       assert.equal(event.outcome, 'failure');
       assert.equal(event.reason, 'return_to_rejected');
@@ -111,7 +139,10 @@ describe('redirect targets: login, device page, host-app hand-off', () => {
 
   test(`/login (chooser): ${HOSTILE_RETURN_TO.length} hostile return_to → 400 return_to_rejected, audited`, async () => {
     for (const returnTo of HOSTILE_RETURN_TO) {
-      const res = await fetch(`${s.gw.url}/login?return_to=${encodeURIComponent(returnTo)}&connector=corp`, { redirect: 'manual', headers: { accept: 'application/json' } });
+      const res = await fetch(`${s.gw.url}/login?return_to=${encodeURIComponent(returnTo)}&connector=corp`, {
+        redirect: 'manual',
+        headers: { accept: 'application/json' },
+      });
       const body = (await res.json()) as { error: string; request_id: string };
       assert.equal(res.status, 400, JSON.stringify(returnTo));
       assert.equal(body.error, 'return_to_rejected');
@@ -188,7 +219,16 @@ describe('redirect targets: SAML RelayState (IdP-initiated)', () => {
     idp = createTestSamlIdp();
     writeFileSync(join(dir, 'idp.xml'), idp.metadata());
     gw = await startGateway({
-      connectors: [{ id: 'unsolicited', type: 'saml', name: 'SAML', idp_metadata_file: join(dir, 'idp.xml'), allow_idp_initiated: true, attributes: { username: 'uid', email: 'mail', groups: 'groups' } }],
+      connectors: [
+        {
+          id: 'unsolicited',
+          type: 'saml',
+          name: 'SAML',
+          idp_metadata_file: join(dir, 'idp.xml'),
+          allow_idp_initiated: true,
+          attributes: { username: 'uid', email: 'mail', groups: 'groups' },
+        },
+      ],
     });
   });
   after(async () => {
@@ -203,13 +243,27 @@ describe('redirect targets: SAML RelayState (IdP-initiated)', () => {
     const spMetadata = await (await fetch(`${gw.url}/saml/unsolicited/metadata`)).text();
     for (const relayState of RELAY_STATES) {
       const browser = new Browser();
-      const { encoded } = await idp.response({ spMetadata, attributes: [['uid', 'alice'], ['mail', 'alice@example.com'], ['groups', ['devs']]] });
+      const { encoded } = await idp.response({
+        spMetadata,
+        attributes: [
+          ['uid', 'alice'],
+          ['mail', 'alice@example.com'],
+          ['groups', ['devs']],
+        ],
+      });
       const { complete } = await postToAcs(browser, `${gw.url}/saml/unsolicited/acs`, { SAMLResponse: encoded, RelayState: relayState });
       assert.equal(complete?.status, 302, complete?.body);
       assert.equal(complete?.location, `${gw.url}/`, relayState);
     }
     const browser = new Browser();
-    const { encoded } = await idp.response({ spMetadata, attributes: [['uid', 'alice'], ['mail', 'alice@example.com'], ['groups', ['devs']]] });
+    const { encoded } = await idp.response({
+      spMetadata,
+      attributes: [
+        ['uid', 'alice'],
+        ['mail', 'alice@example.com'],
+        ['groups', ['devs']],
+      ],
+    });
     const { complete } = await postToAcs(browser, `${gw.url}/saml/unsolicited/acs`, { SAMLResponse: encoded, RelayState: '/api/v1/whoami' });
     assert.equal(complete?.location, `${gw.url}/api/v1/whoami`, 'a same-origin RelayState is honoured');
   });

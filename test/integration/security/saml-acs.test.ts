@@ -66,7 +66,15 @@ describe('SAML ACS: validate before storing', () => {
     ['altered after signing', { mutate: (x) => x.replace('>alice<', '>root<') }, 401, 'saml_signature_invalid'],
     [
       'XSW: unsigned evil assertion next to the signed one',
-      { mutate: (x) => x.replace(assertionOf(x), assertionOf(x).replace(/<ds:Signature[\s\S]*<\/ds:Signature>/, '').replace(/ID="[^"]+"/, 'ID="_evil"') + assertionOf(x)) },
+      {
+        mutate: (x) =>
+          x.replace(
+            assertionOf(x),
+            assertionOf(x)
+              .replace(/<ds:Signature[\s\S]*<\/ds:Signature>/, '')
+              .replace(/ID="[^"]+"/, 'ID="_evil"') + assertionOf(x),
+          ),
+      },
       401,
       'saml_signature_wrapping',
     ],

@@ -50,12 +50,39 @@ async function gateway(t: TestContext): Promise<{ gw: TestGateway; port: number 
 }
 
 const ssh = (port: number, user: string, key: string, cert?: string) =>
-  runSsh('ssh', [
-    '-F', '/dev/null', '-p', String(port), '-i', key, ...(cert ? ['-o', `CertificateFile=${cert}`] : []),
-    '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'BatchMode=yes', '-o', 'PreferredAuthentications=publickey',
-    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'ConnectTimeout=10', '-o', 'LogLevel=ERROR', `${user}@127.0.0.1`, 'true',
-  ], { timeoutMs: 20_000 });
+  runSsh(
+    'ssh',
+    [
+      '-F',
+      '/dev/null',
+      '-p',
+      String(port),
+      '-i',
+      key,
+      ...(cert ? ['-o', `CertificateFile=${cert}`] : []),
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'IdentityAgent=none',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'PreferredAuthentications=publickey',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      '-o',
+      'ConnectTimeout=10',
+      '-o',
+      'LogLevel=ERROR',
+      `${user}@127.0.0.1`,
+      'true',
+    ],
+    { timeoutMs: 20_000 },
+  );
 
 const authFailures = (gw: TestGateway, reason?: string): AuditEvent[] =>
   gw.auditEvents().filter((e) => e.type === 'ssh.auth' && e.outcome === 'failure' && (reason === undefined || e.reason === reason));

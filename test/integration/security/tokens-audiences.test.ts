@@ -75,7 +75,11 @@ describe('token audiences and kinds (security)', () => {
       const hostile: [string, Record<string, unknown>, string][] = [
         ['gateway token, audiences [gatehouse]', { token: tokens.access_token, audiences: ['gatehouse'] }, 'audience_not_cluster'],
         ['gateway token, no audiences', { token: tokens.access_token }, 'invalid_token'],
-        ['app "gatehouse" assertion, its own audience', { token: await assertionFor('gatehouse'), audiences: ['gatehouse-app:gatehouse'] }, 'audience_not_cluster'],
+        [
+          'app "gatehouse" assertion, its own audience',
+          { token: await assertionFor('gatehouse'), audiences: ['gatehouse-app:gatehouse'] },
+          'audience_not_cluster',
+        ],
         ['app "wiki" assertion, cluster audience "wiki"', { token: await assertionFor('wiki'), audiences: ['wiki'] }, 'invalid_token'],
         ['app "wiki" assertion, no audiences', { token: await assertionFor('wiki') }, 'invalid_token'],
         ['ID token, audiences [gatehouse-cli]', { token: prod.body.id_token, audiences: [CLI_CLIENT] }, 'audience_not_cluster'],
@@ -90,7 +94,13 @@ describe('token audiences and kinds (security)', () => {
         assert.equal(event.outcome, 'failure', name);
         assert.equal(event.reason, reason, name);
       }
-      assert.equal(reviewEvents().slice(before).filter((e) => e.outcome === 'success').length, 0, 'nothing authenticated');
+      assert.equal(
+        reviewEvents()
+          .slice(before)
+          .filter((e) => e.outcome === 'success').length,
+        0,
+        'nothing authenticated',
+      );
 
       // The control: the cluster's access token passes, and only the cluster audience is reported.
       const ok = await review(apiVersion, { token: prod.body.access_token, audiences: ['gatehouse:prod', 'gatehouse', 'gatehouse-app:gatehouse'] });

@@ -30,20 +30,28 @@ describe('Kubernetes proxy: revoked and wrong-kind tokens (security)', () => {
   const login = async () => {
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
-    const res = await browser.request(url(`/oauth/authorize?${new URLSearchParams({ client_id: CLIENT, response_type: 'code', redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256' })}`));
+    const res = await browser.request(
+      url(
+        `/oauth/authorize?${new URLSearchParams({ client_id: CLIENT, response_type: 'code', redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256' })}`,
+      ),
+    );
     const code = new URL(res.location!).searchParams.get('code')!;
     return token({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT });
   };
   const get = (bearer: string) =>
     new Promise<{ status: number; reason?: string }>((resolve, reject) => {
-      const req = request(`${s.gw.gateway.kubeProxy!.clusterUrl('prod')}/api/v1/namespaces/default/pods`, { ca, headers: { authorization: `Bearer ${bearer}` } }, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => {
-          const parsed = JSON.parse(body) as { details?: { causes?: { reason: string }[] } };
-          resolve({ status: res.statusCode!, reason: parsed.details?.causes?.[0]?.reason });
-        });
-      });
+      const req = request(
+        `${s.gw.gateway.kubeProxy!.clusterUrl('prod')}/api/v1/namespaces/default/pods`,
+        { ca, headers: { authorization: `Bearer ${bearer}` } },
+        (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => {
+            const parsed = JSON.parse(body) as { details?: { causes?: { reason: string }[] } };
+            resolve({ status: res.statusCode!, reason: parsed.details?.causes?.[0]?.reason });
+          });
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -56,7 +64,9 @@ describe('Kubernetes proxy: revoked and wrong-kind tokens (security)', () => {
     standin = await startKubeProxyStandin({ tls, token: saToken });
     s = await startSso({
       ...kubePolicy,
-      clusters: [{ name: 'prod', audience: 'gatehouse:prod', mode: 'proxy', api_server: standin.url, ca_file: tls.caFile, token_file: join(tls.dir, 'sa-token') }],
+      clusters: [
+        { name: 'prod', audience: 'gatehouse:prod', mode: 'proxy', api_server: standin.url, ca_file: tls.caFile, token_file: join(tls.dir, 'sa-token') },
+      ],
       apps: [{ name: 'prod', public_host: 'prod.localhost', roles: ['developer'] }],
       kube_proxy: { listen: '127.0.0.1:0', audit_discovery: false },
     });
@@ -75,7 +85,11 @@ describe('Kubernetes proxy: revoked and wrong-kind tokens (security)', () => {
     assert.equal((await get(prod.access_token)).status, 200, 'the control: the cluster access token works');
     const verify = await browser.request(url('/auth/verify?app=prod'));
     const assertion = verify.responseHeaders!.get('gatehouse-jwt-assertion')!;
-    for (const [name, bearer] of [['gateway token', tokens.access_token], ['ID token', prod.id_token], ['app "prod" assertion', assertion]] as const) {
+    for (const [name, bearer] of [
+      ['gateway token', tokens.access_token],
+      ['ID token', prod.id_token],
+      ['app "prod" assertion', assertion],
+    ] as const) {
       const res = await get(bearer);
       assert.equal(res.status, 401, name);
       assert.ok(['token_wrong_cluster', 'token_invalid'].includes(res.reason!), `${name}: ${res.reason}`);

@@ -25,7 +25,8 @@ const setUp = async () => {
   await logIn(browser, s.gw, 'Corp SSO', alice);
   return { s, browser, url: (path: string) => `${s.gw.url}${path}` };
 };
-const deviceStart = (url: (p: string) => string) => fetch(url('/oauth/device_authorization'), { method: 'POST', body: new URLSearchParams({ client_id: CLIENT }) });
+const deviceStart = (url: (p: string) => string) =>
+  fetch(url('/oauth/device_authorization'), { method: 'POST', body: new URLSearchParams({ client_id: CLIENT }) });
 
 describe('rate limits: /oauth/device_authorization', () => {
   let g: Awaited<ReturnType<typeof setUp>>;
@@ -70,7 +71,10 @@ describe('rate limits: user-code entry on /device (RFC 8628 §5.1)', () => {
     assert.doesNotMatch(right.body, /Approve this device/);
     const decide = await g.browser.request(g.url('/device/decide'), { form: { user_code: start.user_code, csrf, decision: 'approve' } });
     assert.equal(decide.status, 429, 'the decision form counts too');
-    const poll = await fetch(g.url('/oauth/token'), { method: 'POST', body: new URLSearchParams({ client_id: CLIENT, grant_type: DEVICE, device_code: start.device_code }) });
+    const poll = await fetch(g.url('/oauth/token'), {
+      method: 'POST',
+      body: new URLSearchParams({ client_id: CLIENT, grant_type: DEVICE, device_code: start.device_code }),
+    });
     assert.equal(((await poll.json()) as { error: string }).error, 'authorization_pending', 'not approved, nothing issued');
     const events = g.s.gw.auditEvents().filter((e) => e.type === 'device.authorized' && e.reason === 'rate_limited');
     assert.equal(events.length, 1);

@@ -91,7 +91,9 @@ describe('token revocation and device redemption (security)', () => {
   });
 
   test('20 concurrent polls of an approved device code: exactly one token response, one login', async () => {
-    const start = (await (await fetch(url('/oauth/device_authorization'), { method: 'POST', body: new URLSearchParams({ client_id: CLI_CLIENT }) })).json()) as { device_code: string; user_code: string };
+    const start = (await (
+      await fetch(url('/oauth/device_authorization'), { method: 'POST', body: new URLSearchParams({ client_id: CLI_CLIENT }) })
+    ).json()) as { device_code: string; user_code: string };
     const entry = await browser.request(url(`/device?user_code=${start.user_code}`));
     const csrf = /name="csrf" value="([^"]+)"/.exec(entry.body)![1];
     const done = await browser.request(url('/device/decide'), { form: { user_code: start.user_code, csrf, decision: 'approve' } });
@@ -107,7 +109,10 @@ describe('token revocation and device redemption (security)', () => {
       assert.ok(['invalid_grant', 'expired_token'].includes(p.body.error!), p.body.error);
       assert.equal(p.body.access_token, undefined);
     }
-    const events = s.gw.auditEvents().slice(eventsBefore).filter((e) => e.type === 'token.issued');
+    const events = s.gw
+      .auditEvents()
+      .slice(eventsBefore)
+      .filter((e) => e.type === 'token.issued');
     assert.equal(events.filter((e) => e.outcome === 'success').length, 1, 'one token family started');
     const refused = events.filter((e) => e.outcome === 'failure' && (e.reason === 'device_code_used' || e.reason === 'expired_token'));
     assert.equal(refused.length, 19, 'the losing polls are audited');

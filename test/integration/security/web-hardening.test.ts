@@ -36,7 +36,11 @@ describe('web hardening', () => {
   const whoamiStatus = async (browser: Browser) => (await browser.request(`${s.gw.url}/api/v1/whoami`)).status;
   const eventFor = (requestId: string | null | undefined, type: string) => s.gw.waitForEvent((e) => e.type === type && e.request_id === requestId);
   const scrape = async () => (await fetch(`${s.gw.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
-  const seriesOf = (text: string, name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`)).map((l) => l.slice(0, l.lastIndexOf(' ')));
+  const seriesOf = (text: string, name: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}{`))
+      .map((l) => l.slice(0, l.lastIndexOf(' ')));
 
   describe('logout CSRF', () => {
     test('GET /logout (a cross-site link or image) only shows a confirmation; the session stays', async () => {
@@ -45,7 +49,10 @@ describe('web hardening', () => {
       assert.equal(page.status, 200);
       assert.match(page.body, /<form method="post" action="\/logout"/);
       assert.equal(page.responseHeaders?.get('cache-control'), 'no-store');
-      const crossSite = await fetch(`${s.gw.url}/logout`, { redirect: 'manual', headers: { cookie: `gatehouse_session=${browser.cookie('gatehouse_session')}`, 'sec-fetch-site': 'cross-site' } });
+      const crossSite = await fetch(`${s.gw.url}/logout`, {
+        redirect: 'manual',
+        headers: { cookie: `gatehouse_session=${browser.cookie('gatehouse_session')}`, 'sec-fetch-site': 'cross-site' },
+      });
       assert.equal(crossSite.status, 200);
       assert.equal(await whoamiStatus(browser), 200);
       assert.ok(!s.gw.auditEvents().some((e) => e.type === 'user.logout' && e.outcome === 'success' && e.user === 'alice'), 'no logout audited');
@@ -98,7 +105,11 @@ describe('web hardening', () => {
       assert.equal(out.status, 302);
       assert.equal(await whoamiStatus(browser), 401);
       const other = await signedIn();
-      const res = await fetch(`${s.gw.url}/logout`, { method: 'POST', redirect: 'manual', headers: { cookie: `gatehouse_session=${other.cookie('gatehouse_session')}`, 'sec-fetch-site': 'same-origin', origin: 'null' } });
+      const res = await fetch(`${s.gw.url}/logout`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: `gatehouse_session=${other.cookie('gatehouse_session')}`, 'sec-fetch-site': 'same-origin', origin: 'null' },
+      });
       assert.equal(res.status, 302);
       assert.equal(await whoamiStatus(other), 401);
     });
@@ -140,7 +151,9 @@ describe('web hardening', () => {
       }
       // An oversized request on an invented login path (refused by the parser) is labelled the same way.
       const raw = await new Promise<string>((resolve, reject) => {
-        const socket = connect(Number(new URL(s.gw.url).port), '127.0.0.1', () => socket.write(`GET /login/invented-by-parser?x=${'a'.repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`));
+        const socket = connect(Number(new URL(s.gw.url).port), '127.0.0.1', () =>
+          socket.write(`GET /login/invented-by-parser?x=${'a'.repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`),
+        );
         let got = '';
         socket.on('data', (c) => (got += c));
         socket.on('close', () => resolve(got));
@@ -155,7 +168,10 @@ describe('web hardening', () => {
       const after = await scrape();
       for (const name of ['gatehouse_logins_total', 'gatehouse_audit_events_total']) {
         const added = seriesOf(after, name).filter((l) => !seriesOf(before, name).includes(l));
-        assert.ok(added.every((l) => /connector="(unknown|corp)"/.test(l) || !l.includes('connector=')), `${name}: ${added.join(', ')}`);
+        assert.ok(
+          added.every((l) => /connector="(unknown|corp)"/.test(l) || !l.includes('connector=')),
+          `${name}: ${added.join(', ')}`,
+        );
       }
       for (const id of INVENTED) assert.ok(!after.includes(`connector="${id}"`), id);
       assert.ok(!after.includes('invented-by-parser'));
@@ -186,7 +202,9 @@ describe('web hardening', () => {
       assert.ok(event.details?.error, 'why the token failed');
       assert.ok(event.remote_addr);
       // Many more from the same address within the minute: still one event (no flood).
-      await Promise.all(Array.from({ length: 50 }, () => fetch(`${s.gw.url}/api/v1/whoami`, { headers: { authorization: 'Bearer garbage' } }).then((r) => r.body?.cancel())));
+      await Promise.all(
+        Array.from({ length: 50 }, () => fetch(`${s.gw.url}/api/v1/whoami`, { headers: { authorization: 'Bearer garbage' } }).then((r) => r.body?.cancel())),
+      );
       await new Promise((r) => setTimeout(r, 200));
       const now = s.gw.auditEvents().filter((e) => e.type === 'auth.token_rejected').length;
       assert.equal(now - before, 1, 'deduplicated per address and reason');
@@ -196,7 +214,18 @@ describe('web hardening', () => {
   describe('Cache-Control: no-store', () => {
     test('every authenticated page and API answer (token claims, device page, errors) is no-store', async () => {
       const browser = await signedIn();
-      for (const path of ['/', '/api/v1/whoami', '/api/v1/kube/clusters', '/device', '/device?user_code=ABCD-EFGH', '/audit', '/api/v1/audit/events', '/logout', '/recordings', '/nope']) {
+      for (const path of [
+        '/',
+        '/api/v1/whoami',
+        '/api/v1/kube/clusters',
+        '/device',
+        '/device?user_code=ABCD-EFGH',
+        '/audit',
+        '/api/v1/audit/events',
+        '/logout',
+        '/recordings',
+        '/nope',
+      ]) {
         const page = await browser.request(`${s.gw.url}${path}`);
         assert.equal(page.responseHeaders?.get('cache-control'), 'no-store', `${path} (${page.status})`);
       }

@@ -91,8 +91,17 @@ describe('SSH certificate API', () => {
 
     const token = await mintGatewayToken(gw, { connector: 'corp', username: 'mallory', groups: ['admins'] });
     const post = (body: unknown, auth = token) =>
-      fetch(`${gw.url}/api/v1/ssh/certs`, { method: 'POST', headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    for (const publicKey of ['ssh-ed25519 notbase64!', 'ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIA88z16EE3zJoaBiX3IdI6SWGD2tmn359namotaG7oGj', 'ssh-dss AAAAB3NzaC1kc3MAAAA=', 42]) {
+      fetch(`${gw.url}/api/v1/ssh/certs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    for (const publicKey of [
+      'ssh-ed25519 notbase64!',
+      'ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIA88z16EE3zJoaBiX3IdI6SWGD2tmn359namotaG7oGj',
+      'ssh-dss AAAAB3NzaC1kc3MAAAA=',
+      42,
+    ]) {
       const res = await post({ public_key: publicKey });
       assert.equal(res.status, 400, String(publicKey));
       assert.equal(((await res.json()) as { error: string }).error, 'invalid_public_key');

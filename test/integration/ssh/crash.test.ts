@@ -34,7 +34,11 @@ test('SIGKILL mid-session leaves a playable partial recording', { timeout: 120_0
       recordings: { dir: recordings },
     }),
   );
-  const { child: gateway } = startChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', join(dir, 'gatehouse.yaml')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+  const { child: gateway } = startChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', join(dir, 'gatehouse.yaml')], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+  });
   let gatewayLog = '';
   gateway.stderr!.on('data', (d: Buffer) => (gatewayLog += d.toString()));
   const gatewayExit = new Promise((r) => gateway.once('exit', r));

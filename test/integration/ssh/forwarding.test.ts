@@ -38,16 +38,27 @@ describe('port and agent forwarding through the gateway, only where a role allow
     if (!node || !requireBinary(t as never, 'ssh-agent') || !requireBinary(t as never, 'ssh-add')) return void (skip = true);
     gw = await startGateway({
       ...POLICY,
-      ssh: { listen: `127.0.0.1:${await closedPort()}`, nodes: [{ name: 'node1', addr: `127.0.0.1:${node.port}`, labels: { env: 'dev' }, host_key: node.hostKey }] },
+      ssh: {
+        listen: `127.0.0.1:${await closedPort()}`,
+        nodes: [{ name: 'node1', addr: `127.0.0.1:${node.port}`, labels: { env: 'dev' }, host_key: node.hostKey }],
+      },
     });
     sshd = await node.start(await (await fetch(`${gw.url}/api/v1/ssh/ca?type=user`)).text());
-    for (const [user, group] of [['alice', 'admins'], ['carol', 'plain']] as const) {
+    for (const [user, group] of [
+      ['alice', 'admins'],
+      ['carol', 'plain'],
+    ] as const) {
       const home = join(dir, user);
       mkdirSync(home);
       const key = keygen(home, 'id');
       const cert = await fetchUserCert(gw.url, await mintGatewayToken(gw, { connector: 'corp', username: user, groups: [group] }), key);
       writeFileSync(join(home, 'known_hosts'), `${cert.known_hosts}\n`);
-      config[user] = writeClientConfig(home, { key, knownHosts: join(home, 'known_hosts'), proxy: `127.0.0.1:${gw.gateway.ssh!.address().port}`, nodes: ['node1'] });
+      config[user] = writeClientConfig(home, {
+        key,
+        knownHosts: join(home, 'known_hosts'),
+        proxy: `127.0.0.1:${gw.gateway.ssh!.address().port}`,
+        nodes: ['node1'],
+      });
     }
     // A TCP service next to the client (and, here, next to the node): answers each line in upper case.
     echo = createServer((socket) => socket.on('data', (d) => socket.write(d.toString().toUpperCase())).on('error', () => {}));
@@ -82,7 +93,16 @@ describe('port and agent forwarding through the gateway, only where a role allow
     const port = await closedPort();
     // On the node: connect to the forwarded port (it exists before the command runs), say hello, read the answer.
     const remote = `exec 3<>/dev/tcp/127.0.0.1/${port} && echo hello >&3 && head -n1 <&3`;
-    const forwarded = await runSsh('ssh', ['-F', config.alice, '-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${port}:127.0.0.1:${echoPort}`, `${NODE_LOGIN}@node1`, `bash -c '${remote}'`]);
+    const forwarded = await runSsh('ssh', [
+      '-F',
+      config.alice,
+      '-o',
+      'ExitOnForwardFailure=yes',
+      '-R',
+      `127.0.0.1:${port}:127.0.0.1:${echoPort}`,
+      `${NODE_LOGIN}@node1`,
+      `bash -c '${remote}'`,
+    ]);
     assert.equal(forwarded.code, 0, forwarded.stderr);
     assert.equal(forwarded.stdout, 'HELLO\n');
     const listen = await gw.waitForEvent((e) => e.type === 'session.start' && e.details?.kind === 'tcpip-forward');
@@ -90,7 +110,16 @@ describe('port and agent forwarding through the gateway, only where a role allow
     const connection = await gw.waitForEvent((e) => e.type === 'session.start' && e.details?.kind === 'forwarded-tcpip');
     assert.equal(connection.user, 'alice');
 
-    const refused = await runSsh('ssh', ['-F', config.carol, '-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${port}:127.0.0.1:${echoPort}`, `${NODE_LOGIN}@node1`, 'true']);
+    const refused = await runSsh('ssh', [
+      '-F',
+      config.carol,
+      '-o',
+      'ExitOnForwardFailure=yes',
+      '-R',
+      `127.0.0.1:${port}:127.0.0.1:${echoPort}`,
+      `${NODE_LOGIN}@node1`,
+      'true',
+    ]);
     assert.equal(refused.code, 255);
     assert.match(refused.stderr, /remote port forwarding failed/);
     const denied = await gw.waitForEvent((e) => e.type === 'access.denied' && e.details?.kind === 'tcpip-forward');
@@ -103,7 +132,8 @@ describe('port and agent forwarding through the gateway, only where a role allow
     const socket = join(dir, 'agent.sock');
     const agent = startChild('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
     try {
-      for (let i = 0; i < 100 && spawnSync('ssh-add', ['-l'], { env: { ...process.env, SSH_AUTH_SOCK: socket } }).status === 2; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && spawnSync('ssh-add', ['-l'], { env: { ...process.env, SSH_AUTH_SOCK: socket } }).status === 2; i++)
+        await new Promise((r) => setTimeout(r, 50));
       const agentKey = keygen(dir, 'agent-key');
       const added = spawnSync('ssh-add', [agentKey], { env: { ...process.env, SSH_AUTH_SOCK: socket }, encoding: 'utf8' });
       assert.equal(added.status, 0, added.stderr);

@@ -17,7 +17,17 @@ import { parsePublicKeyLine } from '../../../src/ssh-ca/keys.js';
 import { eventually } from '../../helpers/eventually.js';
 import { startGateway, type TestGateway } from '../../helpers/gateways/gateway.js';
 import { closedPort, requireBinary } from '../../helpers/peers/services.js';
-import { fetchUserCert, keygen, mintGatewayToken, prepareSshd, runSsh, SSH_TEST_POLICY, writeClientConfig, type Sshd, NODE_LOGIN } from '../../helpers/peers/ssh.js';
+import {
+  fetchUserCert,
+  keygen,
+  mintGatewayToken,
+  prepareSshd,
+  runSsh,
+  SSH_TEST_POLICY,
+  writeClientConfig,
+  type Sshd,
+  NODE_LOGIN,
+} from '../../helpers/peers/ssh.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -55,7 +65,12 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
     const token = await mintGatewayToken(gw, { connector: 'corp', username: 'alice', groups: ['admins'] });
     const cert = await fetchUserCert(gw.url, token, key);
     writeFileSync(join(dir, 'known_hosts'), `${cert.known_hosts}\n`);
-    cfg = writeClientConfig(dir, { key, knownHosts: join(dir, 'known_hosts'), proxy: `127.0.0.1:${gw.gateway.ssh!.address().port}`, nodes: ['node1', 'prod1', 'nowhere'] });
+    cfg = writeClientConfig(dir, {
+      key,
+      knownHosts: join(dir, 'known_hosts'),
+      proxy: `127.0.0.1:${gw.gateway.ssh!.address().port}`,
+      nodes: ['node1', 'prod1', 'nowhere'],
+    });
   });
   after(async () => {
     await gw?.stop();
@@ -138,7 +153,10 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
     if (skip) return;
     const login = await runSsh('ssh', ['-F', cfg, 'postgres@node1', 'true']);
     assert.equal(login.code, 255);
-    assert.ok(login.stderr.includes(`gatehouse: alice may not log in as "postgres" on node1 (allowed: ${[NODE_LOGIN, 'ops'].sort().join(', ')})`), login.stderr);
+    assert.ok(
+      login.stderr.includes(`gatehouse: alice may not log in as "postgres" on node1 (allowed: ${[NODE_LOGIN, 'ops'].sort().join(', ')})`),
+      login.stderr,
+    );
     const denied = await gw.waitForEvent((e) => e.type === 'access.denied' && e.details?.login === 'postgres');
     assert.equal(denied.reason, 'login_not_allowed');
     assert.equal(denied.code, 'GH3021W');
@@ -156,7 +174,12 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
     const bobKey = keygen(dir, 'bob');
     const bobToken = await mintGatewayToken(gw, { connector: 'corp', username: 'bob', groups: ['devs'] });
     await fetchUserCert(gw.url, bobToken, bobKey);
-    const bobCfg = writeClientConfig(mkdtempSync(join(dir, 'bob-')), { key: bobKey, knownHosts: join(dir, 'known_hosts'), proxy: `127.0.0.1:${gw.gateway.ssh!.address().port}`, nodes: ['node1', 'prod1'] });
+    const bobCfg = writeClientConfig(mkdtempSync(join(dir, 'bob-')), {
+      key: bobKey,
+      knownHosts: join(dir, 'known_hosts'),
+      proxy: `127.0.0.1:${gw.gateway.ssh!.address().port}`,
+      nodes: ['node1', 'prod1'],
+    });
     const prod = await runSsh('ssh', ['-F', bobCfg, 'bob@prod1', 'true']);
     assert.equal(prod.code, 255);
     assert.match(prod.stderr, /gatehouse: bob has no login on prod1/);
@@ -168,8 +191,20 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
     const access = resolveAccess(identity, policyFromConfig(config));
     const publicKey = parsePublicKeyLine(readFileSync(`${key}.pub`, 'utf8'));
     const cases = [
-      { name: 'expired', ca: createSshCa({ dataDir: gw.dataDir }), now: Date.now() - 3 * 3_600_000, reason: 'cert_expired', message: /certificate has expired/ },
-      { name: 'other-ca', ca: createSshCa({ dataDir: mkdtempSync(join(dir, 'rogue-ca-')) }), now: Date.now(), reason: 'cert_untrusted', message: /CA this gateway does not trust/ },
+      {
+        name: 'expired',
+        ca: createSshCa({ dataDir: gw.dataDir }),
+        now: Date.now() - 3 * 3_600_000,
+        reason: 'cert_expired',
+        message: /certificate has expired/,
+      },
+      {
+        name: 'other-ca',
+        ca: createSshCa({ dataDir: mkdtempSync(join(dir, 'rogue-ca-')) }),
+        now: Date.now(),
+        reason: 'cert_untrusted',
+        message: /CA this gateway does not trust/,
+      },
     ];
     for (const c of cases) {
       const certDir = mkdtempSync(join(dir, `${c.name}-`));
@@ -178,7 +213,12 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
       writeFileSync(`${copy}.pub`, readFileSync(`${key}.pub`));
       const cert = await issueUserCert({ ca: c.ca, identity, access, publicKey, certTtlMs: 3_600_000, now: c.now });
       writeFileSync(`${copy}-cert.pub`, `${cert.certType} ${cert.blob.toString('base64')}\n`);
-      const caseCfg = writeClientConfig(certDir, { key: copy, knownHosts: join(dir, 'known_hosts'), proxy: `127.0.0.1:${gw.gateway.ssh!.address().port}`, nodes: ['node1'] });
+      const caseCfg = writeClientConfig(certDir, {
+        key: copy,
+        knownHosts: join(dir, 'known_hosts'),
+        proxy: `127.0.0.1:${gw.gateway.ssh!.address().port}`,
+        nodes: ['node1'],
+      });
       const run = await runSsh('ssh', ['-F', caseCfg, `${NODE_LOGIN}@node1`, 'true']);
       assert.equal(run.code, 255, c.name);
       assert.match(run.stderr, c.message, c.name);
@@ -192,7 +232,9 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
     if (skip) return;
     const count = 50;
     const runs = await Promise.all(
-      Array.from({ length: count }, (_, i) => runSsh('ssh', ['-F', cfg, '-tt', `${NODE_LOGIN}@node1`, `echo marker-${i}-$((${i}*3)); exit ${i % 7}`], { timeoutMs: 90_000 })),
+      Array.from({ length: count }, (_, i) =>
+        runSsh('ssh', ['-F', cfg, '-tt', `${NODE_LOGIN}@node1`, `echo marker-${i}-$((${i}*3)); exit ${i % 7}`], { timeoutMs: 90_000 }),
+      ),
     );
     runs.forEach((run, i) => {
       assert.equal(run.code, i % 7, `session ${i}: ${run.stderr}`);
@@ -226,11 +268,17 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
     if (skip) return;
     const id = shellRecording();
     const found = (await (await api('/api/v1/recordings?q=TYPED-42', ['admins'])).json()) as { recordings: { id: string; user: string }[] };
-    assert.deepEqual(found.recordings.map((r) => r.id), [id], 'text search over the ANSI-stripped transcript, case-insensitive');
+    assert.deepEqual(
+      found.recordings.map((r) => r.id),
+      [id],
+      'text search over the ANSI-stripped transcript, case-insensitive',
+    );
     const byNode = (await (await api('/api/v1/recordings?node=prod1', ['admins'])).json()) as { recordings: unknown[] };
     assert.equal(byNode.recordings.length, 0);
     const today = new Date().toISOString().slice(0, 10);
-    const inRange = (await (await api(`/api/v1/recordings?user=alice&from=${today}&to=${today}&limit=1000`, ['admins'])).json()) as { recordings: { id: string }[] };
+    const inRange = (await (await api(`/api/v1/recordings?user=alice&from=${today}&to=${today}&limit=1000`, ['admins'])).json()) as {
+      recordings: { id: string }[];
+    };
     assert.ok(inRange.recordings.some((r) => r.id === id));
     const future = (await (await api('/api/v1/recordings?from=2999-01-01', ['admins'])).json()) as { recordings: unknown[] };
     assert.equal(future.recordings.length, 0);
@@ -238,9 +286,15 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
     assert.equal(bad.status, 400);
 
     const bobSees = (await (await api('/api/v1/recordings?limit=1000', ['devs'], 'bob')).json()) as { recordings: { user: string }[] };
-    assert.ok(bobSees.recordings.every((r) => r.user === 'bob'), 'non-auditors see only their own');
+    assert.ok(
+      bobSees.recordings.every((r) => r.user === 'bob'),
+      'non-auditors see only their own',
+    );
     const auditorSees = (await (await api('/api/v1/recordings?q=typed-42', ['auditors'], 'carol')).json()) as { recordings: { id: string }[] };
-    assert.deepEqual(auditorSees.recordings.map((r) => r.id), [id]);
+    assert.deepEqual(
+      auditorSees.recordings.map((r) => r.id),
+      [id],
+    );
 
     const download = await api(`/api/v1/recordings/${id}`, ['auditors'], 'carol');
     assert.equal(download.status, 200);
@@ -280,7 +334,8 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
     const cli = (...args: string[]) => runSsh(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { env, timeoutMs: 60_000 });
     const cert = await cli('ssh', 'cert');
     assert.equal(cert.code, 0, cert.stderr);
-    for (const file of ['id_ed25519', 'id_ed25519-cert.pub', 'known_hosts', 'config']) assert.equal(statSync(join(home, 'ssh', file)).mode & 0o777, 0o600, file);
+    for (const file of ['id_ed25519', 'id_ed25519-cert.pub', 'known_hosts', 'config'])
+      assert.equal(statSync(join(home, 'ssh', file)).mode & 0o777, 0o600, file);
     const config = await cli('ssh', 'config');
     assert.match(config.stdout, /Host gatehouse-proxy\n\s+HostName 127\.0\.0\.1\n\s+Port \d+/);
     assert.match(config.stdout, /Host node1 prod1\n\s+ProxyJump gatehouse-proxy/);

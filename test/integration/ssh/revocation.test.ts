@@ -41,7 +41,11 @@ describe('SSH certificate revocation: by serial or per person, refused at once a
     return { serial: String(cert.serial), key, config: writeClientConfig(home, { key, knownHosts: join(home, 'known_hosts'), proxy, nodes: ['node1'] }) };
   };
   const revoke = async (bearer: string, body: unknown) => {
-    const res = await fetch(`${gw.url}/api/v1/ssh/certs/revoke`, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${gw.url}/api/v1/ssh/certs/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
@@ -51,7 +55,10 @@ describe('SSH certificate revocation: by serial or per person, refused at once a
     if (!node) return void (skip = true);
     gw = await startGateway({
       ...POLICY,
-      ssh: { listen: `127.0.0.1:${await closedPort()}`, nodes: [{ name: 'node1', addr: `127.0.0.1:${node.port}`, labels: { env: 'dev' }, host_key: node.hostKey }] },
+      ssh: {
+        listen: `127.0.0.1:${await closedPort()}`,
+        nodes: [{ name: 'node1', addr: `127.0.0.1:${node.port}`, labels: { env: 'dev' }, host_key: node.hostKey }],
+      },
     });
     proxy = `127.0.0.1:${gw.gateway.ssh!.address().port}`;
     sshd = await node.start(await (await fetch(`${gw.url}/api/v1/ssh/ca?type=user`)).text());
@@ -62,7 +69,7 @@ describe('SSH certificate revocation: by serial or per person, refused at once a
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('gatehouse ssh revoke: this machine\'s certificate is refused from then on, with the reason; audited', async () => {
+  test("gatehouse ssh revoke: this machine's certificate is refused from then on, with the reason; audited", async () => {
     if (skip) return;
     const home = join(dir, 'cli-home');
     const env = { GATEHOUSE_HOME: home, GATEHOUSE_SERVER: gw.url, GATEHOUSE_TOKEN: await token('alice', ['admins']) };
@@ -94,7 +101,9 @@ describe('SSH certificate revocation: by serial or per person, refused at once a
     const dave = await person('dave');
     const { child } = startChild('ssh', ['-F', dave.config, `${NODE_LOGIN}@node1`, 'echo started; exec sleep 60'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
     await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('started') && resolve()));
     assert.equal((await revoke(await token('dave', ['admins']), { serial: dave.serial })).status, 200);
     const { code, signal } = await closed;
@@ -143,7 +152,11 @@ describe('SSH certificate revocation: by serial or per person, refused at once a
     const audited = gw.auditEvents().filter((e) => e.type === 'ssh.cert.revoked' && e.reason === 'invalid_request');
     assert.equal(audited.length - before, bodies.length, 'each refusal is audited');
     assert.ok(audited.every((e) => e.user === 'alice' && e.outcome === 'failure'));
-    const anonymous = await fetch(`${gw.url}/api/v1/ssh/certs/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"bob"}' });
+    const anonymous = await fetch(`${gw.url}/api/v1/ssh/certs/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"user":"bob"}',
+    });
     assert.equal(anonymous.status, 401);
   });
 });

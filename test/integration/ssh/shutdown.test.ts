@@ -19,7 +19,11 @@ for (const [grace, finishes] of [
     const sshPort = await closedPort();
     const gw = await startGateway({
       ...SSH_TEST_POLICY,
-      ssh: { listen: `127.0.0.1:${sshPort}`, shutdown_grace: grace, nodes: [{ name: 'node1', addr: `127.0.0.1:${node.port}`, labels: { env: 'dev' }, host_key: node.hostKey }] },
+      ssh: {
+        listen: `127.0.0.1:${sshPort}`,
+        shutdown_grace: grace,
+        nodes: [{ name: 'node1', addr: `127.0.0.1:${node.port}`, labels: { env: 'dev' }, host_key: node.hostKey }],
+      },
       recordings: { dir: join(dir, 'recordings') },
     });
     const sshd = await node.start(await (await fetch(`${gw.url}/api/v1/ssh/ca?type=user`)).text());

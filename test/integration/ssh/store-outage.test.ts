@@ -30,7 +30,11 @@ test('SSH fails closed while the store is away (revocations cannot be checked), 
   t.after(() => sshd.stop());
 
   // Signing keys live in Redis here, so the token comes from the gateway's own issuer.
-  const token = await gw.gateway.issuer.mint({ subject: 'corp:alice', audience: GATEWAY_AUDIENCE, claims: { preferred_username: 'alice', groups: ['admins'], connector: 'corp' } });
+  const token = await gw.gateway.issuer.mint({
+    subject: 'corp:alice',
+    audience: GATEWAY_AUDIENCE,
+    claims: { preferred_username: 'alice', groups: ['admins'], connector: 'corp' },
+  });
   const key = keygen(dir, 'alice');
   const cert = await fetchUserCert(gw.url, token, key);
   writeFileSync(join(dir, 'known_hosts'), `${cert.known_hosts}\n`);

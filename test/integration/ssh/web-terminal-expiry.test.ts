@@ -19,7 +19,9 @@ test('a web terminal ends when its gateway session reaches its absolute expiry, 
   // A session as a sign-in leaves it, in the gateway's own store, but lasting only a few seconds.
   const sessions = createSessionManager({ store: gw.gateway.store, idleTtlMs: 60_000, absoluteTtlMs: 4_000 });
   const session = await sessions.create({ connector: 'corp', subject: 'alice', username: 'alice', groups: ['admins'], claims: {} });
-  const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/terminal/node1/ws?login=${NODE_LOGIN}`, { headers: { cookie: `gatehouse_session=${session.id}`, origin: gw.url } });
+  const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/terminal/node1/ws?login=${NODE_LOGIN}`, {
+    headers: { cookie: `gatehouse_session=${session.id}`, origin: gw.url },
+  });
   const messages: unknown[] = [];
   ws.on('message', (data, isBinary) => !isBinary && messages.push(JSON.parse(data.toString())));
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));

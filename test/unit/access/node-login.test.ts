@@ -3,7 +3,15 @@ import { test } from 'node:test';
 import { resolveAccess, type Policy } from '../../../src/access/index.js';
 import { checkNodeLogin } from '../../../src/access/node-login.js';
 
-const role = { kubernetes_groups: [], kubernetes_users: [], apps: [], port_forwarding: false, agent_forwarding: false, ssh_revoke: false, deny: { kubernetes_groups: [], kubernetes_users: [], logins: [], apps: [] } };
+const role = {
+  kubernetes_groups: [],
+  kubernetes_users: [],
+  apps: [],
+  port_forwarding: false,
+  agent_forwarding: false,
+  ssh_revoke: false,
+  deny: { kubernetes_groups: [], kubernetes_users: [], logins: [], apps: [] },
+};
 const policy: Policy = {
   roles: [{ name: 'dev', ...role, logins: ['ubuntu', '{{username}}'], node_labels: { env: ['dev'] } }],
   mappings: [{ match: { connector: 'corp' }, roles: ['dev'] }],

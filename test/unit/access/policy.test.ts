@@ -33,24 +33,80 @@ const policy = (roles: RoleSpec[], mappings: MappingSpec[], groupPrefixes: Recor
 describe('mappings grant roles', () => {
   const roles = [role('platform-admin'), role('viewer'), role('developer'), role('team-payments'), role('kc-admin')];
   const cases: { name: string; mappings: MappingSpec[]; identity: ExternalIdentity; roles: string[] }[] = [
-    { name: 'connector + claim exact', mappings: [{ match: { connector: 'google', claim: 'groups', value: 'platform' }, roles: ['platform-admin'] }], identity: who({ groups: ['platform'] }), roles: ['platform-admin'] },
-    { name: 'connector must match', mappings: [{ match: { connector: 'keycloak', claim: 'groups', value: 'platform' }, roles: ['platform-admin'] }], identity: who({ groups: ['platform'] }), roles: [] },
-    { name: 'email glob, case-insensitive', mappings: [{ match: { email: '*@example.com' }, roles: ['viewer'] }], identity: who({ email: 'Bob@Example.com' }), roles: ['viewer'] },
-    { name: 'email glob does not match other domains', mappings: [{ match: { email: '*@example.com' }, roles: ['viewer'] }], identity: who({ email: 'eve@example.com.evil' }), roles: [] },
-    { name: 'regex on a multi-valued claim', mappings: [{ match: { claim: 'groups', value: '/^team-(.*)$/' }, roles: ['developer'] }], identity: who({ groups: ['x', 'team-payments'] }), roles: ['developer'] },
-    { name: 'regex capture names the role', mappings: [{ match: { claim: 'groups', value: '/^team-(.*)$/' }, roles: ['team-$1'] }], identity: who({ groups: ['team-payments', 'team-unknown'] }), roles: ['team-payments'] },
-    { name: 'glob claim value', mappings: [{ match: { claim: 'groups', value: 'plat*' }, roles: ['platform-admin'] }], identity: who({ groups: ['platform-eu'] }), roles: ['platform-admin'] },
-    { name: 'dot-path claim', mappings: [{ match: { claim: 'realm_access.roles', value: 'admin' }, roles: ['kc-admin'] }], identity: who({ claims: { realm_access: { roles: ['admin'] } } }), roles: ['kc-admin'] },
-    { name: 'every matching mapping adds roles', mappings: [{ match: { email: '*@example.com' }, roles: ['viewer'] }, { match: { claim: 'groups', value: 'platform' }, roles: ['platform-admin'] }], identity: who({ groups: ['platform'] }), roles: ['platform-admin', 'viewer'] },
+    {
+      name: 'connector + claim exact',
+      mappings: [{ match: { connector: 'google', claim: 'groups', value: 'platform' }, roles: ['platform-admin'] }],
+      identity: who({ groups: ['platform'] }),
+      roles: ['platform-admin'],
+    },
+    {
+      name: 'connector must match',
+      mappings: [{ match: { connector: 'keycloak', claim: 'groups', value: 'platform' }, roles: ['platform-admin'] }],
+      identity: who({ groups: ['platform'] }),
+      roles: [],
+    },
+    {
+      name: 'email glob, case-insensitive',
+      mappings: [{ match: { email: '*@example.com' }, roles: ['viewer'] }],
+      identity: who({ email: 'Bob@Example.com' }),
+      roles: ['viewer'],
+    },
+    {
+      name: 'email glob does not match other domains',
+      mappings: [{ match: { email: '*@example.com' }, roles: ['viewer'] }],
+      identity: who({ email: 'eve@example.com.evil' }),
+      roles: [],
+    },
+    {
+      name: 'regex on a multi-valued claim',
+      mappings: [{ match: { claim: 'groups', value: '/^team-(.*)$/' }, roles: ['developer'] }],
+      identity: who({ groups: ['x', 'team-payments'] }),
+      roles: ['developer'],
+    },
+    {
+      name: 'regex capture names the role',
+      mappings: [{ match: { claim: 'groups', value: '/^team-(.*)$/' }, roles: ['team-$1'] }],
+      identity: who({ groups: ['team-payments', 'team-unknown'] }),
+      roles: ['team-payments'],
+    },
+    {
+      name: 'glob claim value',
+      mappings: [{ match: { claim: 'groups', value: 'plat*' }, roles: ['platform-admin'] }],
+      identity: who({ groups: ['platform-eu'] }),
+      roles: ['platform-admin'],
+    },
+    {
+      name: 'dot-path claim',
+      mappings: [{ match: { claim: 'realm_access.roles', value: 'admin' }, roles: ['kc-admin'] }],
+      identity: who({ claims: { realm_access: { roles: ['admin'] } } }),
+      roles: ['kc-admin'],
+    },
+    {
+      name: 'every matching mapping adds roles',
+      mappings: [
+        { match: { email: '*@example.com' }, roles: ['viewer'] },
+        { match: { claim: 'groups', value: 'platform' }, roles: ['platform-admin'] },
+      ],
+      identity: who({ groups: ['platform'] }),
+      roles: ['platform-admin', 'viewer'],
+    },
     { name: 'no match, no roles', mappings: [{ match: { claim: 'groups', value: 'platform' }, roles: ['platform-admin'] }], identity: who(), roles: [] },
-    { name: 'regex is not implicitly anchored beyond what is written', mappings: [{ match: { claim: 'groups', value: '/^ops$/' }, roles: ['viewer'] }], identity: who({ groups: ['devops'] }), roles: [] },
+    {
+      name: 'regex is not implicitly anchored beyond what is written',
+      mappings: [{ match: { claim: 'groups', value: '/^ops$/' }, roles: ['viewer'] }],
+      identity: who({ groups: ['devops'] }),
+      roles: [],
+    },
   ];
   for (const c of cases) {
     test(c.name, () => assert.deepEqual(resolveAccess(c.identity, policy(roles, c.mappings)).roles, c.roles));
   }
 
   test('explain names the mappings behind each role and unknown roles', () => {
-    const access = resolveAccess(who({ groups: ['team-payments', 'team-x'] }), policy(roles, [{ match: { claim: 'groups', value: '/^team-(.*)$/' }, roles: ['team-$1'] }]));
+    const access = resolveAccess(
+      who({ groups: ['team-payments', 'team-x'] }),
+      policy(roles, [{ match: { claim: 'groups', value: '/^team-(.*)$/' }, roles: ['team-$1'] }]),
+    );
     assert.deepEqual(access.explain.roles, { 'team-payments': [0] });
     assert.deepEqual(access.explain.unknownRoles, ['team-x']);
   });
@@ -59,7 +115,14 @@ describe('mappings grant roles', () => {
 describe('roles grant access; deny wins over allow', () => {
   const p = policy(
     [
-      role('admin', { kubernetes_groups: ['platform-admins', 'system:masters'], logins: ['root', 'ubuntu'], node_labels: { env: ['*'] }, apps: ['*'], audit: 'read', max_session_ttl_ms: 12 * 3600_000 }),
+      role('admin', {
+        kubernetes_groups: ['platform-admins', 'system:masters'],
+        logins: ['root', 'ubuntu'],
+        node_labels: { env: ['*'] },
+        apps: ['*'],
+        audit: 'read',
+        max_session_ttl_ms: 12 * 3600_000,
+      }),
       role('guard', { deny: { kubernetes_groups: ['system:*'], kubernetes_users: [], logins: ['root'], apps: ['billing'] }, max_session_ttl_ms: 3600_000 }),
       role('dev', { kubernetes_groups: ['devs'], logins: ['dev'], node_labels: { env: ['staging', 'dev'] }, apps: ['wiki'] }),
     ],
@@ -90,7 +153,11 @@ describe('roles grant access; deny wins over allow', () => {
       { name: 'web-1', labels: { env: 'prod' } },
       { name: 'ci-1', labels: { env: 'staging' } },
     ];
-    assert.deepEqual(reachableNodes(devOnly, nodes), [{ name: 'ci-1', labels: { env: 'staging' }, logins: ['dev'] }], 'only nodes with a login, with those logins');
+    assert.deepEqual(
+      reachableNodes(devOnly, nodes),
+      [{ name: 'ci-1', labels: { env: 'staging' }, logins: ['dev'] }],
+      'only nodes with a login, with those logins',
+    );
   });
 
   test('apps: role globs, app role lists, and deny', () => {
@@ -107,7 +174,13 @@ describe('roles grant access; deny wins over allow', () => {
 describe('templates pass upstream values through', () => {
   const p = (prefixes: Record<string, string> = {}) =>
     policy(
-      [role('member', { kubernetes_groups: ['{{external.groups}}', 'static'], kubernetes_users: ['{{email}}'], logins: ['{{email.local}}', '{{external.unix_login}}'] })],
+      [
+        role('member', {
+          kubernetes_groups: ['{{external.groups}}', 'static'],
+          kubernetes_users: ['{{email}}'],
+          logins: ['{{email.local}}', '{{external.unix_login}}'],
+        }),
+      ],
       [{ match: { email: '*@example.com' }, roles: ['member'] }],
       prefixes,
     );

@@ -11,7 +11,13 @@ const dir = () => mkdtempSync(join(tmpdir(), 'gh-audit-'));
 test('events are chained, durable when emit resolves, and carry the common fields', async () => {
   const d = dir();
   const sink = createFileAuditSink({ dir: d });
-  const first = await sink.emit({ type: 'user.login', outcome: 'success', user: 'alice', connector: 'corp', context: { remoteAddr: '127.0.0.1', userAgent: 'ua', requestId: 'req-1234' } });
+  const first = await sink.emit({
+    type: 'user.login',
+    outcome: 'success',
+    user: 'alice',
+    connector: 'corp',
+    context: { remoteAddr: '127.0.0.1', userAgent: 'ua', requestId: 'req-1234' },
+  });
   assert.equal(first.prev_hash, GENESIS_HASH);
   assert.equal(first.code, 'GH1000I');
   assert.match(first.time, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
@@ -50,6 +56,9 @@ test('files are split by UTC day', async () => {
   now = Date.parse('2026-11-27T00:00:00.100Z');
   await sink.emit({ type: 'user.login', outcome: 'success' });
   await sink.close();
-  assert.deepEqual(auditFiles(d).map((f) => f.slice(-22)), ['audit-2026-11-26.jsonl', 'audit-2026-11-27.jsonl']);
+  assert.deepEqual(
+    auditFiles(d).map((f) => f.slice(-22)),
+    ['audit-2026-11-26.jsonl', 'audit-2026-11-27.jsonl'],
+  );
   assert.equal(findChainBreak(readAuditEvents(d)), -1);
 });

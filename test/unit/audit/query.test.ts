@@ -5,7 +5,14 @@ import { compileMatcher, parseAuditQuery, searchText } from '../../../src/audit/
 import type { AuditEvent } from '../../../src/audit/sink.js';
 
 test('parseAuditQuery normalises times, types, limits and order', () => {
-  const q = parseAuditQuery({ from: '2026-01-31', to: '2026-02-01T10:00', type: ['user.login,session.*', 'user.login'], limit: '10', order: 'asc', q: '  Firefox ' });
+  const q = parseAuditQuery({
+    from: '2026-01-31',
+    to: '2026-02-01T10:00',
+    type: ['user.login,session.*', 'user.login'],
+    limit: '10',
+    order: 'asc',
+    q: '  Firefox ',
+  });
   assert.equal(q.from, '2026-01-31T00:00:00.000Z');
   assert.equal(q.to, '2026-02-01T10:00:00.000Z', 'no zone means UTC');
   assert.deepEqual(q.types, ['user.login', 'session.*']);

@@ -6,7 +6,10 @@ const base = { server: { public_url: 'http://127.0.0.1:8080' }, connectors: [{ t
 
 test('audit config: defaults, postgres with retention, and every problem reported', () => {
   assert.deepEqual(parseConfig(base).audit, { backend: 'file', postgres_schema: 'public', on_failure: 'refuse', retention_ms: undefined });
-  const pg = parseConfig({ ...base, audit: { backend: 'postgres', postgres_url: '${PG}', retention: '30d', on_failure: 'log' } }, { env: { PG: 'postgres://gh@db:5432/gatehouse' } }).audit;
+  const pg = parseConfig(
+    { ...base, audit: { backend: 'postgres', postgres_url: '${PG}', retention: '30d', on_failure: 'log' } },
+    { env: { PG: 'postgres://gh@db:5432/gatehouse' } },
+  ).audit;
   assert.equal(pg.backend, 'postgres');
   assert.equal(pg.postgres_url, 'postgres://gh@db:5432/gatehouse');
   assert.equal(pg.retention_ms, 30 * 86_400_000);

@@ -64,7 +64,15 @@ describe('config', () => {
       ),
     );
     const text = problems.join('\n');
-    for (const path of ['server.listen', 'server: Unrecognized key', 'tokens.ttl', 'connectors.0.id', 'connectors.0.issuer', 'connectors.0.client_id', 'connectors.1.type']) {
+    for (const path of [
+      'server.listen',
+      'server: Unrecognized key',
+      'tokens.ttl',
+      'connectors.0.id',
+      'connectors.0.issuer',
+      'connectors.0.client_id',
+      'connectors.1.type',
+    ]) {
       assert.ok(text.includes(path), `mentions ${path}:\n${text}`);
     }
   });
@@ -87,7 +95,10 @@ describe('config', () => {
   test('duplicate connector ids are refused', () => {
     const raw = minimal();
     raw.connectors.push({ ...raw.connectors[0] });
-    assert.deepEqual(problemsOf(() => parseConfig(raw, { env: { KC_SECRET: 'x' } })), ['connectors.1.id: duplicate connector id "keycloak"']);
+    assert.deepEqual(
+      problemsOf(() => parseConfig(raw, { env: { KC_SECRET: 'x' } })),
+      ['connectors.1.id: duplicate connector id "keycloak"'],
+    );
   });
 
   test('YAML syntax errors name the line', () => {
@@ -167,10 +178,14 @@ describe('policy in the config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-cfg-'));
     const identity = join(dir, 'id.json');
     writeFileSync(identity, JSON.stringify({ connector: 'google', username: 'ana', email: 'ana@example.com', groups: ['platform'] }));
-    const out = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'policy', 'explain', '--config', 'config/gatehouse.example.yaml', '--identity', identity], {
-      encoding: 'utf8',
-      env: { ...process.env, GOOGLE_CLIENT_SECRET: 'x', KEYCLOAK_CLIENT_SECRET: 'y', TOKENREVIEW_TOKEN: 'z'.repeat(32) },
-    });
+    const out = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'policy', 'explain', '--config', 'config/gatehouse.example.yaml', '--identity', identity],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, GOOGLE_CLIENT_SECRET: 'x', KEYCLOAK_CLIENT_SECRET: 'y', TOKENREVIEW_TOKEN: 'z'.repeat(32) },
+      },
+    );
     assert.equal(out.status, 0, out.stderr);
     assert.match(out.stdout, /platform-admin\s+from mappings\.0/);
     assert.match(out.stdout, /platform-admins\s+from role platform-admin/);

@@ -35,14 +35,38 @@ describe('audience registry', () => {
 
   // Hostile configs: every audience equal to another kind's (or another cluster's) is refused, naming both.
   const hostile: [string, Record<string, unknown>, RegExp][] = [
-    ['cluster audience = the gateway audience', { clusters: [cluster('prod', 'gatehouse')] }, /audience "gatehouse" of cluster "prod" collides with the gateway API/],
+    [
+      'cluster audience = the gateway audience',
+      { clusters: [cluster('prod', 'gatehouse')] },
+      /audience "gatehouse" of cluster "prod" collides with the gateway API/,
+    ],
     ['cluster audience = the CLI client id (ID tokens)', { clusters: [cluster('prod', 'gatehouse-cli')] }, /cluster "prod" collides with the CLI client id/],
-    ['cluster audience = an app assertion audience', { clusters: [cluster('prod', 'gatehouse-app:wiki')], apps: [app('wiki')] }, /audience "gatehouse-app:wiki" of cluster "prod" collides with app "wiki"/],
-    ['cluster audience in the app namespace (no such app yet)', { clusters: [cluster('prod', 'gatehouse-app:later')] }, /cluster "prod" is in the "gatehouse-app:" namespace/],
-    ['cluster audience = forward-auth assertions', { clusters: [cluster('prod', 'gatehouse-forward-auth')] }, /cluster "prod" collides with forward-auth assertions/],
-    ['two clusters with one audience', { clusters: [cluster('prod', 'k8s'), cluster('dev', 'k8s')] }, /audience "k8s" of cluster "dev" collides with cluster "prod"/],
+    [
+      'cluster audience = an app assertion audience',
+      { clusters: [cluster('prod', 'gatehouse-app:wiki')], apps: [app('wiki')] },
+      /audience "gatehouse-app:wiki" of cluster "prod" collides with app "wiki"/,
+    ],
+    [
+      'cluster audience in the app namespace (no such app yet)',
+      { clusters: [cluster('prod', 'gatehouse-app:later')] },
+      /cluster "prod" is in the "gatehouse-app:" namespace/,
+    ],
+    [
+      'cluster audience = forward-auth assertions',
+      { clusters: [cluster('prod', 'gatehouse-forward-auth')] },
+      /cluster "prod" collides with forward-auth assertions/,
+    ],
+    [
+      'two clusters with one audience',
+      { clusters: [cluster('prod', 'k8s'), cluster('dev', 'k8s')] },
+      /audience "k8s" of cluster "dev" collides with cluster "prod"/,
+    ],
     ['CLI client id = the gateway audience', { cli: { client_id: 'gatehouse' } }, /collides with the gateway API/],
-    ['CLI client id = a cluster audience', { cli: { client_id: 'k8s' }, clusters: [cluster('prod', 'k8s')] }, /audience "k8s" of cluster "prod" collides with the CLI client id/],
+    [
+      'CLI client id = a cluster audience',
+      { cli: { client_id: 'k8s' }, clusters: [cluster('prod', 'k8s')] },
+      /audience "k8s" of cluster "prod" collides with the CLI client id/,
+    ],
   ];
   for (const [name, extra, message] of hostile) {
     test(`config loading refuses: ${name}`, () => {

@@ -20,7 +20,12 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
 
 const manifests = readdirSync(DIR)
   .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
-  .flatMap((f) => parseAllDocuments(readFileSync(join(DIR, f), 'utf8')).map((d) => ({ file: f, doc: d.toJSON() as { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown } })));
+  .flatMap((f) =>
+    parseAllDocuments(readFileSync(join(DIR, f), 'utf8')).map((d) => ({
+      file: f,
+      doc: d.toJSON() as { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown },
+    })),
+  );
 const byKind = (kind: string) => manifests.filter((m) => m.doc.kind === kind).map((m) => m.doc);
 
 test('every manifest validates against the Kubernetes schema of its kind', () => {
@@ -58,7 +63,9 @@ test('the Deployment: 2 replicas, probes, resources, non-root read-only root, dr
   assert.ok(volumes.get('tmp')?.emptyDir && volumes.get('data')?.emptyDir, '/tmp and the data dir are emptyDirs');
   for (const e of c.env ?? []) assert.ok(e.valueFrom?.secretKeyRef, `${e.name} comes from a Secret reference, not a value`);
   const [configMap] = byKind('ConfigMap') as unknown as { data: Record<string, string> }[];
-  const config = parseConfig(parseAllDocuments(configMap.data['gatehouse.yaml'])[0].toJSON(), { env: { REDIS_URL: 'redis://redis:6379', AUDIT_POSTGRES_URL: 'postgres://gatehouse@postgres/gatehouse', OIDC_CLIENT_SECRET: 'dummy' } });
+  const config = parseConfig(parseAllDocuments(configMap.data['gatehouse.yaml'])[0].toJSON(), {
+    env: { REDIS_URL: 'redis://redis:6379', AUDIT_POSTGRES_URL: 'postgres://gatehouse@postgres/gatehouse', OIDC_CLIENT_SECRET: 'dummy' },
+  });
   assert.ok(config.server.drain_delay > 0, 'drain_delay is set');
   assert.ok((pod.terminationGracePeriodSeconds ?? 30) * 1000 > config.server.drain_delay + 10_000, 'the grace period outlasts drain_delay');
   assert.equal(config.state.data_dir, mounts.get('data'));

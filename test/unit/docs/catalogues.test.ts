@@ -19,7 +19,12 @@ function tableRows(markdown: string): string[][] {
   return markdown
     .split('\n')
     .filter((line) => line.startsWith('|') && !/^\|[\s|:-]+\|$/.test(line))
-    .map((line) => line.slice(1, line.endsWith('|') ? -1 : undefined).split('|').map((cell) => cell.trim()))
+    .map((line) =>
+      line
+        .slice(1, line.endsWith('|') ? -1 : undefined)
+        .split('|')
+        .map((cell) => cell.trim()),
+    )
     .filter((cells) => cells[0] !== 'code' && cells[0] !== 'type' && cells[0] !== 'field' && cells[0] !== 'reason');
 }
 
@@ -47,15 +52,23 @@ describe('docs/errors.md and src/core/error-codes.ts', () => {
     for (const [code, cells] of documented) {
       if (!isErrorCode(code)) continue;
       for (const cell of cells)
-        for (const m of cell.matchAll(/\b([1-5]\d\d)\b/g)) if (!statusesOf(code).includes(Number(m[1]))) wrong.push(`${code}: docs say ${m[1]}, catalogue allows ${statusesOf(code).join(', ')}`);
+        for (const m of cell.matchAll(/\b([1-5]\d\d)\b/g))
+          if (!statusesOf(code).includes(Number(m[1]))) wrong.push(`${code}: docs say ${m[1]}, catalogue allows ${statusesOf(code).join(', ')}`);
     }
     assert.deepEqual(wrong, []);
   });
 });
 
 describe('docs/audit-events.md and src/audit/catalogue.ts', () => {
-  const section = doc('audit-events.md').split(/^## Catalogue$/m)[1]?.split(/^## /m)[0] ?? '';
-  const rows = tableRows(section).map(([type, success, failure]) => ({ type: /^`([^`]+)`$/.exec(type)?.[1] ?? type, success: success.replace(/`/g, ''), failure: failure.replace(/`/g, '') }));
+  const section =
+    doc('audit-events.md')
+      .split(/^## Catalogue$/m)[1]
+      ?.split(/^## /m)[0] ?? '';
+  const rows = tableRows(section).map(([type, success, failure]) => ({
+    type: /^`([^`]+)`$/.exec(type)?.[1] ?? type,
+    success: success.replace(/`/g, ''),
+    failure: failure.replace(/`/g, ''),
+  }));
 
   test('the Catalogue section has a table', () => assert.ok(rows.length > 0));
 
@@ -66,12 +79,23 @@ describe('docs/audit-events.md and src/audit/catalogue.ts', () => {
 
   test('every documented type is in the catalogue, once', () => {
     const types = rows.map((r) => r.type);
-    assert.deepEqual(types.filter((t) => !Object.hasOwn(AUDIT_EVENTS, t)), [], 'documented types the catalogue lacks');
-    assert.deepEqual(types.filter((t, i) => types.indexOf(t) !== i), [], 'types documented twice');
+    assert.deepEqual(
+      types.filter((t) => !Object.hasOwn(AUDIT_EVENTS, t)),
+      [],
+      'documented types the catalogue lacks',
+    );
+    assert.deepEqual(
+      types.filter((t, i) => types.indexOf(t) !== i),
+      [],
+      'types documented twice',
+    );
   });
 
   test('codes are unique across the catalogue', () => {
     const all = Object.values(AUDIT_EVENTS).flatMap((c) => [c.success, c.failure]);
-    assert.deepEqual(all.filter((c, i) => all.indexOf(c) !== i), []);
+    assert.deepEqual(
+      all.filter((c, i) => all.indexOf(c) !== i),
+      [],
+    );
   });
 });

@@ -33,7 +33,12 @@ test('apiserver flags and AuthenticationConfiguration trust Gatehouse with the c
 });
 
 test('rbac binds each literal group: cluster-wide, or per namespace; templated groups are skipped', () => {
-  const docs = rbacManifests(config) as { kind: string; metadata: { name: string; namespace?: string }; roleRef: { name: string }; subjects: { name: string }[] }[];
+  const docs = rbacManifests(config) as {
+    kind: string;
+    metadata: { name: string; namespace?: string };
+    roleRef: { name: string };
+    subjects: { name: string }[];
+  }[];
   assert.deepEqual(
     docs.map((d) => [d.kind, d.metadata.namespace ?? '', d.roleRef.name, d.subjects[0].name]),
     [

@@ -47,7 +47,8 @@ describe('import boundaries', () => {
       assert.equal(errors.length, 1, spec);
     }
     // Its own capability and the shared files of src/proxy/ are fine.
-    const inward = "import { bridgeSession } from '../session.js';\nimport { sendRawError } from '../../upgrade-response.js';\nvoid bridgeSession; void sendRawError;";
+    const inward =
+      "import { bridgeSession } from '../session.js';\nimport { sendRawError } from '../../upgrade-response.js';\nvoid bridgeSession; void sendRawError;";
     assert.deepEqual(await boundaryErrors('src/proxy/ssh/terminal/x.ts', inward), []);
   });
 

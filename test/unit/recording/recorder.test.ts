@@ -33,7 +33,15 @@ describe('asciicast v2 recorder', () => {
     const meta = rec.close({ exitCode: 0 });
     const cast = join(dir, `${id}.cast`);
     const [header, ...rest] = await events(cast);
-    assert.deepEqual(header, { version: 2, width: 80, height: 24, timestamp: 1_700_000_000, command: 'top', title: 'alice as root@web-1', env: { TERM: 'xterm', LANG: 'C.UTF-8' } });
+    assert.deepEqual(header, {
+      version: 2,
+      width: 80,
+      height: 24,
+      timestamp: 1_700_000_000,
+      command: 'top',
+      title: 'alice as root@web-1',
+      env: { TERM: 'xterm', LANG: 'C.UTF-8' },
+    });
     assert.deepEqual(rest, [
       [0, 'o', 'price: '],
       [1.5, 'o', '€\r\n'],

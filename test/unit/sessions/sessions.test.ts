@@ -62,7 +62,10 @@ test('onEnded hears of a destroy here, an expiry found here and a destroy announ
 
   const b = await there.create(identity);
   await there.destroy(b.id);
-  assert.ok(heard.some((e) => e.ref === sessionRef(b.id) && e.reason === 'signed_out'), 'announced through the store');
+  assert.ok(
+    heard.some((e) => e.ref === sessionRef(b.id) && e.reason === 'signed_out'),
+    'announced through the store',
+  );
 
   const c = await here.create(identity);
   now += 1_600;

@@ -35,7 +35,10 @@ test('revocations are stored, announced to watchers, and expire with what they c
   assert.equal(await revocations.isRevoked(cert(44n, 'carol', now - 5)), true);
   assert.equal(await revocations.isRevoked(cert(45n, 'carol', now + 5)), false);
   await new Promise((r) => setTimeout(r, 20));
-  assert.deepEqual(seen, [{ serial: '42', user: 'bob' }, { user: 'carol', issued_up_to: (seen[1] as { issued_up_to: number }).issued_up_to }]);
+  assert.deepEqual(seen, [
+    { serial: '42', user: 'bob' },
+    { user: 'carol', issued_up_to: (seen[1] as { issued_up_to: number }).issued_up_to },
+  ]);
   await watch.close();
   await store.close();
 });

@@ -22,7 +22,9 @@ function setUp(alg: 'ES256' | 'RS256' = 'ES256') {
 describe('signing keys', () => {
   test('generated once, persisted 0600, kid is the JWK thumbprint, reloaded after restart', async () => {
     const { keys, dataDir, options } = setUp();
-    const { keys: [jwk] } = await keys.jwks();
+    const {
+      keys: [jwk],
+    } = await keys.jwks();
     assert.equal(jwk.kid, await calculateJwkThumbprint(jwk, 'sha256'));
     assert.equal(jwk.alg, 'ES256');
     assert.equal((jwk as { d?: string }).d, undefined);
@@ -61,7 +63,9 @@ describe('signing keys', () => {
 describe('token verification fails closed', () => {
   test('valid token carries iss, aud, exp, nbf, iat, jti', async () => {
     const { issuer } = setUp();
-    const claims = await issuer.verify(await issuer.mint({ subject: 'alice', audience: 'gatehouse:prod', claims: { groups: ['a'] } }), { audience: 'gatehouse:prod' });
+    const claims = await issuer.verify(await issuer.mint({ subject: 'alice', audience: 'gatehouse:prod', claims: { groups: ['a'] } }), {
+      audience: 'gatehouse:prod',
+    });
     assert.equal(claims.iss, 'https://gate.example.com');
     assert.equal(claims.aud, 'gatehouse:prod');
     assert.ok(claims.exp && claims.nbf && claims.iat && claims.jti);
@@ -100,7 +104,12 @@ describe('token verification fails closed', () => {
   });
 
   test('alg none', async () => {
-    const unsigned = new UnsecuredJWT({ sub: 'alice' }).setIssuer('https://gate.example.com').setAudience('gatehouse').setIssuedAt().setExpirationTime('5m').encode();
+    const unsigned = new UnsecuredJWT({ sub: 'alice' })
+      .setIssuer('https://gate.example.com')
+      .setAudience('gatehouse')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .encode();
     await reject(unsigned, 'gatehouse', /algorithm|malformed/);
   });
 
@@ -123,7 +132,12 @@ describe('token verification fails closed', () => {
     const { issuer } = setUp();
     const other = createTokenIssuer({ issuer: 'https://other.example', keys: setUp().keys, defaultTtlMs: MINUTE });
     await assert.rejects(issuer.verify(await other.mint({ subject: 'a', audience: 'gatehouse' }), { audience: 'gatehouse' }));
-    const hs = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://gate.example.com').setAudience('gatehouse').setExpirationTime('5m').sign(new Uint8Array(32));
+    const hs = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('https://gate.example.com')
+      .setAudience('gatehouse')
+      .setExpirationTime('5m')
+      .sign(new Uint8Array(32));
     await reject(hs, 'gatehouse', /algorithm/);
     await reject(`${base64url.encode('{}')}.e30.x`);
     await reject('not-a-jwt');
@@ -131,11 +145,13 @@ describe('token verification fails closed', () => {
 });
 
 describe('access tokens are at+jwt and cannot stand in for ID tokens or assertions (RFC 9068)', () => {
-  const refused = (code = 'invalid_token') => (err: { code: string; status: number }) => {
-    assert.equal(err.code, code);
-    assert.equal(err.status, 401);
-    return true;
-  };
+  const refused =
+    (code = 'invalid_token') =>
+    (err: { code: string; status: number }) => {
+      assert.equal(err.code, code);
+      assert.equal(err.status, 401);
+      return true;
+    };
 
   test('access tokens carry typ at+jwt, ID tokens and assertions typ JWT', async () => {
     const { issuer } = setUp();
@@ -168,8 +184,20 @@ describe('access tokens are at+jwt and cannot stand in for ID tokens or assertio
   test('a revoked access token is refused with token_revoked; ID tokens are not checked', async () => {
     const { keys, options } = setUp();
     const revoked = new Set(['fam-1']);
-    const issuer = createTokenIssuer({ issuer: 'https://gate.example.com', keys, defaultTtlMs: 10 * MINUTE, clock: options.clock, isRevoked: async (c) => revoked.has(String(c.sid)) });
-    await assert.rejects(issuer.verify(await issuer.mint({ subject: 'a', audience: 'gatehouse', claims: { sid: 'fam-1' } }), { audience: 'gatehouse' }), refused('token_revoked'));
-    assert.equal((await issuer.verify(await issuer.mint({ subject: 'a', audience: 'gatehouse', claims: { sid: 'fam-2' } }), { audience: 'gatehouse' })).sid, 'fam-2');
+    const issuer = createTokenIssuer({
+      issuer: 'https://gate.example.com',
+      keys,
+      defaultTtlMs: 10 * MINUTE,
+      clock: options.clock,
+      isRevoked: async (c) => revoked.has(String(c.sid)),
+    });
+    await assert.rejects(
+      issuer.verify(await issuer.mint({ subject: 'a', audience: 'gatehouse', claims: { sid: 'fam-1' } }), { audience: 'gatehouse' }),
+      refused('token_revoked'),
+    );
+    assert.equal(
+      (await issuer.verify(await issuer.mint({ subject: 'a', audience: 'gatehouse', claims: { sid: 'fam-2' } }), { audience: 'gatehouse' })).sid,
+      'fam-2',
+    );
   });
 });

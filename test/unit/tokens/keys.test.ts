@@ -39,7 +39,14 @@ function sharedStore(): Store & { down: boolean } {
 describe('signing keys shared by replicas', () => {
   let now = Date.parse('2026-11-26T12:00:00Z');
   const clock = { now: () => now };
-  const options = (store: Store) => ({ alg: 'ES256' as const, store, clock, dataDir: mkdtempSync(join(tmpdir(), 'gh-keys-')), rotateEveryMs: 60 * MINUTE, maxTokenTtlMs: 10 * MINUTE });
+  const options = (store: Store) => ({
+    alg: 'ES256' as const,
+    store,
+    clock,
+    dataDir: mkdtempSync(join(tmpdir(), 'gh-keys-')),
+    rotateEveryMs: 60 * MINUTE,
+    maxTokenTtlMs: 10 * MINUTE,
+  });
 
   test('replicas starting at the same moment agree on one key', async () => {
     const store = sharedStore();
@@ -47,7 +54,10 @@ describe('signing keys shared by replicas', () => {
     const kids = await Promise.all(replicas.map(async (k) => (await k.active()).kid));
     assert.equal(new Set(kids).size, 1, `one key for all replicas, got ${kids.join(', ')}`);
     const jwks = await replicas[0].jwks();
-    assert.deepEqual(jwks.keys.map((k) => k.kid), [kids[0]]);
+    assert.deepEqual(
+      jwks.keys.map((k) => k.kid),
+      [kids[0]],
+    );
   });
 
   test('keys already loaded keep serving while the store is away; a cold start fails clearly', async () => {
@@ -57,7 +67,10 @@ describe('signing keys shared by replicas', () => {
     store.down = true;
     now += 5 * MINUTE; // past the periodic re-read, which now fails
     assert.equal((await warm.active()).kid, kid);
-    assert.deepEqual((await warm.jwks()).keys.map((k) => k.kid), [kid]);
+    assert.deepEqual(
+      (await warm.jwks()).keys.map((k) => k.kid),
+      [kid],
+    );
     const cold = createKeyManager(options(store));
     await assert.rejects(cold.active(), (err: Error & { code?: string }) => err.code === 'store_unavailable');
     store.down = false;

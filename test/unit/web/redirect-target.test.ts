@@ -119,7 +119,13 @@ test(`redirect sites: ${Object.keys(SITES).length} files use the one redirect-ta
     assert.match(source, /core\/redirect-target\.js'/, `${file} imports core/redirect-target.ts`);
     for (const use of uses) assert.ok(source.includes(use), `${file} uses ${use}`);
   }
-  const webRoutes = ['src/web/routes/auth.ts', 'src/web/routes/pages.ts', 'src/web/routes/audit.ts', 'src/web/routes/recordings.ts', 'src/web/routes/terminal.ts'];
+  const webRoutes = [
+    'src/web/routes/auth.ts',
+    'src/web/routes/pages.ts',
+    'src/web/routes/audit.ts',
+    'src/web/routes/recordings.ts',
+    'src/web/routes/terminal.ts',
+  ];
   for (const file of webRoutes) {
     const source = readFileSync(new URL(`../../../${file}`, import.meta.url), 'utf8');
     assert.doesNotMatch(source, /return_to=\$\{encodeURIComponent\(req\./, `${file} builds a login redirect by hand`);

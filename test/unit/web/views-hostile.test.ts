@@ -106,7 +106,9 @@ const views: { module: string; exports: Record<string, unknown>; renderings: Ren
     module: 'web/views/saml.ts',
     exports: samlViews,
     // The ACS builds `next` itself from the connector id (src/web/routes/saml.ts), as here.
-    renderings: [{ view: 'samlContinuePage', render: (h) => samlViews.samlContinuePage(`/saml/${encodeURIComponent(h)}/acs/complete?k=${encodeURIComponent(h)}`) }],
+    renderings: [
+      { view: 'samlContinuePage', render: (h) => samlViews.samlContinuePage(`/saml/${encodeURIComponent(h)}/acs/complete?k=${encodeURIComponent(h)}`) },
+    ],
   },
   {
     module: 'web/views/terminal.ts',
@@ -119,7 +121,8 @@ const views: { module: string; exports: Record<string, unknown>; renderings: Ren
     renderings: [
       {
         view: 'recordingsPage',
-        render: (h) => recordingViews.recordingsPage({ demo: true, user: h, recordings: [recording(h)], query: { q: h, user: h, node: h, from: h, to: h }, all: true }),
+        render: (h) =>
+          recordingViews.recordingsPage({ demo: true, user: h, recordings: [recording(h)], query: { q: h, user: h, node: h, from: h, to: h }, all: true }),
       },
       { view: 'recordingPage', render: (h) => recordingViews.recordingPage({ demo: true, user: h, meta: recording(h) }) },
     ],
@@ -152,7 +155,14 @@ const views: { module: string; exports: Record<string, unknown>; renderings: Ren
       {
         view: 'loginPage',
         render: (h) =>
-          demoIdpViews.loginPage({ title: h, action: `/idp/interaction/${encodeURIComponent(h)}/login`, abortAction: `/idp/interaction/${encodeURIComponent(h)}/abort`, clientId: h, username: h, error: h }),
+          demoIdpViews.loginPage({
+            title: h,
+            action: `/idp/interaction/${encodeURIComponent(h)}/login`,
+            abortAction: `/idp/interaction/${encodeURIComponent(h)}/abort`,
+            clientId: h,
+            username: h,
+            error: h,
+          }),
       },
       {
         view: 'consentPage',
@@ -169,7 +179,14 @@ const views: { module: string; exports: Record<string, unknown>; renderings: Ren
           }),
       },
       // The form is oidc-provider's own markup, embedded verbatim; the title is ours (config).
-      { view: 'logoutPage', render: (h) => demoIdpViews.logoutPage(h, '<form id="op.logoutForm" method="post" action="/idp/session/end/confirm"><input type="hidden" name="xsrf" value="abc"></form>') },
+      {
+        view: 'logoutPage',
+        render: (h) =>
+          demoIdpViews.logoutPage(
+            h,
+            '<form id="op.logoutForm" method="post" action="/idp/session/end/confirm"><input type="hidden" name="xsrf" value="abc"></form>',
+          ),
+      },
       { view: 'signedOutPage', render: (h) => demoIdpViews.signedOutPage(h, h) },
       { view: 'providerErrorPage', render: (h) => demoIdpViews.providerErrorPage(h, h, h) },
       { view: 'interactionErrorPage', render: (h) => demoIdpViews.interactionErrorPage(h, false, h) },
@@ -194,7 +211,11 @@ describe('views escape hostile values from IdPs, clients and the config', () => 
         .filter(([name, value]) => typeof value === 'function' && (name.endsWith('Page') || name === 'layout'))
         .map(([name]) => name);
       const covered = new Set(renderings.map((r) => r.view));
-      assert.deepEqual(pages.filter((name) => !covered.has(name)), [], `${module}: renderers with no hostile rendering here`);
+      assert.deepEqual(
+        pages.filter((name) => !covered.has(name)),
+        [],
+        `${module}: renderers with no hostile rendering here`,
+      );
     });
 
     for (const { view, label, render, shows } of renderings) {
@@ -203,7 +224,10 @@ describe('views escape hostile values from IdPs, clients and the config', () => 
         if (shows === false) return;
         // Not vacuous: the value is on the page, escaped (or URL-encoded).
         const out = render(HOSTILE[0]);
-        assert.ok(out.includes('&lt;script&gt;alert(1)') || out.includes('%3Cscript%3Ealert(1)'), `${label ?? view}: the hostile value is not on the page at all`);
+        assert.ok(
+          out.includes('&lt;script&gt;alert(1)') || out.includes('%3Cscript%3Ealert(1)'),
+          `${label ?? view}: the hostile value is not on the page at all`,
+        );
       });
     }
   }

@@ -25,11 +25,7 @@ export const SHA1_SIGNATURE = `${DS}rsa-sha1`;
 export const DIGEST_ALGORITHMS = [`${ENC}sha256`, `${MORE}sha384`, `${ENC}sha512`];
 export const SHA1_DIGEST = `${DS}sha1`;
 export const RSA1_5 = `${ENC}rsa-1_5`;
-const TRANSFORMS = [
-  'http://www.w3.org/2001/10/xml-exc-c14n#',
-  'http://www.w3.org/TR/2001/REC-xml-c14n-20010315',
-  `${DS}enveloped-signature`,
-];
+const TRANSFORMS = ['http://www.w3.org/2001/10/xml-exc-c14n#', 'http://www.w3.org/TR/2001/REC-xml-c14n-20010315', `${DS}enveloped-signature`];
 const KEY_TRANSPORT = [`${ENC}rsa-oaep-mgf1p`];
 const DATA_ENCRYPTION = [`${ENC}aes128-cbc`, `${ENC}aes256-cbc`, `${ENC11}aes128-gcm`, `${ENC11}aes256-gcm`];
 

@@ -11,12 +11,7 @@ import { attr } from '../xml.js';
  *     a request this browser never made.
  */
 
-export function checkInResponseTo(options: {
-  response: Element;
-  confirmations: Element[];
-  expectedRequestId?: string;
-  allowUnsolicited: boolean;
-}): void {
+export function checkInResponseTo(options: { response: Element; confirmations: Element[]; expectedRequestId?: string; allowUnsolicited: boolean }): void {
   const values = [attr(options.response, 'InResponseTo'), ...options.confirmations.map((d) => attr(d, 'InResponseTo'))].filter(
     (v): v is string => v !== undefined,
   );

@@ -11,7 +11,14 @@ import { samlError } from '../errors.js';
 
 export const replayKey = (connector: string, assertionId: string) => `saml:assertion:${connector}:${sha256Hex(assertionId)}`;
 
-export async function checkReplay(options: { store: Store; connector: string; assertionId: string; expiresAt: number; now: number; skewMs: number }): Promise<void> {
+export async function checkReplay(options: {
+  store: Store;
+  connector: string;
+  assertionId: string;
+  expiresAt: number;
+  now: number;
+  skewMs: number;
+}): Promise<void> {
   const ttlSeconds = Math.max(1, Math.ceil((Math.min(options.expiresAt, options.now + 86_400_000) + options.skewMs - options.now) / 1000));
   const fresh = await options.store.setIfAbsent(replayKey(options.connector, options.assertionId), '1', ttlSeconds);
   if (!fresh) throw samlError('saml_replay', 'This SAML assertion was already used.');

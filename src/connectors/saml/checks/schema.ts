@@ -29,7 +29,6 @@ export function schemaDir(): string {
   return found;
 }
 
-
 export function createXmllintValidator(options: { binary?: string; concurrency?: number; timeoutMs?: number } = {}): SchemaValidator {
   const binary = options.binary ?? 'xmllint';
   const schema = `${schemaDir()}saml-schema-protocol-2.0.xsd`;
@@ -78,7 +77,11 @@ export function createXmllintValidator(options: { binary?: string; concurrency?:
       try {
         result = await run(xml);
       } catch (err) {
-        throw new GatehouseError('saml_validator_unavailable', 'SAML schema validation is not available on this server.', { status: 503, expose: true, cause: err });
+        throw new GatehouseError('saml_validator_unavailable', 'SAML schema validation is not available on this server.', {
+          status: 503,
+          expose: true,
+          cause: err,
+        });
       } finally {
         release();
       }

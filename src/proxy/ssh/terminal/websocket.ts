@@ -61,7 +61,13 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
     const context = deps.context(req);
     const url = new URL(req.url ?? '/', origin);
     if (req.headers.origin !== origin) {
-      emit({ type: 'access.denied', outcome: 'failure', reason: 'origin_rejected', context, details: { node: nodeName.slice(0, 128), origin: String(req.headers.origin ?? '').slice(0, 200), via: 'web-terminal' } });
+      emit({
+        type: 'access.denied',
+        outcome: 'failure',
+        reason: 'origin_rejected',
+        context,
+        details: { node: nodeName.slice(0, 128), origin: String(req.headers.origin ?? '').slice(0, 200), via: 'web-terminal' },
+      });
       return sendRawError(socket, 403, 'origin_rejected', 'The web terminal accepts WebSocket connections only from the gateway’s own pages.');
     }
     const id = deps.sessionId(req);
@@ -73,7 +79,16 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
     const check = checkNodeLogin(access, nodes.get(nodeName), login);
     if (!check.allowed) {
       const { reason, node, logins: allowed } = check;
-      emit({ type: 'access.denied', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason, context, details: { node: nodeName.slice(0, 128), login: login.slice(0, 64), allowed, via: 'web-terminal' } });
+      emit({
+        type: 'access.denied',
+        outcome: 'failure',
+        user: identity.username,
+        connector: identity.connector,
+        roles: access.roles,
+        reason,
+        context,
+        details: { node: nodeName.slice(0, 128), login: login.slice(0, 64), allowed, via: 'web-terminal' },
+      });
       return sendRawError(socket, 403, reason, node ? `${identity.username} may not log in as "${login}" on ${node.name}.` : `Unknown node "${nodeName}".`);
     }
     const { node } = check;
@@ -82,7 +97,16 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
       upstream = await connectUpstream({ node, login, user: identity.username, access, ca: deps.ca, requireHostKey: deps.ssh.require_host_key });
     } catch (err) {
       const code = isGatehouseError(err) ? err.code : 'node_unreachable';
-      emit({ type: 'ssh.auth', outcome: 'failure', user: identity.username, connector: identity.connector, roles: access.roles, reason: code, context, details: { stage: 'upstream', node: node.name, login, via: 'web-terminal', error: (err as Error).message } });
+      emit({
+        type: 'ssh.auth',
+        outcome: 'failure',
+        user: identity.username,
+        connector: identity.connector,
+        roles: access.roles,
+        reason: code,
+        context,
+        details: { stage: 'upstream', node: node.name, login, via: 'web-terminal', error: (err as Error).message },
+      });
       return sendRawError(socket, 502, code, (err as Error).message);
     }
     // The browser may have gone while we connected (a page left at once): then handleUpgrade
@@ -108,7 +132,11 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
       const rows = terminalSize(Number(url.searchParams.get('rows')), 1000) ?? 24;
       const { session: channelSession, begin } = webSocketSession(upgraded, { cols, rows });
       upstream.on('close', () => upgraded.close(1000));
-      bridgeSession(channelSession, { identity, access, node, login, upstream, context, via: 'web-terminal' }, { audit: deps.audit, recorder: deps.recorder(), envAllow: [], logger: deps.logger });
+      bridgeSession(
+        channelSession,
+        { identity, access, node, login, upstream, context, via: 'web-terminal' },
+        { audit: deps.audit, recorder: deps.recorder(), envAllow: [], logger: deps.logger },
+      );
       begin();
     });
   }

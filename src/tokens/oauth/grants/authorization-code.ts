@@ -36,7 +36,11 @@ export function authorizationCodeGrant(ctx: GrantContext) {
       ctx.checkClient(query.client_id);
       const redirectUri = query.redirect_uri;
       if (typeof redirectUri !== 'string' || !isLoopbackRedirect(redirectUri)) {
-        throw new OAuthError('invalid_request', 'redirect_uri must be http://127.0.0.1:<port>/… or http://[::1]:<port>/… (RFC 8252).', 'redirect_uri_not_loopback');
+        throw new OAuthError(
+          'invalid_request',
+          'redirect_uri must be http://127.0.0.1:<port>/… or http://[::1]:<port>/… (RFC 8252).',
+          'redirect_uri_not_loopback',
+        );
       }
       if (query.response_type !== 'code') throw new OAuthError('unsupported_response_type', 'Only response_type=code is supported.');
       if (query.code_challenge_method !== 'S256' || !isValidChallenge(query.code_challenge)) {
@@ -63,8 +67,10 @@ export function authorizationCodeGrant(ctx: GrantContext) {
       const code = await (typeof form.code === 'string' ? store.take(codeKey(form.code)) : null);
       if (!code) throw new OAuthError('invalid_grant', 'The authorization code is unknown, expired or already used.', 'code_invalid');
       const grant = JSON.parse(code) as AuthorizationCode;
-      if (form.redirect_uri !== grant.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request.', 'redirect_uri_mismatch', grant.identity.username);
-      if (!verifyPkce(form.code_verifier, grant.challenge)) throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge.', 'pkce_mismatch', grant.identity.username);
+      if (form.redirect_uri !== grant.redirectUri)
+        throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request.', 'redirect_uri_mismatch', grant.identity.username);
+      if (!verifyPkce(form.code_verifier, grant.challenge))
+        throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge.', 'pkce_mismatch', grant.identity.username);
       const { family, refreshToken } = await ctx.families.start(grant.identity, grant.clientId, grant.scope);
       return ctx.issue(family, ctx.audienceOf(form.resource), refreshToken, grant.nonce);
     },

@@ -10,13 +10,19 @@ export function refreshTokenGrant(ctx: GrantContext) {
     async refresh(form: OAuthForm): Promise<TokenResponse> {
       ctx.checkClient(form.client_id);
       const token = form.refresh_token;
-      if (typeof token !== 'string' || !token.startsWith(REFRESH_TOKEN_PREFIX)) throw new OAuthError('invalid_grant', 'refresh_token is missing or malformed.', 'refresh_token_invalid');
+      if (typeof token !== 'string' || !token.startsWith(REFRESH_TOKEN_PREFIX))
+        throw new OAuthError('invalid_grant', 'refresh_token is missing or malformed.', 'refresh_token_invalid');
       const familyId = await families.redeem(token);
       if (!familyId) {
         const reusedFamily = await families.spentFamily(token);
         if (reusedFamily) {
           const family = await families.revoke(reusedFamily);
-          throw new OAuthError('invalid_grant', 'This refresh token was already used; every token of this login is now revoked.', 'refresh_token_reused', family?.identity.username);
+          throw new OAuthError(
+            'invalid_grant',
+            'This refresh token was already used; every token of this login is now revoked.',
+            'refresh_token_reused',
+            family?.identity.username,
+          );
         }
         throw new OAuthError('invalid_grant', 'The refresh token is unknown, expired or revoked.', 'refresh_token_invalid');
       }

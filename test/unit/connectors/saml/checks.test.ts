@@ -28,42 +28,93 @@ const code = (fn: () => unknown) => {
 
 describe('SAML checks', () => {
   test('size: refused by length before decoding, accepted at the limit', () => {
-    assert.equal(code(() => checkResponseSize('A'.repeat(Math.ceil(MAX_RESPONSE_BYTES / 3) * 4 + 8))), 'saml_response_too_large');
-    assert.equal(code(() => checkResponseSize(Buffer.alloc(MAX_RESPONSE_BYTES).toString('base64'))), 'no error');
+    assert.equal(
+      code(() => checkResponseSize('A'.repeat(Math.ceil(MAX_RESPONSE_BYTES / 3) * 4 + 8))),
+      'saml_response_too_large',
+    );
+    assert.equal(
+      code(() => checkResponseSize(Buffer.alloc(MAX_RESPONSE_BYTES).toString('base64'))),
+      'no error',
+    );
   });
 
   test('encoding: strict base64 and UTF-8', () => {
-    assert.equal(code(() => decodeSamlResponse('not*base64')), 'saml_response_malformed');
-    assert.equal(code(() => decodeSamlResponse(Buffer.from([0xff, 0xfe, 0x3c]).toString('base64'))), 'saml_response_malformed');
-    assert.equal(decodeSamlResponse(Buffer.from('<a/>').toString('base64').replace(/(.{2})/, '$1\n')), '<a/>');
+    assert.equal(
+      code(() => decodeSamlResponse('not*base64')),
+      'saml_response_malformed',
+    );
+    assert.equal(
+      code(() => decodeSamlResponse(Buffer.from([0xff, 0xfe, 0x3c]).toString('base64'))),
+      'saml_response_malformed',
+    );
+    assert.equal(
+      decodeSamlResponse(
+        Buffer.from('<a/>')
+          .toString('base64')
+          .replace(/(.{2})/, '$1\n'),
+      ),
+      '<a/>',
+    );
   });
 
   test('DTD and entity declarations are refused in any case', () => {
     for (const x of ['<!DOCTYPE a>', '<!doctype a>', '<!ENTITY x "y">', '<! ATTLIST a b CDATA #FIXED "c">']) {
-      assert.equal(code(() => checkNoDtd(`<a>${x}</a>`)), 'saml_xml_dtd', x);
+      assert.equal(
+        code(() => checkNoDtd(`<a>${x}</a>`)),
+        'saml_xml_dtd',
+        x,
+      );
     }
   });
 
   test('algorithms: SHA-1 only when allowed, HMAC never, OAEP digest is not a reference digest', () => {
     const sig = (alg: string, digest = 'http://www.w3.org/2001/04/xmlenc#sha256') =>
-      el(`<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:SignatureMethod Algorithm="${alg}"/><ds:Reference><ds:DigestMethod Algorithm="${digest}"/></ds:Reference></ds:SignedInfo></ds:Signature>`);
+      el(
+        `<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:SignatureMethod Algorithm="${alg}"/><ds:Reference><ds:DigestMethod Algorithm="${digest}"/></ds:Reference></ds:SignedInfo></ds:Signature>`,
+      );
     const strict = { allowSha1: false, allowRsa15: false };
-    assert.equal(code(() => checkAlgorithms(sig('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256'), strict)), 'no error');
-    assert.equal(code(() => checkAlgorithms(sig('http://www.w3.org/2000/09/xmldsig#rsa-sha1'), strict)), 'saml_algorithm_refused');
-    assert.equal(code(() => checkAlgorithms(sig('http://www.w3.org/2000/09/xmldsig#rsa-sha1', 'http://www.w3.org/2000/09/xmldsig#sha1'), { ...strict, allowSha1: true })), 'no error');
-    assert.equal(code(() => checkAlgorithms(sig('http://www.w3.org/2000/09/xmldsig#hmac-sha1'), { allowSha1: true, allowRsa15: true })), 'saml_algorithm_refused');
+    assert.equal(
+      code(() => checkAlgorithms(sig('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256'), strict)),
+      'no error',
+    );
+    assert.equal(
+      code(() => checkAlgorithms(sig('http://www.w3.org/2000/09/xmldsig#rsa-sha1'), strict)),
+      'saml_algorithm_refused',
+    );
+    assert.equal(
+      code(() => checkAlgorithms(sig('http://www.w3.org/2000/09/xmldsig#rsa-sha1', 'http://www.w3.org/2000/09/xmldsig#sha1'), { ...strict, allowSha1: true })),
+      'no error',
+    );
+    assert.equal(
+      code(() => checkAlgorithms(sig('http://www.w3.org/2000/09/xmldsig#hmac-sha1'), { allowSha1: true, allowRsa15: true })),
+      'saml_algorithm_refused',
+    );
     const oaep = el(
       `<xenc:EncryptedKey xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"><ds:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/></xenc:EncryptionMethod></xenc:EncryptedKey>`,
     );
-    assert.equal(code(() => checkAlgorithms(oaep, strict)), 'no error');
+    assert.equal(
+      code(() => checkAlgorithms(oaep, strict)),
+      'no error',
+    );
   });
 
   test('audience: every restriction must list us', () => {
     const a = (...restrictions: string[][]) =>
-      el(`<saml:Assertion xmlns:saml="${A}"><saml:Conditions>${restrictions.map((r) => `<saml:AudienceRestriction>${r.map((x) => `<saml:Audience>${x}</saml:Audience>`).join('')}</saml:AudienceRestriction>`).join('')}</saml:Conditions></saml:Assertion>`);
-    assert.equal(code(() => checkAudience(a(['other', 'us']), 'us')), 'no error');
-    assert.equal(code(() => checkAudience(a(['us'], ['other']), 'us')), 'saml_audience_mismatch');
-    assert.equal(code(() => checkAudience(a(), 'us')), 'saml_audience_mismatch');
+      el(
+        `<saml:Assertion xmlns:saml="${A}"><saml:Conditions>${restrictions.map((r) => `<saml:AudienceRestriction>${r.map((x) => `<saml:Audience>${x}</saml:Audience>`).join('')}</saml:AudienceRestriction>`).join('')}</saml:Conditions></saml:Assertion>`,
+      );
+    assert.equal(
+      code(() => checkAudience(a(['other', 'us']), 'us')),
+      'no error',
+    );
+    assert.equal(
+      code(() => checkAudience(a(['us'], ['other']), 'us')),
+      'saml_audience_mismatch',
+    );
+    assert.equal(
+      code(() => checkAudience(a(), 'us')),
+      'saml_audience_mismatch',
+    );
   });
 
   test('validity: skew on both ends, confirmation expiry required', () => {
@@ -71,21 +122,51 @@ describe('SAML checks', () => {
     const a = el(`<saml:Assertion xmlns:saml="${A}"><saml:Conditions NotBefore="2030-01-01T00:00:30Z" NotOnOrAfter="2030-01-01T00:05:00Z"/></saml:Assertion>`);
     const scd = (v?: string) => el(`<saml:SubjectConfirmationData xmlns:saml="${A}"${v ? ` NotOnOrAfter="${v}"` : ''}/>`);
     assert.equal(checkValidity({ assertion: a, confirmations: [scd('2030-01-01T00:04:00Z')], now, skewMs: 60_000 }), Date.parse('2030-01-01T00:04:00Z'));
-    assert.equal(code(() => checkValidity({ assertion: a, confirmations: [scd('2030-01-01T00:04:00Z')], now, skewMs: 10_000 })), 'saml_assertion_not_yet_valid');
-    assert.equal(code(() => checkValidity({ assertion: a, confirmations: [scd()], now, skewMs: 60_000 })), 'saml_subject_unconfirmed');
-    assert.equal(code(() => checkValidity({ assertion: a, confirmations: [scd('2029-12-31T23:58:00Z')], now, skewMs: 60_000 })), 'saml_assertion_expired');
-    assert.equal(code(() => checkValidity({ assertion: a, confirmations: [scd('tomorrow')], now, skewMs: 60_000 })), 'saml_response_malformed');
+    assert.equal(
+      code(() => checkValidity({ assertion: a, confirmations: [scd('2030-01-01T00:04:00Z')], now, skewMs: 10_000 })),
+      'saml_assertion_not_yet_valid',
+    );
+    assert.equal(
+      code(() => checkValidity({ assertion: a, confirmations: [scd()], now, skewMs: 60_000 })),
+      'saml_subject_unconfirmed',
+    );
+    assert.equal(
+      code(() => checkValidity({ assertion: a, confirmations: [scd('2029-12-31T23:58:00Z')], now, skewMs: 60_000 })),
+      'saml_assertion_expired',
+    );
+    assert.equal(
+      code(() => checkValidity({ assertion: a, confirmations: [scd('tomorrow')], now, skewMs: 60_000 })),
+      'saml_response_malformed',
+    );
   });
 
   test('InResponseTo: bound to our request; unsolicited only where allowed and without InResponseTo', () => {
     const response = el(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" InResponseTo="_r1"/>`);
     const bare = el(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>`);
-    assert.equal(code(() => checkInResponseTo({ response, confirmations: [], expectedRequestId: '_r1', allowUnsolicited: false })), 'no error');
-    assert.equal(code(() => checkInResponseTo({ response, confirmations: [], expectedRequestId: '_r2', allowUnsolicited: false })), 'saml_in_response_to_mismatch');
-    assert.equal(code(() => checkInResponseTo({ response: bare, confirmations: [], expectedRequestId: '_r1', allowUnsolicited: false })), 'saml_in_response_to_mismatch');
-    assert.equal(code(() => checkInResponseTo({ response: bare, confirmations: [], allowUnsolicited: false })), 'saml_unsolicited');
-    assert.equal(code(() => checkInResponseTo({ response: bare, confirmations: [], allowUnsolicited: true })), 'no error');
-    assert.equal(code(() => checkInResponseTo({ response, confirmations: [], allowUnsolicited: true })), 'saml_in_response_to_mismatch');
+    assert.equal(
+      code(() => checkInResponseTo({ response, confirmations: [], expectedRequestId: '_r1', allowUnsolicited: false })),
+      'no error',
+    );
+    assert.equal(
+      code(() => checkInResponseTo({ response, confirmations: [], expectedRequestId: '_r2', allowUnsolicited: false })),
+      'saml_in_response_to_mismatch',
+    );
+    assert.equal(
+      code(() => checkInResponseTo({ response: bare, confirmations: [], expectedRequestId: '_r1', allowUnsolicited: false })),
+      'saml_in_response_to_mismatch',
+    );
+    assert.equal(
+      code(() => checkInResponseTo({ response: bare, confirmations: [], allowUnsolicited: false })),
+      'saml_unsolicited',
+    );
+    assert.equal(
+      code(() => checkInResponseTo({ response: bare, confirmations: [], allowUnsolicited: true })),
+      'no error',
+    );
+    assert.equal(
+      code(() => checkInResponseTo({ response, confirmations: [], allowUnsolicited: true })),
+      'saml_in_response_to_mismatch',
+    );
   });
 
   test('attributes: by name or friendly name, arrays, NameID fallback, group paths kept', () => {
@@ -121,9 +202,18 @@ describe('SAML metadata and keys', () => {
     assert.equal(parsed.signingCerts.length, 2);
     assert.equal(parsed.entityId, idp.entityId);
     assert.equal(parsed.ssoRedirectUrl, idp.ssoUrl);
-    assert.equal(code(() => parseIdpMetadata(`<!DOCTYPE x>${idp.metadata()}`)), 'saml_xml_dtd');
-    assert.equal(code(() => parseIdpMetadata(idp.metadata().replace(/<md:SingleSignOnService[^>]*Redirect[^>]*\/>/, ''))), 'saml_metadata_invalid');
-    assert.equal(code(() => parseIdpMetadata(idp.metadata({ omitSigningCert: true }))), 'saml_metadata_invalid');
+    assert.equal(
+      code(() => parseIdpMetadata(`<!DOCTYPE x>${idp.metadata()}`)),
+      'saml_xml_dtd',
+    );
+    assert.equal(
+      code(() => parseIdpMetadata(idp.metadata().replace(/<md:SingleSignOnService[^>]*Redirect[^>]*\/>/, ''))),
+      'saml_metadata_invalid',
+    );
+    assert.equal(
+      code(() => parseIdpMetadata(idp.metadata({ omitSigningCert: true }))),
+      'saml_metadata_invalid',
+    );
   });
 
   test('metadata URL: fetched, refreshed with a new key, last good copy kept when the IdP fails', async () => {

@@ -39,7 +39,13 @@ describe('apps config', () => {
     assert.match(problems([{ name: 'a', upstream: 'http://a', path: '/login/', trust_gateway_origin: true }]), /apps\.0.*gateway path/s);
     assert.match(problems([{ name: 'a', upstream: 'http://a', path: '/' }]), /apps\.0/);
     assert.match(problems([{ name: 'a', upstream: 'http://a', path: 'apps/a' }]), /starts and ends with/);
-    assert.match(problems([{ name: 'a', upstream: 'http://a', trust_gateway_origin: true }, { name: 'a', upstream: 'http://b', trust_gateway_origin: true }]), /apps\.1\.name.*already uses/s);
+    assert.match(
+      problems([
+        { name: 'a', upstream: 'http://a', trust_gateway_origin: true },
+        { name: 'a', upstream: 'http://b', trust_gateway_origin: true },
+      ]),
+      /apps\.1\.name.*already uses/s,
+    );
     assert.match(problems([{ name: 'A b', upstream: 'http://a' }]), /apps\.0\.name/);
     assert.match(problems([{ name: 'a', upstream: 'ftp://a' }]), /apps\.0\.upstream/);
     assert.match(problems([{ name: 'a', upstream: 'http://a', headers: { 'bad header': 'x' } }]), /apps\.0\.headers/);
@@ -84,8 +90,32 @@ test('redirect rewriting: upstream URLs and the Host we sent go back to the publ
 });
 
 test('header templates render identity fields once (IdP values are not expanded again)', () => {
-  const identity: ExternalIdentity = { connector: 'corp', subject: 's1', username: 'ana', email: 'ana@example.com', groups: ['team-a', '{{email}}'], claims: { dept: 'ops' } };
-  const policy = { roles: [{ name: 'dev', kubernetes_groups: [], kubernetes_users: [], logins: [], node_labels: {}, apps: [], port_forwarding: false, agent_forwarding: false, ssh_revoke: false, deny: { kubernetes_groups: [], kubernetes_users: [], logins: [], apps: [] } }], mappings: [{ match: { connector: 'corp' }, roles: ['dev'] }], groupPrefixes: { corp: 'corp:' } };
+  const identity: ExternalIdentity = {
+    connector: 'corp',
+    subject: 's1',
+    username: 'ana',
+    email: 'ana@example.com',
+    groups: ['team-a', '{{email}}'],
+    claims: { dept: 'ops' },
+  };
+  const policy = {
+    roles: [
+      {
+        name: 'dev',
+        kubernetes_groups: [],
+        kubernetes_users: [],
+        logins: [],
+        node_labels: {},
+        apps: [],
+        port_forwarding: false,
+        agent_forwarding: false,
+        ssh_revoke: false,
+        deny: { kubernetes_groups: [], kubernetes_users: [], logins: [], apps: [] },
+      },
+    ],
+    mappings: [{ match: { connector: 'corp' }, roles: ['dev'] }],
+    groupPrefixes: { corp: 'corp:' },
+  };
   const values = { groupPrefix: policy.groupPrefixes.corp, roles: resolveAccess(identity, policy).roles, listItem };
   assert.equal(renderTemplate('{{username}} <{{email}}> {{email.local}}@{{email.domain}}', identity, values), 'ana <ana@example.com> ana@example.com');
   assert.equal(renderTemplate('{{groups}}|{{roles}}|{{connector}}|{{subject}}', identity, values), 'team-a,{{email}}|dev|corp|s1');
@@ -94,7 +124,13 @@ test('header templates render identity fields once (IdP values are not expanded 
 
 test('a Host header with anything but name[:port] matches no app', () => {
   const r = createAppRegistry(config([{ name: 'grafana', upstream: 'http://g', public_host: 'grafana.example.com' }]));
-  for (const bad of ['grafana.example.com:evil@attacker.example', 'grafana.example.com:80/x', 'grafana.example.com:', 'grafana.example.com:123456', 'grafana.example.com evil']) {
+  for (const bad of [
+    'grafana.example.com:evil@attacker.example',
+    'grafana.example.com:80/x',
+    'grafana.example.com:',
+    'grafana.example.com:123456',
+    'grafana.example.com evil',
+  ]) {
     assert.equal(r.byHost(bad), undefined, bad);
   }
   assert.equal(r.byHost('grafana.example.com:443')?.name, 'grafana');
@@ -107,7 +143,12 @@ describe('upstream TLS', () => {
   });
 
   test('an unreadable ca_file stops start-up, naming the app', () => {
-    const registry = createAppRegistry(config([{ name: 'ok', upstream: 'https://a:1', trust_gateway_origin: true }, { name: 'wiki', upstream: 'https://w:8443', ca_file: '/nonexistent/ca.pem', trust_gateway_origin: true }]));
+    const registry = createAppRegistry(
+      config([
+        { name: 'ok', upstream: 'https://a:1', trust_gateway_origin: true },
+        { name: 'wiki', upstream: 'https://w:8443', ca_file: '/nonexistent/ca.pem', trust_gateway_origin: true },
+      ]),
+    );
     assert.throws(
       () => createForwarder(registry.apps),
       (err: unknown) => err instanceof ConfigError && /apps\.1\.ca_file: cannot read \/nonexistent\/ca\.pem \(ENOENT\)/.test(err.message),

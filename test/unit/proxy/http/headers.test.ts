@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { downstreamResponseHeaders, headerSafe, stripGatehouseCookies, upstreamRequestHeaders } from '../../../../src/proxy/http/headers.js';
 
-const base = { identity: [['x-forwarded-user', 'alice']] as [string, string][], configured: new Set(['x-webauth-user']), host: 'up:3000', forwardedFor: '10.0.0.1', forwardedHost: 'app.example.com', forwardedProto: 'https' };
+const base = {
+  identity: [['x-forwarded-user', 'alice']] as [string, string][],
+  configured: new Set(['x-webauth-user']),
+  host: 'up:3000',
+  forwardedFor: '10.0.0.1',
+  forwardedHost: 'app.example.com',
+  forwardedProto: 'https',
+};
 
 describe('upstream request headers', () => {
   test('identity headers from the client are removed, then set from the session', () => {
@@ -35,10 +42,23 @@ describe('upstream request headers', () => {
 
   test('hop-by-hop headers and those named in Connection are dropped; forwarding headers are ours', () => {
     const out = upstreamRequestHeaders(
-      { connection: 'keep-alive, x-secret-hop', 'keep-alive': 'timeout=5', 'x-secret-hop': '1', te: 'trailers', 'transfer-encoding': 'chunked', upgrade: 'websocket', 'proxy-authorization': 'Basic x', host: 'spoofed', 'x-forwarded-for': '1.2.3.4', forwarded: 'for=1.2.3.4', 'x-real-ip': '1.2.3.4' },
+      {
+        connection: 'keep-alive, x-secret-hop',
+        'keep-alive': 'timeout=5',
+        'x-secret-hop': '1',
+        te: 'trailers',
+        'transfer-encoding': 'chunked',
+        upgrade: 'websocket',
+        'proxy-authorization': 'Basic x',
+        host: 'spoofed',
+        'x-forwarded-for': '1.2.3.4',
+        forwarded: 'for=1.2.3.4',
+        'x-real-ip': '1.2.3.4',
+      },
       base,
     );
-    for (const name of ['connection', 'keep-alive', 'x-secret-hop', 'te', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'forwarded', 'x-real-ip']) assert.equal(out[name], undefined, name);
+    for (const name of ['connection', 'keep-alive', 'x-secret-hop', 'te', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'forwarded', 'x-real-ip'])
+      assert.equal(out[name], undefined, name);
     assert.equal(out.host, 'up:3000');
     assert.equal(out['x-forwarded-for'], '10.0.0.1');
   });
@@ -64,7 +84,13 @@ describe('upstream request headers', () => {
 describe('downstream response headers', () => {
   test("an app cannot set Gatehouse's cookies; Location is rewritten; hop-by-hop dropped", () => {
     const out = downstreamResponseHeaders(
-      { 'set-cookie': ['a=1; Path=/', 'gatehouse_session=evil; Path=/', '__Host-gatehouse_app_session=x'], location: 'http://up:3000/x', connection: 'close', 'transfer-encoding': 'chunked', 'content-type': 'text/plain' },
+      {
+        'set-cookie': ['a=1; Path=/', 'gatehouse_session=evil; Path=/', '__Host-gatehouse_app_session=x'],
+        location: 'http://up:3000/x',
+        connection: 'close',
+        'transfer-encoding': 'chunked',
+        'content-type': 'text/plain',
+      },
       { rewriteLocation: (l) => l.replace('http://up:3000', 'https://app.example.com') },
     );
     assert.deepEqual(out, { 'set-cookie': ['a=1; Path=/'], location: 'https://app.example.com/x', 'content-type': 'text/plain' });

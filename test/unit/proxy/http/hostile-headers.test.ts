@@ -5,7 +5,14 @@ import { parseConfig } from '../../../../src/config/load.js';
 import { createAppRegistry, SANDBOX_CSP } from '../../../../src/proxy/http/apps.js';
 import { downstreamResponseHeaders, isGatewayAuthorization, listItem, upstreamRequestHeaders } from '../../../../src/proxy/http/headers.js';
 
-const base = { identity: [['x-forwarded-user', 'alice']] as [string, string][], configured: new Set<string>(), host: 'up:3000', forwardedFor: '10.0.0.1', forwardedHost: 'app.example.com', forwardedProto: 'https' };
+const base = {
+  identity: [['x-forwarded-user', 'alice']] as [string, string][],
+  configured: new Set<string>(),
+  host: 'up:3000',
+  forwardedFor: '10.0.0.1',
+  forwardedHost: 'app.example.com',
+  forwardedProto: 'https',
+};
 const jwt = (payload: object) => `eyJhbGciOiJFUzI1NiJ9.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.c2ln`;
 
 describe('hostile request headers', () => {
@@ -23,7 +30,10 @@ describe('hostile request headers', () => {
     assert.equal(isGatewayAuthorization(`Bearer ${jwt({ iss: 'https://idp.example.com' })}`, issuer), false);
     assert.equal(isGatewayAuthorization('Bearer opaque-app-token', issuer), false);
     assert.equal(isGatewayAuthorization('Basic YWxpY2U6cHc=', issuer), false);
-    const out = upstreamRequestHeaders({ authorization: `Bearer ${jwt({ iss: issuer })}`, cookie: 'gatehouse_session=s; __Host-gatehouse_app_session=a; app=1' }, { ...base, dropAuthorization: true });
+    const out = upstreamRequestHeaders(
+      { authorization: `Bearer ${jwt({ iss: issuer })}`, cookie: 'gatehouse_session=s; __Host-gatehouse_app_session=a; app=1' },
+      { ...base, dropAuthorization: true },
+    );
     assert.equal(out.authorization, undefined);
     assert.equal(out.cookie, 'app=1');
   });
@@ -36,15 +46,22 @@ describe('hostile request headers', () => {
 
 describe('sandbox CSP for untrusted path apps', () => {
   test('added as a second policy the app cannot loosen', () => {
-    const out = downstreamResponseHeaders({ 'content-security-policy': "default-src *; sandbox allow-same-origin" }, { sandbox: true });
-    assert.deepEqual(out['content-security-policy'], ["default-src *; sandbox allow-same-origin", SANDBOX_CSP]);
+    const out = downstreamResponseHeaders({ 'content-security-policy': 'default-src *; sandbox allow-same-origin' }, { sandbox: true });
+    assert.deepEqual(out['content-security-policy'], ['default-src *; sandbox allow-same-origin', SANDBOX_CSP]);
     assert.doesNotMatch(SANDBOX_CSP, /allow-same-origin/);
     assert.deepEqual(downstreamResponseHeaders({}, { sandbox: true })['content-security-policy'], [SANDBOX_CSP]);
     assert.equal(downstreamResponseHeaders({}, {})['content-security-policy'], undefined);
   });
 
   test('the registry sandboxes a path app built in code without trust_gateway_origin; trusted and host apps are not', () => {
-    const trusted = parseConfig({ server: { public_url: 'https://gw.example.com' }, connectors: [{ type: 'demo' }], apps: [{ name: 'wiki', upstream: 'http://w', path: '/apps/wiki/', trust_gateway_origin: true }, { name: 'g', upstream: 'http://g', public_host: 'g.example.com' }] });
+    const trusted = parseConfig({
+      server: { public_url: 'https://gw.example.com' },
+      connectors: [{ type: 'demo' }],
+      apps: [
+        { name: 'wiki', upstream: 'http://w', path: '/apps/wiki/', trust_gateway_origin: true },
+        { name: 'g', upstream: 'http://g', public_host: 'g.example.com' },
+      ],
+    });
     const r = createAppRegistry(trusted);
     assert.equal(r.byName.get('wiki')!.sandboxed, false);
     assert.equal(r.byName.get('g')!.sandboxed, false);

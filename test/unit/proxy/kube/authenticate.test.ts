@@ -7,7 +7,14 @@ import { createAuthenticator } from '../../../../src/proxy/kube/authenticate.js'
 import { TokenRejectedError, type TokenIssuer, type TokenRejection } from '../../../../src/tokens/issuer.js';
 
 const cluster = { name: 'prod', audience: 'kube:prod' } as ClusterConfig;
-const claims: JWTPayload = { sub: 'corp:alice', preferred_username: 'alice', connector: 'corp', groups: ['dev'], roles: ['developer'], kubernetes_users: ['alice'] };
+const claims: JWTPayload = {
+  sub: 'corp:alice',
+  preferred_username: 'alice',
+  connector: 'corp',
+  groups: ['dev'],
+  roles: ['developer'],
+  kubernetes_users: ['alice'],
+};
 
 function setup(verify: (token: string, options: { audience: string }) => Promise<JWTPayload>) {
   const clock: Clock & { time: number } = { time: 1_000_000_000_000, now: () => clock.time };
@@ -65,7 +72,11 @@ describe('kube proxy authentication', () => {
       assert.equal('status' in denial && denial.status, 401);
     }
     const s = setup(async () => claims);
-    assert.deepEqual(await s.authenticate('Basic eDp5', cluster), { status: 401, reason: 'token_missing', message: 'No bearer token: use the kubeconfig from `gatehouse kube login`.' });
+    assert.deepEqual(await s.authenticate('Basic eDp5', cluster), {
+      status: 401,
+      reason: 'token_missing',
+      message: 'No bearer token: use the kubeconfig from `gatehouse kube login`.',
+    });
     assert.equal(s.verified(), 0);
   });
 });

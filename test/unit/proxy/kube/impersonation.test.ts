@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { impersonate, impersonationHeaders, type KubeIdentity } from '../../../../src/proxy/kube/impersonation.js';
 
-const alice: KubeIdentity = { username: 'alice', groups: ['developers', 'platform-admins'], users: ['ci-deployer', 'deploy-*'], roles: ['admin'], connector: 'corp' };
+const alice: KubeIdentity = {
+  username: 'alice',
+  groups: ['developers', 'platform-admins'],
+  users: ['ci-deployer', 'deploy-*'],
+  roles: ['admin'],
+  connector: 'corp',
+};
 const opts = { usernamePrefix: 'gatehouse:', remoteAddr: '10.1.2.3' };
 const ok = (headers: NodeJS.Dict<string[]>, who = alice) => {
   const r = impersonate(who, headers, opts);
@@ -25,11 +31,21 @@ test('the mapped identity plus system:authenticated, with connector, roles and a
 
 test('client Uid and Extra headers are ignored; --as narrows only to listed users and mapped groups', () => {
   assert.equal(ok({ 'impersonate-uid': ['x'], 'impersonate-extra-scopes': ['y'] }).user, 'gatehouse:alice');
-  assert.deepEqual(ok({ 'impersonate-user': ['ci-deployer'] }), { ...ok({}), user: 'ci-deployer', groups: ['system:authenticated'], requested: { user: 'ci-deployer', groups: [] } });
+  assert.deepEqual(ok({ 'impersonate-user': ['ci-deployer'] }), {
+    ...ok({}),
+    user: 'ci-deployer',
+    groups: ['system:authenticated'],
+    requested: { user: 'ci-deployer', groups: [] },
+  });
   assert.equal(ok({ 'impersonate-user': ['deploy-7'] }).user, 'deploy-7', 'globs in kubernetes_users');
   assert.deepEqual(ok({ 'impersonate-user': ['gatehouse:alice'], 'impersonate-group': ['developers'] }).groups, ['developers', 'system:authenticated']);
   assert.deepEqual(ok({ 'impersonate-group': ['developers', 'system:authenticated'] }).groups, ['developers', 'system:authenticated']);
-  for (const headers of [{ 'impersonate-user': ['bob'] }, { 'impersonate-user': ['system:admin'] }, { 'impersonate-group': ['system:masters'] }, { 'impersonate-group': ['developers', 'ops'] }]) {
+  for (const headers of [
+    { 'impersonate-user': ['bob'] },
+    { 'impersonate-user': ['system:admin'] },
+    { 'impersonate-group': ['system:masters'] },
+    { 'impersonate-group': ['developers', 'ops'] },
+  ]) {
     const r = impersonate(alice, headers, opts);
     assert.equal(r.ok, false, JSON.stringify(headers));
     assert.equal(!r.ok && r.reason, 'impersonation_denied');

@@ -20,7 +20,15 @@ test('verbs, groups, resources, subresources, namespaces and names as kube-apise
   assert.deepEqual(pick('PATCH', '/apis/apps/v1/namespaces/a/deployments/d'), ['patch', 'apps', 'deployments', undefined, 'a', 'd', false]);
   assert.deepEqual(pick('DELETE', '/apis/apps/v1/namespaces/a/deployments/d'), ['delete', 'apps', 'deployments', undefined, 'a', 'd', false]);
   assert.deepEqual(pick('DELETE', '/api/v1/namespaces/a/pods'), ['deletecollection', '', 'pods', undefined, 'a', undefined, false]);
-  assert.deepEqual(pick('GET', '/apis/rbac.authorization.k8s.io/v1/clusterroles'), ['list', 'rbac.authorization.k8s.io', 'clusterroles', undefined, undefined, undefined, false]);
+  assert.deepEqual(pick('GET', '/apis/rbac.authorization.k8s.io/v1/clusterroles'), [
+    'list',
+    'rbac.authorization.k8s.io',
+    'clusterroles',
+    undefined,
+    undefined,
+    undefined,
+    false,
+  ]);
   assert.deepEqual(pick('GET', '/api/v1/namespaces/a/pods?fieldSelector=metadata.name%3Dweb-1'), ['list', '', 'pods', undefined, 'a', 'web-1', false]);
 });
 

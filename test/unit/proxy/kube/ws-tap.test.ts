@@ -6,7 +6,8 @@ import { createChannelTap } from '../../../../src/proxy/kube/ws-tap.js';
 /** One WebSocket frame, as RFC 6455 writes it (masked when a key is given). */
 function frame(opcode: number, payload: Buffer, options: { fin?: boolean; mask?: Buffer } = {}): Buffer {
   const len = payload.length;
-  const head = len < 126 ? Buffer.from([0, len]) : len < 65536 ? Buffer.from([0, 126, len >> 8, len & 0xff]) : Buffer.concat([Buffer.from([0, 127]), Buffer.alloc(8)]);
+  const head =
+    len < 126 ? Buffer.from([0, len]) : len < 65536 ? Buffer.from([0, 126, len >> 8, len & 0xff]) : Buffer.concat([Buffer.from([0, 127]), Buffer.alloc(8)]);
   if (len >= 65536) head.writeBigUInt64BE(BigInt(len), 2);
   head[0] = (options.fin === false ? 0 : 0x80) | opcode;
   if (!options.mask) return Buffer.concat([head, payload]);

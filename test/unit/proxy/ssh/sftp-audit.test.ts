@@ -17,12 +17,16 @@ test('SFTP auditing follows uploads, downloads and changes across arbitrary chun
   const a = createSftpAuditor((type, outcome, details) => events.push([type, outcome, details]));
   const handle = Buffer.from('h1');
   const data = Buffer.alloc(70_000, 1);
-  chop(a.fromClient, Buffer.concat([
-    packet(1, u32(3)),
-    packet(3, u32(1), sshString('/tmp/up'), u32(0x1a), u32(0)),
-  ]));
+  chop(a.fromClient, Buffer.concat([packet(1, u32(3)), packet(3, u32(1), sshString('/tmp/up'), u32(0x1a), u32(0))]));
   chop(a.fromServer, Buffer.concat([packet(2, u32(3)), packet(102, u32(1), sshString(handle))]));
-  chop(a.fromClient, Buffer.concat([packet(6, u32(2), sshString(handle), u64(0n), sshString(data)), packet(6, u32(3), sshString(handle), u64(70_000n), sshString(data.subarray(0, 30)))]), 4096);
+  chop(
+    a.fromClient,
+    Buffer.concat([
+      packet(6, u32(2), sshString(handle), u64(0n), sshString(data)),
+      packet(6, u32(3), sshString(handle), u64(70_000n), sshString(data.subarray(0, 30))),
+    ]),
+    4096,
+  );
   chop(a.fromClient, packet(4, u32(4), sshString(handle)));
   // A download of 2 reads.
   chop(a.fromClient, packet(3, u32(5), sshString('/etc/motd'), u32(0x01), u32(0)));
@@ -32,7 +36,10 @@ test('SFTP auditing follows uploads, downloads and changes across arbitrary chun
   chop(a.fromClient, packet(4, u32(8), sshString('h2')));
   // Changes: a rename that succeeds and a remove that fails.
   chop(a.fromClient, Buffer.concat([packet(18, u32(9), sshString('/a'), sshString('/b')), packet(13, u32(10), sshString('/nope'))]));
-  chop(a.fromServer, Buffer.concat([packet(101, u32(9), u32(0), sshString(''), sshString('')), packet(101, u32(10), u32(2), sshString('no such file'), sshString(''))]));
+  chop(
+    a.fromServer,
+    Buffer.concat([packet(101, u32(9), u32(0), sshString(''), sshString('')), packet(101, u32(10), u32(2), sshString('no such file'), sshString(''))]),
+  );
   // An upload still open when the session ends.
   chop(a.fromClient, packet(3, u32(11), sshString('/tmp/partial'), u32(0x1a), u32(0)));
   chop(a.fromServer, packet(102, u32(11), sshString('h3')));

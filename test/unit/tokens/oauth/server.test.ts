@@ -54,7 +54,10 @@ describe('the device grant is redeemed once', () => {
     const { oauth } = setUp();
     const start = await oauth.startDeviceAuthorization({ client_id: CLIENT });
     await assert.rejects(oauth.pollDevice({ client_id: CLIENT, device_code: start.device_code }), (e) => codeOf(e) === 'authorization_pending');
-    const [decided] = await Promise.all([oauth.decideDevice(start.user_code, alice, true), oauth.pollDevice({ client_id: CLIENT, device_code: start.device_code }).catch(() => undefined)]);
+    const [decided] = await Promise.all([
+      oauth.decideDevice(start.user_code, alice, true),
+      oauth.pollDevice({ client_id: CLIENT, device_code: start.device_code }).catch(() => undefined),
+    ]);
     assert.equal(decided, true);
     const tokens = await oauth.pollDevice({ client_id: CLIENT, device_code: start.device_code });
     assert.ok(tokens.access_token);
@@ -68,12 +71,15 @@ describe('revoking a CLI login refuses its live access tokens', () => {
     return oauth.pollDevice({ client_id: CLIENT, device_code: start.device_code });
   };
 
-  test('refresh tokens use our own prefix, never GitHub\'s ghr_', async () => {
+  test("refresh tokens use our own prefix, never GitHub's ghr_", async () => {
     const { oauth } = setUp();
     const tokens = await login(oauth);
     assert.ok(tokens.refresh_token.startsWith(REFRESH_TOKEN_PREFIX));
     assert.equal(REFRESH_TOKEN_PREFIX, 'gatehouse_rt_');
-    await assert.rejects(oauth.refresh({ client_id: CLIENT, refresh_token: `ghr_${tokens.refresh_token.slice(REFRESH_TOKEN_PREFIX.length)}` }), (e) => codeOf(e) === 'invalid_grant');
+    await assert.rejects(
+      oauth.refresh({ client_id: CLIENT, refresh_token: `ghr_${tokens.refresh_token.slice(REFRESH_TOKEN_PREFIX.length)}` }),
+      (e) => codeOf(e) === 'invalid_grant',
+    );
   });
 
   test('RFC 7009 revocation: the gateway and cluster access tokens of the family are refused (token_revoked)', async () => {
@@ -92,7 +98,10 @@ describe('revoking a CLI login refuses its live access tokens', () => {
     const { oauth, issuer } = setUp();
     const tokens = await login(oauth);
     const next = await oauth.refresh({ client_id: CLIENT, refresh_token: tokens.refresh_token });
-    await assert.rejects(oauth.refresh({ client_id: CLIENT, refresh_token: tokens.refresh_token }), (e) => (e as { reason: string }).reason === 'refresh_token_reused');
+    await assert.rejects(
+      oauth.refresh({ client_id: CLIENT, refresh_token: tokens.refresh_token }),
+      (e) => (e as { reason: string }).reason === 'refresh_token_reused',
+    );
     await assert.rejects(issuer.verify(next.access_token, { audience: 'gatehouse' }), (e) => codeOf(e) === 'token_revoked');
     await assert.rejects(issuer.verify(tokens.access_token, { audience: 'gatehouse' }), (e) => codeOf(e) === 'token_revoked');
   });
