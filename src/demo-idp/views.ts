@@ -26,24 +26,22 @@ ul{margin:0 0 6px;padding-left:20px}li{margin:3px 0}
 
 export function renderPage(title: string, heading: string, content: SafeHtml): string {
   return html`<!DOCTYPE html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
-        <title>${heading} · ${title}</title>
-        <style>
-          ${CSS}
-        </style>
-      </head>
-      <body>
-        <main class="card">
-          <p class="brand">${title}</p>
-          <h1>${heading}</h1>
-          ${content}
-        </main>
-      </body>
-    </html>`.value;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${heading} · ${title}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main class="card">
+<p class="brand">${title}</p>
+<h1>${heading}</h1>
+${content}
+</main>
+</body>
+</html>`.value;
 }
 
 export interface LoginPage {
@@ -60,17 +58,17 @@ export function loginPage({ title, action, abortAction, clientId, username, erro
     title,
     'Sign in',
     html`<p>to continue to <span class="client">${clientId}</span></p>
-      ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
-      <form method="post" action="${action}" autocomplete="off">
-        <label for="username">Username</label>
-        <input type="text" id="username" name="username" value="${username}" required autofocus autocapitalize="none" spellcheck="false" />
-        <label for="password">Password</label>
-        <input type="password" id="password" name="password" required />
-        <button type="submit" class="primary">Sign in</button>
-      </form>
-      <form method="post" action="${abortAction}">
-        <button type="submit" class="secondary">Cancel</button>
-      </form>`,
+${error ? html`<p class="error" role="alert">${error}</p>` : ''}
+<form method="post" action="${action}" autocomplete="off">
+<label for="username">Username</label>
+<input type="text" id="username" name="username" value="${username}" required autofocus autocapitalize="none" spellcheck="false">
+<label for="password">Password</label>
+<input type="password" id="password" name="password" required>
+<button type="submit" class="primary">Sign in</button>
+</form>
+<form method="post" action="${abortAction}">
+<button type="submit" class="secondary">Cancel</button>
+</form>`,
   );
 }
 
@@ -95,19 +93,13 @@ export function consentPage({ title, action, abortAction, clientId, accountId, s
     title,
     'Authorize access',
     html`<p><span class="client">${clientId}</span> is requesting access to your account${accountId ? html` (<strong>${accountId}</strong>)` : ''}.</p>
-      ${
-        items.length
-          ? html`<ul>
-              ${items}
-            </ul>`
-          : ''
-      }
-      <form method="post" action="${action}">
-        <button type="submit" class="primary" autofocus>Allow</button>
-      </form>
-      <form method="post" action="${abortAction}">
-        <button type="submit" class="secondary">Deny</button>
-      </form>`,
+${items.length ? html`<ul>${items}</ul>` : ''}
+<form method="post" action="${action}">
+<button type="submit" class="primary" autofocus>Allow</button>
+</form>
+<form method="post" action="${abortAction}">
+<button type="submit" class="secondary">Deny</button>
+</form>`,
   );
 }
 
@@ -117,9 +109,9 @@ export function logoutPage(title: string, form: string): string {
     title,
     'Sign out',
     html`<p>Do you want to sign out of <strong>${title}</strong>?</p>
-      ${new SafeHtml(form)}
-      <button type="submit" form="op.logoutForm" name="logout" value="yes" class="primary" autofocus>Yes, sign me out</button>
-      <button type="submit" form="op.logoutForm" class="secondary">No, stay signed in</button>`,
+${new SafeHtml(form)}
+<button type="submit" form="op.logoutForm" name="logout" value="yes" class="primary" autofocus>Yes, sign me out</button>
+<button type="submit" form="op.logoutForm" class="secondary">No, stay signed in</button>`,
   );
 }
 
@@ -133,7 +125,7 @@ export function providerErrorPage(title: string, error: string, description: str
     title,
     'Something went wrong',
     html`<p class="error" role="alert"><strong>${error}</strong>${description ? html`: ${description}` : ''}</p>
-      <p class="muted">Return to the application and try again.</p>`,
+<p class="muted">Return to the application and try again.</p>`,
   );
 }
 
@@ -143,7 +135,7 @@ export function interactionErrorPage(title: string, expired: boolean, message: s
     title,
     expired ? 'Sign-in session expired' : 'Something went wrong',
     html`<p class="error" role="alert">${expired ? 'Your sign-in session has expired or could not be found.' : message}</p>
-      <p class="muted">Return to the application and start again.</p>`,
+<p class="muted">Return to the application and start again.</p>`,
   );
 }
 

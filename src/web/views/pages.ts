@@ -13,12 +13,12 @@ export function loginPage(options: PageOptions & { connectors: { id: string; nam
     title: 'Sign in',
     demo: options.demo,
     body: html`<section class="card narrow">
-      <h1>Sign in</h1>
-      <p>Choose how to sign in.</p>
-      <ul class="connectors">
-        ${options.connectors.map((c) => html`<li><a class="button" id="connector-${c.id}" href="/login/${encodeURIComponent(c.id)}${query}">${c.name}</a></li>`)}
-      </ul>
-    </section>`,
+  <h1>Sign in</h1>
+  <p>Choose how to sign in.</p>
+  <ul class="connectors">
+    ${options.connectors.map((c) => html`<li><a class="button" id="connector-${c.id}" href="/login/${encodeURIComponent(c.id)}${query}">${c.name}</a></li>`)}
+  </ul>
+</section>`,
   });
 }
 
@@ -28,13 +28,13 @@ export function logoutPage(options: PageOptions & { user: string; csrf: string }
     title: 'Sign out',
     demo: options.demo,
     body: html`<section class="card narrow">
-      <h1>Sign out</h1>
-      <p>Sign out of Gatehouse as <strong>${options.user}</strong>?</p>
-      <form method="post" action="/logout" id="logout-form">
-        <input type="hidden" name="csrf" value="${options.csrf}" />
-        <button type="submit">Sign out</button>
-      </form>
-    </section>`,
+  <h1>Sign out</h1>
+  <p>Sign out of Gatehouse as <strong>${options.user}</strong>?</p>
+  <form method="post" action="/logout" id="logout-form">
+    <input type="hidden" name="csrf" value="${options.csrf}">
+    <button type="submit">Sign out</button>
+  </form>
+</section>`,
   });
 }
 
@@ -45,46 +45,33 @@ export function homePage(options: PageOptions & { session: Session; tokenClaims:
     demo: options.demo,
     user: identity.username,
     body: html`<section class="card">
-        <h1>My access</h1>
-        <dl class="facts">
-          <dt>User</dt>
-          <dd id="username">${identity.username}</dd>
-          <dt>Email</dt>
-          <dd id="email">${identity.email ?? '—'}</dd>
-          <dt>Connector</dt>
-          <dd id="connector">${identity.connector}</dd>
-          <dt>Upstream groups</dt>
-          <dd id="groups">${identity.groups.length ? identity.groups.map((g) => html`<span class="tag">${g}</span> `) : '—'}</dd>
-          <dt>Session expires</dt>
-          <dd id="session-expires">${utcTime(options.session.expiresAt)}</dd>
-        </dl>
-      </section>
-      ${options.nodes.length ? sshCard(options.nodes) : ''}
-      <section class="card">
-        <h2>Gateway token claims</h2>
-        <p class="muted">A token Gatehouse signs for you, verifiable with <a href="/.well-known/jwks.json">our JWKS</a>.</p>
-        <pre id="token-claims">${JSON.stringify(options.tokenClaims, null, 2)}</pre>
-      </section>`,
+  <h1>My access</h1>
+  <dl class="facts">
+    <dt>User</dt><dd id="username">${identity.username}</dd>
+    <dt>Email</dt><dd id="email">${identity.email ?? '—'}</dd>
+    <dt>Connector</dt><dd id="connector">${identity.connector}</dd>
+    <dt>Upstream groups</dt><dd id="groups">${identity.groups.length ? identity.groups.map((g) => html`<span class="tag">${g}</span> `) : '—'}</dd>
+    <dt>Session expires</dt><dd id="session-expires">${utcTime(options.session.expiresAt)}</dd>
+  </dl>
+</section>
+${options.nodes.length ? sshCard(options.nodes) : ''}
+<section class="card">
+  <h2>Gateway token claims</h2>
+  <p class="muted">A token Gatehouse signs for you, verifiable with <a href="/.well-known/jwks.json">our JWKS</a>.</p>
+  <pre id="token-claims">${JSON.stringify(options.tokenClaims, null, 2)}</pre>
+</section>`,
   });
 }
 
 /** SSH nodes with a web-terminal link per allowed login. */
 function sshCard(nodes: { name: string; logins: string[] }[]): SafeHtml {
   return html`<section class="card" id="ssh-nodes">
-    <h2>SSH nodes</h2>
-    <p class="muted">
-      Open a terminal in the browser, or use <code>gatehouse ssh login@node</code>. Sessions are recorded: <a href="/recordings">recordings</a>.
-    </p>
-    <dl class="facts">
-      ${nodes.map(
-        (n) =>
-          html`<dt>${n.name}</dt>
-            <dd>
-              ${n.logins.map((l) => html`<a class="tag" href="/terminal/${encodeURIComponent(n.name)}?login=${encodeURIComponent(l)}">${l}@${n.name}</a> `)}
-            </dd>`,
-      )}
-    </dl>
-  </section>`;
+  <h2>SSH nodes</h2>
+  <p class="muted">Open a terminal in the browser, or use <code>gatehouse ssh login@node</code>. Sessions are recorded: <a href="/recordings">recordings</a>.</p>
+  <dl class="facts">
+    ${nodes.map((n) => html`<dt>${n.name}</dt><dd>${n.logins.map((l) => html`<a class="tag" href="/terminal/${encodeURIComponent(n.name)}?login=${encodeURIComponent(l)}">${l}@${n.name}</a> `)}</dd>`)}
+  </dl>
+</section>`;
 }
 
 /** `2026-01-31 17:05 UTC`, with the exact instant in the `datetime` attribute. */
@@ -104,10 +91,10 @@ export function errorPage(options: PageOptions & { status: number; code: string;
     title: 'Error',
     demo: options.demo,
     body: html`<section class="card narrow error">
-      <h1>${errorHeading(options.status)}</h1>
-      <p class="message">${options.message}</p>
-      <p class="muted">Error code <code id="error-code">${options.code}</code>${options.requestId ? html` · request <code>${options.requestId}</code>` : ''}</p>
-      <p><a href="/login">Sign in again</a></p>
-    </section>`,
+  <h1>${errorHeading(options.status)}</h1>
+  <p class="message">${options.message}</p>
+  <p class="muted">Error code <code id="error-code">${options.code}</code>${options.requestId ? html` · request <code>${options.requestId}</code>` : ''}</p>
+  <p><a href="/login">Sign in again</a></p>
+</section>`,
   });
 }
