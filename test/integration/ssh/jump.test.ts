@@ -275,8 +275,12 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
     );
     const byNode = (await (await api('/api/v1/recordings?node=prod1', ['admins'])).json()) as { recordings: unknown[] };
     assert.equal(byNode.recordings.length, 0);
-    const today = new Date().toISOString().slice(0, 10);
-    const inRange = (await (await api(`/api/v1/recordings?user=alice&from=${today}&to=${today}&limit=1000`, ['admins'])).json()) as {
+    // The day the session started, not today's: a run that crosses midnight UTC must still find it.
+    const startedOn = gw
+      .auditEvents()
+      .find((e) => e.type === 'session.start' && e.session_id === id)!
+      .time.slice(0, 10);
+    const inRange = (await (await api(`/api/v1/recordings?user=alice&from=${startedOn}&to=${startedOn}&limit=1000`, ['admins'])).json()) as {
       recordings: { id: string }[];
     };
     assert.ok(inRange.recordings.some((r) => r.id === id));
