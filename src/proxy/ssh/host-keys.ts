@@ -1,4 +1,5 @@
 import ssh2, { type ParsedKey } from 'ssh2';
+import { seconds, systemClock, type Clock } from '../../core/clock.js';
 import type { SshCa } from '../../ssh-ca/ca.js';
 import { generateEd25519, openSshPrivateKey, publicKeyOf } from '../../ssh-ca/keys.js';
 
@@ -19,7 +20,7 @@ export interface HostKeys {
   cached(principals: string[]): Buffer | undefined;
 }
 
-export function createHostKeys(ca: SshCa): HostKeys {
+export function createHostKeys(ca: SshCa, clock: Clock = systemClock): HostKeys {
   const keyObject = generateEd25519();
   const privateKey = openSshPrivateKey(keyObject, 'gatehouse-host');
   const parsed = ssh2.utils.parseKey(privateKey);
@@ -30,7 +31,7 @@ export function createHostKeys(ca: SshCa): HostKeys {
     privateKey,
     async certFor(principals) {
       const name = principals.join(',');
-      const now = Math.floor(Date.now() / 1000);
+      const now = seconds(clock.now());
       const cached = cache.get(name);
       if (cached && cached.validBefore - now > RENEW_BEFORE_S) return cached.blob;
       const cert = await ca.signHost({

@@ -1,21 +1,21 @@
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import ssh2, { type AuthContext, type Client, type Connection, type PublicKeyAuthContext, type Server } from 'ssh2';
-import { allowedLogins, resolveAccess, type Access, type Policy } from '../../access/index.js';
+import ssh2, { type Client, type Server } from 'ssh2';
+import { allowedLogins, resolveAccess, type Policy } from '../../access/index.js';
 import { checkNodeLogin } from '../../access/node-login.js';
 import { type AuditSink, bestEffort } from '../../audit/sink.js';
 import type { SshConfig, SshNodeConfig } from '../../config/schema.js';
-import { GatehouseError, isGatehouseError } from '../../core/errors.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { isGatehouseError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { ExternalIdentity, RequestContext } from '../../core/types.js';
+import type { RequestContext } from '../../core/types.js';
 import type { Recorder } from '../../recording/recorder.js';
 import type { SshCa } from '../../ssh-ca/ca.js';
-import { isCertAlgorithm, parseCertificate, type ParsedCertificate } from '../../ssh-ca/certs.js';
-import { GATEWAY_ONLY_OPTION, identityFromCert } from '../../ssh-ca/identity.js';
-import { fingerprint, verifySshSignature } from '../../ssh-ca/keys.js';
-import { covers, type Revocations } from '../../ssh-ca/revocation.js';
-import { createFixedWindowLimiter } from '../../store/rate-limit.js';
-import type { Store } from '../../store/store.js';
+import { fingerprint } from '../../ssh-ca/keys.js';
+import type { Revocations } from '../../ssh-ca/revocation.js';
+import type { Subscription } from '../../store/subscription.js';
+import { createAuthLimits, type AuthLimitOptions } from './auth-limits.js';
+import { createAuthenticate, type Authenticated } from './authenticate.js';
+import { createOpenConnections } from './connections.js';
 import { createHostKeys } from './host-keys.js';
 import { ForwardedAgent, handlePortForwarding } from './forwarding.js';
 import { bridgeSession, type JumpConnection } from './session.js';
@@ -33,13 +33,10 @@ export interface SshProxyOptions {
   audit: AuditSink;
   recorder?: Recorder;
   logger: Logger;
-  /**
-   * Failed-authentication limits, counted in the shared store: after `perAddress` (20) failures
-   * from one client address, or `perUser` (10) for one person (the Gatehouse user a certificate
-   * names), within `windowSeconds` (60), further attempts are refused without verification
-   * (audited once per window and limit).
-   */
-  authLimit?: { store: Store; perAddress?: number; perUser?: number; windowSeconds?: number };
+  /** Failed-authentication limits (see AuthLimitOptions); without them only the per-connection cap applies. */
+  authLimit?: AuthLimitOptions;
+  /** Certificate validity, host and upstream certificates, session times. */
+  clock?: Clock;
 }
 
 export interface SshProxy {
@@ -52,15 +49,6 @@ export interface SshProxy {
   close(): Promise<void>;
 }
 
-/** Authentication requests per connection before it is closed (OpenSSH's MaxAuthTries is 6). */
-const MAX_AUTH_TRIES = 10;
-
-interface Authenticated {
-  identity: ExternalIdentity;
-  access: Access;
-  cert: ParsedCertificate;
-}
-
 /**
  * The SSH listener. People connect with stock OpenSSH and their Gatehouse user certificate:
  * `ssh -J gateway:3022 login@node`. The jump's direct-tcpip channel to a configured node is not
@@ -71,133 +59,14 @@ interface Authenticated {
  */
 export function createSshProxy(options: SshProxyOptions): SshProxy {
   const { config, ca, audit, logger } = options;
-  const hostKeys = createHostKeys(ca);
+  const clock = options.clock ?? systemClock;
+  const hostKeys = createHostKeys(ca, clock);
   const nodes = new Map(config.nodes.map((n) => [n.name, n]));
   const emit = bestEffort(audit, logger);
-  // Open connections, with the certificate each authenticated with, so a revocation can end them.
-  const connections = new Map<Connection, ParsedCertificate | undefined>();
-  const track = (conn: Connection) => {
-    connections.set(conn, undefined);
-    conn.on('close', () => connections.delete(conn));
-  };
-  const authenticatedWith = (conn: Connection, cert: ParsedCertificate) => {
-    if (connections.has(conn)) connections.set(conn, cert);
-  };
-  let revocationWatch: ReturnType<Revocations['watch']> | undefined;
-  const endRevoked = (revocation: Parameters<typeof covers>[0]) => {
-    for (const [conn, cert] of connections) {
-      if (!cert || !covers(revocation, cert)) continue;
-      logger.info({ user: cert.keyId, serial: cert.serial.toString() }, 'ending an SSH connection: its certificate was revoked');
-      conn.end();
-    }
-  };
-
-  // Failed attempts per client address and per person; a refusal past the limit is counted in
-  // its own key so that only the first one of a window is audited. "Person" is the Gatehouse user
-  // a certificate names (its key id, read without verifying anything): SSH usernames are shared
-  // (the jump's `gatehouse@`, node logins such as root), so counting them would let anyone lock
-  // everybody out. Plain keys and other methods name no person: they count per address only.
-  const limit = options.authLimit;
-  const windowSeconds = limit?.windowSeconds ?? 60;
-  const failuresByAddress = limit && createFixedWindowLimiter(limit.store, { name: 'ssh-auth:addr', limit: limit.perAddress ?? 20, windowSeconds });
-  const failuresByUser = limit && createFixedWindowLimiter(limit.store, { name: 'ssh-auth:user', limit: limit.perUser ?? 10, windowSeconds });
-  const refusals = limit && createFixedWindowLimiter(limit.store, { name: 'ssh-auth:refused', limit: 0, windowSeconds });
-  const claimedUser = (ctx: AuthContext): string | undefined => {
-    if (ctx.method !== 'publickey' || !isCertAlgorithm((ctx as PublicKeyAuthContext).key.algo)) return undefined;
-    try {
-      return parseCertificate((ctx as PublicKeyAuthContext).key.data).keyId || undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const userKey = (user: string) => createHash('sha256').update(user).digest('hex').slice(0, 32);
-  // Per connection: attempts so far (capped like OpenSSH's MaxAuthTries), and whether it already
-  // counted a failure. Plain keys count only as a connection's first failure, so a client whose
-  // agent offers several keys before its certificate costs one, not one per key.
-  const attemptsOf = new WeakMap<Connection, { attempts: number; counted: boolean }>();
-  const recordFailure = async (conn: Connection, context: RequestContext, user: string | undefined, plainKey = false) => {
-    const seen = attemptsOf.get(conn) ?? { attempts: 0, counted: false };
-    attemptsOf.set(conn, seen);
-    if (!failuresByAddress || !failuresByUser || (plainKey && seen.counted)) return;
-    seen.counted = true;
-    // Store away: nothing is counted, and the revocation check that follows refuses with a clear message.
-    await Promise.all([failuresByAddress.hit(String(context.remoteAddr)), user ? failuresByUser.hit(userKey(user)) : undefined]).catch(() => undefined);
-  };
-  const limitedBy = async (context: RequestContext, person: string | undefined): Promise<'address' | 'user' | undefined> => {
-    try {
-      if (await failuresByAddress!.exhausted(String(context.remoteAddr))) return 'address';
-      if (person && (await failuresByUser!.exhausted(userKey(person)))) return 'user';
-    } catch {
-      // Store away: not limited here; the session is refused later, when revocation cannot be checked.
-    }
-    return undefined;
-  };
-
-  /** Cert + signature checks shared by the outer and inner servers; null = refuse quietly. */
-  async function authenticate(conn: Connection, ctx: AuthContext, context: RequestContext, stage: 'gateway' | 'node'): Promise<Authenticated | 'query' | null> {
-    // `none` is how every client starts (asking which methods exist): not a failure.
-    if (ctx.method === 'none') return null;
-    const tries = attemptsOf.get(conn) ?? { attempts: 0, counted: false };
-    attemptsOf.set(conn, tries);
-    if (++tries.attempts > MAX_AUTH_TRIES) {
-      conn.end();
-      return null;
-    }
-    const person = claimedUser(ctx);
-    if (failuresByAddress && failuresByUser && refusals) {
-      const which = await limitedBy(context, person);
-      if (which) {
-        const refusal = await refusals.hit(`${which}:${which === 'address' ? String(context.remoteAddr) : userKey(person!)}`);
-        if (refusal.first) {
-          emit({
-            type: 'ssh.auth',
-            outcome: 'failure',
-            user: person ?? ctx.username,
-            reason: 'ssh_rate_limited',
-            context,
-            details: { stage, login: ctx.username, limit: which, window_s: windowSeconds },
-          });
-          sendAuthBanner(conn, 'gatehouse: too many failed authentication attempts; wait a minute and try again.');
-        }
-        return null;
-      }
-    }
-    if (ctx.method !== 'publickey') {
-      await recordFailure(conn, context, undefined);
-      return null;
-    }
-    const pk = ctx as PublicKeyAuthContext;
-    if (!isCertAlgorithm(pk.key.algo)) {
-      // A plain key is never accepted: only Gatehouse certificates are. Audited, with the key.
-      await recordFailure(conn, context, undefined, true);
-      emit({
-        type: 'ssh.auth',
-        outcome: 'failure',
-        user: ctx.username,
-        reason: 'cert_required',
-        context,
-        details: { stage, login: ctx.username, key_algo: pk.key.algo, key_fingerprint: fingerprint(pk.key.data) },
-      });
-      return null;
-    }
-    try {
-      const cert = await ca.checkUser(pk.key.data, { now: Math.floor(Date.now() / 1000), knownCriticalOptions: [GATEWAY_ONLY_OPTION] });
-      const identity = identityFromCert(cert);
-      if (await options.revocations.isRevoked(cert))
-        throw new GatehouseError('cert_revoked', 'This certificate has been revoked; run `gatehouse login` for a new one.', { status: 401 });
-      if (!pk.signature) return 'query';
-      if (!pk.blob || !(await verifySshSignature(cert.publicKey, pk.signature, pk.blob)))
-        throw Object.assign(new Error('bad signature'), { code: 'signature_invalid' });
-      return { identity, access: resolveAccess(identity, options.policy), cert };
-    } catch (err) {
-      const code = isGatehouseError(err) ? err.code : ((err as { code?: string }).code ?? 'cert_invalid');
-      await recordFailure(conn, context, person).catch((e) => logger.error({ err: e }, 'counting an SSH auth failure failed'));
-      // Audit once per attempt: the signed request, or the query when the cert itself is bad.
-      emit({ type: 'ssh.auth', outcome: 'failure', user: ctx.username, reason: code, context, details: { stage, login: ctx.username, key_algo: pk.key.algo } });
-      if (isGatehouseError(err)) sendAuthBanner(conn, `gatehouse: ${err.message}`);
-      return null;
-    }
-  }
+  const connections = createOpenConnections(logger);
+  let revocationWatch: Subscription | undefined;
+  const limits = createAuthLimits(options.authLimit);
+  const authenticate = createAuthenticate({ ca, revocations: options.revocations, policy: options.policy, limits, emit, logger, clock });
 
   // The inner server: one per process, fed the jump channels. Which node a connection is for is
   // looked up by its stream.
@@ -205,7 +74,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
   const inner: Server = new ssh2.Server({ hostKeys: [hostKeys.privateKey], ident: 'Gatehouse' }, (conn) => {
     const jump = jumps.get((conn as unknown as { _sock: object })._sock);
     if (!jump) return void conn.end();
-    track(conn);
+    connections.track(conn);
     conn.on('error', (err) => logger.debug({ err: err.message }, 'ssh jump connection error'));
     const { node, context } = jump;
     let upstream: Client | undefined;
@@ -241,10 +110,10 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
           });
           return ctx.reject([]);
         }
-        authenticatedWith(conn, result.cert); // from here on, a revocation ends this connection
+        connections.authenticatedWith(conn, result.cert); // from here on, a revocation ends this connection
         try {
           const agent = access.agentForwarding ? new ForwardedAgent(conn, { identity, access, node, login, context }, emit, logger) : undefined;
-          upstream = await connectUpstream({ node, login, user: identity.username, access, ca, requireHostKey: config.require_host_key, agent });
+          upstream = await connectUpstream({ node, login, user: identity.username, access, ca, requireHostKey: config.require_host_key, agent, clock });
         } catch (err) {
           sendAuthBanner(conn, `gatehouse: ${(err as Error).message}`);
           emit({
@@ -285,7 +154,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
       });
     });
     conn.on('ready', () => {
-      conn.on('session', (accept) => bridgeSession(accept(), jumpConn!, { audit, recorder: options.recorder, envAllow: config.env, logger }));
+      conn.on('session', (accept) => bridgeSession(accept(), jumpConn!, { audit, recorder: options.recorder, envAllow: config.env, logger, clock }));
       handlePortForwarding(conn, jumpConn!, emit);
     });
     conn.on('close', () => {
@@ -296,7 +165,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
   inner.on('error', (err: Error) => logger.warn({ err: err.message }, 'ssh inner server error'));
 
   const outer: Server = new ssh2.Server({ hostKeys: [hostKeys.privateKey], ident: 'Gatehouse' }, (conn, info) => {
-    track(conn);
+    connections.track(conn);
     conn.on('error', (err) => logger.debug({ err: err.message }, 'ssh connection error'));
     const certBlob = hostKeys.cached(options.hostPrincipals);
     if (!certBlob) return void conn.end();
@@ -309,7 +178,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
           if (result === 'query') return ctx.accept();
           if (!result) return ctx.reject(['publickey']);
           authed = result;
-          authenticatedWith(conn, result.cert);
+          connections.authenticatedWith(conn, result.cert);
           ctx.accept();
         },
         (err) => {
@@ -374,7 +243,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
   ];
   return {
     async listen() {
-      revocationWatch = options.revocations.watch(endRevoked);
+      revocationWatch = options.revocations.watch(connections.endRevoked);
       await signUntilDone();
       outer.listen(port, host);
       await once(outer, 'listening');
@@ -390,10 +259,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
       clearTimeout(retryTimer);
       await revocationWatch?.close();
       const closed = new Promise<void>((resolve) => outer.close(() => resolve()));
-      const endAll = () => {
-        for (const conn of connections.keys()) conn.end();
-      };
-      const timer = setTimeout(endAll, config.shutdown_grace);
+      const timer = setTimeout(connections.endAll, config.shutdown_grace);
       await closed;
       clearTimeout(timer);
     },

@@ -3,6 +3,7 @@ import type { Access } from '../../access/index.js';
 import { matchesAny } from '../../access/match.js';
 import { type AuditSink, bestEffort } from '../../audit/sink.js';
 import type { SshNodeConfig } from '../../config/schema.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { ExternalIdentity, RequestContext } from '../../core/types.js';
 import { newSessionId } from '../../recording/ids.js';
@@ -27,6 +28,8 @@ export interface SessionDeps {
   /** Environment variables clients may pass (globs). */
   envAllow: string[];
   logger: Logger;
+  /** Session start and duration. */
+  clock?: Clock;
 }
 
 type Reply = (() => void) | undefined;
@@ -46,6 +49,7 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
   let recording: RecordingStream | undefined;
   const ok = (accept: Reply) => accept?.();
   const emit = bestEffort(deps.audit, deps.logger);
+  const clock = deps.clock ?? systemClock;
 
   session.on('error', () => {});
   session.on('pty', (accept, _reject, info) => {
@@ -98,7 +102,7 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
 
   async function run(kind: Kind, command: string | undefined, down: ServerChannel) {
     const id = newSessionId();
-    const startedAt = Date.now();
+    const startedAt = clock.now();
     const recorded = Boolean(pty) && kind !== 'sftp' && deps.recorder !== undefined;
     const refuse = (message: string) => {
       down.stderr.write(`gatehouse: ${message}\r\n`);
@@ -208,7 +212,7 @@ export function bridgeSession(session: Session, conn: JumpConnection, deps: Sess
           ...result,
           bytes_in: bytesIn,
           bytes_out: bytesOut,
-          duration_ms: Date.now() - startedAt,
+          duration_ms: clock.now() - startedAt,
           recording: meta ? id : null,
           recording_sha256: meta?.sha256,
           recording_truncated: meta?.truncated ?? undefined,

@@ -1,6 +1,7 @@
 import ssh2, { type BaseAgent, type Client } from 'ssh2';
 import type { Access } from '../../access/index.js';
 import type { SshNodeConfig } from '../../config/schema.js';
+import { seconds, systemClock, type Clock } from '../../core/clock.js';
 import { GatehouseError } from '../../core/errors.js';
 import type { SshCa } from '../../ssh-ca/ca.js';
 import { BACKDATE_S } from '../../ssh-ca/issue.js';
@@ -27,6 +28,8 @@ export function connectUpstream(options: {
   timeoutMs?: number;
   /** What sessions that ask for agent forwarding forward to the node (see ForwardedAgent). */
   agent?: BaseAgent;
+  /** The certificate's validity window. */
+  clock?: Clock;
 }): Promise<Client> {
   const { node, login } = options;
   return (async () => {
@@ -34,7 +37,7 @@ export function connectUpstream(options: {
     if (!pinned && options.requireHostKey)
       throw new GatehouseError('node_host_key_missing', `Node ${node.name} has no host_key configured and ssh.require_host_key is set.`, { status: 502 });
     const key = generateEd25519();
-    const now = Math.floor(Date.now() / 1000);
+    const now = seconds((options.clock ?? systemClock).now());
     const cert = await options.ca.signUser({
       publicKey: publicKeyOf(key),
       keyId: options.user,
