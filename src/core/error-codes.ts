@@ -135,6 +135,7 @@ export const ERROR_CODES = {
   config_invalid: { status: 400, meaning: 'the configuration is refused' },
   unsupported_key: { status: 400, meaning: 'a signing key type that has no SSH form' },
   login_required: { status: 401, meaning: 'CLI: not signed in (or the login can no longer be refreshed)' },
+  kubeconfig_invalid: { status: 400, meaning: 'CLI: `kube login` cannot merge into the kubeconfig (not YAML, not a mapping, a list that is not a list)' },
   login_timeout: { status: 400, meaning: 'CLI: no answer from the browser within 5 minutes' },
   login_failed: { status: 400, meaning: 'CLI: the browser login came back with an error' },
   issuer_mismatch: { status: 400, meaning: 'CLI: the server’s discovery names another issuer' },

@@ -9,6 +9,7 @@ const PATHS = new Map([
   ['/apis/authentication.k8s.io/v1/tokenreviews', 'authentication.k8s.io/v1'],
   ['/apis/authentication.k8s.io/v1beta1/tokenreviews', 'authentication.k8s.io/v1beta1'],
 ]);
+const API_VERSIONS = new Set(PATHS.values());
 const MAX_BODY = 64 * 1024;
 
 export interface TokenReviewOptions {
@@ -30,7 +31,8 @@ export interface TokenReviewOptions {
 /**
  * kube-apiserver's webhook token authenticator (TokenReview v1 and v1beta1), served on the
  * data path before Express. Verifies a Gatehouse token (signature, iss, exp, nbf, and aud within
- * spec.audiences or our clusters') and answers in the apiVersion it was asked.
+ * spec.audiences or our clusters') and answers in the review's own apiVersion, as the webhook
+ * contract requires, whichever of the two paths it was posted to.
  */
 export function createTokenReviewHandler(options: TokenReviewOptions) {
   const expected = options.bearerToken ? Buffer.from(`Bearer ${options.bearerToken}`) : undefined;
@@ -48,7 +50,7 @@ export function createTokenReviewHandler(options: TokenReviewOptions) {
 
     async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const context = options.context(req);
-      const apiVersion = PATHS.get((req.url ?? '').split('?')[0])!;
+      const pathVersion = PATHS.get((req.url ?? '').split('?')[0])!;
       const given = Buffer.from(req.headers.authorization ?? '');
       if (!expected || given.length !== expected.length || !timingSafeEqual(given, expected)) {
         req.resume();
@@ -62,7 +64,7 @@ export function createTokenReviewHandler(options: TokenReviewOptions) {
             : 'The TokenReview webhook is not configured (tokenreview.bearer_token).',
         );
       }
-      let review: { apiVersion?: string; kind?: string; spec?: { token?: unknown; audiences?: unknown } };
+      let review: { apiVersion?: unknown; kind?: string; spec?: { token?: unknown; audiences?: unknown } };
       try {
         review = JSON.parse(await readBody(req));
       } catch (err) {
@@ -77,6 +79,18 @@ export function createTokenReviewHandler(options: TokenReviewOptions) {
       if (review?.kind !== 'TokenReview' || typeof review.spec?.token !== 'string' || !review.spec.token) {
         await options.audit.emit({ type: 'kube.tokenreview', outcome: 'failure', reason: 'malformed_review', context });
         return failure(res, 400, 'BadRequest', 'Expected kind TokenReview with spec.token.');
+      }
+      // A body without apiVersion (hand-made reviews) gets the path's; one we do not speak is refused, not answered in a shape its sender cannot decode.
+      const apiVersion = review.apiVersion === undefined ? pathVersion : review.apiVersion;
+      if (typeof apiVersion !== 'string' || !API_VERSIONS.has(apiVersion)) {
+        await options.audit.emit({
+          type: 'kube.tokenreview',
+          outcome: 'failure',
+          reason: 'malformed_review',
+          details: { error: `unsupported apiVersion ${JSON.stringify(apiVersion)?.slice(0, 64)}` },
+          context,
+        });
+        return failure(res, 400, 'BadRequest', `Unsupported TokenReview apiVersion; expected ${[...API_VERSIONS].join(' or ')}.`);
       }
       const requested = Array.isArray(review.spec.audiences) ? review.spec.audiences.filter((a): a is string => typeof a === 'string') : [];
       // The caller's audiences only narrow ours: one webhook bearer serves every cluster, so the bound is every cluster audience.

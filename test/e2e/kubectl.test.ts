@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { startApiserverStandin } from '../helpers/peers/apiserver-standin.js';
 import { Browser } from '../helpers/browsers/browser.js';
 import { BrowserCommand } from '../helpers/browsers/browser-command.js';
@@ -80,7 +81,7 @@ describe('kubectl through gatehouse login and the exec credential plugin', () =>
     writeFileSync(join(home, 'kubeconfig'), 'apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster: {server: "https://other.example"}\n');
     const login = await cli(['kube', 'login', 'prod', '--server', s.gw.url, '--kubeconfig', join(home, 'kubeconfig')]);
     assert.equal(login.status, 0, login.stderr);
-    const kubeconfig = JSON.parse(readFileSync(join(home, 'kubeconfig'), 'utf8'));
+    const kubeconfig = parseYaml(readFileSync(join(home, 'kubeconfig'), 'utf8'));
     assert.deepEqual(kubeconfig.clusters.map((c: { name: string }) => c.name).sort(), ['other', 'prod'], 'other entries untouched');
     assert.equal(kubeconfig.users[0].user.exec.interactiveMode, 'IfAvailable');
 

@@ -314,6 +314,31 @@ describe('the CLI authorization server', () => {
       assert.ok(s.gw.auditEvents().some((e) => e.type === 'kube.tokenreview' && e.outcome === 'success' && e.user === 'alice'));
     });
 
+    test("answers in the review body's apiVersion on either path; a body without one gets the path's, an unknown one 400", async () => {
+      const prodToken = await clusterToken('gatehouse:prod');
+      const spec = { token: prodToken, audiences: ['gatehouse:prod'] };
+      for (const [path, body] of [
+        ['v1', 'v1beta1'],
+        ['v1beta1', 'v1'],
+      ]) {
+        const res = await review({ apiVersion: `authentication.k8s.io/${body}`, kind: 'TokenReview', spec }, { apiVersion: path });
+        assert.equal(res.status, 201);
+        assert.equal(res.body.apiVersion, `authentication.k8s.io/${body}`, `a ${body} review posted to the ${path} path`);
+        assert.equal(res.body.status?.authenticated, true);
+      }
+      assert.equal((await review({ kind: 'TokenReview', spec }, { apiVersion: 'v1beta1' })).body.apiVersion, 'authentication.k8s.io/v1beta1');
+      for (const apiVersion of ['authentication.k8s.io/v2', 'v1', null]) {
+        const refused = await review({ apiVersion, kind: 'TokenReview', spec });
+        assert.equal(refused.status, 400, String(apiVersion));
+        assert.equal(refused.body.reason, 'BadRequest');
+      }
+      assert.ok(
+        s.gw
+          .auditEvents()
+          .some((e) => e.type === 'kube.tokenreview' && e.reason === 'malformed_review' && /unsupported apiVersion/.test(String(e.details?.error))),
+      );
+    });
+
     test('another audience, a gateway API token and garbage are not authenticated', async () => {
       const prodToken = await clusterToken('gatehouse:prod');
       const other = await review({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: prodToken, audiences: ['gatehouse:dev'] } });

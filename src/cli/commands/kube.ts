@@ -1,12 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDocument, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { loadConfigFile } from '../../config/load.js';
 import { GatehouseError } from '../../core/errors.js';
 import { apiserverConfig, rbacManifests, webhookKubeconfig } from '../../kube/artefacts.js';
-import { writeJsonFile } from '../home.js';
+import { kubeconfigFiles, mergeIntoKubeconfig, type KubeconfigEntry } from '../kubeconfig.js';
 import { readState, resolveServer } from '../state.js';
 import { UsageError } from '../errors.js';
 
@@ -20,7 +18,8 @@ const serverOrFail = (flag?: string) => {
 
 /**
  * `gatehouse kube login NAME [--kubeconfig PATH]`: adds or updates the cluster, user (exec
- * plugin, interactiveMode IfAvailable) and context NAME, leaving every other entry alone.
+ * plugin, interactiveMode IfAvailable) and context NAME in kubectl's files, leaving every other
+ * entry, comment and symlink alone.
  */
 export async function kubeLogin(options: { server?: string; cluster?: string; kubeconfig?: string; execCommand?: string }): Promise<void> {
   if (!options.cluster) throw new UsageError('kube login needs a cluster name');
@@ -36,36 +35,33 @@ export async function kubeLogin(options: { server?: string; cluster?: string; ku
       { status: 404 },
     );
   // mode proxy: api_server and ca_data are the Gatehouse proxy's (/api/v1/kube/clusters says so).
-  const path = options.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0] ?? join(homedir(), '.kube', 'config');
-  const doc = existsSync(path) ? parseDocument(readFileSync(path, 'utf8')) : parseDocument('apiVersion: v1\nkind: Config\n');
-  const kubeconfig = (doc.toJS() ?? {}) as Record<string, unknown>;
   const [command, ...prefixArgs] = options.execCommand ? [options.execCommand] : selfCommand();
   const user = `gatehouse-${cluster.name}`;
-  upsert(kubeconfig, 'clusters', cluster.name, {
-    cluster: { server: cluster.api_server, ...(cluster.ca_data ? { 'certificate-authority-data': cluster.ca_data } : {}) },
-  });
-  upsert(kubeconfig, 'users', user, {
-    user: {
-      exec: {
-        apiVersion: EXEC_API,
-        command,
-        args: [...prefixArgs, 'kube', 'credentials', '--cluster', cluster.name, '--server', server],
-        interactiveMode: 'IfAvailable',
-        provideClusterInfo: false,
+  const entries: KubeconfigEntry[] = [
+    {
+      list: 'clusters',
+      name: cluster.name,
+      value: { cluster: { server: cluster.api_server, ...(cluster.ca_data ? { 'certificate-authority-data': cluster.ca_data } : {}) } },
+    },
+    {
+      list: 'users',
+      name: user,
+      value: {
+        user: {
+          exec: {
+            apiVersion: EXEC_API,
+            command,
+            args: [...prefixArgs, 'kube', 'credentials', '--cluster', cluster.name, '--server', server],
+            interactiveMode: 'IfAvailable',
+            provideClusterInfo: false,
+          },
+        },
       },
     },
-  });
-  upsert(kubeconfig, 'contexts', cluster.name, { context: { cluster: cluster.name, user } });
-  kubeconfig['current-context'] ??= cluster.name;
-  kubeconfig.apiVersion ??= 'v1';
-  kubeconfig.kind ??= 'Config';
-  writeJsonFile(path, kubeconfig); // JSON is valid kubeconfig YAML; 0600 like kubectl's own
-  process.stdout.write(`Context "${cluster.name}" written to ${path}. Try: kubectl --context ${cluster.name} get pods\n`);
-}
-
-function upsert(kubeconfig: Record<string, unknown>, list: string, name: string, value: Record<string, unknown>): void {
-  const entries = (Array.isArray(kubeconfig[list]) ? kubeconfig[list] : []) as { name: string }[];
-  kubeconfig[list] = [...entries.filter((e) => e.name !== name), { name, ...value }];
+    { list: 'contexts', name: cluster.name, value: { context: { cluster: cluster.name, user } } },
+  ];
+  const written = mergeIntoKubeconfig(kubeconfigFiles(options.kubeconfig), entries, cluster.name);
+  process.stdout.write(`Context "${cluster.name}" written to ${written.join(', ')}. Try: kubectl --context ${cluster.name} get pods\n`);
 }
 
 /** How to run this very CLI again from kubectl, whatever directory kubectl runs in. */
