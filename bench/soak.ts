@@ -64,9 +64,8 @@ const rssMib = async () => {
   const r = await tryRow('gateway RSS from /metrics', async () => {
     const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${gw.ready.metricsToken}` } });
     const text = await res.text();
-    const bytes = /^gatehouse_process_resident_memory_bytes (\d+)/m.exec(text)?.[1];
-    if (res.status !== 200 || !bytes)
-      throw new Error(`GET /metrics answered ${res.status} without gatehouse_process_resident_memory_bytes: ${text.slice(0, 200)}`);
+    const bytes = /^process_resident_memory_bytes (\d+)/m.exec(text)?.[1];
+    if (res.status !== 200 || !bytes) throw new Error(`GET /metrics answered ${res.status} without process_resident_memory_bytes: ${text.slice(0, 200)}`);
     return Number(bytes) / 2 ** 20;
   });
   return r.ok ? r.value : NaN;

@@ -33,7 +33,8 @@ export function createMetrics(labels: MetricLabels = {}): Metrics {
   const connectorLabel = (id: string | undefined) => (id !== undefined && labels.isConnector?.(id) ? id : 'unknown');
   const clusterLabel = (name: string | undefined) => (name !== undefined && (labels.isCluster?.(name) ?? true) ? name : 'unknown');
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
+  // No prefix: stock Node.js and process dashboards expect the standard process_* and nodejs_* names.
+  collectDefaultMetrics({ register: registry });
 
   const events = new Counter({
     name: 'gatehouse_audit_events_total',
@@ -60,7 +61,7 @@ export function createMetrics(labels: MetricLabels = {}): Metrics {
     registers: [registry],
   });
   const auditWrite = new Histogram({
-    name: 'gatehouse_audit_write_seconds',
+    name: 'gatehouse_audit_write_duration_seconds',
     help: 'Time until an audit event is durable',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
@@ -73,7 +74,7 @@ export function createMetrics(labels: MetricLabels = {}): Metrics {
     registers: [registry],
   });
   const proxyRequest = new Histogram({
-    name: 'gatehouse_proxy_request_seconds',
+    name: 'gatehouse_proxy_request_duration_seconds',
     help: 'Proxied request durations by proxy kind, target (app or cluster) and status code',
     labelNames: ['kind', 'target', 'code'],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],

@@ -6,6 +6,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import type { AuditEvent } from '../../src/audit/sink.js';
 import { Browser } from '../helpers/browsers/browser.js';
 import { BrowserCommand } from '../helpers/browsers/browser-command.js';
@@ -121,7 +122,7 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     assert.equal(loggedIn.status, 0, loggedIn.stderr);
     const kubeLogin = await run(process.execPath, [...CLI, 'kube', 'login', 'prod', '--server', s.gw.url, '--kubeconfig', kubeconfig]);
     assert.equal(kubeLogin.status, 0, kubeLogin.stderr);
-    const config = JSON.parse(readFileSync(kubeconfig, 'utf8'));
+    const config = parseYaml(readFileSync(kubeconfig, 'utf8'));
     proxyUrl = config.clusters[0].cluster.server.replace(/\/k8s\/prod$/, '');
     ca = Buffer.from(config.clusters[0].cluster['certificate-authority-data'], 'base64').toString();
     const credential = await run(process.execPath, [...CLI, 'kube', 'credentials', '--cluster', 'prod', '--server', s.gw.url]);
@@ -133,7 +134,7 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
   });
 
   test('gatehouse kube login points kubectl at the proxy and embeds the CA Gatehouse created', () => {
-    const config = JSON.parse(readFileSync(kubeconfig, 'utf8'));
+    const config = parseYaml(readFileSync(kubeconfig, 'utf8'));
     assert.equal(config.clusters[0].cluster.server, `${s.gw.gateway.kubeProxy!.clusterUrl('prod')}`);
     assert.match(config.clusters[0].cluster.server, /^https:\/\/127\.0\.0\.1:\d+\/k8s\/prod$/);
     assert.equal(ca, readFileSync(join(s.gw.dataDir, 'kube-proxy', 'ca.crt'), 'utf8'));
@@ -196,7 +197,11 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
     assert.equal(gets.length, 1);
     assert.deepEqual([gets[0].details!.verb, gets[0].details!.resource, gets[0].details!.name, gets[0].details!.namespace], ['get', 'pods', 'web-1', 'team-a']);
     const metrics = await (await fetch(`${s.gw.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
-    assert.match(metrics, /^gatehouse_proxy_request_seconds_count\{kind="kube",target="prod",code="200"\} [1-9]/m, 'proxied requests are timed per cluster');
+    assert.match(
+      metrics,
+      /^gatehouse_proxy_request_duration_seconds_count\{kind="kube",target="prod",code="200"\} [1-9]/m,
+      'proxied requests are timed per cluster',
+    );
   });
 
   test('spoofed Impersonate-* and X-Remote-* headers from the client never reach the API server', async () => {

@@ -93,7 +93,11 @@ describe('HTTP apps through the gateway proxy', () => {
       'one app.session.start per session and app',
     );
     const metrics = await (await fetch(`${gw}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
-    assert.match(metrics, /^gatehouse_proxy_request_seconds_count\{kind="app",target="wiki",code="200"\} [1-9]/m, 'proxied requests are timed per app');
+    assert.match(
+      metrics,
+      /^gatehouse_proxy_request_duration_seconds_count\{kind="app",target="wiki",code="200"\} [1-9]/m,
+      'proxied requests are timed per app',
+    );
   });
 
   test('spoofed identity headers from the client never reach the upstream; other cookies pass', async () => {

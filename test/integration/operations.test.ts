@@ -44,9 +44,9 @@ describe('operations: metrics and draining', () => {
     assert.equal(await metric(s.gw.url, 'gatehouse_logins_total', 'connector="corp",outcome="success"'), before + 1);
     assert.ok((await metric(s.gw.url, 'gatehouse_logins_total', 'connector="unknown",outcome="failure"')) >= 1);
     const text = await (await scrape(s.gw.url)).text();
-    assert.match(text, /^gatehouse_audit_write_seconds_count \d+/m);
+    assert.match(text, /^gatehouse_audit_write_duration_seconds_count \d+/m);
     assert.match(text, /^gatehouse_audit_events_total\{type="user.login",outcome="success"\} \d+/m);
-    assert.match(text, /^gatehouse_process_resident_memory_bytes \d+/m);
+    assert.match(text, /^process_resident_memory_bytes \d+/m);
     assert.match(text, /^gatehouse_audit_spool_depth 0/m);
   });
 
