@@ -99,6 +99,8 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
     decide: (credentials, appName, ctx) => decide(credentials, appName ? registry.byName.get(appName) : undefined, ctx),
     context: deps.context,
     logger: deps.logger,
+    publicUrl: config.server.public_url,
+    emit,
   });
 
   const failInternal = (req: IncomingMessage, res: ServerResponse, err: unknown) => {
