@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { bestEffort } from './audit/sink.js';
 import { entitle, policyFromConfig } from './access/index.js';
 import { createAuditBackend, type AuditBackend } from './audit/index.js';
+import { sshHostPrincipals } from './config/load.js';
 import { DEFAULT_SSH_CERT_TTL_MS, type Config } from './config/schema.js';
 import { createConnectors, type Connectors } from './connectors/index.js';
 import { splitHostPort } from './core/hosts.js';
@@ -232,7 +233,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const ssh = config.ssh
     ? createSshProxy({
         config: config.ssh,
-        hostPrincipals: config.ssh.host_principals ?? [...new Set([new URL(config.server.public_url).hostname, 'localhost', '127.0.0.1'])],
+        hostPrincipals: sshHostPrincipals(config),
         ca: sshCa,
         revocations: sshRevocations,
         policy,

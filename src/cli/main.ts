@@ -24,7 +24,7 @@ Commands:
   policy explain Show what an identity resolves to: --identity FILE.json [--json]
   audit          Search, tail, verify and export the audit log (gatehouse audit --help)
   ssh            ssh ca | ssh cert | ssh config | ssh [login@]node [command] (see gatehouse ssh --help)
-  play           Replay a session recording: play <id|file.cast> [--speed N] [--skip-idle]
+  play           Replay a session recording: play <id|file.cast> [-i|--idle-time-limit SECS] [-s|--speed N]
 
   login          Sign in to a gateway: [--server URL] [--connector ID] [--device]
   status         Who you are, roles, Kubernetes groups, token expiry

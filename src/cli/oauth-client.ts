@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { GatehouseError } from '../core/errors.js';
 import { closeGracefully, listen } from '../core/http-server.js';
 import { errorCodeOr } from '../core/error-codes.js';
+import { browserCommands } from './browser-commands.js';
 
 export const CLI_CLIENT_ID = 'gatehouse-cli';
 
@@ -143,20 +145,29 @@ async function fetchJson<T>(url: string, init?: RequestInit): Promise<T> {
 }
 
 /**
- * Opens a URL in the person's browser. GATEHOUSE_BROWSER names a command (or `none` to only
- * print the URL); otherwise xdg-open / open, when there is a display to open it on.
+ * Opens a URL in the person's browser: the first of browserCommands (GATEHOUSE_BROWSER, $BROWSER,
+ * the platform's opener) that starts. False when none does, and the caller prints the URL.
  */
 export async function openBrowser(url: string): Promise<boolean> {
-  const configured = process.env.GATEHOUSE_BROWSER;
-  if (configured === 'none') return false;
-  const command = configured ?? (process.platform === 'darwin' ? 'open' : process.env.DISPLAY || process.env.WAYLAND_DISPLAY ? 'xdg-open' : undefined);
-  if (!command) return false;
-  return new Promise((resolve) => {
-    const child = spawn(command, [url], { stdio: 'ignore', detached: true });
-    child.once('error', () => resolve(false));
-    child.once('spawn', () => {
-      child.unref();
-      resolve(true);
+  const procVersion = process.platform === 'linux' ? readProcVersion() : undefined;
+  for (const { command, args } of browserCommands(url, { platform: process.platform, env: process.env, procVersion })) {
+    const started = await new Promise<boolean>((resolve) => {
+      const child = spawn(command, args, { stdio: 'ignore', detached: true });
+      child.once('error', () => resolve(false));
+      child.once('spawn', () => {
+        child.unref();
+        resolve(true);
+      });
     });
-  });
+    if (started) return true;
+  }
+  return false;
+}
+
+function readProcVersion(): string | undefined {
+  try {
+    return readFileSync('/proc/version', 'utf8');
+  } catch {
+    return undefined;
+  }
 }

@@ -131,6 +131,11 @@ export function pathAppPrefix(a: { name: string; upstream?: string; public_host?
 }
 
 /** Things that are allowed but deserve an operator's second look (printed by `check-config`). */
+/** The names the SSH listener's host certificate carries: ssh.host_principals, else the gateway's host and loopback. */
+export function sshHostPrincipals(config: Config): string[] {
+  return config.ssh?.host_principals ?? [...new Set([new URL(config.server.public_url).hostname, 'localhost', '127.0.0.1'])];
+}
+
 export function configWarnings(config: Config): string[] {
   const warnings: string[] = [];
   config.apps.forEach((a, i) => {

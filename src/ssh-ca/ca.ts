@@ -20,8 +20,8 @@ export interface SshCa {
   userCaLine(): Promise<string>;
   /** `ssh-ed25519 AAAA... gatehouse-host-ca`. */
   hostCaLine(): Promise<string>;
-  /** `@cert-authority <pattern> ssh-ed25519 AAAA...`: the known_hosts line for clients. */
-  knownHostsLine(pattern?: string): Promise<string>;
+  /** `@cert-authority <patterns> ssh-ed25519 AAAA...`: the known_hosts line for clients, trusted for those hosts only. */
+  knownHostsLine(patterns: string): Promise<string>;
   signUser(fields: Omit<CertFields, 'type'>): Promise<Certificate>;
   signHost(fields: Omit<CertFields, 'type'>): Promise<Certificate>;
   /** Parses and checks a user certificate against the user CA (see checkCertificate). */
@@ -67,7 +67,7 @@ export function createSshCa(options: { store?: Store; dataDir: string; logger?: 
   return {
     userCaLine: async () => publicKeyLine(publicKeyOf((await load()).user), 'gatehouse-user-ca'),
     hostCaLine: async () => publicKeyLine(publicKeyOf((await load()).host), 'gatehouse-host-ca'),
-    knownHostsLine: async (pattern = '*') => `@cert-authority ${pattern} ${publicKeyLine(publicKeyOf((await load()).host), 'gatehouse-host-ca')}`,
+    knownHostsLine: async (patterns) => `@cert-authority ${patterns} ${publicKeyLine(publicKeyOf((await load()).host), 'gatehouse-host-ca')}`,
     signUser: async (fields) => signCertificate((await load()).user, { ...fields, type: USER_CERT }),
     signHost: async (fields) => signCertificate((await load()).host, { ...fields, type: HOST_CERT }),
     async checkUser(blob, { now, knownCriticalOptions }) {

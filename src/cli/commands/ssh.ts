@@ -10,22 +10,41 @@ import { covers, type Revocation } from '../../ssh-ca/revocation.js';
 import { generateEd25519, openSshPrivateKey, publicKeyLine, publicKeyOf } from '../../ssh-ca/keys.js';
 import { gatewayCredentials, type CliCredentials } from '../credentials.js';
 import { UsageError } from '../errors.js';
+import { readJsonFile, writeJsonFile } from '../home.js';
+import { chooseHostSuffix, nodeOfAlias, sshConfigSnippet } from '../ssh-config.js';
 
 const USAGE = `usage:
   gatehouse ssh ca [--server URL]          the TrustedUserCAKeys line (nodes) and the @cert-authority line (clients)
-  gatehouse ssh cert [--server URL]        fetch a user certificate; write key, certificate, known_hosts and ssh config
-  gatehouse ssh config                     print the ssh config snippet (Include it from ~/.ssh/config)
+  gatehouse ssh cert [--server URL] [--host-suffix .S]
+                                           fetch a user certificate; write key, certificate, known_hosts and ssh config
+                                           (nodes are named <node>.gatehouse there, or <node>.S; the suffix is kept)
+  gatehouse ssh config                     print the ssh config snippet (Include it at the top of ~/.ssh/config)
   gatehouse ssh revoke [--serial N | --user NAME] [--server URL]
                                            revoke this machine's certificate, one by serial, or all of a person's
-  gatehouse ssh [login@]node [command...]  ssh to a node through the gateway (stock OpenSSH)`;
+  gatehouse ssh [login@]node [command...]  ssh to a node (web-1 or web-1.gatehouse) through the gateway (stock OpenSSH)`;
 
 /** ~/.gatehouse, or $GATEHOUSE_HOME. */
 export const gatehouseHome = (): string => process.env.GATEHOUSE_HOME ?? join(homedir(), '.gatehouse');
 const sshDir = () => join(gatehouseHome(), 'ssh');
 const files = () => {
   const dir = sshDir();
-  return { dir, key: join(dir, 'id_ed25519'), cert: join(dir, 'id_ed25519-cert.pub'), knownHosts: join(dir, 'known_hosts'), config: join(dir, 'config') };
+  return {
+    dir,
+    key: join(dir, 'id_ed25519'),
+    cert: join(dir, 'id_ed25519-cert.pub'),
+    knownHosts: join(dir, 'known_hosts'),
+    config: join(dir, 'config'),
+    settings: join(dir, 'settings.json'),
+  };
 };
+
+/** The host suffix of the ssh config: --host-suffix (then kept in settings.json), GATEHOUSE_SSH_HOST_SUFFIX, the kept one, `.gatehouse`. */
+function hostSuffix(flag?: string): string {
+  const { settings } = files();
+  const suffix = chooseHostSuffix({ flag, env: process.env.GATEHOUSE_SSH_HOST_SUFFIX, saved: readJsonFile<{ host_suffix?: string }>(settings)?.host_suffix });
+  if (flag !== undefined) writeJsonFile(settings, { host_suffix: suffix });
+  return suffix;
+}
 
 interface NodeInfo {
   name: string;
@@ -50,8 +69,12 @@ async function api<T>(creds: CliCredentials, path: string, init: RequestInit = {
  * key, certificate, known_hosts (@cert-authority) and an ssh config snippet under
  * ~/.gatehouse/ssh/ (0600). `gatehouse login` calls this too.
  */
-export async function writeSshCredentials(creds: CliCredentials): Promise<{ config: string; principals: string[]; validBefore: string }> {
+export async function writeSshCredentials(
+  creds: CliCredentials,
+  options: { hostSuffix?: string } = {},
+): Promise<{ config: string; principals: string[]; validBefore: string }> {
   const f = files();
+  const suffix = hostSuffix(options.hostSuffix);
   mkdirSync(f.dir, { recursive: true, mode: 0o700 });
   if (!existsSync(f.key)) {
     const key = generateEd25519();
@@ -70,34 +93,10 @@ export async function writeSshCredentials(creds: CliCredentials): Promise<{ conf
   writeFileSync(f.cert, `${issued.certificate}\n`, { mode: 0o600 });
   writeFileSync(f.knownHosts, `${issued.known_hosts}\n`, { mode: 0o600 });
   const proxy = issued.proxy ?? `${new URL(creds.server).hostname}:3022`;
-  writeFileSync(f.config, sshConfigSnippet({ ...f, proxy, nodes: nodes.nodes.map((n) => n.name) }), { mode: 0o600 });
+  writeFileSync(f.config, sshConfigSnippet({ ...f, path: f.config, proxy, nodes: nodes.nodes.map((n) => n.name), suffix }), { mode: 0o600 });
   writeFileSync(join(f.dir, 'nodes.json'), JSON.stringify(nodes.nodes), { mode: 0o600 });
   for (const path of [f.key, f.cert, f.knownHosts, f.config]) chmodSync(path, 0o600);
   return { config: f.config, principals: issued.principals, validBefore: issued.valid_before };
-}
-
-/** The ssh_config snippet: the gateway as a jump host, and every node the person may reach behind it. */
-export function sshConfigSnippet(o: { key: string; cert: string; knownHosts: string; proxy: string; nodes: string[] }): string {
-  const sep = o.proxy.lastIndexOf(':');
-  const common = [
-    `  IdentityFile ${o.key}`,
-    `  CertificateFile ${o.cert}`,
-    '  IdentitiesOnly yes',
-    `  UserKnownHostsFile ${o.knownHosts}`,
-    '  StrictHostKeyChecking yes',
-  ];
-  return [
-    '# Gatehouse SSH: written by `gatehouse ssh cert` / `gatehouse login`.',
-    `# Use it with \`ssh -F ${o.knownHosts.replace(/known_hosts$/, 'config')} login@node\`, or add to ~/.ssh/config:`,
-    `#   Include ${o.knownHosts.replace(/known_hosts$/, 'config')}`,
-    'Host gatehouse-proxy',
-    `  HostName ${o.proxy.slice(0, sep).replace(/^\[|\]$/g, '')}`,
-    `  Port ${o.proxy.slice(sep + 1)}`,
-    '  User gatehouse',
-    ...common,
-    ...(o.nodes.length ? [`Host ${o.nodes.join(' ')}`, '  ProxyJump gatehouse-proxy', ...common] : []),
-    '',
-  ].join('\n');
 }
 
 /** This machine's certificate, if there is a readable one. */
@@ -138,19 +137,27 @@ export async function sshCommand(argv: string[]): Promise<number> {
   const flags = (args: string[]) => parseArgs({ args, allowPositionals: false, options: { server: { type: 'string' }, token: { type: 'string' } } }).values;
   switch (sub) {
     case 'ca': {
-      const { server } = flags(rest);
-      const base = (server ?? process.env.GATEHOUSE_SERVER ?? '').replace(/\/+$/, '');
+      const v = flags(rest);
+      // Signed in, the client line also covers the nodes this person may reach; else the gateway only.
+      const creds = await gatewayCredentials(v).catch(() => undefined);
+      const base = (v.server ?? creds?.server ?? process.env.GATEHOUSE_SERVER ?? '').replace(/\/+$/, '');
       if (!base) throw new UsageError('Say which gateway: --server URL or GATEHOUSE_SERVER.');
-      const [user, host] = await Promise.all(['user', 'host'].map(async (type) => (await fetch(`${base}/api/v1/ssh/ca?type=${type}`)).text()));
+      const user = await (await fetch(`${base}/api/v1/ssh/ca?type=user`)).text();
+      const signedIn = creds && (await fetch(`${base}/api/v1/ssh/ca?type=host`, { headers: { authorization: `Bearer ${creds.token}` } }));
+      const host = await (signedIn?.ok ? signedIn : await fetch(`${base}/api/v1/ssh/ca?type=host`)).text();
       process.stdout.write(
         `# Nodes: save as /etc/ssh/gatehouse_user_ca.pub and set in sshd_config:\n#   TrustedUserCAKeys /etc/ssh/gatehouse_user_ca.pub\n${user.trim()}\n\n` +
-          `# Clients: add to ~/.ssh/known_hosts (gatehouse ssh cert does it for you):\n${host.trim()}\n`,
+          `# Clients: add to ~/.ssh/known_hosts (gatehouse ssh cert does it for you); trusted for these hosts only:\n${host.trim()}\n`,
       );
       return 0;
     }
     case 'cert': {
-      const v = flags(rest);
-      const written = await writeSshCredentials(await gatewayCredentials(v));
+      const v = parseArgs({
+        args: rest,
+        allowPositionals: false,
+        options: { server: { type: 'string' }, token: { type: 'string' }, 'host-suffix': { type: 'string' } },
+      }).values;
+      const written = await writeSshCredentials(await gatewayCredentials(v), { hostSuffix: v['host-suffix'] });
       process.stdout.write(`Certificate for ${written.principals.join(', ')}, valid until ${written.validBefore}.\nssh config: ${written.config}\n`);
       return 0;
     }
@@ -184,15 +191,18 @@ export async function sshCommand(argv: string[]): Promise<number> {
 async function connect(argv: string[]): Promise<number> {
   const [target, ...command] = argv;
   const f = files();
-  if (!certStillValid(f.cert) || !existsSync(f.config)) await writeSshCredentials(await gatewayCredentials({}));
   const at = target.lastIndexOf('@');
-  const node = at >= 0 ? target.slice(at + 1) : target;
+  const suffix = hostSuffix();
+  const node = nodeOfAlias(at >= 0 ? target.slice(at + 1) : target, suffix);
+  // Rewritten too when the config has no alias for the node (written before a suffix change, or before the node was granted).
+  const hasAlias = () => existsSync(f.config) && readFileSync(f.config, 'utf8').split('\n').includes(`Host ${node}${suffix}`);
+  if (!certStillValid(f.cert) || !hasAlias()) await writeSshCredentials(await gatewayCredentials({}));
   let login = at >= 0 ? target.slice(0, at) : undefined;
   if (!login) {
     const nodes = JSON.parse(readFileSync(join(f.dir, 'nodes.json'), 'utf8')) as NodeInfo[];
     login = nodes.find((n) => n.name === node)?.logins[0];
     if (!login) throw new UsageError(`You have no login on "${node}" (or no such node). Say one: gatehouse ssh login@${node}`);
   }
-  const child = spawn('ssh', ['-F', f.config, `${login}@${node}`, ...command], { stdio: 'inherit' });
+  const child = spawn('ssh', ['-F', f.config, `${login}@${node}${suffix}`, ...command], { stdio: 'inherit' });
   return new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 255 : 1))));
 }

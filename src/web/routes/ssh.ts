@@ -1,11 +1,13 @@
 import express, { Router } from 'express';
 import { reachableNodes } from '../../access/index.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
+import { splitHostPort } from '../../core/hosts.js';
 import { issueUserCert } from '../../ssh-ca/issue.js';
 import { fingerprint, parsePublicKeyLine } from '../../ssh-ca/keys.js';
+import { sshHostPrincipals } from '../../config/load.js';
 import type { WebDeps } from '../deps.js';
 import { asyncHandler } from '../middleware.js';
-import { requirePrincipal } from '../principal.js';
+import { authenticate, requirePrincipal, type Principal } from '../principal.js';
 
 /** Where clients reach the SSH listener: ssh.public_addr, else public_url's host with the listen port. */
 export function sshProxyAddress(config: WebDeps['config']): string | undefined {
@@ -15,28 +17,52 @@ export function sshProxyAddress(config: WebDeps['config']): string | undefined {
   return `${new URL(config.server.public_url).hostname}:${port}`;
 }
 
+/**
+ * The host patterns of the `@cert-authority` line: the gateway's names as clients reach them and
+ * the names of the nodes behind it, never `*` (which would trust the host CA for every host).
+ * OpenSSH looks a host on a port other than 22 up as `[name]:port`, and matches patterns against
+ * that form, so the gateway's names carry its port; nodes are reached on 22 through the jump.
+ */
+export function knownHostsPatterns(config: WebDeps['config'], nodeNames: string[]): string {
+  const [publicHost, port] = splitHostPort(sshProxyAddress(config) ?? '');
+  const gateway = [...new Set([...sshHostPrincipals(config), publicHost])].filter((name) => /^[^\s,*?!]+$/.test(name));
+  // Port 0 (listen on any free port, as tests do): the port is not known here, so any port of those names.
+  const withPort = (name: string) => (port === 22 ? name : `[${name}]:${port === 0 ? '*' : port}`);
+  return [...gateway.map(withPort), ...nodeNames].join(',');
+}
+
 /** `GET /api/v1/ssh/ca` (public); `POST /api/v1/ssh/certs` and `POST /api/v1/ssh/certs/revoke` (signed in). */
 export function sshRoutes(deps: WebDeps): Router {
   const router = Router();
   const ca = deps.sshCa;
   if (!ca) return router;
+  const nodesFor = (principal: Principal | null) => (principal ? reachableNodes(principal.access, deps.config.ssh?.nodes ?? []) : []);
+  // Only the nodes this person may reach: their names are not everyone's business.
+  const knownHostsLine = (principal: Principal | null) =>
+    ca.knownHostsLine(
+      knownHostsPatterns(
+        deps.config,
+        nodesFor(principal).map((n) => n.name),
+      ),
+    );
 
   router.get(
     '/api/v1/ssh/ca',
     asyncHandler(async (req, res) => {
       const type = req.query.type ?? 'user';
       if (type !== 'user' && type !== 'host') throw new GatehouseError('invalid_request', 'type must be "user" or "host".');
-      res.setHeader('cache-control', 'no-cache');
-      // user: the TrustedUserCAKeys line for nodes; host: the known_hosts line for clients.
-      res.type('text/plain').send(`${type === 'user' ? await ca.userCaLine() : await ca.knownHostsLine()}\n`);
+      // user: the TrustedUserCAKeys line for nodes; host: the known_hosts line for clients, covering
+      // the gateway, and the nodes the caller may reach when signed in.
+      const line = type === 'user' ? await ca.userCaLine() : await knownHostsLine(await authenticate(deps, req));
+      res.setHeader('cache-control', type === 'user' ? 'no-cache' : 'no-store');
+      res.type('text/plain').send(`${line}\n`);
     }),
   );
 
   router.get(
     '/api/v1/ssh/nodes',
     asyncHandler(async (req, res) => {
-      const { access } = await requirePrincipal(deps, req);
-      const nodes = reachableNodes(access, deps.config.ssh?.nodes ?? []).map(({ name, labels, logins }) => ({ name, labels, logins }));
+      const nodes = nodesFor(await requirePrincipal(deps, req)).map(({ name, labels, logins }) => ({ name, labels, logins }));
       res.setHeader('cache-control', 'no-store');
       res.json({ nodes, proxy: sshProxyAddress(deps.config) ?? null });
     }),
@@ -88,7 +114,7 @@ export function sshRoutes(deps: WebDeps): Router {
         res.status(201).json({
           certificate: `${cert.certType} ${cert.blob.toString('base64')} ${identity.username}`,
           ...details,
-          known_hosts: await ca.knownHostsLine(),
+          known_hosts: await knownHostsLine(principal),
           proxy: sshProxyAddress(deps.config) ?? null,
         });
       } catch (err) {

@@ -39,7 +39,8 @@ describe('SSH certificate API', () => {
     assert.match(userLine, /^ssh-ed25519 AAAA[A-Za-z0-9+/=]+ gatehouse-user-ca\n$/);
     const host = await fetch(`${gw.url}/api/v1/ssh/ca?type=host`);
     const hostLine = await host.text();
-    assert.match(hostLine, /^@cert-authority \* ssh-ed25519 AAAA[A-Za-z0-9+/=]+ gatehouse-host-ca\n$/);
+    // Scoped to the gateway's names (never `*`); this gateway listens on port 0, so any port of them.
+    assert.match(hostLine, /^@cert-authority \[127\.0\.0\.1\]:\*,\[localhost\]:\* ssh-ed25519 AAAA[A-Za-z0-9+/=]+ gatehouse-host-ca\n$/);
     assert.notEqual(userLine.split(' ')[1], hostLine.split(' ')[3], 'two distinct CAs');
     const bad = await fetch(`${gw.url}/api/v1/ssh/ca?type=root`);
     assert.equal(bad.status, 400);
@@ -61,7 +62,7 @@ describe('SSH certificate API', () => {
     assert.equal(res.status, 201);
     const body = (await res.json()) as Record<string, unknown>;
     assert.deepEqual(body.principals, ['alice', 'ops', 'root']);
-    assert.match(String(body.known_hosts), /^@cert-authority \* ssh-ed25519 /);
+    assert.match(String(body.known_hosts), /^@cert-authority \[127\.0\.0\.1\]:\*,\[localhost\]:\* ssh-ed25519 /);
     writeFileSync(`${key}-cert.pub`, `${body.certificate}\n`);
     const shown = spawnSync('ssh-keygen', ['-L', '-f', `${key}-cert.pub`], { encoding: 'utf8' });
     assert.equal(shown.status, 0, shown.stderr);

@@ -342,16 +342,16 @@ describe('ssh -J through the gateway to a real sshd (OpenSSH on both ends)', () 
       assert.equal(statSync(join(home, 'ssh', file)).mode & 0o777, 0o600, file);
     const config = await cli('ssh', 'config');
     assert.match(config.stdout, /Host gatehouse-proxy\n\s+HostName 127\.0\.0\.1\n\s+Port \d+/);
-    assert.match(config.stdout, /Host node1 prod1\n\s+ProxyJump gatehouse-proxy/);
+    assert.match(config.stdout, /Host node1\.gatehouse prod1\.gatehouse\n\s+ProxyJump gatehouse-proxy/);
     const ca = await cli('ssh', 'ca');
     assert.match(ca.stdout, /TrustedUserCAKeys/);
-    assert.match(ca.stdout, /^@cert-authority \* ssh-ed25519 /m);
+    assert.match(ca.stdout, /^@cert-authority \[127\.0\.0\.1\]:\d+,\[localhost\]:\d+,node1,prod1 ssh-ed25519 /m);
 
     const run = await cli('ssh', `${NODE_LOGIN}@node1`, 'echo', 'via-the-cli');
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, 'via-the-cli\n');
     // Stock OpenSSH with the written config works the same.
-    const stock = await runSsh('ssh', ['-F', join(home, 'ssh', 'config'), '-o', 'BatchMode=yes', `${NODE_LOGIN}@node1`, 'echo stock']);
+    const stock = await runSsh('ssh', ['-F', join(home, 'ssh', 'config'), '-o', 'BatchMode=yes', `${NODE_LOGIN}@node1.gatehouse`, 'echo stock']);
     assert.equal(stock.stdout, 'stock\n', stock.stderr);
 
     const played = await cli('play', shellRecording(), '--speed', '1000', '--skip-idle');

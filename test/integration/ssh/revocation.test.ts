@@ -76,7 +76,7 @@ describe('SSH certificate revocation: by serial or per person, refused at once a
     const cli = (...args: string[]) => runSsh(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { env, timeoutMs: 60_000 });
     assert.equal((await cli('ssh', 'cert')).code, 0);
     const config = join(home, 'ssh', 'config');
-    assert.equal((await runSsh('ssh', ['-F', config, '-o', 'BatchMode=yes', `${NODE_LOGIN}@node1`, 'true'])).code, 0);
+    assert.equal((await runSsh('ssh', ['-F', config, '-o', 'BatchMode=yes', `${NODE_LOGIN}@node1.gatehouse`, 'true'])).code, 0);
 
     const revoked = await cli('ssh', 'revoke');
     assert.equal(revoked.code, 0, revoked.stderr);
