@@ -14,6 +14,9 @@
 //   are left out), sorted, and runs them with `node --import tsx --test`, GATEHOUSE_TEST_CONCURRENCY
 //   files at a time (default 3), the spec reporter on stdout and a TAP reporter into a temporary
 //   file (or GATEHOUSE_TAP_FILE when set, e.g. to keep it as a CI artifact).
+// - Starts the slowest files first, so that no long file starts last and runs alone: each file's
+//   time from earlier runs on this machine is kept in GATEHOUSE_TEST_TIMES_CACHE (default
+//   ~/.cache/gatehouse/test-times.json); a file with no time yet is guessed by its folder.
 // - Nothing can hang it. Each test and hook times out after GATEHOUSE_TEST_TIMEOUT_S (default 120;
 //   scripts/test-timeouts.mjs), each file after GATEHOUSE_TEST_FILE_TIMEOUT_S (default 600), and
 //   the whole run after GATEHOUSE_TEST_DEADLINE_S (default 1200), when the runner's process group
@@ -24,8 +27,8 @@
 // - With CI=true, a skipped test is fatal: it lists every skipped test with its reason and exits 1,
 //   because CI has every peer a test may need and a skip there means something is broken.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startTestServices } from './test-services.mjs';
@@ -38,6 +41,8 @@ const FILE_TIMEOUT_MS = seconds('GATEHOUSE_TEST_FILE_TIMEOUT_S', 600);
 const DEADLINE_MS = seconds('GATEHOUSE_TEST_DEADLINE_S', 1200);
 const CONCURRENCY = Number(process.env.GATEHOUSE_TEST_CONCURRENCY ?? 3);
 const isCI = /^(true|1)$/i.test(process.env.CI ?? '');
+const TIMES_CACHE =
+  process.env.GATEHOUSE_TEST_TIMES_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'gatehouse', 'test-times.json');
 
 const args = process.argv.slice(2);
 const nodeFlags = args.filter((a) => a.startsWith('-'));
@@ -65,6 +70,7 @@ let files = findTestFiles(testDir)
   .map((f) => toPosix(path.relative(root, f)))
   .sort();
 if (filters.length > 0) files = files.filter((f) => filters.some((s) => f.includes(s)));
+files = slowestFirst(files, readTimesCache());
 
 if (files.length === 0) {
   if (filters.length > 0) {
@@ -176,7 +182,9 @@ if (result.skips.length > 0) {
   for (const s of result.skips) console.log(`  - ${s.name}: ${s.reason || '(no reason given)'}`);
 }
 
-printSlowest(timesDir);
+const times = readTimes(timesDir);
+printSlowest(times);
+writeTimesCache(times);
 rmSync(timesDir, { recursive: true, force: true });
 
 let exitCode = code ?? (signal === 'SIGINT' ? 130 : 1);
@@ -190,15 +198,47 @@ if (exitCode === 0 && (result.failed > 0 || tap === '')) exitCode = 1;
 console.log(`${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped`);
 process.exit(exitCode);
 
-/** The 10 test files that took longest, from what each file wrote at exit (test-timeouts.mjs). */
-function printSlowest(dir) {
-  const times = readdirSync(dir).flatMap((f) => {
+/** What each file wrote at exit (test-timeouts.mjs): `{ file, ms }`. */
+function readTimes(dir) {
+  return readdirSync(dir).flatMap((f) => {
     try {
       return [JSON.parse(readFileSync(path.join(dir, f), 'utf8'))];
     } catch {
       return [];
     }
   });
+}
+
+/** Longest first (longest-processing-time scheduling); unknown files guessed by folder, ties by name. */
+function slowestFirst(list, known) {
+  const guess = (f) => known[f] ?? (f.startsWith('test/e2e/') ? 30_000 : f.startsWith('test/integration/') ? 15_000 : 2_000);
+  return [...list].sort((a, b) => guess(b) - guess(a) || a.localeCompare(b));
+}
+
+function readTimesCache() {
+  try {
+    return JSON.parse(readFileSync(TIMES_CACHE, 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+/** Merges this run's times into the cache; a cache that cannot be written only costs the ordering. */
+function writeTimesCache(times) {
+  // A run over another root (the harness's fixtures) says nothing about this suite's files.
+  if (times.length === 0 || process.env.GATEHOUSE_TEST_ROOT) return;
+  try {
+    const cache = readTimesCache();
+    for (const t of times) cache[toPosix(t.file)] = Math.round(t.ms);
+    mkdirSync(path.dirname(TIMES_CACHE), { recursive: true });
+    writeFileSync(TIMES_CACHE, JSON.stringify(cache, null, 1) + '\n');
+  } catch (err) {
+    console.error(`run-tests: could not keep the test times (${err.message})`);
+  }
+}
+
+/** The 10 test files that took longest. */
+function printSlowest(times) {
   if (times.length === 0) return;
   console.log('\nslowest test files:');
   for (const t of times.sort((a, b) => b.ms - a.ms).slice(0, 10)) {
