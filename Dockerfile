@@ -27,8 +27,7 @@ COPY bin ./bin
 COPY LICENSE ./
 # SAML: the XSDs are read from src/ at run time, and validated by the system xmllint (libxml2).
 COPY src/connectors/saml/schemas ./src/connectors/saml/schemas
-# Kubernetes proxy: openssl creates its CA and certificate when none is configured.
-RUN apt-get update && apt-get install -y --no-install-recommends libxml2-utils openssl && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends libxml2-utils && rm -rf /var/lib/apt/lists/*
 # State the gateway writes (signing keys, file audit log, recordings) belongs to the runtime user.
 RUN mkdir -p /var/lib/gatehouse/session-recordings /app/session-recordings \
  && chown -R node:node /var/lib/gatehouse /app/session-recordings

@@ -228,7 +228,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       }),
   });
   const kubeProxy = config.kube_proxy
-    ? await createKubeProxy({ config, issuer, audit, logger, usernamePrefix: KUBE_USERNAME_PREFIX, recorder: execRecorder(recorder) })
+    ? await createKubeProxy({ config, issuer, audit, logger, usernamePrefix: KUBE_USERNAME_PREFIX, recorder: execRecorder(recorder), store })
     : undefined;
   const ssh = config.ssh
     ? createSshProxy({

@@ -39,7 +39,7 @@ export async function createConnectors(config: Config, deps: { store?: Store; lo
         // samlify keeps its validator process-wide; ours is stateless apart from a small memo.
         samlify.setSchemaValidator(schema);
       }
-      const keys = loadSpKeyPair({ keyFile: c.sp_key_file, certFile: c.sp_cert_file, dataDir: config.state.data_dir });
+      const keys = await loadSpKeyPair({ keyFile: c.sp_key_file, certFile: c.sp_cert_file, dataDir: config.state.data_dir });
       result.byId.set(c.id, createSamlConnector(c, { publicUrl, keys, schema, store: deps.store, logger: deps.logger }));
     } else {
       const demo = await createDemoConnector(c, { publicUrl, store: deps.store, audit: deps.audit });

@@ -16,6 +16,7 @@ import { createAuthenticator } from './authenticate.js';
 import type { ExecRecorder } from './recording.js';
 import { requestAuditor, type AuditRequest } from './request-audit.js';
 import { kubeStatus, type Denial } from './status.js';
+import type { Store } from '../../store/store.js';
 import { loadProxyTls, type ProxyTls } from './tls.js';
 import { createUpgradeHandler } from './upgrade.js';
 import { clientHeaders, createUpstreams, upstreamHeaders, upstreamTarget } from './upstream.js';
@@ -32,6 +33,8 @@ export interface KubeProxyOptions {
   recorder?: ExecRecorder;
   /** For the token cache, token_file re-reads and session durations (default: the system clock). */
   clock?: Clock;
+  /** Where the generated CA is shared between replicas (when it is Redis). */
+  store?: Store;
 }
 
 export interface KubeProxy {
@@ -64,6 +67,7 @@ export async function createKubeProxy(options: KubeProxyOptions): Promise<KubePr
     certFile: settings.tls_cert_file,
     keyFile: settings.tls_key_file,
     dir: join(options.config.state.data_dir, 'kube-proxy'),
+    store: options.store,
     hosts: hosts.map((h) => h.replace(/^\[|\]$/g, '')),
   });
   const upstreams = createUpstreams(clock);

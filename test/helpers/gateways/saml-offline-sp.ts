@@ -6,9 +6,8 @@ import { parseConfig } from '../../../src/config/load.js';
 import type { SamlConnectorConfig } from '../../../src/config/schema.js';
 import { createSamlConnector } from '../../../src/connectors/saml.js';
 import { createXmllintValidator } from '../../../src/connectors/saml/checks/schema.js';
-import { loadSpKeyPair } from '../../../src/connectors/saml/sp-keys.js';
 import { createMemoryStore } from '../../../src/store/memory.js';
-import { createTestSamlIdp, type TestSamlIdp } from '../peers/saml-idp.js';
+import { createTestSamlIdp, newKeyPair, type TestSamlIdp } from '../peers/saml-idp.js';
 
 export interface OfflineSp {
   idp: TestSamlIdp;
@@ -34,7 +33,7 @@ export function startOfflineSp(connectorId: string): OfflineSp {
   const store = createMemoryStore();
   const schema = createXmllintValidator();
   samlify.setSchemaValidator(schema);
-  const connector = createSamlConnector(config, { publicUrl: 'http://127.0.0.1:9', keys: loadSpKeyPair({ dataDir: dir }), schema, store });
+  const connector = createSamlConnector(config, { publicUrl: 'http://127.0.0.1:9', keys: newKeyPair(), schema, store });
   return {
     idp,
     connector,

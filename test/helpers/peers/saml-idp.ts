@@ -4,11 +4,14 @@
  * (SamlLib.constructSAMLSignature, SamlLib.encryptAssertion) exactly as an IdP would.
  * Keys and certificates are generated when the test runs.
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { createSign } from 'node:crypto';
 import samlify from 'samlify';
-import { generateSpKeyPair } from '../../../src/connectors/saml/x509.js';
 
 const POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
 const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
@@ -22,7 +25,17 @@ export interface KeyPair {
   cert: string;
 }
 
-export const newKeyPair = (): KeyPair => generateSpKeyPair('test-idp');
+/** An RSA-2048 key and self-signed certificate for the test IdP, made by `openssl` (synchronously, so test tables can hold them). */
+export function newKeyPair(): KeyPair {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-idp-key-'));
+  try {
+    const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2', '-subj', '/CN=test-idp'];
+    execFileSync('openssl', [...args, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 const bare = (pem: string) => samlify.Utility.normalizeCerString(pem);
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const iso = (ms: number) => new Date(ms).toISOString();

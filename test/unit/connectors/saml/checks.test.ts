@@ -187,17 +187,17 @@ describe('SAML checks', () => {
 });
 
 describe('SAML metadata and keys', () => {
-  test('the generated SP certificate parses, matches its key and is self-signed', () => {
-    const { key, cert } = generateSpKeyPair('gatehouse-test');
+  test('the generated SP certificate parses, matches its key and is self-signed', async () => {
+    const { key, cert } = await generateSpKeyPair('gatehouse-test');
     const x = new X509Certificate(cert);
     assert.ok(x.checkPrivateKey(createPrivateKey(key)));
     assert.ok(x.verify(x.publicKey));
     assert.match(x.subject, /CN=gatehouse-test/);
   });
 
-  test('IdP metadata: several signing certificates, DTD refused, no SSO endpoint refused', () => {
+  test('IdP metadata: several signing certificates, DTD refused, no SSO endpoint refused', async () => {
     const idp = createTestSamlIdp();
-    const other = generateSpKeyPair('next');
+    const other = await generateSpKeyPair('next');
     const parsed = parseIdpMetadata(idp.metadata({ extraCerts: [other.cert] }));
     assert.equal(parsed.signingCerts.length, 2);
     assert.equal(parsed.entityId, idp.entityId);
@@ -218,7 +218,7 @@ describe('SAML metadata and keys', () => {
 
   test('metadata URL: fetched, refreshed with a new key, last good copy kept when the IdP fails', async () => {
     const idp = createTestSamlIdp();
-    const next = generateSpKeyPair('next');
+    const next = await generateSpKeyPair('next');
     let body = idp.metadata();
     let status = 200;
     const server = createServer((_req, res) => res.writeHead(status).end(body));

@@ -1,22 +1,25 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { derInteger, selfSignedCertificate } from '../../../../src/connectors/saml/x509.js';
+import { generateSpKeyPair } from '../../../../src/connectors/saml/x509.js';
 
-describe('self-signed SP certificate', () => {
-  it('encodes integers minimally, as DER requires (a random serial may start with zero bytes)', () => {
-    assert.deepEqual(derInteger(Buffer.from([0x00, 0x01])), Buffer.from([0x02, 0x01, 0x01]));
-    assert.deepEqual(derInteger(Buffer.from([0x00, 0x00, 0x7f])), Buffer.from([0x02, 0x01, 0x7f]));
-    assert.deepEqual(derInteger(Buffer.from([0x00, 0x80])), Buffer.from([0x02, 0x02, 0x00, 0x80]));
-    assert.deepEqual(derInteger(Buffer.from([0x80])), Buffer.from([0x02, 0x02, 0x00, 0x80]));
-    assert.deepEqual(derInteger(Buffer.from([0x00])), Buffer.from([0x02, 0x01, 0x00]));
-  });
+const DAY_MS = 86_400_000;
 
-  it('produces a certificate Node parses, for the key it was made for', () => {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const cert = new X509Certificate(selfSignedCertificate(privateKey, { commonName: 'sp.example' }));
-    assert.equal(cert.subject, 'CN=sp.example');
-    assert.ok(cert.checkPrivateKey(privateKey));
-    assert.ok(cert.verify(publicKey));
+describe('SAML SP key pair', () => {
+  it('is an RSA-2048 key with a self-signed SHA-256 certificate, valid about ten years from an hour ago', async () => {
+    const { key, cert } = await generateSpKeyPair('sp.example');
+    const privateKey = createPrivateKey(key);
+    const x = new X509Certificate(cert);
+    assert.equal(privateKey.asymmetricKeyDetails?.modulusLength, 2048);
+    assert.equal(x.subject, 'CN=sp.example');
+    assert.equal(x.issuer, 'CN=sp.example');
+    assert.ok(x.checkPrivateKey(privateKey));
+    assert.ok(x.verify(x.publicKey));
+    assert.equal(x.ca, false);
+    const from = Date.parse(x.validFrom);
+    assert.ok(from <= Date.now() - 3_500_000 && from >= Date.now() - 3_700_000, x.validFrom);
+    assert.equal(Date.parse(x.validTo) - from, 10 * 365 * DAY_MS);
+    // sha256WithRSAEncryption: the OID 1.2.840.113549.1.1.11 in DER, in the signature algorithm
+    assert.ok(x.raw.includes(Buffer.from('06092a864886f70d01010b', 'hex')));
   });
 });
