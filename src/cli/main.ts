@@ -114,13 +114,13 @@ async function kube(args: string[], values: Record<string, string | boolean | un
       await (await commands.kube()).kubeLogin({ ...options, cluster: args[1] ?? options.cluster });
       return 0;
     case 'apiserver-config':
-      (await commands.kube()).kubeApiserverConfig(options);
+      await (await commands.kube()).kubeApiserverConfig(options);
       return 0;
     case 'rbac':
-      (await commands.kube()).kubeRbac(options);
+      await (await commands.kube()).kubeRbac(options);
       return 0;
     case 'webhook-config':
-      (await commands.kube()).kubeWebhookConfig(options);
+      await (await commands.kube()).kubeWebhookConfig(options);
       return 0;
     default:
       throw new UsageError('usage: gatehouse kube login|credentials|apiserver-config|rbac|webhook-config');

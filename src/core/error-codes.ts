@@ -76,6 +76,7 @@ export const ERROR_CODES = {
   internal_error: { status: 500, meaning: 'anything unexpected (details only in the logs)' },
   audit_unavailable: { status: 503, meaning: 'the audit log cannot record the action, or cannot be read' },
   audit_forbidden: { status: 403, meaning: 'someone else’s audit events, or verification, without audit: read' },
+  cluster_artefacts_forbidden: { status: 403, meaning: 'the cluster artefacts API without a role with cluster_artefacts' },
   invalid_query: { status: 400, meaning: 'a malformed audit query parameter' },
   invalid_cursor: { status: 400, meaning: 'an audit cursor not issued by this audit log' },
   invalid_request: { status: 400, also: [413], meaning: 'a malformed query parameter or body field (413: the body is too large)' },
@@ -110,7 +111,6 @@ export const ERROR_CODES = {
   impersonation_denied: { status: 403, meaning: 'kubectl --as or --as-group the roles do not map' },
   unknown_cluster: { status: 404, meaning: 'no cluster with mode: proxy by that name' },
   upstream_unreachable: { status: 502, meaning: 'the cluster’s API server cannot be reached' },
-  openssl_missing: { status: 400, meaning: 'start-up: no kube_proxy.tls_cert_file and no openssl to create one' },
   // SSH refusals (a message for the OpenSSH client and the audit reason).
   cert_invalid: { status: 401, meaning: 'a malformed certificate, or not issued to a person by Gatehouse' },
   cert_untrusted: { status: 401, meaning: 'signed by another CA, or the CA signature is invalid' },

@@ -1,3 +1,4 @@
+import { stringify } from 'yaml';
 import type { ClusterConfig, Config } from '../config/schema.js';
 import { KUBE_USERNAME_PREFIX } from './names.js';
 
@@ -67,14 +68,44 @@ export function rbacManifests(config: Config): Record<string, unknown>[] {
   return docs;
 }
 
-/** The kubeconfig-format file kube-apiserver's --authentication-token-webhook-config-file reads. */
-export function webhookKubeconfig(config: Config): Record<string, unknown> {
+/** What stands for the TokenReview bearer token wherever the token itself must not appear. */
+const TOKENREVIEW_TOKEN_PLACEHOLDER = '${TOKENREVIEW_TOKEN}';
+
+/**
+ * The kubeconfig-format file kube-apiserver's --authentication-token-webhook-config-file reads.
+ * `withToken: false` (the gateway's API) always writes the placeholder: the token is a secret.
+ */
+export function webhookKubeconfig(config: Config, options: { withToken?: boolean } = {}): Record<string, unknown> {
+  const token = (options.withToken ?? true) && config.tokenreview?.bearer_token ? config.tokenreview.bearer_token : TOKENREVIEW_TOKEN_PLACEHOLDER;
   return {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'gatehouse', cluster: { server: `${config.server.public_url}/apis/authentication.k8s.io/v1/tokenreviews` } }],
-    users: [{ name: 'kube-apiserver', user: { token: config.tokenreview?.bearer_token ?? '${TOKENREVIEW_TOKEN}' } }],
+    users: [{ name: 'kube-apiserver', user: { token } }],
     contexts: [{ name: 'webhook', context: { cluster: 'gatehouse', user: 'kube-apiserver' } }],
     'current-context': 'webhook',
   };
+}
+
+/*
+ * The printed artefacts: `gatehouse kube ...` prints these from a local config, and the gateway's
+ * /api/v1/kube/artefacts/* answers the same text, so both paths print the same bytes.
+ */
+
+export function apiserverConfigText(config: Config, cluster: ClusterConfig): string {
+  const { flags, authenticationConfiguration } = apiserverConfig(config, cluster);
+  return (
+    `# kube-apiserver flags (any version):\n${flags.map((f) => `#   ${f}`).join('\n')}\n#\n` +
+    `# Or, on Kubernetes 1.30+, save the document below and pass --authentication-config=FILE:\n---\n${stringify(authenticationConfiguration)}`
+  );
+}
+
+export function rbacText(config: Config): string {
+  return rbacManifests(config)
+    .map((d) => `---\n${stringify(d)}`)
+    .join('');
+}
+
+export function webhookConfigText(config: Config, options: { withToken?: boolean } = {}): string {
+  return `# Save as a file and pass to kube-apiserver:\n#   --authentication-token-webhook-config-file=FILE\n#   --authentication-token-webhook-version=v1\n${stringify(webhookKubeconfig(config, options))}`;
 }

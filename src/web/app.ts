@@ -7,6 +7,7 @@ import { apiRoutes } from './routes/api.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { issuerRoutes } from './routes/issuer.js';
+import { kubeArtefactRoutes } from './routes/kube.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
@@ -59,6 +60,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(oauthRoutes(deps, deps.oauth));
   app.use(samlRoutes(deps));
   app.use(apiRoutes(deps));
+  app.use(kubeArtefactRoutes(deps));
   app.use(auditRoutes(deps));
   app.use(sshRoutes(deps));
   app.use(recordingRoutes(deps));

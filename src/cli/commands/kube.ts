@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { loadConfigFile } from '../../config/load.js';
+import { errorCodeOr } from '../../core/error-codes.js';
 import { GatehouseError } from '../../core/errors.js';
-import { apiserverConfig, rbacManifests, webhookKubeconfig } from '../../kube/artefacts.js';
+import { apiserverConfigText, rbacText, webhookConfigText } from '../../kube/artefacts.js';
+import { gatewayCredentials } from '../credentials.js';
 import { kubeconfigFiles, mergeIntoKubeconfig, type KubeconfigEntry } from '../kubeconfig.js';
 import { readState, resolveServer } from '../state.js';
 import { UsageError } from '../errors.js';
@@ -77,30 +79,70 @@ function selfCommand(): string[] {
   return [process.execPath, ...loaders, script];
 }
 
-/** Operator commands: read the gateway config, print what the API server or cluster needs. */
-export function kubeApiserverConfig(options: { config?: string; cluster?: string }): void {
-  const config = loadConfigFile(options.config ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml');
+/**
+ * Operator commands: print what the API server or cluster needs, rendered from the gateway config
+ * (--config, GATEHOUSE_CONFIG or config/gatehouse.yaml) or, with none of those, by the gateway
+ * itself for the signed-in person (a role with cluster_artefacts: true).
+ */
+export async function kubeApiserverConfig(options: { config?: string; cluster?: string; server?: string }): Promise<void> {
+  const path = localConfigPath(options);
+  if (!path) return printFromGateway(options, 'apiserver-config', new URLSearchParams(options.cluster ? { cluster: options.cluster } : {}));
+  const config = loadConfigFile(path);
   const cluster = config.clusters.find((c) => c.name === options.cluster);
   if (!cluster) throw new UsageError(`apiserver-config needs --cluster NAME (one of: ${config.clusters.map((c) => c.name).join(', ') || 'none configured'})`);
-  const { flags, authenticationConfiguration } = apiserverConfig(config, cluster);
-  process.stdout.write(
-    `# kube-apiserver flags (any version):\n${flags.map((f) => `#   ${f}`).join('\n')}\n#\n` +
-      `# Or, on Kubernetes 1.30+, save the document below and pass --authentication-config=FILE:\n---\n${stringify(authenticationConfiguration)}`,
-  );
+  process.stdout.write(apiserverConfigText(config, cluster));
 }
 
-export function kubeRbac(options: { config?: string }): void {
-  const config = loadConfigFile(options.config ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml');
-  process.stdout.write(
-    rbacManifests(config)
-      .map((d) => `---\n${stringify(d)}`)
-      .join(''),
-  );
+export async function kubeRbac(options: { config?: string; server?: string }): Promise<void> {
+  const path = localConfigPath(options);
+  if (!path) return printFromGateway(options, 'rbac');
+  process.stdout.write(rbacText(loadConfigFile(path)));
 }
 
-export function kubeWebhookConfig(options: { config?: string }): void {
-  const config = loadConfigFile(options.config ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml');
-  process.stdout.write(
-    `# Save as a file and pass to kube-apiserver:\n#   --authentication-token-webhook-config-file=FILE\n#   --authentication-token-webhook-version=v1\n${stringify(webhookKubeconfig(config))}`,
-  );
+/** From the gateway, the TokenReview bearer token is always the placeholder: the secret stays in the config file. */
+export async function kubeWebhookConfig(options: { config?: string; server?: string }): Promise<void> {
+  const path = localConfigPath(options);
+  if (!path) return printFromGateway(options, 'webhook-config');
+  process.stdout.write(webhookConfigText(loadConfigFile(path)));
 }
+
+const DEFAULT_CONFIG = 'config/gatehouse.yaml';
+
+/** The config file named, or the default one when it exists; undefined means "ask the gateway". */
+function localConfigPath(options: { config?: string }): string | undefined {
+  const named = options.config ?? process.env.GATEHOUSE_CONFIG;
+  if (named) return named;
+  return existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined;
+}
+
+async function printFromGateway(options: { server?: string }, kind: string, params = new URLSearchParams()): Promise<void> {
+  if (!resolveServer(options.server))
+    throw new GatehouseError(
+      'no_server',
+      `No ${DEFAULT_CONFIG} here: pass --config FILE, or sign in with \`gatehouse login --server URL\` to get it from the gateway.`,
+      { status: 400 },
+    );
+  const creds = await gatewayCredentials(options);
+  const query = params.size ? `?${params}` : '';
+  const res = await fetch(`${creds.server}/api/v1/kube/artefacts/${kind}${query}`, { headers: { authorization: `Bearer ${creds.token}` } });
+  const text = await res.text();
+  if (!res.ok) {
+    const body = parseJson(text);
+    throw new GatehouseError(
+      errorCodeOr(body.error, 'server_error'),
+      `${body.message ?? `${kind} answered ${res.status}`} (${body.error ?? `HTTP ${res.status}`})`,
+      {
+        status: res.status,
+      },
+    );
+  }
+  process.stdout.write(text);
+}
+
+const parseJson = (text: string): { error?: string; message?: string } => {
+  try {
+    return JSON.parse(text) as { error?: string; message?: string };
+  } catch {
+    return {};
+  }
+};
