@@ -1,18 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closedPort, tcpReachable } from './services.js';
+import { closedPort, findBinary, tcpReachable } from './services.js';
 import { eventually, giveUp } from '../eventually.js';
 import { startChild } from '../processes.js';
 
 /** The caddy binary (Debian package caddy), or undefined. */
-export function findCaddy(): string | undefined {
-  for (const candidate of ['/usr/bin/caddy', 'caddy']) {
-    if (spawnSync(candidate, ['version']).status === 0) return candidate;
-  }
-  return undefined;
-}
+export const findCaddy = (): string | undefined => findBinary(['/usr/bin/caddy', 'caddy'], ['version']);
 
 export interface Caddy {
   port: number;

@@ -1,18 +1,13 @@
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closedPort, tcpReachable } from './services.js';
+import { closedPort, findBinary, tcpReachable } from './services.js';
 import { eventually, giveUp } from '../eventually.js';
 import { startChild } from '../processes.js';
 
 /** The nginx binary (Debian installs it in /usr/sbin, often not on a user's PATH), or undefined. */
-export function findNginx(): string | undefined {
-  for (const candidate of ['/usr/sbin/nginx', 'nginx']) {
-    if (spawnSync(candidate, ['-v']).status === 0) return candidate;
-  }
-  return undefined;
-}
+export const findNginx = (): string | undefined => findBinary(['/usr/sbin/nginx', 'nginx'], ['-v']);
 
 export interface Nginx {
   port: number;

@@ -37,6 +37,11 @@ export async function requireRedis(t: TestContext): Promise<boolean> {
   return false;
 }
 
+/** The first candidate that runs `versionArgs` successfully (within 10 s), or undefined. */
+export function findBinary(candidates: string[], versionArgs: string[]): string | undefined {
+  return candidates.find((candidate) => spawnSync(candidate, versionArgs, { timeout: 10_000 }).status === 0);
+}
+
 /** The path of a binary, or undefined after skipping (failing on CI). */
 export function requireBinary(t: TestContext, name: string, candidates: string[] = []): string | undefined {
   for (const path of candidates) if (spawnSync(path, ['--version']).status !== null) return path;

@@ -15,7 +15,7 @@ const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 
 /** `ssh -G` output as a map of the first value of each option. */
 function resolved(config: string, host: string): Map<string, string> {
-  const r = spawnSync('ssh', ['-G', '-F', config, host], { encoding: 'utf8' });
+  const r = spawnSync('ssh', ['-G', '-F', config, host], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 0, r.stderr);
   const options = new Map<string, string>();
   for (const line of r.stdout.split('\n')) {
@@ -90,7 +90,7 @@ describe('the ssh config and known_hosts the CLI writes, with stock OpenSSH', ()
     const knownHosts = join(ssh(), 'known_hosts');
     const gateway = `\\[127\\.0\\.0\\.1\\]:${sshPort},\\[localhost\\]:${sshPort}`;
     assert.match(readFileSync(knownHosts, 'utf8'), new RegExp(`^@cert-authority ${gateway},node1,prod1 ssh-ed25519 \\S+ gatehouse-host-ca\\n$`));
-    const found = (host: string, file = knownHosts) => spawnSync('ssh-keygen', ['-F', host, '-f', file], { encoding: 'utf8' }).status === 0;
+    const found = (host: string, file = knownHosts) => spawnSync('ssh-keygen', ['-F', host, '-f', file], { encoding: 'utf8', timeout: 30_000 }).status === 0;
     for (const host of [`[127.0.0.1]:${sshPort}`, `[localhost]:${sshPort}`, 'node1', 'prod1']) assert.ok(found(host), host);
     for (const host of ['outside.example', 'github.com', '127.0.0.1', `[127.0.0.1]:22`, '[node1]:2222']) assert.ok(!found(host), host);
 

@@ -56,7 +56,7 @@ const kubectlEnv = (extra: Record<string, string> = {}) => ({ PATH: process.env.
 function kubectl(t: TestContext, args: string[], env: Record<string, string> = {}): string | undefined {
   const binary = requireBinary(t, 'kubectl');
   if (!binary) return undefined;
-  const run = spawnSync(binary, args, { encoding: 'utf8', env: kubectlEnv(env) });
+  const run = spawnSync(binary, args, { encoding: 'utf8', env: kubectlEnv(env), timeout: 30_000 });
   assert.equal(run.status, 0, run.stderr);
   return run.stdout;
 }
