@@ -11,11 +11,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AuditEvent } from '../../src/audit/sink.js';
-import { startEmbeddedIdp } from '../../src/demo-idp/server.js';
 import { fingerprint, parsePublicKeyLine } from '../../src/ssh-ca/keys.js';
 import { csrfToken } from '../../src/web/csrf.js';
 import { launchChromium, signInWithIdp } from '../helpers/browsers/chromium.js';
 import { startGateway } from '../helpers/gateways/gateway.js';
+import { startCorpIdp } from '../helpers/gateways/sso.js';
 import { startHostileUpstream, sshPublicKeyLine, type HostileReport } from '../helpers/peers/hostile-upstream.js';
 import { closedPort } from '../helpers/peers/services.js';
 import { NODE_LOGIN, SSH_TEST_POLICY } from '../helpers/peers/ssh.js';
@@ -35,27 +35,14 @@ test('a hostile host app on a sibling subdomain cannot act as the signed-in pers
   const port = await closedPort();
   const GW = `http://gw.localhost:${port}`;
   const APP = `http://hostile.gw.localhost:${port}`;
-  const idp = await startEmbeddedIdp({
-    users: [alice],
-    clients: [{ client_id: 'gatehouse', client_secret: 'corp-secret', redirect_uris: [`${GW}/callback/corp`], post_logout_redirect_uris: [`${GW}/login`] }], // secret-scan: allow
-  });
+  const { idp, corp } = await startCorpIdp(GW, [alice]);
   t.after(() => idp.close());
   const upstream = await startHostileUpstream();
   t.after(() => upstream.close());
   const gw = await startGateway(
     {
       server: { public_url: GW },
-      connectors: [
-        {
-          type: 'oidc',
-          id: 'corp',
-          name: 'Corp SSO',
-          issuer: idp.issuer,
-          client_id: 'gatehouse',
-          client_secret: 'corp-secret',
-          scopes: ['openid', 'email', 'profile', 'groups'],
-        },
-      ], // secret-scan: allow
+      connectors: [corp],
       roles: SSH_TEST_POLICY.roles,
       mappings: SSH_TEST_POLICY.mappings,
       // No sshd runs: the WebSocket must be refused before any node is dialled.

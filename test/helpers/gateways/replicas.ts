@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../../src/core/logger.js';
-import { startEmbeddedIdp, type EmbeddedIdp } from '../../../src/demo-idp/server.js';
+import type { EmbeddedIdp } from '../../../src/demo-idp/server.js';
 import type { Browser } from '../browsers/browser.js';
 import { startGateway, type TestGateway } from './gateway.js';
-import { alice, bob, kubePolicy } from './sso.js';
+import { alice, bob, kubePolicy, startCorpIdp } from './sso.js';
 import { closedPort } from '../peers/services.js';
 
 /** A round-robin TCP balancer on 127.0.0.1: each new connection goes to the next backend. */
@@ -52,26 +52,7 @@ export interface Replicas {
 export async function startReplicas(count: number, extra: Record<string, unknown>, options: { logger?: Logger } = {}): Promise<Replicas> {
   const ports = await Promise.all(Array.from({ length: count }, () => closedPort()));
   const balancer = await startBalancer(ports);
-  const idp = await startEmbeddedIdp({
-    users: [alice, bob],
-    clients: [
-      {
-        client_id: 'gatehouse',
-        client_secret: 'corp-secret',
-        redirect_uris: [`${balancer.url}/callback/corp`],
-        post_logout_redirect_uris: [`${balancer.url}/login`],
-      },
-    ], // secret-scan: allow
-  });
-  const corp = {
-    type: 'oidc',
-    id: 'corp',
-    name: 'Corp SSO',
-    issuer: idp.issuer,
-    client_id: 'gatehouse',
-    client_secret: 'corp-secret',
-    scopes: ['openid', 'email', 'profile', 'groups'],
-  }; // secret-scan: allow
+  const { idp, corp } = await startCorpIdp(balancer.url, [alice, bob]);
   const { server, ...rest } = extra as { server?: Record<string, unknown> };
   const replicas: TestGateway[] = [];
   try {

@@ -12,16 +12,22 @@ export interface SsoSetup {
 }
 
 /**
- * A real IdP (oidc-provider with login and consent forms) and a gateway with one OIDC
- * connector `corp` ("Corp SSO") for it, plus whatever else the test configures.
+ * The embedded IdP with one client for a gateway at `publicUrl`, and the gateway's OIDC connector
+ * `corp` ("Corp SSO") for it.
  */
-export async function startSso(extra: Record<string, unknown> = {}, users: EmbeddedIdpUser[] = [alice, bob]): Promise<SsoSetup> {
-  const port = await closedPort();
-  const gateway = `http://127.0.0.1:${port}`;
+export async function startCorpIdp(
+  publicUrl: string,
+  users: EmbeddedIdpUser[],
+): Promise<{ idp: EmbeddedIdp & { url: string }; corp: Record<string, unknown> }> {
   const idp = await startEmbeddedIdp({
     users,
     clients: [
-      { client_id: 'gatehouse', client_secret: 'corp-secret', redirect_uris: [`${gateway}/callback/corp`], post_logout_redirect_uris: [`${gateway}/login`] },
+      {
+        client_id: 'gatehouse',
+        client_secret: 'corp-secret',
+        redirect_uris: [`${publicUrl}/callback/corp`],
+        post_logout_redirect_uris: [`${publicUrl}/login`],
+      },
     ], // secret-scan: allow
   });
   const corp = {
@@ -33,6 +39,17 @@ export async function startSso(extra: Record<string, unknown> = {}, users: Embed
     client_secret: 'corp-secret',
     scopes: ['openid', 'email', 'profile', 'groups'],
   }; // secret-scan: allow
+  return { idp, corp };
+}
+
+/**
+ * A real IdP (oidc-provider with login and consent forms) and a gateway with one OIDC
+ * connector `corp` ("Corp SSO") for it, plus whatever else the test configures.
+ */
+export async function startSso(extra: Record<string, unknown> = {}, users: EmbeddedIdpUser[] = [alice, bob]): Promise<SsoSetup> {
+  const port = await closedPort();
+  const gateway = `http://127.0.0.1:${port}`;
+  const { idp, corp } = await startCorpIdp(gateway, users);
   const gw = await startGateway({ connectors: [corp], ...extra }, { port });
   return {
     gw,
