@@ -26,7 +26,12 @@ export type AuthStage = 'gateway' | 'node';
  * Cert + signature checks shared by the outer and inner servers. 'query' = the client only asked
  * whether its certificate would do (accept without a signature); null = refuse quietly.
  */
-export type Authenticate = (conn: Connection, ctx: AuthContext, context: RequestContext, stage: AuthStage) => Promise<Authenticated | 'query' | null>;
+export type Authenticate = (
+  conn: Connection,
+  ctx: AuthContext,
+  context: RequestContext,
+  stage: AuthStage,
+) => Promise<Authenticated | 'query' | 'closed' | null>;
 
 export interface AuthenticateDeps {
   ca: SshCa;
@@ -44,8 +49,9 @@ export function createAuthenticate(deps: AuthenticateDeps): Authenticate {
     // `none` is how every client starts (asking which methods exist): not a failure.
     if (ctx.method === 'none') return null;
     if (!limits.countAttempt(conn)) {
+      // Past the cap the connection ends unanswered: a failure reply would invite one more attempt.
       conn.end();
-      return null;
+      return 'closed';
     }
     const person = claimedUser(ctx);
     const refusal = await limits.refusal(context, person);

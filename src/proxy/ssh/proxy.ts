@@ -88,6 +88,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
     conn.on('authentication', (ctx) => {
       void (async () => {
         const result = await authenticate(conn, ctx, context, 'node');
+        if (result === 'closed') return;
         if (result === 'query') return ctx.accept();
         if (!result) return ctx.reject(['publickey']);
         const login = ctx.username;
@@ -175,6 +176,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
     conn.on('authentication', (ctx) => {
       authenticate(conn, ctx, context, 'gateway').then(
         (result) => {
+          if (result === 'closed') return;
           if (result === 'query') return ctx.accept();
           if (!result) return ctx.reject(['publickey']);
           authed = result;
