@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSelfSignedCa, issueServerCert, type KeyAndCert } from '../../core/x509.js';
@@ -88,8 +89,8 @@ function servingCertFits(path: string, hosts: string[], caPem: string): boolean 
     const ca = new X509Certificate(caPem);
     if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return false;
     if (Date.parse(cert.validTo) - Date.now() < RENEW_BEFORE_MS) return false;
-    const names = (cert.subjectAltName ?? '').split(', ').map((n) => n.replace(/^(DNS|IP Address):/, ''));
-    return hosts.every((h) => names.includes(h));
+    // checkIP, not the SAN text: Node prints ::1 as 0:0:0:0:0:0:0:1 there.
+    return hosts.every((h) => (isIP(h) ? cert.checkIP(h) !== undefined : cert.checkHost(h, { subject: 'never' }) !== undefined));
   } catch {
     return false;
   }
