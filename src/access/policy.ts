@@ -19,6 +19,8 @@ export interface RoleSpec {
   agent_forwarding: boolean;
   /** May revoke anyone's SSH certificates. */
   ssh_revoke: boolean;
+  /** May rotate the SSH user and host CAs. */
+  ssh_ca_admin?: boolean;
   /** May fetch the cluster artefacts (kube-apiserver config, RBAC, webhook kubeconfig) from the gateway. */
   cluster_artefacts?: boolean;
   /** Taken away whatever any role allows (globs allowed). */
@@ -60,6 +62,7 @@ export interface Access {
   portForwarding: boolean;
   agentForwarding: boolean;
   sshRevoke: boolean;
+  sshCaAdmin: boolean;
   clusterArtefacts: boolean;
   /** The smallest max_session_ttl of the roles, when any sets one. */
   maxSessionTtlMs?: number;
@@ -145,6 +148,7 @@ export function resolveAccess(identity: ExternalIdentity, policy: Policy): Acces
     portForwarding: specs.some((s) => s.port_forwarding),
     agentForwarding: specs.some((s) => s.agent_forwarding),
     sshRevoke: specs.some((s) => s.ssh_revoke),
+    sshCaAdmin: specs.some((s) => s.ssh_ca_admin === true),
     clusterArtefacts: specs.some((s) => s.cluster_artefacts === true),
     maxSessionTtlMs: ttls.length ? Math.min(...ttls) : undefined,
     explain: { roles: Object.fromEntries(granted), grants, unknownRoles: [...unknownRoles].sort() },

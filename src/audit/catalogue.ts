@@ -33,6 +33,7 @@ export const AUDIT_EVENTS = {
   'sftp.change': { success: 'GH3080I', failure: 'GH3081W' },
   'recording.quota': { success: 'GH3090I', failure: 'GH3091W' },
   'recording.access': { success: 'GH3100I', failure: 'GH3101W' },
+  'ssh.ca.rotate': { success: 'GH3110I', failure: 'GH3111W' },
   // HTTP apps (src/proxy/http; GH6xxx). Denials share access.denied above.
   'app.session.start': { success: 'GH6000I', failure: 'GH6001W' },
   'app.request': { success: 'GH6020I', failure: 'GH6021W' },

@@ -130,6 +130,8 @@ const role = z
     agent_forwarding: z.boolean().default(false),
     /** May revoke anyone's SSH certificates (everyone may revoke their own). */
     ssh_revoke: z.boolean().default(false),
+    /** May rotate the SSH user and host CAs (`gatehouse ssh ca rotate`). */
+    ssh_ca_admin: z.boolean().default(false),
     /** May fetch the kube-apiserver config, RBAC and webhook kubeconfig from the gateway (`gatehouse kube ...` without a config file). */
     cluster_artefacts: z.boolean().default(false),
     /** What `gatehouse kube rbac` binds this role's groups to: a ClusterRole, cluster-wide or in these namespaces. */

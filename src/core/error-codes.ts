@@ -131,6 +131,11 @@ export const ERROR_CODES = {
   node_host_key_missing: { status: 502, meaning: 'ssh.require_host_key is set and the node has no host_key' },
   node_session_refused: { status: 502, meaning: 'the node refused the shell, exec or subsystem request' },
   recording_quota: { status: 507, meaning: 'a session reached recordings.max_bytes_per_session (audited; it goes on)' },
+  // SSH CA rotation (`POST /api/v1/ssh/ca/rotate`).
+  ssh_ca_forbidden: { status: 403, meaning: 'rotating an SSH CA without a role with ssh_ca_admin' },
+  ssh_ca_phase: { status: 409, meaning: 'a rotation phase out of order (switch without init, init during a rotation, ...)' },
+  ssh_ca_overlap: { status: 409, meaning: 'finish before the old CA key’s overlap has passed (without force)' },
+  ssh_ca_busy: { status: 409, meaning: 'another rotation phase is running on some replica' },
   // Start-up and the CLI (never answered by the gateway).
   config_invalid: { status: 400, meaning: 'the configuration is refused' },
   unsupported_key: { status: 400, meaning: 'a signing key type that has no SSH form' },

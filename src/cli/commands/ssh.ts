@@ -5,16 +5,22 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { CaStatus } from '../../ssh-ca/ca.js';
 import { parseCertificate, type ParsedCertificate } from '../../ssh-ca/certs.js';
+import { CA_KINDS, ROTATION_PHASES } from '../../ssh-ca/rotation.js';
 import { covers, type Revocation } from '../../ssh-ca/revocation.js';
 import { generateEd25519, openSshPrivateKey, publicKeyLine, publicKeyOf } from '../../ssh-ca/keys.js';
 import { gatewayCredentials, type CliCredentials } from '../credentials.js';
 import { UsageError } from '../errors.js';
 import { readJsonFile, writeJsonFile } from '../home.js';
+import { resolveServer } from '../state.js';
 import { chooseHostSuffix, nodeOfAlias, sshConfigSnippet } from '../ssh-config.js';
 
 const USAGE = `usage:
-  gatehouse ssh ca [--server URL]          the TrustedUserCAKeys line (nodes) and the @cert-authority line (clients)
+  gatehouse ssh ca [--server URL]          the TrustedUserCAKeys lines (nodes) and the @cert-authority lines (clients)
+  gatehouse ssh ca status [--server URL]   each CA's rotation phase, signing key and published keys
+  gatehouse ssh ca rotate --kind user|host --phase init|switch|finish|rollback [--force] [--server URL]
+                                           run one CA rotation phase (a role with ssh_ca_admin; see docs/ssh.md)
   gatehouse ssh cert [--server URL] [--host-suffix .S]
                                            fetch a user certificate; write key, certificate, known_hosts and ssh config
                                            (nodes are named <node>.gatehouse there, or <node>.S; the suffix is kept)
@@ -137,6 +143,8 @@ export async function sshCommand(argv: string[]): Promise<number> {
   const flags = (args: string[]) => parseArgs({ args, allowPositionals: false, options: { server: { type: 'string' }, token: { type: 'string' } } }).values;
   switch (sub) {
     case 'ca': {
+      if (rest[0] === 'rotate') return caRotate(rest.slice(1));
+      if (rest[0] === 'status') return caStatus(rest.slice(1));
       const v = flags(rest);
       // Signed in, the client line also covers the nodes this person may reach; else the gateway only.
       const creds = await gatewayCredentials(v).catch(() => undefined);
@@ -146,7 +154,7 @@ export async function sshCommand(argv: string[]): Promise<number> {
       const signedIn = creds && (await fetch(`${base}/api/v1/ssh/ca?type=host`, { headers: { authorization: `Bearer ${creds.token}` } }));
       const host = await (signedIn?.ok ? signedIn : await fetch(`${base}/api/v1/ssh/ca?type=host`)).text();
       process.stdout.write(
-        `# Nodes: save as /etc/ssh/gatehouse_user_ca.pub and set in sshd_config:\n#   TrustedUserCAKeys /etc/ssh/gatehouse_user_ca.pub\n${user.trim()}\n\n` +
+        `# Nodes: save as /etc/ssh/gatehouse_user_ca.pub (every line) and set in sshd_config:\n#   TrustedUserCAKeys /etc/ssh/gatehouse_user_ca.pub\n${user.trim()}\n\n` +
           `# Clients: add to ~/.ssh/known_hosts (gatehouse ssh cert does it for you); trusted for these hosts only:\n${host.trim()}\n`,
       );
       return 0;
@@ -185,6 +193,52 @@ export async function sshCommand(argv: string[]): Promise<number> {
     default:
       return connect(argv);
   }
+}
+
+type RotationStatus = CaStatus & { finish_after?: string };
+
+const describeCa = (s: RotationStatus): string =>
+  `${s.kind} CA: phase ${s.phase}${s.since ? ` since ${s.since}` : ''}; signing ${s.signing}\n` +
+  s.published.map((p) => `  published ${p.fingerprint} (${p.role})\n`).join('') +
+  (s.finish_after ? `  finish allowed from ${s.finish_after}\n` : '');
+
+/** What the operator does next, after a phase left `s`. */
+function nextStep(s: RotationStatus): string {
+  const rotate = (phase: string) => `gatehouse ssh ca rotate --kind ${s.kind} --phase ${phase}`;
+  if (s.phase === 'init')
+    return s.kind === 'user'
+      ? `Next: put every user CA line (gatehouse ssh ca) in each node's TrustedUserCAKeys file, then: ${rotate('switch')}`
+      : `Next: clients get both host CA lines with their next \`gatehouse ssh cert\` (within ssh.cert_ttl); update hand-kept known_hosts from \`gatehouse ssh ca\`; then: ${rotate('switch')}`;
+  if (s.phase === 'switch') return `Next: the new key signs. Keep both keys published until ${s.finish_after ?? 'the overlap ends'}, then: ${rotate('finish')}`;
+  return `Done: one ${s.kind} CA key is published; remove any other gatehouse-${s.kind}-ca line from nodes and known_hosts (gatehouse ssh ca shows what to keep).`;
+}
+
+async function caStatus(args: string[]): Promise<number> {
+  const v = parseArgs({ args, allowPositionals: false, options: { server: { type: 'string' } } }).values;
+  const base = resolveServer(v.server);
+  if (!base) throw new UsageError('Say which gateway: --server URL or GATEHOUSE_SERVER.');
+  const res = await fetch(`${base}/api/v1/ssh/ca/rotation`);
+  if (!res.ok) throw new GatehouseError('server_error', `The gateway answered ${res.status}.`, { status: res.status });
+  const { cas } = (await res.json()) as { cas: RotationStatus[] };
+  process.stdout.write(cas.map(describeCa).join(''));
+  return 0;
+}
+
+async function caRotate(args: string[]): Promise<number> {
+  const v = parseArgs({
+    args,
+    allowPositionals: false,
+    options: { server: { type: 'string' }, token: { type: 'string' }, kind: { type: 'string' }, phase: { type: 'string' }, force: { type: 'boolean' } },
+  }).values;
+  const kind = CA_KINDS.find((k) => k === v.kind);
+  const phase = ROTATION_PHASES.find((p) => p === v.phase);
+  if (!kind || !phase) throw new UsageError(`Say --kind ${CA_KINDS.join('|')} and --phase ${ROTATION_PHASES.join('|')}.`);
+  const status = await api<RotationStatus>(await gatewayCredentials(v), '/api/v1/ssh/ca/rotate', {
+    method: 'POST',
+    body: JSON.stringify({ kind, phase, ...(v.force ? { force: true } : {}) }),
+  });
+  process.stdout.write(`${describeCa(status)}${nextStep(status)}\n`);
+  return 0;
 }
 
 /** `gatehouse ssh [login@]node [command...]`: stock ssh with our config; refreshes the certificate when needed. */

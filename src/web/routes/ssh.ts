@@ -2,9 +2,13 @@ import express, { Router } from 'express';
 import { reachableNodes } from '../../access/index.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import { splitHostPort } from '../../core/hosts.js';
+import type { CaStatus } from '../../ssh-ca/ca.js';
 import { issueUserCert } from '../../ssh-ca/issue.js';
 import { fingerprint, parsePublicKeyLine } from '../../ssh-ca/keys.js';
+import { CA_KINDS, overlapMs, ROTATION_PHASES } from '../../ssh-ca/rotation.js';
 import { sshHostPrincipals } from '../../config/load.js';
+import { DEFAULT_SSH_CERT_TTL_MS } from '../../config/schema.js';
+import { sshCertRequest, type SshCertIssued, type SshNodes, type SshRevoked } from '../api-schema/ssh.js';
 import type { WebDeps } from '../deps.js';
 import { asyncHandler } from '../middleware.js';
 import { authenticate, requirePrincipal, type Principal } from '../principal.js';
@@ -31,31 +35,93 @@ export function knownHostsPatterns(config: WebDeps['config'], nodeNames: string[
   return [...gateway.map(withPort), ...nodeNames].join(',');
 }
 
-/** `GET /api/v1/ssh/ca` (public); `POST /api/v1/ssh/certs` and `POST /api/v1/ssh/certs/revoke` (signed in). */
+/**
+ * `GET /api/v1/ssh/ca` and `GET /api/v1/ssh/ca/rotation` (public); `POST /api/v1/ssh/certs` and
+ * `POST /api/v1/ssh/certs/revoke` (signed in); `POST /api/v1/ssh/ca/rotate` (ssh_ca_admin).
+ */
 export function sshRoutes(deps: WebDeps): Router {
   const router = Router();
   const ca = deps.sshCa;
   if (!ca) return router;
   const nodesFor = (principal: Principal | null) => (principal ? reachableNodes(principal.access, deps.config.ssh?.nodes ?? []) : []);
-  // Only the nodes this person may reach: their names are not everyone's business.
-  const knownHostsLine = (principal: Principal | null) =>
-    ca.knownHostsLine(
-      knownHostsPatterns(
-        deps.config,
-        nodesFor(principal).map((n) => n.name),
-      ),
-    );
+  // Only the nodes this person may reach: their names are not everyone's business. One line per published host CA key.
+  const knownHostsLines = async (principal: Principal | null) =>
+    (
+      await ca.knownHostsLines(
+        knownHostsPatterns(
+          deps.config,
+          nodesFor(principal).map((n) => n.name),
+        ),
+      )
+    ).join('\n');
+  const overlap = overlapMs(deps.config.ssh?.cert_ttl ?? DEFAULT_SSH_CERT_TTL_MS);
+  const withDeadline = (status: CaStatus) => ({
+    ...status,
+    finish_after: status.phase === 'switch' && status.since ? new Date(Date.parse(status.since) + overlap).toISOString() : undefined,
+  });
 
   router.get(
     '/api/v1/ssh/ca',
     asyncHandler(async (req, res) => {
       const type = req.query.type ?? 'user';
       if (type !== 'user' && type !== 'host') throw new GatehouseError('invalid_request', 'type must be "user" or "host".');
-      // user: the TrustedUserCAKeys line for nodes; host: the known_hosts line for clients, covering
-      // the gateway, and the nodes the caller may reach when signed in.
-      const line = type === 'user' ? await ca.userCaLine() : await knownHostsLine(await authenticate(deps, req));
+      // user: the TrustedUserCAKeys lines for nodes; host: the known_hosts lines for clients, covering
+      // the gateway, and the nodes the caller may reach when signed in. Two lines during a rotation.
+      const lines = type === 'user' ? (await ca.userCaLines()).join('\n') : await knownHostsLines(await authenticate(deps, req));
       res.setHeader('cache-control', type === 'user' ? 'no-cache' : 'no-store');
-      res.type('text/plain').send(`${line}\n`);
+      res.type('text/plain').send(`${lines}\n`);
+    }),
+  );
+
+  router.get(
+    '/api/v1/ssh/ca/rotation',
+    asyncHandler(async (_req, res) => {
+      res.setHeader('cache-control', 'no-store');
+      res.json({ overlap_ms: overlap, cas: await Promise.all(CA_KINDS.map(async (kind) => withDeadline(await ca.status(kind)))) });
+    }),
+  );
+
+  /** One rotation phase, `{ "kind": "user"|"host", "phase": "init"|"switch"|"finish"|"rollback", "force"?: true }` (see docs/ssh.md). */
+  router.post(
+    '/api/v1/ssh/ca/rotate',
+    express.json({ limit: '4kb' }),
+    asyncHandler(async (req, res) => {
+      const { identity, access } = await requirePrincipal(deps, req);
+      const body = (req.body ?? {}) as { kind?: unknown; phase?: unknown; force?: unknown };
+      const kind = CA_KINDS.find((k) => k === body.kind);
+      const phase = ROTATION_PHASES.find((p) => p === body.phase);
+      const base = { user: identity.username, connector: identity.connector, roles: access.roles, context: res.locals.ctx };
+      if (!access.sshCaAdmin) {
+        await deps.audit.emit({ type: 'access.denied', outcome: 'failure', ...base, reason: 'ssh_ca_forbidden', details: { resource: 'ssh-ca', kind, phase } });
+        throw new GatehouseError('ssh_ca_forbidden', `${identity.username} has no role with ssh_ca_admin: true.`, { status: 403 });
+      }
+      try {
+        if (!kind || !phase || (body.force !== undefined && typeof body.force !== 'boolean'))
+          throw new GatehouseError('invalid_request', `Send { "kind": "user" | "host", "phase": "${ROTATION_PHASES.join('" | "')}", "force"?: true }.`);
+        const { from, to } = await ca.rotate(kind, phase, { overlapMs: overlap, force: body.force === true });
+        await deps.audit.emit({
+          type: 'ssh.ca.rotate',
+          outcome: 'success',
+          ...base,
+          details: {
+            kind,
+            phase,
+            from: from.phase,
+            to: to.phase,
+            signing: to.signing,
+            published: to.published.map((p) => p.fingerprint),
+            forced: body.force === true || undefined,
+          },
+        });
+        res.setHeader('cache-control', 'no-store');
+        res.json(withDeadline(to));
+      } catch (err) {
+        if (isGatehouseError(err) && err.status < 500) {
+          const current = kind ? (await ca.status(kind).catch(() => undefined))?.phase : undefined;
+          await deps.audit.emit({ type: 'ssh.ca.rotate', outcome: 'failure', ...base, reason: err.code, details: { kind, phase, current } });
+        }
+        throw err;
+      }
     }),
   );
 
@@ -64,7 +130,7 @@ export function sshRoutes(deps: WebDeps): Router {
     asyncHandler(async (req, res) => {
       const nodes = nodesFor(await requirePrincipal(deps, req)).map(({ name, labels, logins }) => ({ name, labels, logins }));
       res.setHeader('cache-control', 'no-store');
-      res.json({ nodes, proxy: sshProxyAddress(deps.config) ?? null });
+      res.json({ nodes, proxy: sshProxyAddress(deps.config) ?? null } satisfies SshNodes);
     }),
   );
 
@@ -76,9 +142,9 @@ export function sshRoutes(deps: WebDeps): Router {
       const { identity, access, session } = principal;
       const context = res.locals.ctx;
       try {
-        const body = (req.body ?? {}) as { public_key?: unknown };
-        if (typeof body.public_key !== 'string') throw new GatehouseError('invalid_public_key', 'Send { "public_key": "<OpenSSH public key line>" }.');
-        const publicKey = parsePublicKeyLine(body.public_key);
+        const body = sshCertRequest.safeParse(req.body ?? {});
+        if (!body.success) throw new GatehouseError('invalid_public_key', 'Send { "public_key": "<OpenSSH public key line>" }.');
+        const publicKey = parsePublicKeyLine(body.data.public_key);
         const cert = await issueUserCert({
           ca,
           identity,
@@ -114,9 +180,9 @@ export function sshRoutes(deps: WebDeps): Router {
         res.status(201).json({
           certificate: `${cert.certType} ${cert.blob.toString('base64')} ${identity.username}`,
           ...details,
-          known_hosts: await knownHostsLine(principal),
+          known_hosts: await knownHostsLines(principal),
           proxy: sshProxyAddress(deps.config) ?? null,
-        });
+        } satisfies SshCertIssued);
       } catch (err) {
         if (isGatehouseError(err) && err.status < 500)
           await deps.audit.emit({
@@ -170,7 +236,7 @@ export function sshRoutes(deps: WebDeps): Router {
       const { user: owner, ...rest } = revocation;
       await deps.audit.emit({ type: 'ssh.cert.revoked', outcome: 'success', ...base, details: { target_user: owner, ...rest } });
       res.setHeader('cache-control', 'no-store');
-      res.json({ revoked: revocation });
+      res.json({ revoked: revocation } satisfies SshRevoked);
     }),
   );
   return router;
