@@ -7,6 +7,7 @@ import { UsageError } from './errors.js';
 const commands = {
   serve: () => import('./commands/serve.js'),
   checkConfig: () => import('./commands/check-config.js'),
+  config: () => import('./commands/config.js'),
   policy: () => import('./commands/policy.js'),
   login: () => import('./commands/login.js'),
   kube: () => import('./commands/kube.js'),
@@ -21,6 +22,7 @@ const USAGE = `Usage: gatehouse <command> [options]
 Commands:
   serve          Run the gateway (no config: the embedded demo)
   check-config   Validate a config file and run its policy tests (exit 0 valid, 2 invalid)
+  config schema  Print the config file's JSON Schema (config/gatehouse.schema.json)
   policy explain Show what an identity resolves to: --identity FILE.json [--json]
   audit          Search, tail, verify and export the audit log (gatehouse audit --help)
   ssh            ssh ca | ssh cert | ssh config | ssh [login@]node [command] (see gatehouse ssh --help)
@@ -82,6 +84,9 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keeps running
     case 'check-config':
       (await commands.checkConfig()).checkConfig(values);
+      return 0;
+    case 'config':
+      (await commands.config()).configCommand(positionals.slice(1));
       return 0;
     case 'login':
       await (await commands.login()).login(values);

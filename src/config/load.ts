@@ -8,9 +8,9 @@ import { isLoopbackHost } from '../core/hosts.js';
 export { ConfigError } from '../core/config-error.js';
 
 /** Keys whose value may instead come from a file named by `<key>_file` (mounted secrets). */
-const SECRET_KEYS = ['client_secret', 'bearer_token', 'redis_url', 'postgres_url', 'password'];
+export const SECRET_KEYS = ['client_secret', 'bearer_token', 'redis_url', 'postgres_url', 'password'];
 
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+export const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 type Tree = unknown;
 

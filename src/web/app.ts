@@ -9,6 +9,7 @@ import { authRoutes } from './routes/auth.js';
 import { issuerRoutes } from './routes/issuer.js';
 import { kubeArtefactRoutes } from './routes/kube.js';
 import { oauthRoutes } from './routes/oauth.js';
+import { openapiRoutes } from './routes/openapi.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { samlRoutes } from './routes/saml.js';
@@ -59,6 +60,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(authRoutes(deps));
   app.use(oauthRoutes(deps, deps.oauth));
   app.use(samlRoutes(deps));
+  app.use(openapiRoutes(deps));
   app.use(apiRoutes(deps));
   app.use(kubeArtefactRoutes(deps));
   app.use(auditRoutes(deps));

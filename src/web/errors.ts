@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { type AuditSink, bestEffort } from '../audit/sink.js';
 import type { Session } from '../core/types.js';
 import { sessionRef } from '../sessions/sessions.js';
+import type { ErrorBody } from './api-schema/errors.js';
 import { errorPage } from './views/pages.js';
 
 /** Browsers get a page, everything else (and all of /api) gets `{ error, message }`. */
@@ -19,7 +20,8 @@ export function sendError(req: Request, res: Response, err: unknown, options: { 
   const wantsHtml = !req.path.startsWith('/api/') && req.accepts(['json', 'html']) === 'html';
   res.status(status);
   if (wantsHtml) res.type('html').send(errorPage({ status, code, message, requestId, demo: options.demo }));
-  else res.json({ error: code, message, request_id: requestId });
+  // A route may have set its own type (text/yaml) before failing: the error is JSON all the same.
+  else res.type('json').json({ error: code, message, request_id: requestId } satisfies ErrorBody);
 }
 
 export interface ErrorHandlerOptions {

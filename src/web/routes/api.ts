@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Router } from 'express';
+import type { KubeClusters } from '../api-schema/kube.js';
+import type { Whoami } from '../api-schema/identity.js';
 import type { WebDeps } from '../deps.js';
 import { asyncHandler } from '../middleware.js';
 import { requirePrincipal } from '../principal.js';
 
+/** `/api/v1/whoami` and `/api/v1/kube/clusters`; their bodies are described in ../api-schema/. */
 export function apiRoutes(deps: WebDeps): Router {
   const router = Router();
   router.get(
@@ -11,7 +14,7 @@ export function apiRoutes(deps: WebDeps): Router {
     asyncHandler(async (req, res) => {
       const { identity, access, session } = await requirePrincipal(deps, req);
       res.setHeader('cache-control', 'no-store');
-      res.json({
+      const body: Whoami = {
         username: identity.username,
         email: identity.email ?? null,
         groups: identity.groups,
@@ -22,7 +25,8 @@ export function apiRoutes(deps: WebDeps): Router {
         logins: access.logins,
         audit: access.auditRead ? 'read' : 'own',
         session: session ? { created_at: new Date(session.createdAt).toISOString(), expires_at: new Date(session.expiresAt).toISOString() } : null,
-      });
+      };
+      res.json(body);
     }),
   );
   router.get(
@@ -30,7 +34,7 @@ export function apiRoutes(deps: WebDeps): Router {
     asyncHandler(async (req, res) => {
       await requirePrincipal(deps, req);
       res.setHeader('cache-control', 'no-store');
-      res.json({
+      const body: KubeClusters = {
         clusters: deps.config.clusters.map((c) =>
           // mode proxy: kubectl talks to the Gatehouse proxy (its URL and CA), never to the API server.
           c.mode === 'proxy' && deps.kubeProxy
@@ -49,7 +53,8 @@ export function apiRoutes(deps: WebDeps): Router {
                 ca_data: c.ca_file ? readCaData(c.ca_file) : undefined,
               },
         ),
-      });
+      };
+      res.json(body);
     }),
   );
   return router;

@@ -4,6 +4,7 @@ import { isGatehouseError } from '../../core/errors.js';
 import { OAuthError } from '../../tokens/oauth/errors.js';
 import type { OAuthServer, TokenResponse } from '../../tokens/oauth/server.js';
 import { sessionRef } from '../../sessions/sessions.js';
+import type { OAuthErrorBody } from '../api-schema/errors.js';
 import { checkCsrf, csrfToken } from '../csrf.js';
 import { loginRedirect } from '../../core/redirect-target.js';
 import { redirectPolicyOf, type WebDeps } from '../deps.js';
@@ -29,7 +30,7 @@ export function oauthRoutes(deps: WebDeps, oauth: OAuthServer): Router {
   const sendOAuthError = (res: Response, err: unknown) => {
     if (!isGatehouseError(err)) throw err;
     res.status(err.status).setHeader('cache-control', 'no-store');
-    res.json({ error: err.code, error_description: err.message });
+    res.json({ error: err.code, error_description: err.message } satisfies OAuthErrorBody);
   };
 
   // The login limiter's store-backed fixed windows (src/store/rate-limit.ts), per client address
