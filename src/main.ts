@@ -35,6 +35,9 @@ import { createWebApp } from './web/app.js';
 import { createCookiePolicy } from './web/cookies.js';
 import { createHttpServer } from './web/server.js';
 import { createWebTerminal } from './proxy/ssh/terminal/websocket.js';
+import { DEMO_NODE_NAME } from './config/demo.js';
+import { startDemoNode } from './demo-node/server.js';
+import { parsePublicKeyLine } from './ssh-ca/keys.js';
 
 export interface Gateway {
   config: Config;
@@ -113,6 +116,12 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const policy = policyFromConfig(config);
   const sshCa = createSshCa({ store, dataDir: config.state.data_dir, logger });
   const sshRevocations = createRevocations(store, { maxCertTtlMs: config.ssh?.cert_ttl ?? DEFAULT_SSH_CERT_TTL_MS });
+  // The demo's toy SSH node (src/demo-node), trusting our user CA; its entry gets the address and pinned host key.
+  const demoNodeEntry = options.demo ? config.ssh?.nodes.find((n) => n.name === DEMO_NODE_NAME) : undefined;
+  const demoNode = demoNodeEntry
+    ? await startDemoNode({ hostname: DEMO_NODE_NAME, trustedUserCas: async () => (await sshCa.userCaLines()).map((l) => parsePublicKeyLine(l).blob), logger })
+    : undefined;
+  if (demoNode) Object.assign(demoNodeEntry!, { addr: demoNode.addr, host_key: demoNode.hostKey });
   const clusterAudiences = () => audiences.clusterAudiences();
   const oauth = createOAuthServer({
     store,
@@ -131,9 +140,10 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const kubeProxyRef = config.kube_proxy ? { clusterUrl: (name: string) => kubeProxy!.clusterUrl(name), caPem: () => kubeProxy!.caPem() } : undefined;
   // The demo's app: a tiny upstream that shows (and verifies) what apps behind Gatehouse receive.
   const demoApp: DemoApp | undefined = options.demo && !config.apps.length ? await startDemoApp({ gatewayUrl: config.server.public_url }) : undefined;
+  if (demoApp) config.apps.push(demoApp.config); // listed on "My access" like any app
   // HTTP apps and forward-auth are served before Express (src/proxy/http); session ends drop their cached decisions.
   const apps = createHttpApps({
-    config: demoApp ? { ...config, apps: [demoApp.config] } : config,
+    config,
     store,
     sessions,
     audit,
@@ -273,6 +283,9 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       await listen(server, port, host);
       await kubeProxy?.start();
       await ssh?.listen();
+      // The demo's SSH listener on port 0 (`--listen` given): clients are told the port it got.
+      if (demoNode && ssh && config.ssh && splitHostPort(config.ssh.listen)[1] === 0)
+        config.ssh.public_addr = `${new URL(config.server.public_url).hostname}:${ssh.address().port}`;
       // Warm the keys so the first login does not pay for key generation; failures surface on /readyz.
       keys.active().catch((err) => logger.warn({ err: err.message }, 'signing keys not available yet'));
     },
@@ -282,6 +295,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       if (config.server.drain_delay > 0) await new Promise((r) => setTimeout(r, config.server.drain_delay));
       await ssh?.close();
       terminal?.close();
+      await demoNode?.close();
       await closeGracefully(server, 10_000);
       await apps.close();
       await demoApp?.close();

@@ -1,5 +1,6 @@
 import type { JWTPayload } from 'jose';
 import type { Session } from '../../core/types.js';
+import { catalogueSections, type CatalogueView } from './catalogue.js';
 import { html, type SafeHtml } from './html.js';
 import { layout } from './layout.js';
 
@@ -38,7 +39,8 @@ export function logoutPage(options: PageOptions & { user: string; csrf: string }
   });
 }
 
-export function homePage(options: PageOptions & { session: Session; tokenClaims: JWTPayload; nodes: { name: string; logins: string[] }[] }): string {
+/** "My access": who you are, then the catalogue of what you can reach (./catalogue.ts), then the token claims. */
+export function homePage(options: PageOptions & { session: Session; tokenClaims: JWTPayload; catalogue: CatalogueView }): string {
   const { identity } = options.session;
   return layout({
     title: 'My access',
@@ -51,27 +53,20 @@ export function homePage(options: PageOptions & { session: Session; tokenClaims:
     <dt>Email</dt><dd id="email">${identity.email ?? '—'}</dd>
     <dt>Connector</dt><dd id="connector">${identity.connector}</dd>
     <dt>Upstream groups</dt><dd id="groups">${identity.groups.length ? identity.groups.map((g) => html`<span class="tag">${g}</span> `) : '—'}</dd>
+    <dt>Roles</dt><dd id="roles">${options.catalogue.roles.length ? options.catalogue.roles.map((r) => html`<span class="tag">${r}</span> `) : '—'}</dd>
     <dt>Session expires</dt><dd id="session-expires">${utcTime(options.session.expiresAt)}</dd>
   </dl>
 </section>
-${options.nodes.length ? sshCard(options.nodes) : ''}
+${catalogueSections(options.catalogue)}
 <section class="card">
-  <h2>Gateway token claims</h2>
-  <p class="muted">A token Gatehouse signs for you, verifiable with <a href="/.well-known/jwks.json">our JWKS</a>.</p>
-  <pre id="token-claims">${JSON.stringify(options.tokenClaims, null, 2)}</pre>
-</section>`,
+  <details>
+    <summary><h2>Gateway token claims</h2></summary>
+    <p class="muted">A token Gatehouse signs for you, verifiable with <a href="/.well-known/jwks.json">our JWKS</a>.</p>
+    <pre id="token-claims">${JSON.stringify(options.tokenClaims, null, 2)}</pre>
+  </details>
+</section>
+<script src="/static/copy-command.js"></script>`,
   });
-}
-
-/** SSH nodes with a web-terminal link per allowed login. */
-function sshCard(nodes: { name: string; logins: string[] }[]): SafeHtml {
-  return html`<section class="card" id="ssh-nodes">
-  <h2>SSH nodes</h2>
-  <p class="muted">Open a terminal in the browser, or use <code>gatehouse ssh login@node</code>. Sessions are recorded: <a href="/recordings">recordings</a>.</p>
-  <dl class="facts">
-    ${nodes.map((n) => html`<dt>${n.name}</dt><dd>${n.logins.map((l) => html`<a class="tag" href="/terminal/${encodeURIComponent(n.name)}?login=${encodeURIComponent(l)}">${l}@${n.name}</a> `)}</dd>`)}
-  </dl>
-</section>`;
 }
 
 /** `2026-01-31 17:05 UTC`, with the exact instant in the `datetime` attribute. */

@@ -44,10 +44,29 @@ table.events td.links { white-space:nowrap; }
 .outcome.failure { background:#fde8e7; color:var(--warn); }
 .error-text { color:var(--warn); font-weight:600; }
 nav.pager { display:flex; gap:1rem; align-items:center; margin:1rem 0; }
+/* "My access" catalogue */
+h3 { font-size:1rem; margin:1rem 0 .4rem; }
+ul.catalogue, ul.logins { list-style:none; padding:0; margin:.5rem 0; }
+ul.catalogue li, ul.logins li { display:flex; flex-wrap:wrap; gap:.4rem .8rem; align-items:center; padding:.45rem 0; border-bottom:1px solid #e6e9f0; }
+ul.catalogue li:last-child, ul.logins li:last-child { border-bottom:0; }
+ul.catalogue .item { flex:1 1 14rem; }
+ul.logins li { display:grid; grid-template-columns:13rem 1fr; }
+ul.logins .commands { display:flex; flex-wrap:wrap; gap:.4rem; }
+a.tag.terminal { justify-self:start; padding:.15rem .6rem; font-weight:600; overflow-wrap:anywhere; }
+a.tag.terminal::before { content:"▸ "; }
+.tag.label { background:#eef1f6; color:var(--muted); font-size:.8em; font-weight:400; }
+.command { display:inline-flex; align-items:center; gap:.3rem; background:#0f172a; color:#e2e8f0; border-radius:6px; padding:.15rem .2rem .15rem .6rem; }
+.command code { white-space:nowrap; overflow-x:auto; }
+button.copy { background:#334155; padding:.1rem .5rem; font-size:.8rem; border-radius:4px; }
+button.copy:hover { background:#475569; }
+p.setup .command { margin:.2rem 0; }
+details > summary { cursor:pointer; }
+details > summary h2 { display:inline; }
 @media (max-width:36rem) {
   main { margin:1rem auto; }
   .card { padding:1.25rem; }
   dl.facts { grid-template-columns:1fr; gap:0; }
   dl.facts dd { margin-bottom:.6rem; }
+  ul.logins li { grid-template-columns:1fr; }
 }
 `;

@@ -86,7 +86,17 @@ const views: { module: string; exports: Record<string, unknown>; renderings: Ren
             demo: true,
             session: { id: h, identity: identity(h), createdAt: 0, lastSeenAt: 0, expiresAt: 0, upstreamIdToken: h },
             tokenClaims: { sub: h, preferred_username: h, email: h, groups: [h], roles: [h], connector: h },
-            nodes: [{ name: h, logins: [h, 'root'] }],
+            catalogue: {
+              server: h,
+              roles: [h],
+              apps: [
+                { name: h, url: h },
+                { name: h, url: undefined },
+              ],
+              nodes: [{ name: h, labels: { [h]: h }, logins: [h, 'root'] }],
+              clusters: [{ name: h }],
+              recordings: [recording(h)],
+            },
           }),
       },
       { view: 'errorPage', render: (h) => pageViews.errorPage({ demo: true, status: 403, code: h, message: h, requestId: h }) },
