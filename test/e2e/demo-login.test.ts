@@ -3,70 +3,24 @@
 // calls the API with its session cookie, signs out (through the IdP's end-session page) and lands back
 // on the login chooser. The server is the real CLI in a child process; SIGTERM must stop it with exit 0.
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import type { Page } from 'playwright-core';
 
 import { launchChromium } from '../helpers/browsers/chromium.js';
-import { eventually, giveUp } from '../helpers/eventually.js';
-import { closedPort } from '../helpers/peers/services.js';
-import { startChild } from '../helpers/processes.js';
+import { startDemoCli } from '../helpers/gateways/demo-cli.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Where the lead looks at the home page (not committed). */
 const SCREENSHOT = '/tmp/gatehouse-home.png';
 
-interface DemoServer {
-  child: ChildProcess;
-  url: string;
-  alicePassword: string;
-  /** Everything the server wrote so far (for failure messages). */
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Runs `gatehouse serve` as a user would, with its demo data in a temp dir, and waits for the banner. */
-async function startDemoServer(t: TestContext): Promise<DemoServer> {
-  const port = await closedPort();
+/** `gatehouse serve --demo` as a user would run it, with its demo data in a temp dir. */
+async function startDemoServer(t: TestContext) {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-demo-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
-  delete env.GATEHOUSE_CONFIG;
-  delete env.GATEHOUSE_LISTEN;
-  const child = startChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--demo', '--listen', `127.0.0.1:${port}`], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }).child;
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const output = () => `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  const banner = /GATEHOUSE DEMO MODE[\s\S]*Open (http:\/\/\S+)\/ and sign in with:\n\s+alice\s+password: (\S+)/;
-  const match = await eventually(
-    () => {
-      if (child.exitCode !== null || child.signalCode !== null) giveUp(`gatehouse serve exited before printing the demo banner\n${output()}`);
-      return banner.exec(stdout);
-    },
-    { timeoutMs: 45_000, message: () => `no demo banner on stdout\n${output()}` },
-  );
-  return { child, url: match[1], alicePassword: match[2], output, exited };
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  return startDemoCli(t, { args: ['--demo'], env: { GATEHOUSE_DATA_DIR: dataDir } });
 }
 
 const text = async (page: Page, selector: string) => ((await page.locator(selector).textContent()) ?? '').trim();

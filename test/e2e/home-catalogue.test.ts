@@ -7,67 +7,19 @@
 // is on the home page and its player page loads. A full-page screenshot of the home page is kept
 // as a test artefact ($GATEHOUSE_TEST_ARTIFACTS, default test-artifacts/ in the repo).
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { DEFAULT_HOST_SUFFIX, sshConfigSnippet } from '../../src/cli/ssh-config.js';
 import { launchChromium, signInWithIdp } from '../helpers/browsers/chromium.js';
-import { eventually, giveUp } from '../helpers/eventually.js';
-import { closedPort, requireBinary } from '../helpers/peers/services.js';
+import { eventually } from '../helpers/eventually.js';
+import { requireBinary } from '../helpers/peers/services.js';
 import { keygen, runSsh } from '../helpers/peers/ssh.js';
-import { startChild } from '../helpers/processes.js';
+import { REPO_ROOT, startDemoCli } from '../helpers/gateways/demo-cli.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ARTIFACTS = process.env.GATEHOUSE_TEST_ARTIFACTS || join(REPO_ROOT, 'test-artifacts');
-
-interface Demo {
-  child: ChildProcess;
-  url: string;
-  port: number;
-  alicePassword: string;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** `gatehouse serve` in an empty directory (no config file, no env), as someone trying it would run it. */
-async function startDemo(t: TestContext, cwd: string): Promise<Demo> {
-  const port = await closedPort();
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
-  for (const name of ['GATEHOUSE_CONFIG', 'GATEHOUSE_LISTEN', 'GATEHOUSE_DATA_DIR']) delete env[name];
-  const cli = join(REPO_ROOT, 'src/cli/main.ts');
-  const { child } = startChild(process.execPath, ['--import', import.meta.resolve('tsx'), cli, 'serve', '--listen', `127.0.0.1:${port}`], {
-    cwd,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const output = () => `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const banner = /GATEHOUSE DEMO MODE[\s\S]*Open (http:\/\/\S+)\/ and sign in with:\n\s+alice\s+password: (\S+)/;
-  const match = await eventually(
-    () => {
-      if (child.exitCode !== null || child.signalCode !== null) giveUp(`gatehouse serve exited before printing the demo banner\n${output()}`);
-      return banner.exec(stdout);
-    },
-    { timeoutMs: 45_000, message: () => `no demo banner on stdout\n${output()}` },
-  );
-  return { child, url: match[1], port, alicePassword: match[2], output, exited };
-}
 
 const texts = (page: Page, selector: string) => page.locator(selector).allTextContents();
 /** The lines on the web terminal's screen, as xterm.js holds them. */
@@ -86,7 +38,7 @@ test('demo: "My access" lists every kind with a way in; the web terminal on the 
   if (!ssh) return;
   const cwd = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-catalogue-'));
   t.after(() => rmSync(cwd, { recursive: true, force: true }));
-  const demo = await startDemo(t, cwd);
+  const demo = await startDemoCli(t, { cwd });
   const { url, port } = demo;
 
   const context = await browser.newContext();

@@ -3,13 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { GatehouseError, storeUnavailable } from '../../../src/core/errors.js';
+import { GatehouseError } from '../../../src/core/errors.js';
 import { createSshCa } from '../../../src/ssh-ca/ca.js';
 import { USER_CERT } from '../../../src/ssh-ca/certs.js';
 import { fingerprint, generateEd25519, publicKeyOf } from '../../../src/ssh-ca/keys.js';
 import { applyPhase, overlapMs, publishedKeys, type StoredCas } from '../../../src/ssh-ca/rotation.js';
-import { createMemoryStore } from '../../../src/store/memory.js';
-import type { Store } from '../../../src/store/store.js';
+import { sharedStore } from '../../helpers/shared-store.js';
 
 const HOUR = 3_600_000;
 const dirs: string[] = [];
@@ -19,32 +18,6 @@ const tempDir = () => {
   return dir;
 };
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-/** A memory store that presents itself as shared (as Redis is, so the CA document lives in it), and can be "taken down". */
-function sharedStore(): Store & { down: boolean } {
-  const inner = createMemoryStore();
-  const guard =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      if (shared.down) throw storeUnavailable(new Error('connection refused'));
-      return fn(...args);
-    };
-  const shared: Store & { down: boolean } = {
-    down: false,
-    kind: 'redis',
-    get: guard(inner.get),
-    set: guard(inner.set),
-    setIfAbsent: guard(inner.setIfAbsent),
-    take: guard(inner.take),
-    delete: guard(inner.delete),
-    increment: guard(inner.increment),
-    publish: guard(inner.publish),
-    subscribe: guard(inner.subscribe),
-    ping: guard(inner.ping),
-    close: inner.close,
-  };
-  return shared;
-}
 
 const code = (fn: () => unknown): string | undefined => {
   try {

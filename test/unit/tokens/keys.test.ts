@@ -3,38 +3,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { storeUnavailable } from '../../../src/core/errors.js';
-import { createMemoryStore } from '../../../src/store/memory.js';
-import type { Store } from '../../../src/store/store.js';
 import { createKeyManager } from '../../../src/tokens/keys.js';
+import type { Store } from '../../../src/store/store.js';
+import { sharedStore } from '../../helpers/shared-store.js';
 
 const MINUTE = 60_000;
-
-/** A memory store that presents itself as shared (as Redis is), and can be "taken down". */
-function sharedStore(): Store & { down: boolean } {
-  const inner = createMemoryStore();
-  const guard =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      if (shared.down) throw storeUnavailable(new Error('connection refused'));
-      return fn(...args);
-    };
-  const shared: Store & { down: boolean } = {
-    down: false,
-    kind: 'redis',
-    get: guard(inner.get),
-    set: guard(inner.set),
-    setIfAbsent: guard(inner.setIfAbsent),
-    take: guard(inner.take),
-    delete: guard(inner.delete),
-    increment: guard(inner.increment),
-    publish: guard(inner.publish),
-    subscribe: guard(inner.subscribe),
-    ping: guard(inner.ping),
-    close: inner.close,
-  };
-  return shared;
-}
 
 describe('signing keys shared by replicas', () => {
   let now = Date.parse('2026-11-26T12:00:00Z');
