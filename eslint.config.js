@@ -88,6 +88,7 @@ const EVERYTHING = [
   'sessions',
   'tokens',
   'ssh-ca',
+  'db-ca',
   'demo-idp',
   'demo-node',
   'connectors',
@@ -97,6 +98,7 @@ const EVERYTHING = [
   'proxy/http',
   'proxy/kube',
   'proxy/ssh',
+  'proxy/db',
   'web',
 ];
 const CLI = ['core', 'config', 'access', 'audit', 'kube', 'recording', 'ssh-ca'];
@@ -110,6 +112,7 @@ export const boundaries = {
   sessions: ['core', 'store'],
   tokens: ['core', 'store', 'access', 'type:audit'],
   'ssh-ca': ['core', 'store', 'access'],
+  'db-ca': ['core', 'store', 'access'],
   'demo-idp': ['core', 'store', 'type:audit'],
   // The demo's toy SSH node: checks certificates with ssh-ca's pure functions (certs, keys).
   'demo-node': ['core', 'ssh-ca'],
@@ -120,6 +123,8 @@ export const boundaries = {
   'proxy/http': PROXY,
   'proxy/kube': PROXY,
   'proxy/ssh': [...PROXY, 'ssh-ca'],
+  // Database access reuses the SSH revocation list: revoking a person ends both kinds of session.
+  'proxy/db': [...PROXY, 'ssh-ca', 'db-ca'],
   web: EVERYTHING,
   // The CLI talks to a gateway over HTTP; it reads configs and files locally.
   cli: CLI,

@@ -35,6 +35,9 @@ import { createWebApp } from './web/app.js';
 import { createCookiePolicy } from './web/cookies.js';
 import { createHttpServer } from './web/server.js';
 import { createWebTerminal } from './proxy/ssh/terminal/websocket.js';
+import { createDbProxy, type DbProxy } from './proxy/db/listener.js';
+import { createDbCa } from './db-ca/ca.js';
+import { dbListenerHosts } from './config/databases.js';
 import { DEMO_NODE_NAME } from './config/demo.js';
 import { startDemoNode } from './demo-node/server.js';
 import { parsePublicKeyLine } from './ssh-ca/keys.js';
@@ -53,6 +56,8 @@ export interface Gateway {
   kubeProxy?: KubeProxy;
   /** The SSH listener, when `ssh` is configured. */
   ssh?: SshProxy;
+  /** The database listener, when `db` is configured. */
+  db?: DbProxy;
   /** The URL it listens on (resolves port 0). */
   url(): string;
   /**
@@ -254,6 +259,23 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       })
     : undefined;
 
+  // Database access (src/proxy/db): one TLS listener; certificates from the database CA in the store.
+  const db = config.db
+    ? createDbProxy({
+        db: config.db,
+        databases: () => config.databases,
+        roles: () => config.roles,
+        policy,
+        ca: createDbCa({ store, dataDir: config.state.data_dir, logger }),
+        revocations: sshRevocations,
+        store,
+        audit,
+        recorder,
+        logger,
+        hosts: dbListenerHosts(config.db, publicUrl),
+      })
+    : undefined;
+
   const [host, port] = splitHostPort(config.server.listen);
   return {
     config,
@@ -273,6 +295,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       logger.info({ roles: next.roles.length, mappings: next.mappings.length, clusters: next.clusters.length }, 'policy reloaded');
     },
     ssh,
+    db,
     url() {
       const address = server.address();
       if (!address || typeof address === 'string') throw new Error('not listening');
@@ -283,6 +306,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       await listen(server, port, host);
       await kubeProxy?.start();
       await ssh?.listen();
+      await db?.listen();
       // The demo's SSH listener on port 0 (`--listen` given): clients are told the port it got.
       if (demoNode && ssh && config.ssh && splitHostPort(config.ssh.listen)[1] === 0)
         config.ssh.public_addr = `${new URL(config.server.public_url).hostname}:${ssh.address().port}`;
@@ -294,6 +318,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       lifecycle.draining = true;
       if (config.server.drain_delay > 0) await new Promise((r) => setTimeout(r, config.server.drain_delay));
       await ssh?.close();
+      await db?.close();
       terminal?.close();
       await demoNode?.close();
       await closeGracefully(server, 10_000);

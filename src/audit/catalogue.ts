@@ -34,6 +34,12 @@ export const AUDIT_EVENTS = {
   'recording.quota': { success: 'GH3090I', failure: 'GH3091W' },
   'recording.access': { success: 'GH3100I', failure: 'GH3101W' },
   'ssh.ca.rotate': { success: 'GH3110I', failure: 'GH3111W' },
+  // Database access (src/proxy/db, src/web/routes/db.ts; GH7xxx).
+  'db.cert.issued': { success: 'GH7000I', failure: 'GH7001W' },
+  'db.session.start': { success: 'GH7010I', failure: 'GH7011W' },
+  'db.session.end': { success: 'GH7020I', failure: 'GH7021W' },
+  'db.query': { success: 'GH7030I', failure: 'GH7031W' },
+  'db.cancel': { success: 'GH7040I', failure: 'GH7041W' },
   // HTTP apps (src/proxy/http; GH6xxx). Denials share access.denied above.
   'app.session.start': { success: 'GH6000I', failure: 'GH6001W' },
   'app.request': { success: 'GH6020I', failure: 'GH6021W' },

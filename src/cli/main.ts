@@ -15,6 +15,7 @@ const commands = {
   audit: () => import('./commands/audit.js'),
   ssh: () => import('./commands/ssh.js'),
   play: () => import('./commands/play.js'),
+  db: () => import('./commands/db.js'),
 };
 
 const USAGE = `Usage: gatehouse <command> [options]
@@ -26,6 +27,7 @@ Commands:
   policy explain Show what an identity resolves to: --identity FILE.json [--json]
   audit          Search, tail, verify and export the audit log (gatehouse audit --help)
   ssh            ssh ca | ssh cert | ssh config | ssh [login@]node [command] (see gatehouse ssh --help)
+  db             db ls | db login NAME | db connect NAME | db proxy NAME --port P (see gatehouse db --help)
   play           Replay a session recording: play <id|file.cast> [-i|--idle-time-limit SECS] [-s|--speed N]
 
   login          Sign in to a gateway: [--server URL] [--connector ID] [--device]
@@ -55,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'audit') return (await commands.audit()).auditCommand(argv.slice(1));
   if (argv[0] === 'ssh') return (await commands.ssh()).sshCommand(argv.slice(1));
   if (argv[0] === 'play') return (await commands.play()).play(argv.slice(1));
+  if (argv[0] === 'db') return (await commands.db()).dbCommand(argv.slice(1));
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

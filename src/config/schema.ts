@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { audienceCollisions } from '../core/audiences.js';
 import { parseDuration, parseSize } from '../core/duration.js';
+import { databasesSection, dbSection, roleDatabases } from './databases.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   try {
@@ -134,6 +135,8 @@ const role = z
     ssh_ca_admin: z.boolean().default(false),
     /** May fetch the kube-apiserver config, RBAC and webhook kubeconfig from the gateway (`gatehouse kube ...` without a config file). */
     cluster_artefacts: z.boolean().default(false),
+    /** Database grants (src/config/databases.ts). */
+    databases: roleDatabases,
     /** What `gatehouse kube rbac` binds this role's groups to: a ClusterRole, cluster-wide or in these namespaces. */
     kubernetes_rbac: z
       .strictObject({ cluster_role: z.string().default('view'), namespaces: z.array(z.string()).default([]) })
@@ -430,6 +433,9 @@ export const configSchema = z
       .transform(({ retention, ...rest }) => ({ ...rest, retention_ms: retention }))
       .default({ backend: 'file', postgres_schema: 'public', on_failure: 'refuse', retention_ms: undefined }),
     apps,
+    // Database access (src/config/databases.ts, docs/databases.md).
+    databases: databasesSection,
+    db: dbSection.optional(),
   })
   .superRefine((c, ctx) => {
     // One audience registry (src/core/audiences.ts): gateway, CLI, app and cluster audiences never collide.

@@ -136,6 +136,18 @@ export const ERROR_CODES = {
   ssh_ca_phase: { status: 409, meaning: 'a rotation phase out of order (switch without init, init during a rotation, ...)' },
   ssh_ca_overlap: { status: 409, meaning: 'finish before the old CA key’s overlap has passed (without force)' },
   ssh_ca_busy: { status: 409, meaning: 'another rotation phase is running on some replica' },
+  // Database access (the db listener's refusals reach the client as its protocol's error; the API answers with the status).
+  unknown_database: { status: 404, meaning: 'a database that is not in `databases`' },
+  db_access_denied: { status: 403, meaning: 'the roles grant nothing on that database' },
+  db_user_not_allowed: { status: 403, meaning: 'a db user the roles do not allow on that database' },
+  db_name_not_allowed: { status: 403, meaning: 'a db name the roles do not allow on that database' },
+  db_tls_required: { status: 400, meaning: 'the client started without TLS (the listener takes TLS only)' },
+  db_cert_required: { status: 401, meaning: 'TLS without a client certificate' },
+  db_protocol_error: { status: 400, meaning: 'bytes that are not the database protocol, or a packet over the length cap' },
+  db_startup_timeout: { status: 408, meaning: 'the client did not finish TLS and startup in db.startup_timeout' },
+  db_upstream_unreachable: { status: 502, meaning: 'the database refused the connection or its TLS certificate' },
+  db_upstream_auth_failed: { status: 502, meaning: 'the database refused the gateway’s sign-in, or asked for a password none is configured for' },
+  db_cancel_refused: { status: 403, meaning: 'a cancel request with a key of no session, or of another person’s session' },
   // Start-up and the CLI (never answered by the gateway).
   config_invalid: { status: 400, meaning: 'the configuration is refused' },
   unsupported_key: { status: 400, meaning: 'a signing key type that has no SSH form' },

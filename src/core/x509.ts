@@ -5,7 +5,8 @@ import * as x509 from '@peculiar/x509';
 
 /*
  * Every certificate Gatehouse makes itself, through @peculiar/x509 on Node's WebCrypto: the
- * SAML SP certificate, and the Kubernetes proxy's CA and serving certificate.
+ * SAML SP certificate, the Kubernetes proxy's CA and serving certificate, and the database CA's
+ * certificates.
  */
 
 /** A private key (PEM, PKCS#8) and its certificate (PEM). */
@@ -121,4 +122,38 @@ export async function issueServerCert(ca: KeyAndCert, options: { subject: string
     ],
   });
   return { key: pkcs8(privateKey), cert };
+}
+
+/**
+ * A TLS client certificate from `ca` for `publicKey` (clientAuth only), with the caller's extra
+ * extensions (the database CA binds an identity this way). Returns the PEM and its serial (hex).
+ */
+export async function issueClientCert(
+  ca: KeyAndCert,
+  options: { subject: string; publicKey: KeyObject; notBefore: Date; notAfter: Date; extensions?: { oid: string; value: Uint8Array<ArrayBuffer> }[] },
+): Promise<{ cert: string; serial: string }> {
+  const caCert = new X509Certificate(ca.cert);
+  const spki = (key: KeyObject) => new Uint8Array(key.export({ type: 'spki', format: 'der' }));
+  const cert = await sign({
+    subject: options.subject,
+    issuer: new x509.X509Certificate(caCert.raw).subjectName,
+    publicKey: options.publicKey,
+    signingKey: createPrivateKey(ca.key),
+    notBefore: options.notBefore,
+    notAfter: options.notAfter,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      await x509.AuthorityKeyIdentifierExtension.create(spki(caCert.publicKey), false, crypto),
+      ...(options.extensions ?? []).map((e) => new x509.Extension(e.oid, false, e.value)),
+    ],
+  });
+  return { cert, serial: new X509Certificate(cert).serialNumber.toLowerCase() };
+}
+
+/** The DER value of a certificate's extension `oid`, if it has one. */
+export function extensionValue(der: Uint8Array, oid: string): Uint8Array | undefined {
+  const ext = new x509.X509Certificate(new Uint8Array(der)).getExtension(oid);
+  return ext ? new Uint8Array(ext.value) : undefined;
 }

@@ -14,6 +14,7 @@ import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { samlRoutes } from './routes/saml.js';
 import { sshRoutes } from './routes/ssh.js';
+import { dbRoutes } from './routes/db.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { terminalRoutes } from './routes/terminal.js';
 import { STYLES } from './views/styles.js';
@@ -65,6 +66,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(kubeArtefactRoutes(deps));
   app.use(auditRoutes(deps));
   app.use(sshRoutes(deps));
+  app.use(dbRoutes(deps));
   app.use(recordingRoutes(deps));
   app.use(terminalRoutes(deps));
   app.use(pageRoutes(deps));

@@ -1,0 +1,187 @@
+// bench/db: PostgreSQL direct vs through Gatehouse's db listener (audit on: one db.query event per
+// statement, transcripts recorded), in one run, on 127.0.0.1.
+//   npx tsx bench/db.ts    (BENCH_DB_SECONDS=15 BENCH_DB_CLIENTS=10 BENCH_DB_COPY_MB=50 BENCH_DB_IDLE=200)
+// Uses GATEHOUSE_TEST_PG_URL when set, else starts the test services (scripts/test-services.mjs).
+// Rows: pgbench -S (select-only) and TPC-B-like with N clients (TPS, p99 latency from pgbench's
+// per-transaction log), \copy in and out (MB/s), gateway RSS per idle session.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startTestServices } from '../scripts/test-services.mjs';
+import { runChild } from '../test/helpers/processes.js';
+import { postgresBin } from '../test/helpers/peers/postgres-server.js';
+import { killAll, startServer } from './lib/children.js';
+import type { DbGatewayReady } from './lib/db-gateway-server.js';
+import { reportStrayErrors, tryRow } from './lib/rows.js';
+
+const count = (name: string, fallback: number) => {
+  const value = Math.floor(Number(process.env[name] ?? fallback));
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+};
+const SECONDS = count('BENCH_DB_SECONDS', 15);
+const CLIENTS = count('BENCH_DB_CLIENTS', 10);
+const COPY_MB = count('BENCH_DB_COPY_MB', 50);
+const IDLE = count('BENCH_DB_IDLE', 200);
+const WATCHDOG_MS = 10 * 60_000;
+
+reportStrayErrors('bench/db');
+const watchdog = setTimeout(() => {
+  process.stderr.write('bench/db: watchdog: giving up after 10 minutes\n');
+  killAll();
+  process.exit(2);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-db-'));
+const services = process.env.GATEHOUSE_TEST_PG_URL ? undefined : await startTestServices(() => {});
+const pgUrl = new URL(process.env.GATEHOUSE_TEST_PG_URL ?? services!.env.GATEHOUSE_TEST_PG_URL);
+const database = `bench_db_${process.pid}`;
+const admin = async (text: string) => {
+  const client = new pg.Client({ connectionString: pgUrl.href });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+};
+await admin(`CREATE DATABASE ${database}`);
+const gw = await startServer<DbGatewayReady>(new URL('./lib/db-gateway-server.ts', import.meta.url), {
+  BENCH_PG_HOST_PORT: `127.0.0.1:${pgUrl.port || 5432}`,
+  BENCH_DATA_DIR: join(dir, 'gateway'),
+});
+const files = { cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), ca: join(dir, 'ca.crt') };
+writeFileSync(files.cert, gw.ready.cert);
+writeFileSync(files.key, gw.ready.key, { mode: 0o600 });
+writeFileSync(files.ca, gw.ready.ca);
+const direct = `host=127.0.0.1 port=${pgUrl.port || 5432} user=postgres dbname=${database} sslmode=disable`;
+const through = `host=127.0.0.1 port=${gw.ready.dbPort} user=postgres dbname=${database} sslmode=verify-full sslrootcert=${files.ca} sslcert=${files.cert} sslkey=${files.key} gssencmode=disable`;
+
+const bin = postgresBin();
+const pgbench = bin ? join(bin, 'pgbench') : 'pgbench';
+const rows: string[][] = [];
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+
+/** TPS and p99 latency (ms) of one pgbench run, from its summary and per-transaction log. */
+async function pgbenchRun(conninfo: string, label: string, selectOnly: boolean): Promise<{ tps: number; p99: number }> {
+  const logDir = mkdtempSync(join(dir, `log-${label}-`));
+  const r = await runChild(
+    pgbench,
+    [...(selectOnly ? ['-S'] : []), '-n', '-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), '-l', `--log-prefix=${join(logDir, 'tx')}`, conninfo],
+    { timeoutMs: (SECONDS + 60) * 1000 },
+  );
+  if (r.code !== 0) throw new Error(`pgbench ${label}: ${r.stderr.trim() || r.stdout.trim()}`);
+  const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout)?.[1]);
+  const latencies = readdirSync(logDir)
+    .flatMap((f) => readFileSync(join(logDir, f), 'utf8').trim().split('\n'))
+    .map((line) => Number(line.split(' ')[2]))
+    .filter((n) => Number.isFinite(n))
+    .sort((a, b) => a - b);
+  const p99 = latencies[Math.floor(latencies.length * 0.99)] / 1000;
+  rmSync(logDir, { recursive: true, force: true });
+  return { tps, p99 };
+}
+
+async function pgbenchRows(name: string, selectOnly: boolean, target: string) {
+  const d = await pgbenchRun(direct, `${name}-direct`, selectOnly);
+  const t = await pgbenchRun(through, `${name}-gatehouse`, selectOnly);
+  rows.push([`${name}: TPS (${CLIENTS} clients, ${SECONDS} s)`, d.tps.toFixed(0), t.tps.toFixed(0), ratio(t.tps, d.tps), target]);
+  rows.push([
+    `${name}: p99 latency`,
+    `${d.p99.toFixed(2)} ms`,
+    `${t.p99.toFixed(2)} ms`,
+    `+${(t.p99 - d.p99).toFixed(2)} ms`,
+    selectOnly ? 'at most +1 ms' : '',
+  ]);
+}
+
+await tryRow('pgbench init', async () => {
+  const r = await runChild(pgbench, ['-i', '-q', '-s', '10', direct], { timeoutMs: 300_000 });
+  if (r.code !== 0) throw new Error(r.stderr);
+});
+const selectOnly = await tryRow('pgbench -S', () => pgbenchRows('pgbench -S (select-only)', true, 'at least 0.70×'));
+if (!selectOnly.ok) rows.push(['pgbench -S', selectOnly.cell, '', '', '']);
+const tpcb = await tryRow('pgbench TPC-B', () => pgbenchRows('pgbench TPC-B-like', false, ''));
+if (!tpcb.ok) rows.push(['pgbench TPC-B-like', tpcb.cell, '', '', '']);
+
+const copy = await tryRow('COPY', async () => {
+  const input = join(dir, 'copy.txt');
+  const line = `${'x'.repeat(1000)}\n`;
+  writeFileSync(input, line.repeat(Math.ceil((COPY_MB * 1024 * 1024) / line.length)));
+  await admin(`ALTER DATABASE ${database} SET synchronous_commit = off`);
+  const psql = async (conninfo: string, command: string) => {
+    const started = process.hrtime.bigint();
+    const r = await runChild('psql', [conninfo, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', command], { timeoutMs: 300_000 });
+    if (r.code !== 0) throw new Error(r.stderr);
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  };
+  const mbps = (seconds: number) => COPY_MB / seconds;
+  const results: Record<string, number> = {};
+  for (const [label, conninfo] of [
+    ['direct', direct],
+    ['gatehouse', through],
+  ]) {
+    await psql(direct, 'DROP TABLE IF EXISTS copy_bench; CREATE UNLOGGED TABLE copy_bench (line text)');
+    results[`${label}-in`] = mbps(await psql(conninfo, `\\copy copy_bench FROM '${input}'`));
+    results[`${label}-out`] = mbps(await psql(conninfo, `\\copy copy_bench TO '${join(dir, `out-${label}.txt`)}'`));
+  }
+  rows.push([
+    `\\copy in (${COPY_MB} MB)`,
+    `${results['direct-in'].toFixed(0)} MB/s`,
+    `${results['gatehouse-in'].toFixed(0)} MB/s`,
+    ratio(results['gatehouse-in'], results['direct-in']),
+    'at least 0.60×',
+  ]);
+  rows.push([
+    `\\copy out (${COPY_MB} MB)`,
+    `${results['direct-out'].toFixed(0)} MB/s`,
+    `${results['gatehouse-out'].toFixed(0)} MB/s`,
+    ratio(results['gatehouse-out'], results['direct-out']),
+    'at least 0.60×',
+  ]);
+});
+if (!copy.ok) rows.push(['\\copy', copy.cell, '', '', '']);
+
+const rss = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
+const idle = await tryRow('idle sessions', async () => {
+  const pid = gw.child.pid!;
+  const ssl = { ca: gw.ready.ca, cert: gw.ready.cert, key: gw.ready.key };
+  const open = async (n: number) => {
+    const clients: pg.Client[] = [];
+    for (let i = 0; i < n; i += 20)
+      clients.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(20, n - i) }, async () => {
+            const c = new pg.Client({ host: '127.0.0.1', port: gw.ready.dbPort, user: 'postgres', database, ssl });
+            await c.connect();
+            await c.query('SELECT 1');
+            return c;
+          }),
+        )),
+      );
+    return clients;
+  };
+  const settle = () => new Promise((r) => setTimeout(r, 2000));
+  // A first batch warms the code paths and TLS contexts, so the growth measured is per session.
+  const warm = await open(20);
+  await settle();
+  const before = rss(pid);
+  const clients = await open(IDLE);
+  await settle();
+  const after = rss(pid);
+  await Promise.all([...warm, ...clients].map((c) => c.end()));
+  const perSession = (after - before) / IDLE / 1024;
+  rows.push([`gateway RSS per idle session (${IDLE} open)`, '', `${perSession.toFixed(0)} KiB`, '', 'at most 256 KiB']);
+});
+if (!idle.ok) rows.push(['idle sessions', idle.cell, '', '', '']);
+
+await gw.stop();
+await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
+await services?.stop();
+rmSync(dir, { recursive: true, force: true });
+
+const header = ['', 'direct', 'through Gatehouse (audit on)', 'ratio', 'target'];
+process.stdout.write(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`);
+clearTimeout(watchdog);
+process.exit(0);

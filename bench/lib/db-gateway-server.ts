@@ -1,0 +1,57 @@
+// The gateway under test for bench/db: the db listener in front of one PostgreSQL (loopback, so
+// no upstream TLS), file audit log (every statement is a db.query event) and transcripts in a
+// temp dir; it issues one client certificate for alice (db user postgres) and reports it.
+//
+// Env: BENCH_PG_HOST_PORT (host:port), BENCH_DATA_DIR.
+import { parseConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/core/logger.js';
+import { createGateway } from '../../src/main.js';
+import { GATEWAY_AUDIENCE } from '../../src/tokens/gateway-token.js';
+import { closedPort } from '../../test/helpers/peers/services.js';
+import { serveUntilStopped } from './children.js';
+
+export interface DbGatewayReady {
+  type: 'ready';
+  url: string;
+  dbPort: number;
+  cert: string;
+  key: string;
+  ca: string;
+  [key: string]: unknown;
+}
+
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(`bench db gateway: ${name} is not set`);
+  return value;
+};
+
+const [port, dbPort] = [await closedPort(), await closedPort()];
+const url = `http://127.0.0.1:${port}`;
+const dataDir = env('BENCH_DATA_DIR');
+const config = parseConfig({
+  server: { public_url: url, listen: `127.0.0.1:${port}` },
+  state: { data_dir: dataDir },
+  connectors: [{ type: 'oidc', id: 'corp', issuer: 'http://127.0.0.1:9/', client_id: 'gatehouse', client_secret: 'unused' }], // secret-scan: allow
+  roles: [{ name: 'dba', databases: [{ labels: { env: '*' }, users: ['postgres'], names: ['*'] }] }],
+  mappings: [{ match: { claim: 'groups', value: 'dba' }, roles: ['dba'] }],
+  databases: [{ name: 'bench-pg', protocol: 'postgres', address: env('BENCH_PG_HOST_PORT'), labels: { env: 'bench' }, tls: { mode: 'disable' } }],
+  db: { listen: `127.0.0.1:${dbPort}` },
+  recordings: { dir: `${dataDir}/recordings` },
+});
+const gateway = await createGateway(config, { logger: createLogger(process.env.LOG_LEVEL ?? 'error') });
+await gateway.start();
+await gateway.db!.ready();
+const token = await gateway.issuer.mint({
+  subject: 'corp:alice',
+  audience: GATEWAY_AUDIENCE,
+  claims: { preferred_username: 'alice', groups: ['dba'], connector: 'corp' },
+});
+const res = await fetch(`${url}/api/v1/db/certs`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ database: 'bench-pg', db_user: 'postgres' }),
+});
+if (res.status !== 201) throw new Error(`bench db gateway: certificate refused: ${await res.text()}`);
+const issued = (await res.json()) as { certificate: string; key: string; ca: string };
+serveUntilStopped({ type: 'ready', url, dbPort, cert: issued.certificate, key: issued.key, ca: issued.ca } satisfies DbGatewayReady, () => gateway.stop());

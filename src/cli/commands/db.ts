@@ -1,0 +1,267 @@
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, connect as tcpConnect, type Socket } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { parseArgs } from 'node:util';
+import { splitHostPort } from '../../core/hosts.js';
+import { errorCodeOr } from '../../core/error-codes.js';
+import { GatehouseError } from '../../core/errors.js';
+import { gatewayCredentials, type CliCredentials } from '../credentials.js';
+import { UsageError } from '../errors.js';
+import { gatehouseHome, readJsonFile, writeJsonFile } from '../home.js';
+import { mergeServiceEntry } from '../pg-service.js';
+
+const USAGE = `usage:
+  gatehouse db ls [--json]                                  the databases you can reach, with your db users and names
+  gatehouse db login NAME [--db-user U] [--db-name N]       a short-lived certificate under ~/.gatehouse/db/ and a ~/.pg_service.conf entry
+  gatehouse db connect NAME [--db-user U] [--db-name N] [-- psql args]
+                                                            psql through the gateway (logs in first when needed)
+  gatehouse db proxy NAME --port P [--db-user U] [--db-name N]
+                                                            a local tunnel on 127.0.0.1:P for tools that cannot present a certificate
+options: --server URL, --token T (or GATEHOUSE_SERVER, GATEHOUSE_TOKEN)`;
+
+interface Login {
+  database: string;
+  protocol: string;
+  address: string;
+  db_user: string | null;
+  db_name: string | null;
+  valid_before: string;
+  cert: string;
+  key: string;
+  ca: string;
+  service: string;
+}
+
+const dbDir = () => join(gatehouseHome(), 'db');
+const serviceFile = () => process.env.PGSERVICEFILE ?? join(homedir(), '.pg_service.conf');
+
+async function api<T>(creds: CliCredentials, path: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(`${creds.server}${path}`, { ...init, headers: { authorization: `Bearer ${creds.token}`, 'content-type': 'application/json' } });
+  const body = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
+  if (!res.ok)
+    throw new GatehouseError(errorCodeOr(body.error, 'server_error'), `${body.message ?? res.statusText} (${body.error ?? res.status})`, {
+      status: res.status,
+    });
+  return body;
+}
+
+/** libpq connection parameters for a login (user and dbname when known). */
+function connParams(login: Login, override: { user?: string; name?: string } = {}): Record<string, string> {
+  const [host, port] = splitHostPort(login.address);
+  const user = override.user ?? login.db_user ?? undefined;
+  const dbname = override.name ?? login.db_name ?? undefined;
+  return {
+    host,
+    port: String(port),
+    ...(user ? { user } : {}),
+    ...(dbname ? { dbname } : {}),
+    sslmode: 'verify-full',
+    sslrootcert: login.ca,
+    sslcert: login.cert,
+    sslkey: login.key,
+  };
+}
+
+const conninfo = (params: Record<string, string>) =>
+  Object.entries(params)
+    .map(([k, v]) => `${k}=${/[\s'\\]/.test(v) || v === '' ? `'${v.replace(/[\\']/g, '\\$&')}'` : v}`)
+    .join(' ');
+
+/** Fetches a key and certificate for NAME; writes key, certificate and CA 0600 under ~/.gatehouse/db/ and the service file entry. */
+export async function dbLogin(creds: CliCredentials, name: string, requested: { user?: string; dbName?: string } = {}): Promise<Login> {
+  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(name)) throw new UsageError(`"${name}" is not a database name`);
+  const issued = await api<{
+    certificate: string;
+    key: string;
+    ca: string;
+    address: string;
+    protocol: string;
+    db_user: string | null;
+    db_name: string | null;
+    valid_before: string;
+  }>(creds, '/api/v1/db/certs', { method: 'POST', body: JSON.stringify({ database: name, db_user: requested.user, db_name: requested.dbName }) });
+  const dir = dbDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const login: Login = {
+    database: name,
+    protocol: issued.protocol,
+    address: issued.address,
+    db_user: issued.db_user,
+    db_name: issued.db_name,
+    valid_before: issued.valid_before,
+    cert: join(dir, `${name}.crt`),
+    key: join(dir, `${name}.key`),
+    ca: join(dir, 'ca.crt'),
+    service: `gatehouse-${name}`,
+  };
+  for (const [path, pem] of [
+    [login.key, issued.key],
+    [login.cert, issued.certificate],
+    [login.ca, issued.ca],
+  ]) {
+    writeFileSync(path, pem, { mode: 0o600 });
+    chmodSync(path, 0o600);
+  }
+  writeJsonFile(join(dir, `${name}.json`), login);
+  if (login.protocol === 'postgres') {
+    const path = serviceFile();
+    const existing = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    writeFileSync(path, mergeServiceEntry(existing, login.service, connParams(login)), { mode: 0o600 });
+  }
+  return login;
+}
+
+/** The stored login for NAME when it is still good for a minute and matches the request; else a fresh one. */
+async function currentLogin(values: { server?: string; token?: string }, name: string, requested: { user?: string; dbName?: string }): Promise<Login> {
+  const saved = readJsonFile<Login>(join(dbDir(), `${name}.json`));
+  const fresh =
+    saved &&
+    existsSync(saved.cert) &&
+    new X509Certificate(readFileSync(saved.cert)).validTo &&
+    Date.parse(new X509Certificate(readFileSync(saved.cert)).validTo) - Date.now() > 60_000 &&
+    (requested.user === undefined || requested.user === saved.db_user) &&
+    (requested.dbName === undefined || requested.dbName === saved.db_name);
+  return fresh ? saved : dbLogin(await gatewayCredentials(values), name, requested);
+}
+
+const psqlCommand = (login: Login, override: { user?: string; name?: string } = {}) => `psql "${conninfo(connParams(login, override))}"`;
+
+export async function dbCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '-h' || sub === '--help') {
+    process.stdout.write(`${USAGE}\n`);
+    return sub ? 0 : 64;
+  }
+  const dashdash = rest.indexOf('--');
+  const { positionals, values } = parseArgs({
+    args: dashdash >= 0 ? rest.slice(0, dashdash) : rest,
+    allowPositionals: true,
+    options: {
+      server: { type: 'string' },
+      token: { type: 'string' },
+      'db-user': { type: 'string' },
+      'db-name': { type: 'string' },
+      port: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const requested = { user: values['db-user'], dbName: values['db-name'] };
+  const needName = () => {
+    if (positionals.length !== 1) throw new UsageError(`say which database: gatehouse db ${sub} NAME`);
+    return positionals[0];
+  };
+  switch (sub) {
+    case 'ls': {
+      const { databases, address } = await api<{
+        databases: { name: string; protocol: string; labels: Record<string, string>; users: string[]; names: string[] }[];
+        address: string;
+      }>(await gatewayCredentials(values), '/api/v1/db/databases');
+      if (values.json) process.stdout.write(`${JSON.stringify({ databases, address }, null, 2)}\n`);
+      else if (!databases.length) process.stdout.write('No database is open to you.\n');
+      else
+        for (const d of databases)
+          process.stdout.write(
+            `${d.name}  ${d.protocol}  users: ${d.users.join(', ')}  names: ${d.names.join(', ') || '-'}  ${Object.entries(d.labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',')}\n`,
+          );
+      return 0;
+    }
+    case 'login': {
+      const login = await dbLogin(await gatewayCredentials(values), needName(), requested);
+      process.stdout.write(
+        `Certificate for ${login.database} valid until ${login.valid_before}, in ${dbDir()}.\n` +
+          (login.protocol === 'postgres'
+            ? `Service "${login.service}" in ${serviceFile()}:\n  psql "service=${login.service}"\nor:\n  ${psqlCommand(login)}\n`
+            : ''),
+      );
+      return 0;
+    }
+    case 'connect': {
+      const login = await currentLogin(values, needName(), requested);
+      if (login.protocol !== 'postgres')
+        throw new UsageError(`${login.database} is a ${login.protocol} database; this CLI connects to PostgreSQL databases only so far`);
+      const extra = dashdash >= 0 ? rest.slice(dashdash + 1) : [];
+      const child = spawn('psql', [conninfo(connParams(login, { user: requested.user, name: requested.dbName })), ...extra], { stdio: 'inherit' });
+      // Ctrl-C is psql's (it sends a cancel request): this process must not die of it first.
+      const ignore = () => {};
+      process.on('SIGINT', ignore);
+      return new Promise((resolve) =>
+        child.on('close', (code, signal) => {
+          process.off('SIGINT', ignore);
+          resolve(code ?? (signal ? 130 : 1));
+        }),
+      );
+    }
+    case 'proxy': {
+      const port = Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('say which local port: --port P');
+      const name = needName();
+      await currentLogin(values, name, requested);
+      const server = createServer((socket) => void tunnel(socket, () => currentLogin(values, name, requested)));
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      const bound = (server.address() as { port: number }).port;
+      process.stdout.write(
+        `Tunnel to ${name} on 127.0.0.1:${bound} (no TLS locally; anyone on this machine can use it while it runs).\n  psql "host=127.0.0.1 port=${bound} sslmode=disable${requested.user ? ` user=${requested.user}` : ''}"\n`,
+      );
+      return -1; // keeps running
+    }
+    default:
+      throw new UsageError(USAGE);
+  }
+}
+
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+
+/**
+ * One local connection of `db proxy`: the client's SSLRequest or GSSENCRequest is answered "no",
+ * then its startup (or cancel) packet and everything after it go to the gateway over TLS with the
+ * certificate (renewed when it is about to expire).
+ */
+async function tunnel(local: Socket, login: () => Promise<Login>): Promise<void> {
+  let buffered = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    // Answer encryption requests: this side of the tunnel is plaintext on loopback.
+    while (buffered.length >= 8 && buffered.readInt32BE(0) === 8 && [SSL_REQUEST, GSSENC_REQUEST].includes(buffered.readInt32BE(4))) {
+      local.write('N');
+      buffered = buffered.subarray(8);
+    }
+    if (buffered.length >= 8) void start();
+  };
+  local.on('data', onData);
+  local.on('error', () => local.destroy());
+  let started = false;
+  const start = async () => {
+    if (started) return;
+    started = true;
+    local.off('data', onData);
+    local.pause();
+    try {
+      const l = await login();
+      const [host, port] = splitHostPort(l.address);
+      const raw = tcpConnect({ host, port });
+      await new Promise<void>((resolve, reject) => raw.once('connect', resolve).once('error', reject));
+      const request = Buffer.alloc(8);
+      request.writeInt32BE(8, 0);
+      request.writeInt32BE(SSL_REQUEST, 4);
+      raw.write(request);
+      const answer = await new Promise<Buffer>((resolve, reject) => raw.once('data', resolve).once('error', reject));
+      if (answer[0] !== 0x53) throw new Error('the gateway refused TLS');
+      const tls = tlsConnect({ socket: raw, servername: host, ca: readFileSync(l.ca), cert: readFileSync(l.cert), key: readFileSync(l.key) });
+      await new Promise<void>((resolve, reject) => tls.once('secureConnect', resolve).once('error', reject));
+      tls.write(buffered);
+      local.pipe(tls).pipe(local);
+      tls.on('error', () => local.destroy());
+      local.on('close', () => tls.destroy());
+    } catch (err) {
+      process.stderr.write(`gatehouse: tunnel: ${(err as Error).message}\n`);
+      local.destroy();
+    }
+  };
+}

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import { isLoopbackHost, splitHostPort } from '../core/hosts.js';
+
+/*
+ * The config of database access (docs/databases.md): `databases` (what the gateway reaches),
+ * `db` (its one TLS listener) and each role's `databases` grants. schema.ts includes them.
+ */
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 10.0.0.5:5432');
+
+/** How the gateway signs in upstream as one db user: SCRAM-SHA-256 (or md5) with this password (`password_file` is read into `password` at load, like every secret). */
+const credential = z.strictObject({
+  /** The db user this password belongs to (`*`: any requested user). */
+  user: z.string().min(1),
+  password: z.string().min(1),
+});
+
+const database = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_" only'),
+    protocol: z.enum(['postgres', 'mysql']),
+    address: hostPort,
+    labels: z.record(z.string(), z.string()).default({}),
+    tls: z
+      .strictObject({
+        /** verify-full: TLS to the database, its certificate checked against ca_file (or the system roots) and its host name. */
+        mode: z.enum(['verify-full', 'disable']).default('verify-full'),
+        ca_file: z.string().optional(),
+        /** The name the database's certificate must carry (default: the address's host). */
+        server_name: z.string().optional(),
+      })
+      .default({ mode: 'verify-full' }),
+    /** One entry, or one per db user. A requested db user with no entry is signed in without a password (trust, or a refusal from the server). */
+    credentials: z
+      .union([credential, z.array(credential)])
+      .transform((c) => (Array.isArray(c) ? c : [c]))
+      .default([]),
+  })
+  .refine((d) => d.tls.mode !== 'disable' || isLoopbackHost(splitHostPort(d.address)[0]), {
+    message: 'tls.mode disable is allowed only for a loopback address (127.0.0.1, ::1, localhost)',
+    path: ['tls', 'mode'],
+  });
+
+export const databasesSection = z
+  .array(database)
+  .default([])
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((d, i) => {
+      if (seen.has(d.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `another database is already named "${d.name}"` });
+      seen.add(d.name);
+    });
+  });
+
+/** Client certificates last this long unless the session or a role's max_session_ttl ends sooner. */
+export const DEFAULT_DB_CERT_TTL_MS = 8 * 3_600_000;
+
+export const dbSection = z.strictObject({
+  /** One TLS port for every database client. */
+  listen: hostPort.default('0.0.0.0:5433'),
+  /** host:port clients use (default: public_url's host and the listen port); its host is in the listener's certificate. */
+  public_addr: hostPort.optional(),
+  /** Extra DNS names or IPs for the listener's certificate. */
+  hosts: z.array(z.string()).default([]),
+  cert_ttl: duration.default(DEFAULT_DB_CERT_TTL_MS),
+  /** Statement text and each parameter in db.query events are cut at this many characters (and marked cut). */
+  max_query_chars: z.number().int().min(64).default(4096),
+  /** A connection that has not finished its startup in this long is closed. */
+  startup_timeout: duration.default(10_000),
+});
+
+const labelValues = z.union([z.string().transform((v) => [v]), z.array(z.string())]);
+
+/** A role's grant: databases whose labels match, as these db users (templates allowed) on these db names (globs allowed). */
+export const roleDatabases = z
+  .array(
+    z.strictObject({
+      labels: z.record(z.string(), labelValues).default({}),
+      users: z.array(z.string()).default([]),
+      names: z.array(z.string()).default([]),
+    }),
+  )
+  .default([]);
+
+export type DatabaseConfig = z.output<typeof database>;
+export type DbConfig = z.output<typeof dbSection>;
+
+/** Where clients reach the database listener: db.public_addr, else public_url's host with the listen port. */
+export function dbPublicAddress(db: DbConfig, publicUrl: string): string {
+  if (db.public_addr) return db.public_addr;
+  const host = new URL(publicUrl).hostname;
+  return `${host.includes(':') ? `[${host.replace(/^\[|\]$/g, '')}]` : host}:${splitHostPort(db.listen)[1]}`;
+}
+
+/** The names the listener's certificate carries: the public address's host, the listen host (unless a wildcard), loopback, db.hosts. */
+export function dbListenerHosts(db: DbConfig, publicUrl: string): string[] {
+  const listenHost = splitHostPort(db.listen)[0];
+  const hosts = [
+    splitHostPort(dbPublicAddress(db, publicUrl))[0],
+    ...(listenHost === '0.0.0.0' || listenHost === '::' ? [] : [listenHost]),
+    'localhost',
+    '127.0.0.1',
+    ...db.hosts,
+  ];
+  return [...new Set(hosts)];
+}

@@ -1,0 +1,164 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { Policy } from '../../access/index.js';
+import type { RoleDatabases } from '../../access/databases.js';
+import { bestEffort, type AuditSink } from '../../audit/sink.js';
+import type { DatabaseConfig, DbConfig } from '../../config/databases.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { isLoopbackHost, splitHostPort } from '../../core/hosts.js';
+import type { Logger } from '../../core/logger.js';
+import type { DbCa } from '../../db-ca/ca.js';
+import type { Recorder } from '../../recording/recorder.js';
+import type { Revocations } from '../../ssh-ca/revocation.js';
+import type { Store } from '../../store/store.js';
+import type { Subscription } from '../../store/subscription.js';
+import { authorizeDb } from './authorize.js';
+import { createCancelKeys } from './cancel-keys.js';
+import { createOpenSessions } from './open-sessions.js';
+import { handlePostgres } from './postgres/connection.js';
+import type { UpstreamTarget } from './postgres/upstream.js';
+
+export interface DbProxyOptions {
+  db: DbConfig;
+  /** Read at each connection: the current list (a reload may change it). */
+  databases: () => DatabaseConfig[];
+  /** The current roles with their `databases` grants. */
+  roles: () => RoleDatabases[];
+  policy: Policy;
+  ca: DbCa;
+  /** The SSH revocation list: revoking a person ends their database sessions too. */
+  revocations: Revocations;
+  store: Store;
+  audit: AuditSink;
+  recorder?: Recorder;
+  logger: Logger;
+  /** Names the listener's certificate carries (public_addr's host, localhost, 127.0.0.1, db.hosts). */
+  hosts: string[];
+  clock?: Clock;
+}
+
+export interface DbProxy {
+  /** Starts listening at once; connections are refused until the serving certificate exists. */
+  listen(): Promise<void>;
+  /** Resolves once the serving certificate is signed (the CA may live in a store that is not up yet). */
+  ready(): Promise<void>;
+  /** host:port actually bound. */
+  address(): { host: string; port: number };
+  /** Stops accepting and ends open sessions. */
+  close(): Promise<void>;
+}
+
+const SERVER_CERT_DAYS = 30;
+const RENEW_EVERY_MS = 24 * 3_600_000;
+
+/** The configured password for a db user (an entry for that user, else one for `*`). */
+function passwordFor(database: DatabaseConfig, user: string): string | undefined {
+  return (database.credentials.find((c) => c.user === user) ?? database.credentials.find((c) => c.user === '*'))?.password;
+}
+
+function upstreamOf(database: DatabaseConfig): UpstreamTarget {
+  const [host, port] = splitHostPort(database.address);
+  const tls =
+    database.tls.mode === 'disable'
+      ? undefined
+      : { ca: database.tls.ca_file ? readFileSync(database.tls.ca_file, 'utf8') : undefined, serverName: database.tls.server_name ?? host };
+  return { host, port, tls, loopback: isLoopbackHost(host) };
+}
+
+/**
+ * The database listener: one TLS port (`db.listen`) for PostgreSQL clients with Gatehouse client
+ * certificates. Its serving certificate comes from the database CA (renewed daily); revocations
+ * heard from any replica end the sessions they cover.
+ */
+export function createDbProxy(options: DbProxyOptions): DbProxy {
+  const { db, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const emit = bestEffort(options.audit, logger);
+  const sessions = createOpenSessions(logger);
+  const cancelKeys = createCancelKeys(options.store);
+  let context: SecureContext | undefined;
+  let caCert: X509Certificate | undefined;
+  let renewTimer: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let watch: Subscription | undefined;
+  const sockets = new Set<Socket>();
+  let markReady: () => void = () => {};
+  const readyPromise = new Promise<void>((resolve) => (markReady = resolve));
+
+  const renew = async () => {
+    const [{ key, cert }, ca] = await Promise.all([options.ca.serverCert(options.hosts, SERVER_CERT_DAYS), options.ca.caPem()]);
+    context = createSecureContext({ key, cert, ca, minVersion: 'TLSv1.2' });
+    caCert = new X509Certificate(ca);
+    markReady();
+  };
+
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', (err) => logger.debug({ err: err.message }, 'database client connection error'));
+    socket.setNoDelay(true);
+    if (!context) return void socket.destroy();
+    void handlePostgres(socket, {
+      db,
+      databases: options.databases,
+      secureContext: () => context!,
+      caCert: () => caCert!,
+      revocations: options.revocations,
+      authorize: (peer, user, name) => authorizeDb({ peer, databases: options.databases(), policy: options.policy, roleSpecs: options.roles(), user, name }),
+      upstream: (database) => ({ target: upstreamOf(database), password: (user) => passwordFor(database, user) }),
+      cancelKeys,
+      audit: options.audit,
+      emit,
+      recorder: options.recorder,
+      sessions,
+      logger,
+      clock,
+    });
+  });
+  server.on('error', (err) => logger.error({ err }, 'database listener error'));
+
+  const [host, port] = splitHostPort(db.listen);
+  return {
+    async listen() {
+      // Start order never matters: while the CA's store is unreachable, connections are refused and signing is retried.
+      const signUntilDone = async (delayMs: number): Promise<void> => {
+        try {
+          await renew();
+        } catch (err) {
+          logger.warn({ err: (err as Error).message }, 'database listener certificate not signed yet; retrying');
+          retryTimer = setTimeout(() => void signUntilDone(Math.min(delayMs * 2, 10_000)), delayMs).unref();
+          return;
+        }
+        renewTimer = setInterval(
+          () => renew().catch((err) => logger.error({ err }, 'renewing the database listener certificate failed')),
+          RENEW_EVERY_MS,
+        ).unref();
+      };
+      await signUntilDone(500);
+      watch = options.revocations.watch((revocation) => sessions.endRevoked(revocation));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    },
+    ready: () => readyPromise,
+    address() {
+      const a = server.address() as { address: string; port: number };
+      return { host: a.address, port: a.port };
+    },
+    async close() {
+      clearInterval(renewTimer);
+      clearTimeout(retryTimer);
+      await watch?.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      sessions.endAll('gatehouse: the gateway is shutting down');
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+}
