@@ -39,6 +39,22 @@ else
   echo "keycloak: installed at $kc_dir"
 fi
 
+# Keycloak 26 runs on Java 21 or newer. The harness (scripts/test-keycloak.mjs) uses JAVA_HOME when
+# it is one, else the newest under /usr/lib/jvm, else `java` on PATH; make sure one of them exists.
+java_major() { # java_major <jdk home>: its major version, or 0
+  local v
+  v="$(sed -n 's/^JAVA_VERSION="\([0-9.]*\).*/\1/p' "$1/release" 2>/dev/null || true)"
+  [ -n "$v" ] || v="$("$1/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9.]*\).*/\1/p' | head -n1)"
+  case "$v" in 1.*) v="${v#1.}" ;; esac
+  echo "${v%%.*}" | grep -E '^[0-9]+$' || echo 0
+}
+kc_java=""
+for home in ${JAVA_HOME:-} /usr/lib/jvm/* "$(dirname "$(dirname "$(readlink -f "$(command -v java || echo /nonexistent)")")")"; do
+  if [ -x "$home/bin/java" ] && [ "$(java_major "$home")" -ge 21 ]; then kc_java="$home"; break; fi
+done
+[ -n "$kc_java" ] || die "Keycloak $KEYCLOAK_VERSION needs Java 21 or newer, and neither JAVA_HOME, /usr/lib/jvm nor the java on PATH is one (install e.g. openjdk-21-jdk-headless or temurin-21-jdk, or set JAVA_HOME)"
+echo "keycloak: runs on Java $(java_major "$kc_java") at $kc_java"
+
 # --- oauth2-proxy ----------------------------------------------------------------------------------
 op_dir="$CACHE/oauth2-proxy-$OAUTH2_PROXY_VERSION"
 if [ -x "$op_dir/oauth2-proxy" ]; then

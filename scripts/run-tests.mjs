@@ -10,6 +10,8 @@
 //   is set.
 // - Starts Redis, PostgreSQL and MariaDB on free ports (scripts/test-services.mjs) unless
 //   GATEHOUSE_TEST_REDIS_URL / _PG_URL / _MYSQL_URL name existing ones, and stops them at the end.
+//   Keycloak too, but only when a selected file needs it (its path says `keycloak`, or it imports
+//   test/helpers/peers/keycloak.ts) and GATEHOUSE_TEST_KEYCLOAK_URL names none.
 // - Finds the test files itself (Node 20's `node --test` takes no globs; folders named `fixtures`
 //   are left out), sorted, and runs them with `node --import tsx --test`, GATEHOUSE_TEST_CONCURRENCY
 //   files at a time (default 3), the spec reporter on stdout and a TAP reporter into a temporary
@@ -32,6 +34,7 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startTestServices } from './test-services.mjs';
+import { needsKeycloak } from './test-keycloak.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const testDir = process.env.GATEHOUSE_TEST_ROOT ? path.resolve(process.env.GATEHOUSE_TEST_ROOT) : path.join(root, 'test');
@@ -118,7 +121,7 @@ const nodeArgs = [
 
 let services;
 try {
-  services = await startTestServices((line) => console.log(`run-tests: ${line}`));
+  services = await startTestServices((line) => console.log(`run-tests: ${line}`), { keycloak: needsKeycloak(files) });
 } catch (err) {
   console.error(`run-tests: a service did not start, so no test runs: ${err.message}`);
   if (tmp) rmSync(tmp, { recursive: true, force: true });

@@ -8,4 +8,7 @@ export interface TestAccount {
 }
 export const TEST_USER: string;
 export function ensureTestAccount(): TestAccount;
-export function startTestServices(log?: (line: string) => void): Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
+export function startTestServices(
+  log?: (line: string) => void,
+  options?: { keycloak?: boolean },
+): Promise<{ env: Record<string, string>; stop(): Promise<void> }>;

@@ -4,9 +4,13 @@
 //   redis-server             GATEHOUSE_TEST_REDIS_URL   redis://127.0.0.1:P
 //   PostgreSQL (initdb)      GATEHOUSE_TEST_PG_URL      postgres://postgres@127.0.0.1:P/test
 //   MariaDB (install-db)     GATEHOUSE_TEST_MYSQL_URL   mysql://root@127.0.0.1:P/
+//   Keycloak (start-dev)     GATEHOUSE_TEST_KEYCLOAK_URL   http://127.0.0.1:P, plus _ADMIN_USER, _ADMIN_PASSWORD,
+//                            _CLIENT_SECRET, _ALICE_PASSWORD, _BOB_PASSWORD (scripts/test-keycloak.mjs)
 //
-// A variable that is already set points the suite at an existing server instead, and nothing is
-// started for it. A server that does not come up fails the run at once, with its log.
+// Keycloak starts only when asked (`{ keycloak: true }`: the runner asks when a selected file needs
+// it), alongside the others since it is by far the slowest. A variable that is already set points
+// the suite at an existing server instead, and nothing is started for it (for Keycloak, set all
+// its variables). A server that does not come up fails the run at once, with its log.
 //
 // Also the SSH test account: sshd in the tests logs in `gatehouse-test`, an unprivileged user with
 // /bin/sh and an empty home (no rc files of the machine's accounts), created here when we are root.
@@ -16,34 +20,41 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } fr
 import { createServer, connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
+import { startKeycloak } from './test-keycloak.mjs';
 
 export const TEST_USER = 'gatehouse-test';
 const START_DEADLINE_MS = 60_000;
 const isRoot = process.getuid?.() === 0;
 
 /** Starts what is not given by the environment; returns the variables to export and a stop(). */
-export async function startTestServices(log = (line) => console.log(line)) {
+export async function startTestServices(log = (line) => console.log(line), options = {}) {
   const account = ensureTestAccount();
   const env = { GATEHOUSE_TEST_SSH_LOGIN: account.name };
   const started = [];
   const stop = async () => {
     await Promise.all(started.map((s) => s.stop()));
   };
+  const launch = async (service) => {
+    if (process.env[service.variable]) return log(`services: ${service.name} from ${service.variable}`);
+    const t0 = Date.now();
+    const s = await service.start(account);
+    started.push(s);
+    Object.assign(env, { [service.variable]: s.url }, s.env);
+    log(`services: ${service.name} at ${s.url} (${Date.now() - t0} ms${s.detail ? `, ${s.detail}` : ''})`);
+  };
+  // The slow one starts first and in the background; the others one after the other meanwhile.
+  const slow = options.keycloak ? launch(KEYCLOAK) : Promise.resolve();
+  const failed = [];
+  slow.catch((err) => failed.push(err));
   try {
-    for (const service of SERVICES) {
-      if (process.env[service.variable]) {
-        log(`services: ${service.name} from ${service.variable}`);
-        continue;
-      }
-      const t0 = Date.now();
-      const s = await service.start(account);
-      started.push(s);
-      env[service.variable] = s.url;
-      log(`services: ${service.name} at ${s.url} (${Date.now() - t0} ms)`);
-    }
+    for (const service of SERVICES) await launch(service);
   } catch (err) {
+    failed.unshift(err);
+  }
+  await slow.catch(() => undefined);
+  if (failed.length > 0) {
     await stop();
-    throw err;
+    throw failed[0];
   }
   return { env, stop };
 }
@@ -53,6 +64,16 @@ const SERVICES = [
   { name: 'postgresql', variable: 'GATEHOUSE_TEST_PG_URL', start: startPostgres },
   { name: 'mariadb', variable: 'GATEHOUSE_TEST_MYSQL_URL', start: startMariadb },
 ];
+const KEYCLOAK = {
+  name: 'keycloak',
+  variable: 'GATEHOUSE_TEST_KEYCLOAK_URL',
+  start: (account) =>
+    startKeycloak({
+      daemon: (command, args, options) => daemon(account, command, args, { ...options, asUser: false }),
+      freePort,
+      waitReady,
+    }),
+};
 
 // --- the test account ------------------------------------------------------------------------------
 
@@ -93,7 +114,7 @@ function serviceDir(account, name) {
 /** A child in its own process group whose output is kept for the error message. */
 function daemon(account, command, args, options = {}) {
   const [bin, ...rest] = [...(options.asUser === false ? [] : account.asUser), command, ...args];
-  const child = spawn(bin, rest, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd });
+  const child = spawn(bin, rest, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd, env: options.env });
   let output = '';
   const keep = (d) => {
     output = (output + d.toString()).slice(-8000);
@@ -153,14 +174,14 @@ function tcpReachable(port) {
 }
 
 /** Waits for ready() or fails at once when the process exits, or at the deadline. */
-async function waitReady(name, proc, ready) {
-  const deadline = Date.now() + START_DEADLINE_MS;
+async function waitReady(name, proc, ready, deadlineMs = START_DEADLINE_MS) {
+  const deadline = Date.now() + deadlineMs;
   for (;;) {
     if (await ready().catch(() => false)) return;
     if (proc.exited()) throw new Error(`${name} exited before it was ready:\n${proc.output()}`);
     if (Date.now() > deadline) {
       await proc.kill();
-      throw new Error(`${name} was not ready after ${START_DEADLINE_MS / 1000} s:\n${proc.output()}`);
+      throw new Error(`${name} was not ready after ${deadlineMs / 1000} s:\n${proc.output()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -275,9 +296,9 @@ async function startMariadb(account) {
   return { url: `mysql://root@127.0.0.1:${port}/`, stop: withCleanup(proc, dir) };
 }
 
-/** For `node scripts/test-services.mjs`: start everything, print the variables, stop on Ctrl-C. */
+/** For `node scripts/test-services.mjs [--keycloak]`: start everything, print the variables, stop on Ctrl-C. */
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { env, stop } = await startTestServices();
+  const { env, stop } = await startTestServices(undefined, { keycloak: process.argv.includes('--keycloak') });
   for (const [k, v] of Object.entries(env)) console.log(`export ${k}=${v}`);
   console.log('# Ctrl-C stops them');
   const shutdown = () => stop().then(() => process.exit(0));

@@ -9,6 +9,8 @@ import { splitHostPort } from './core/hosts.js';
 import { closeGracefully, listen } from './core/http-server.js';
 import type { Logger } from './core/logger.js';
 import { createSessionManager } from './sessions/sessions.js';
+import { createUpstreamGrants } from './sessions/upstream.js';
+import { GatehouseError } from './core/errors.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { createSshCa } from './ssh-ca/ca.js';
 import { createRevocations } from './ssh-ca/revocation.js';
@@ -110,13 +112,39 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       authorization_response_iss_parameter_supported: true,
     },
   });
+  const connectors = await createConnectors(config, { store, logger, audit });
+  // People whose login gave a refresh token are asked again at their IdP: at every CLI or cluster
+  // token refresh, and once a minute per browser session (src/sessions/upstream.ts).
+  const upstream = createUpstreamGrants({
+    store,
+    ttlMs: Math.max(config.server.session.absolute_ttl, config.cli.refresh_ttl),
+    refresh: async (previous, refreshToken) => {
+      const refresh = connectors.byId.get(previous.connector)?.refresh;
+      if (!refresh) throw new GatehouseError('upstream_revoked', 'The sign-in method of this login is no longer configured.', { status: 401 });
+      return refresh({ refreshToken, previous });
+    },
+    logger,
+  });
   const sessions = createSessionManager({
     store,
     idleTtlMs: config.server.session.idle_ttl,
     absoluteTtlMs: config.server.session.absolute_ttl,
     logger,
+    upstream,
+    onUpstreamRevoked: (e) =>
+      bestEffort(
+        audit,
+        logger,
+      )({
+        type: 'user.upstream_revoked',
+        outcome: 'failure',
+        user: e.identity.username,
+        connector: e.identity.connector,
+        session_id: e.sessionRef,
+        reason: e.reason,
+        details: { via: e.via, upstream_error: e.message },
+      }),
   });
-  const connectors = await createConnectors(config, { store, logger, audit });
   const cookies = createCookiePolicy(config.server.public_url);
   const policy = policyFromConfig(config);
   const sshCa = createSshCa({ store, dataDir: config.state.data_dir, logger });
@@ -139,6 +167,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     tokenTtlMs: config.tokens.ttl,
     refreshTtlMs: config.cli.refresh_ttl,
     verificationUri: `${publicUrl}/device`,
+    upstream: (identity) => sessions.recheck(identity),
   });
   // Clusters with mode: proxy need kube_proxy: the config schema refuses one without it.
   // Created below, once the recorder exists; the API reads it per request.

@@ -7,8 +7,10 @@ export interface LoginResult {
   identity: ExternalIdentity;
   /** Kept in the session for RP-initiated logout. */
   upstreamIdToken?: string;
-  /** Protocol facts kept in the session for logout (SAML: NameID, format, SessionIndex). */
+  /** Protocol facts kept in the session for logout (SAML: NameID, format, SessionIndex; OIDC: the IdP's `sid`). */
   upstreamLogout?: Record<string, string>;
+  /** The IdP's refresh token, kept server-side only (never sent to a client), to ask the IdP again later (`refresh`). */
+  upstreamRefreshToken?: string;
 }
 
 /**
@@ -26,6 +28,13 @@ export interface Connector {
    * `form` holds the fields of an HTTP-POST answer (SAML's SAMLResponse and RelayState).
    */
   finishLogin(options: { callbackUrl: URL; state: string; pending: PendingLogin; form?: Record<string, string> }): Promise<LoginResult>;
+  /**
+   * Asks the IdP again who the person is, with their login's refresh token (OIDC refresh_token
+   * grant): the identity as the IdP sees it now, and the refresh token to use next time. Throws
+   * `upstream_revoked` when the IdP refuses (person disabled or deleted, session ended there),
+   * a login rule's code (e.g. `email_not_verified`), or `idp_unavailable` when it cannot be asked.
+   */
+  refresh?(options: { refreshToken: string; previous: ExternalIdentity }): Promise<{ identity: ExternalIdentity; refreshToken: string }>;
   /** The IdP's logout URL for RP-initiated logout, when it has one. */
   logoutUrl?(options: { upstreamIdToken?: string; upstreamLogout?: Record<string, string>; postLogoutRedirectUri: string }): Promise<string | undefined>;
 }

@@ -59,6 +59,29 @@ export function loginErrorFromOidc(err: unknown): GatehouseError {
   });
 }
 
+/**
+ * The same for a refresh_token grant (re-checking a person with the IdP): `invalid_grant` means
+ * the IdP no longer accepts this login (Keycloak: "User disabled", "Session not active", "Token is
+ * not active"), so `upstream_revoked`; an ID token that fails a check keeps its login code; any
+ * other refusal (invalid_client, server_error) says nothing about the person: `idp_unavailable`.
+ */
+export function refreshErrorFromOidc(err: unknown): GatehouseError {
+  if (err instanceof GatehouseError) return err;
+  const { code, error, description } = unwrap(err);
+  if (code === 'OAUTH_RESPONSE_BODY_ERROR') {
+    if (error !== 'invalid_grant') {
+      return new GatehouseError('idp_unavailable', `The identity provider refused to refresh the login (${error ?? 'unknown'}).`, { status: 502, cause: err });
+    }
+    // The IdP's own short words ("User disabled"), cut and reduced to plain text.
+    const said = description?.replace(/[^\w .,:'-]/g, '').slice(0, 80);
+    return new GatehouseError('upstream_revoked', `The identity provider no longer accepts this login${said ? ` (${said})` : ''}.`, {
+      status: 401,
+      cause: err,
+    });
+  }
+  return loginErrorFromOidc(err);
+}
+
 interface OAuthFailure {
   /** The first `OAUTH_*` code on the chain. */
   code?: string;
@@ -68,14 +91,17 @@ interface OAuthFailure {
   details: Record<string, unknown>;
   /** The OAuth `error` of a response body or authorization response error. */
   error?: string;
+  /** Its `error_description`. */
+  description?: string;
 }
 
 function unwrap(err: unknown): OAuthFailure {
   const out: OAuthFailure = { message: err instanceof Error ? err.message : String(err), details: {} };
   let node: unknown = err;
   for (let depth = 0; node instanceof Error && depth < 8; depth++) {
-    const { code, error, cause } = node as Error & { code?: unknown; error?: unknown };
+    const { code, error, error_description: description, cause } = node as Error & { code?: unknown; error?: unknown; error_description?: unknown };
     if (typeof error === 'string') out.error ??= error;
+    if (typeof description === 'string') out.description ??= description;
     if (typeof code === 'string' && code.startsWith('OAUTH_') && (out.code === undefined || out.code === code)) {
       out.code = code;
       out.message = node.message;

@@ -4,7 +4,7 @@ import { isLoopbackHost } from '../core/hosts.js';
 import { GatehouseError } from '../core/errors.js';
 import type { ExternalIdentity } from '../core/types.js';
 import { claimAt, toStringArray, type Connector } from './connector.js';
-import { loginErrorFromOidc } from './oidc-errors.js';
+import { loginErrorFromOidc, refreshErrorFromOidc } from './oidc-errors.js';
 import { applyPreset, type ProviderPreset } from './presets.js';
 
 const METADATA_TTL_MS = 3_600_000;
@@ -12,6 +12,9 @@ const METADATA_TTL_MS = 3_600_000;
 /**
  * Authorization code + PKCE (S256) + state + nonce against any OpenID Provider.
  * ID tokens are verified in full (signature by the IdP's JWKS, iss, aud, exp, nonce).
+ * The IdP's `sid` goes to the session (upstreamLogout) for back-channel logout; its refresh
+ * token, when it gives one, lets `refresh` ask again later (refresh_token grant): the new ID
+ * token is verified the same way (no nonce) and must name the same `sub`.
  */
 export function createOidcConnector(config: OidcConnectorConfig, options: { redirectUri: string }): Connector {
   const preset: ProviderPreset = applyPreset(config);
@@ -82,7 +85,32 @@ export function createOidcConnector(config: OidcConnectorConfig, options: { redi
           throw loginErrorFromOidc(err);
         }
       }
-      return { identity: toIdentity(config, preset, claims), upstreamIdToken: tokens.id_token };
+      return {
+        identity: toIdentity(config, preset, claims),
+        upstreamIdToken: tokens.id_token,
+        ...(typeof claims.sid === 'string' ? { upstreamLogout: { sid: claims.sid } } : {}),
+        ...(tokens.refresh_token ? { upstreamRefreshToken: tokens.refresh_token } : {}),
+      };
+    },
+
+    async refresh({ refreshToken, previous }) {
+      const cfg = await configuration();
+      let claims: Record<string, unknown> = {};
+      let next = refreshToken;
+      try {
+        const tokens = await oidc.refreshTokenGrant(cfg, refreshToken);
+        next = tokens.refresh_token ?? refreshToken;
+        if (tokens.id_token) claims = { ...tokens.claims() };
+        // An IdP that sends no new ID token on refresh (or config.userinfo) is asked at userinfo.
+        if ((config.userinfo || !tokens.id_token) && tokens.access_token)
+          claims = { ...(await oidc.fetchUserInfo(cfg, tokens.access_token, previous.subject)), ...claims };
+      } catch (err) {
+        throw refreshErrorFromOidc(err);
+      }
+      if (claims.sub !== previous.subject) {
+        throw new GatehouseError('upstream_revoked', 'The identity provider answered the refresh for another person.', { status: 401 });
+      }
+      return { identity: toIdentity(config, preset, claims), refreshToken: next };
     },
 
     async logoutUrl({ upstreamIdToken, postLogoutRedirectUri }) {

@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   rate_limited: { status: 429, meaning: 'too many attempts from one address (or username) in a window' },
   invalid_credentials: { status: 401, meaning: 'the demo IdP’s password form: unknown username or wrong password' },
   idp_unavailable: { status: 502, meaning: 'the IdP’s discovery, token endpoint or metadata cannot be reached' },
+  upstream_revoked: { status: 401, meaning: 'asked again (refresh token), the IdP no longer accepts the login: disabled, deleted, signed out there' },
   // SAML (src/connectors/saml/errors.ts keeps its own status map; a unit test checks it agrees).
   saml_response_too_large: { status: 413, meaning: 'a SAMLResponse over 256 KiB' },
   saml_response_malformed: { status: 400, meaning: 'the SAMLResponse is missing, not base64/UTF-8/XML, or lacks parts' },

@@ -9,6 +9,8 @@ export interface ExternalIdentity {
   groups: string[];
   /** Raw claims or attributes, kept so policy can match on them. */
   claims: Record<string, unknown>;
+  /** The id of the server-side record that lets Gatehouse ask the IdP again (src/sessions/upstream.ts), when the login gave a refresh token. */
+  upstreamGrant?: string;
 }
 
 /** A gateway session, stored server-side and referenced by an opaque cookie. */

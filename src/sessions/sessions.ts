@@ -3,6 +3,7 @@ import { randomId, sha256Hex } from '../core/ids.js';
 import type { ExternalIdentity, Session } from '../core/types.js';
 import { getJson, setJson, type Store } from '../store/store.js';
 import { subscribeUntilClosed, type Subscription } from '../store/subscription.js';
+import type { UpstreamCheck, UpstreamGrants } from './upstream.js';
 
 /** A session's end, by its sessionRef: `expired` only when this replica found it past its time. */
 export interface SessionEnd {
@@ -10,11 +11,41 @@ export interface SessionEnd {
   reason: 'signed_out' | 'expired';
 }
 
+/** The IdP refused a login when asked again: its session ended (and, `via: refresh`, a CLI login is refused). */
+export interface UpstreamRevoked {
+  identity: ExternalIdentity;
+  /** The ended session's sessionRef, when it was still there. */
+  sessionRef?: string;
+  /** The stable code (`upstream_revoked`, or the login rule that failed) and the IdP's words. */
+  reason: string;
+  message: string;
+  via: 'session' | 'refresh';
+}
+
+/** What a CLI or cluster token refresh learns from the person's IdP. */
+export type UpstreamRecheck = { identity: ExternalIdentity } | { revoked: { reason: string; message: string } };
+
 export interface SessionManager {
-  /** A fresh session with a new random id (never reuses a pre-login id). */
-  create(identity: ExternalIdentity, extras?: { upstreamIdToken?: string; upstreamLogout?: Record<string, string> }): Promise<Session>;
-  /** The live session, or null when unknown, idle too long, or past its absolute expiry. */
+  /**
+   * A fresh session with a new random id (never reuses a pre-login id). An upstream refresh
+   * token is kept server-side (./upstream.ts) so the person can be re-checked with their IdP.
+   */
+  create(
+    identity: ExternalIdentity,
+    extras?: { upstreamIdToken?: string; upstreamLogout?: Record<string, string>; upstreamRefreshToken?: string },
+  ): Promise<Session>;
+  /**
+   * The live session, or null when unknown, idle too long, or past its absolute expiry, or when
+   * its IdP refused the login at a re-check (at most every UPSTREAM_RECHECK_MS, which also brings
+   * the IdP's current groups into the session).
+   */
   get(id: string): Promise<Session | null>;
+  /**
+   * The person as their IdP sees them now, asked at once (a CLI or cluster token refresh). When
+   * the IdP refuses, the session born of that login ends too. Identities whose login brought no
+   * refresh token come back as they are.
+   */
+  recheck(identity: ExternalIdentity): Promise<UpstreamRecheck>;
   /** Ends a session, here and (announced through the store) on every replica. */
   destroy(id: string): Promise<void>;
   /**
@@ -30,6 +61,11 @@ export interface SessionManager {
 const key = (id: string) => `session:${id}`;
 /** Refresh lastSeenAt at most this often, so reads do not all turn into writes. */
 const TOUCH_INTERVAL_MS = 60_000;
+/** How often a browser session asks its IdP again whether the person still exists, and their groups. */
+export const UPSTREAM_RECHECK_MS = 60_000;
+
+/** What the store keeps: the session, and when its IdP was last asked. */
+type StoredSession = Session & { upstreamCheckedAt?: number };
 
 /** The id audit events and logs carry: a digest, since the session id itself is a bearer secret. */
 export const sessionRef = (id: string): string => sha256Hex(id).slice(0, 24);
@@ -43,6 +79,10 @@ export function createSessionManager(options: {
   absoluteTtlMs: number;
   clock?: Clock;
   logger?: { warn(obj: object, msg: string): void };
+  /** Re-checks people with their IdP; without it an identity stays as it was at login. */
+  upstream?: UpstreamGrants;
+  /** Hears of every session the IdP ended (the caller audits it). */
+  onUpstreamRevoked?(event: UpstreamRevoked): Promise<void>;
 }): SessionManager {
   const clock = options.clock ?? systemClock;
   const ttlSeconds = (s: Session) => Math.max(1, Math.ceil(Math.min(s.lastSeenAt + options.idleTtlMs, s.expiresAt) / 1000 - clock.now() / 1000));
@@ -54,24 +94,36 @@ export function createSessionManager(options: {
     for (const listener of [...listeners]) listener(end);
   };
 
-  return {
+  /** Ends the session the IdP refused, and tells the listener (once: when found out, or when a session was still there). */
+  const endRevoked = async (checked: Extract<UpstreamCheck, { status: 'revoked' }>, via: UpstreamRevoked['via']) => {
+    const live = checked.sessionId ? await getJson<Session>(options.store, key(checked.sessionId)) : null;
+    if (live) await manager.destroy(checked.sessionId);
+    if (!live && !checked.first) return;
+    const { identity, reason, message } = checked;
+    await options.onUpstreamRevoked?.({ identity, reason, message, via, sessionRef: live ? sessionRef(checked.sessionId) : undefined });
+  };
+
+  const manager: SessionManager = {
     async create(identity, extras = {}) {
       const now = clock.now();
-      const session: Session = {
-        id: randomId(32),
-        identity,
+      const id = randomId(32);
+      const upstream = extras.upstreamRefreshToken && options.upstream;
+      const session: StoredSession = {
+        id,
+        identity: upstream ? await upstream.save(identity, extras.upstreamRefreshToken!, id) : identity,
         createdAt: now,
         lastSeenAt: now,
         expiresAt: now + options.absoluteTtlMs,
         upstreamIdToken: extras.upstreamIdToken,
         upstreamLogout: extras.upstreamLogout,
+        ...(upstream ? { upstreamCheckedAt: now } : {}),
       };
       await setJson(options.store, key(session.id), session, ttlSeconds(session));
       return session;
     },
     async get(id) {
       if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return null;
-      const session = await getJson<Session>(options.store, key(id));
+      const session = await getJson<StoredSession>(options.store, key(id));
       if (!session) return null;
       const now = clock.now();
       if (now >= session.expiresAt || now >= session.lastSeenAt + options.idleTtlMs) {
@@ -80,11 +132,29 @@ export function createSessionManager(options: {
         notify({ ref: sessionRef(id), reason: 'expired' });
         return null;
       }
-      if (now - session.lastSeenAt >= TOUCH_INTERVAL_MS) {
+      let changed = now - session.lastSeenAt >= TOUCH_INTERVAL_MS;
+      if (options.upstream && session.identity.upstreamGrant && now - (session.upstreamCheckedAt ?? session.createdAt) >= UPSTREAM_RECHECK_MS) {
+        const checked = await options.upstream.check(session.identity, UPSTREAM_RECHECK_MS);
+        if (checked.status === 'revoked') {
+          await endRevoked(checked, 'session');
+          return null;
+        }
+        session.identity = checked.identity;
+        session.upstreamCheckedAt = now;
+        changed = true;
+      }
+      if (changed) {
         session.lastSeenAt = now;
         await setJson(options.store, key(id), session, ttlSeconds(session));
       }
       return session;
+    },
+    async recheck(identity) {
+      if (!options.upstream || !identity.upstreamGrant) return { identity };
+      const checked = await options.upstream.check(identity, 0);
+      if (checked.status === 'current') return { identity: checked.identity };
+      await endRevoked(checked, 'refresh');
+      return { revoked: { reason: checked.reason, message: checked.message } };
     },
     async destroy(id) {
       await options.store.delete(key(id));
@@ -107,4 +177,5 @@ export function createSessionManager(options: {
     },
     listening: () => subscription?.listening() ?? false,
   };
+  return manager;
 }

@@ -131,12 +131,12 @@ export function createLoginFlow(deps: WebDeps): LoginFlow {
       }
 
       const result = await connector.finishLogin({ callbackUrl: options.callbackUrl, state: options.state ?? '', pending, form: options.form });
-      const { identity, upstreamIdToken, upstreamLogout } = result;
+      const { identity, upstreamIdToken, upstreamLogout, upstreamRefreshToken } = result;
 
       // A fresh session id at every login: a pre-login cookie value can never become a session.
       const previous = cookies.read(req, SESSION_COOKIE);
       if (previous) await deps.sessions.destroy(previous);
-      const session = await deps.sessions.create(identity, { upstreamIdToken, upstreamLogout });
+      const session = await deps.sessions.create(identity, { upstreamIdToken, upstreamLogout, upstreamRefreshToken });
       await options.onSession?.(session, result);
       try {
         await audit.emit({

@@ -18,6 +18,9 @@ export interface Entitlement {
 
 export type Entitle = (identity: ExternalIdentity, audience: string) => Entitlement;
 
+/** Asks the person's IdP again at a refresh: who they are now, or why the IdP no longer accepts the login. */
+export type UpstreamRecheck = (identity: ExternalIdentity) => Promise<{ identity: ExternalIdentity } | { revoked: { reason: string; message: string } }>;
+
 export interface OAuthServerOptions {
   store: Store;
   issuer: TokenIssuer;
@@ -32,5 +35,7 @@ export interface OAuthServerOptions {
   tokenTtlMs: number;
   refreshTtlMs: number;
   verificationUri: string;
+  /** Re-checks the person with their IdP at every refresh (the sessions' upstream grants); absent: the identity stays as at login. */
+  upstream?: UpstreamRecheck;
   clock?: Clock;
 }

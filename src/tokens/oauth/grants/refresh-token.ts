@@ -3,7 +3,12 @@ import { OAuthError } from '../errors.js';
 import { REFRESH_TOKEN_PREFIX } from '../families.js';
 import type { TokenResponse } from '../token-set.js';
 
-/** The refresh token grant: every use rotates the token, and a spent token coming back revokes its whole family. */
+/**
+ * The refresh token grant: every use rotates the token, and a spent token coming back revokes its
+ * whole family. Each refresh asks the person's IdP again (options.upstream) and mints from the
+ * identity it returns, so a group removed there is gone from the next token; when the IdP no
+ * longer accepts the login the family is revoked (its live access tokens too) and the refresh fails.
+ */
 export function refreshTokenGrant(ctx: GrantContext) {
   const { families } = ctx;
   return {
@@ -31,7 +36,18 @@ export function refreshTokenGrant(ctx: GrantContext) {
         throw new OAuthError('invalid_grant', 'This login was revoked or has expired: sign in again.', 'family_revoked', family?.identity.username);
       }
       await families.markSpent(token, family);
-      return ctx.issue(family, ctx.audienceOf(form.resource), await families.newRefreshToken(family));
+      const audience = ctx.audienceOf(form.resource);
+      const checked = ctx.options.upstream ? await ctx.options.upstream(family.identity) : { identity: family.identity };
+      if ('revoked' in checked) {
+        await families.revoke(family.id);
+        throw new OAuthError(
+          'invalid_grant',
+          `${checked.revoked.message.replace(/\.$/, '')}: sign in again.`,
+          checked.revoked.reason,
+          family.identity.username,
+        );
+      }
+      return ctx.issue({ ...family, identity: checked.identity }, audience, await families.newRefreshToken(family));
     },
   };
 }
