@@ -84,3 +84,10 @@ export function reachableDatabases<D extends { name: string; labels: Record<stri
 ): (D & DatabaseAccess)[] {
   return databases.map((d) => ({ ...d, ...databaseAccess(identity, roles, specs, groupPrefix, d.labels) })).filter((d) => d.users.length > 0);
 }
+
+/** A db user or name that is a pattern (glob or `/regex/`), not one to sign in as. */
+export const isDatabasePattern = (value: string): boolean => /[*?]/.test(value) || value.startsWith('/');
+
+/** `gatehouse db connect` for each db user that is a name rather than a pattern (the API's `connect`, the home page's lines). */
+export const connectCommands = (database: string, users: string[]): string[] =>
+  users.filter((u) => !isDatabasePattern(u)).map((u) => `gatehouse db connect ${database} --db-user ${u}`);

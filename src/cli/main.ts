@@ -31,7 +31,7 @@ Commands:
   play           Replay a session recording: play <id|file.cast> [-i|--idle-time-limit SECS] [-s|--speed N]
 
   login          Sign in to a gateway: [--server URL] [--connector ID] [--device]
-  status         Who you are, roles, Kubernetes groups, token expiry
+  status         Who you are, roles, Kubernetes groups, token expiry, databases
   logout         Revoke the CLI login at the gateway and forget it locally
 
   kube login NAME [--kubeconfig PATH]   Add or update context NAME for a cluster
@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
       await (await commands.login()).login(values);
       return 0;
     case 'status':
-      (await commands.login()).status(values);
+      await (await commands.login()).status(values);
       return 0;
     case 'logout':
       await (await commands.login()).logout(values);

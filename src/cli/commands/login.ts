@@ -1,6 +1,6 @@
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import { createOAuthClient } from '../oauth-client.js';
-import { interactiveLogin } from '../session.js';
+import { gatewayAccessToken, interactiveLogin } from '../session.js';
 import { readState, resolveServer, writeState } from '../state.js';
 import { UsageError } from '../errors.js';
 
@@ -43,16 +43,44 @@ async function revokeSshCertificate(server: string): Promise<void> {
   }
 }
 
-/** `gatehouse status`: who, roles, Kubernetes groups, and when the login expires. */
-export function status(options: { server?: string; json?: boolean }): void {
+/** A database the gateway lets this person reach (GET /api/v1/db/databases). */
+interface ReachableDatabase {
+  name: string;
+  protocol: string;
+  users: string[];
+  names: string[];
+}
+
+/**
+ * The databases open to the person, asked of the gateway; [] when it has no database listener
+ * (the path is not found), undefined (said on stderr) when it cannot be asked: status still shows
+ * what is known locally.
+ */
+async function reachableDatabases(server: string): Promise<ReachableDatabase[] | undefined> {
+  try {
+    const res = await fetch(`${server}/api/v1/db/databases`, { headers: { authorization: `Bearer ${await gatewayAccessToken(server)}` } });
+    if (res.status === 404) return [];
+    const body = (await res.json().catch(() => ({}))) as { databases?: ReachableDatabase[]; message?: string; error?: string };
+    if (!res.ok || !Array.isArray(body.databases))
+      throw new Error(`${body.message ?? `the gateway answered ${res.status}`}${body.error ? ` (${body.error})` : ''}`);
+    return body.databases;
+  } catch (err) {
+    process.stderr.write(`gatehouse: could not list your databases: ${(err as Error).message}\n`);
+    return undefined;
+  }
+}
+
+/** `gatehouse status`: who, roles, Kubernetes groups, when the login expires, and the databases the roles open. */
+export async function status(options: { server?: string; json?: boolean }): Promise<void> {
   const server = serverOrFail(options.server);
   const state = readState(server);
   if (!state.refresh_token || !state.user) throw new GatehouseError('login_required', `Not signed in to ${server}.`, { status: 401 });
+  const databases = await reachableDatabases(server);
   if (options.json) {
     const { refresh_token: _r, access_token: _a, kube, ...visible } = state;
-    process.stdout.write(
-      `${JSON.stringify({ ...visible, kube: Object.fromEntries(Object.entries(kube ?? {}).map(([k, v]) => [k, { expires_at: v.expires_at }])) }, null, 2)}\n`,
-    );
+    const tokens = Object.fromEntries(Object.entries(kube ?? {}).map(([k, v]) => [k, { expires_at: v.expires_at }]));
+    const dbs = databases?.map(({ name, protocol, users, names }) => ({ name, protocol, users, names })) ?? null;
+    process.stdout.write(`${JSON.stringify({ ...visible, kube: tokens, databases: dbs }, null, 2)}\n`);
     return;
   }
   const lines = [
@@ -63,6 +91,8 @@ export function status(options: { server?: string; json?: boolean }): void {
     `clusters:          ${Object.keys(state.clusters ?? {}).join(', ') || 'none'}`,
   ];
   for (const [name, entry] of Object.entries(state.kube ?? {})) lines.push(`  ${name} token expires ${new Date(entry.expires_at).toISOString()}`);
+  lines.push(`databases:         ${databases ? databases.map((d) => d.name).join(', ') || 'none' : 'unknown'}`);
+  for (const d of databases ?? []) lines.push(`  ${d.name} (${d.protocol}): db users ${d.users.join(', ')}; db names ${d.names.join(', ') || 'none'}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

@@ -1,11 +1,12 @@
 /**
  * The OpenAPI 3.1 description of Gatehouse's JSON API, generated from the zod schemas of each
- * area (./identity.ts, kube, ssh, audit, recordings, issuer): JSON bodies the gateway sends are
+ * area (./identity.ts, kube, ssh, db, audit, recordings, issuer): JSON bodies the gateway sends are
  * components (output types, every field listed), what clients send is described as they write it.
  */
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { auditOperations } from './audit.js';
+import { dbOperations } from './db.js';
 import { errorBody } from './errors.js';
 import { identityOperations } from './identity.js';
 import { issuerOperations } from './issuer.js';
@@ -30,6 +31,7 @@ const OPERATIONS: ApiOperation[] = [
   ...identityOperations,
   ...kubeOperations,
   ...sshOperations,
+  ...dbOperations,
   ...auditOperations,
   ...recordingOperations,
   ...issuerOperations,
@@ -39,6 +41,7 @@ const TAGS = [
   { name: 'identity', description: 'The caller.' },
   { name: 'kube', description: 'Kubernetes clusters and their artefacts.' },
   { name: 'ssh', description: 'SSH certificate authorities, nodes and user certificates.' },
+  { name: 'db', description: 'Databases and their short-lived client certificates.' },
   { name: 'audit', description: 'The tamper-evident audit log.' },
   { name: 'recordings', description: 'Session recordings (asciicast v2).' },
   { name: 'oauth', description: 'The OIDC issuer and the CLI’s OAuth endpoints (listed in discovery).' },

@@ -1,24 +1,20 @@
 import express, { Router } from 'express';
-import { reachableDatabases } from '../../access/databases.js';
+import { connectCommands, isDatabasePattern, reachableDatabases } from '../../access/databases.js';
 import { dbPublicAddress } from '../../config/databases.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import { createDbCa } from '../../db-ca/ca.js';
 import { issueDbCert } from '../../db-ca/issue.js';
+import type { DbCertIssued, DbDatabases } from '../api-schema/db.js';
 import type { WebDeps } from '../deps.js';
 import { asyncHandler } from '../middleware.js';
 import { requirePrincipal, type Principal } from '../principal.js';
-
-const hasGlob = (v: string) => /[*?]/.test(v) || v.startsWith('/');
-
-/** `gatehouse db connect` for each db user that is a name rather than a pattern (what the home page shows). */
-export const connectCommands = (database: string, users: string[]): string[] =>
-  users.filter((u) => !hasGlob(u)).map((u) => `gatehouse db connect ${database} --db-user ${u}`);
 
 /**
  * `GET /api/v1/db/databases`: the databases the caller may reach, with the db users and names
  * their roles allow; `POST /api/v1/db/certs`: a key and a short-lived client certificate for one
  * of them (the requested db user and name must be allowed; refusals are 403 with the code, audited).
  * The database CA lives in the shared store, so every replica (and the listener) reads the same one.
+ * The bodies are described in ../api-schema/db.ts.
  */
 export function dbRoutes(deps: WebDeps): Router {
   const router = Router();
@@ -41,7 +37,7 @@ export function dbRoutes(deps: WebDeps): Router {
         connect: connectCommands(name, users),
       }));
       res.setHeader('cache-control', 'no-store');
-      res.json({ databases, address: address() });
+      res.json({ databases, address: address() } satisfies DbDatabases);
     }),
   );
 
@@ -89,9 +85,9 @@ export function dbRoutes(deps: WebDeps): Router {
           key: issued.key,
           ca: await ca.caPem(),
           address: address(),
-          db_user: requested.db_user ?? issued.users.find((u) => !hasGlob(u)) ?? null,
-          db_name: requested.db_name ?? issued.names.find((n) => !hasGlob(n)) ?? null,
-        });
+          db_user: requested.db_user ?? issued.users.find((u) => !isDatabasePattern(u)) ?? null,
+          db_name: requested.db_name ?? issued.names.find((n) => !isDatabasePattern(n)) ?? null,
+        } satisfies DbCertIssued);
       } catch (err) {
         if (isGatehouseError(err) && err.status < 500)
           await deps.audit.emit({

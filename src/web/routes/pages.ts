@@ -30,6 +30,9 @@ export function pageRoutes(deps: WebDeps): Router {
         apps: deps.config.apps,
         nodes: deps.config.ssh?.nodes ?? [],
         clusters: deps.config.clusters,
+        // Without the db listener (`db`) nobody can connect, so no database is listed.
+        databases: deps.config.db ? deps.config.databases : [],
+        databaseRoles: deps.config.roles,
       });
       const catalogue: CatalogueView = {
         server: deps.config.server.public_url,
@@ -37,6 +40,7 @@ export function pageRoutes(deps: WebDeps): Router {
         apps: found.apps.map((a) => ({ name: a.name, url: appUrls.get(a.name) })),
         nodes: found.nodes.map(({ name, labels, logins }) => ({ name, labels, logins })),
         clusters: found.clusters.map(({ name }) => ({ name })),
+        databases: found.databases.map(({ name, protocol, labels, users, names, connect }) => ({ name, protocol, labels, users, names, connect })),
         recordings: (await deps.recordings?.list({ owner: session.identity.username, limit: RECENT_RECORDINGS })) ?? [],
       };
       res.type('html').send(homePage({ session, tokenClaims: decodeJwt(token), demo: deps.demo, catalogue }));

@@ -12,6 +12,7 @@ export const SSH_HOST_SUFFIX = '.gatehouse';
 export const sshJumpLine = (login: string, node: string): string => `ssh -J ${SSH_JUMP_HOST} ${login}@${node}${SSH_HOST_SUFFIX}`;
 export const gatehouseSshLine = (login: string, node: string): string => `gatehouse ssh ${login}@${node}`;
 export const kubeLoginLine = (cluster: string): string => `gatehouse kube login ${cluster}`;
+export const dbLoginLine = (database: string): string => `gatehouse db login ${database}`;
 export const terminalLink = (login: string, node: string): string => `/terminal/${encodeURIComponent(node)}?login=${encodeURIComponent(login)}`;
 
 export interface CatalogueView {
@@ -22,9 +23,10 @@ export interface CatalogueView {
   apps: { name: string; url?: string }[];
   nodes: { name: string; labels: Record<string, string>; logins: string[] }[];
   clusters: { name: string }[];
+  /** `users`/`names` as the roles allow them (patterns included); `connect`: a `gatehouse db connect` line per db user that is a name. */
+  databases: { name: string; protocol: string; labels: Record<string, string>; users: string[]; names: string[]; connect: string[] }[];
   /** The person's own latest recordings, newest first. */
   recordings: RecordingMeta[];
-  // Databases: a section goes here once the config has a `databases` section.
 }
 
 /** A command to paste, with a copy button (src/web/static/copy-command.js). */
@@ -87,6 +89,26 @@ function clustersCard(clusters: CatalogueView['clusters'], server: string, withS
 </section>`;
 }
 
+const tags = (values: string[]) => (values.length ? values.map((v) => html`<span class="tag">${v}</span> `) : html`<span class="muted">none</span>`);
+
+function databasesCard(databases: CatalogueView['databases'], server: string, withSetup: boolean): SafeHtml {
+  return html`<section class="card" id="databases">
+  <h2>Databases</h2>
+  <p class="muted">Short-lived client certificates from Gatehouse; every statement is audited and sessions are recorded.</p>
+  ${withSetup ? cliSetup(server) : ''}
+  ${databases.map(
+    (d) => html`<div class="database" data-database="${d.name}">
+    <h3>${d.name} <span class="tag">${d.protocol}</span> ${Object.entries(d.labels).map(([k, v]) => html`<span class="tag label">${k}=${v}</span>`)}</h3>
+    <dl class="grants"><dt>db users</dt><dd class="db-users">${tags(d.users)}</dd><dt>db names</dt><dd class="db-names">${tags(d.names)}</dd></dl>
+    <ul class="catalogue">
+      <li><span class="item">Certificate and <code>~/.pg_service.conf</code> entry</span> ${command(dbLoginLine(d.name))}</li>
+      ${d.connect.map((line) => html`<li><span class="item">psql</span> ${command(line)}</li>`)}
+    </ul>
+  </div>`,
+  )}
+</section>`;
+}
+
 function recordingsCard(recordings: RecordingMeta[]): SafeHtml {
   return html`<section class="card" id="my-recordings">
   <h2>My recordings</h2>
@@ -98,7 +120,7 @@ function recordingsCard(recordings: RecordingMeta[]): SafeHtml {
       <span class="muted">${when(m.start)} · ${m.command ?? 'shell'}${m.end ? '' : ' · in progress'}</span></li>`,
     )}
   </ul>`
-      : html`<p id="no-recordings" class="muted">No recordings yet: terminal sessions on your nodes are recorded and show up here.</p>`
+      : html`<p id="no-recordings" class="muted">No recordings yet: your SSH and database sessions are recorded and show up here.</p>`
   }
   <p><a href="/recordings">All recordings</a></p>
 </section>`;
@@ -106,16 +128,17 @@ function recordingsCard(recordings: RecordingMeta[]): SafeHtml {
 
 /** The sections of the catalogue that have something in them; a note on whom to ask when none does. */
 export function catalogueSections(view: CatalogueView): SafeHtml {
-  const empty = !view.apps.length && !view.nodes.length && !view.clusters.length;
+  const empty = !view.apps.length && !view.nodes.length && !view.clusters.length && !view.databases.length;
   if (empty && !view.recordings.length) {
     return html`<section class="card" id="catalogue-empty">
   <h2>Nothing to open yet</h2>
-  <p>Your roles (${view.roles.length ? view.roles.join(', ') : 'none'}) grant no apps, SSH logins or Kubernetes clusters.
-  Ask a Gatehouse admin for a role that does: name the app, the node and login, or the cluster you need.</p>
+  <p>Your roles (${view.roles.length ? view.roles.join(', ') : 'none'}) grant no apps, SSH logins, Kubernetes clusters or databases.
+  Ask a Gatehouse admin for a role that does: name the app, the node and login, the cluster, or the database and db user you need.</p>
 </section>`;
   }
   return html`${view.apps.length ? appsCard(view.apps) : ''}
 ${view.nodes.length ? nodesCard(view.nodes, view.server) : ''}
 ${view.clusters.length ? clustersCard(view.clusters, view.server, !view.nodes.length) : ''}
-${view.nodes.length || view.recordings.length ? recordingsCard(view.recordings) : ''}`;
+${view.databases.length ? databasesCard(view.databases, view.server, !view.nodes.length && !view.clusters.length) : ''}
+${view.nodes.length || view.databases.length || view.recordings.length ? recordingsCard(view.recordings) : ''}`;
 }

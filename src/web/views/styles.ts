@@ -69,4 +69,7 @@ details > summary h2 { display:inline; }
   dl.facts dd { margin-bottom:.6rem; }
   ul.logins li { grid-template-columns:1fr; }
 }
+dl.grants { display:grid; grid-template-columns:max-content 1fr; gap:.2rem 1rem; margin:.3rem 0; }
+dl.grants dt { color:var(--muted); }
+dl.grants dd { margin:0; }
 `;

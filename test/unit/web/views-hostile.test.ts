@@ -95,6 +95,9 @@ const views: { module: string; exports: Record<string, unknown>; renderings: Ren
               ],
               nodes: [{ name: h, labels: { [h]: h }, logins: [h, 'root'] }],
               clusters: [{ name: h }],
+              databases: [
+                { name: h, protocol: h, labels: { [h]: h }, users: [h, 'postgres'], names: [h], connect: [`gatehouse db connect ${h} --db-user ${h}`] },
+              ],
               recordings: [recording(h)],
             },
           }),
