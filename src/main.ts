@@ -12,6 +12,8 @@ import { createSessionManager } from './sessions/sessions.js';
 import { createUpstreamGrants } from './sessions/upstream.js';
 import { GatehouseError } from './core/errors.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
+// The cluster primary (src/cli/workers.ts) aggregates the workers' metrics; cli may not import metrics itself.
+export { clusterMetricsPrimary } from './metrics/cluster.js';
 import { createSshCa } from './ssh-ca/ca.js';
 import { createRevocations } from './ssh-ca/revocation.js';
 import { createSshProxy, type SshProxy } from './proxy/ssh/proxy.js';
@@ -72,14 +74,20 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-/** The composition root: builds every part from the config and wires them together. */
-export async function createGateway(config: Config, options: { logger: Logger; demo?: boolean }): Promise<Gateway> {
+/**
+ * The composition root: builds every part from the config and wires them together.
+ * `clusterWorker`: one of several `server.workers` processes (src/cli/workers.ts); /metrics then sums them all.
+ */
+export async function createGateway(config: Config, options: { logger: Logger; demo?: boolean; clusterWorker?: boolean }): Promise<Gateway> {
   const { logger } = options;
   // Metric labels come only from configured ids (config.clusters is updated in place on reload).
-  const metrics = createMetrics({
-    isConnector: (id) => config.connectors.some((c) => c.id === id),
-    isCluster: (name) => config.clusters.some((c) => c.name === name),
-  });
+  const metrics = createMetrics(
+    {
+      isConnector: (id) => config.connectors.some((c) => c.id === id),
+      isCluster: (name) => config.clusters.some((c) => c.name === name),
+    },
+    { clusterWorker: options.clusterWorker },
+  );
   const lifecycle = { draining: false };
   const store = metrics.instrumentStore(createStore({ redisUrl: config.state.redis_url, prefix: config.state.redis_prefix, logger }));
   const audit = metrics.instrumentAudit(createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger }));

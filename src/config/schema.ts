@@ -343,6 +343,8 @@ export const configSchema = z
       metrics_bearer_token_file: z.string().optional(),
       /** On SIGTERM, /readyz turns false this long before the listener closes (give load balancers time). */
       drain_delay: duration.default(0),
+      /** Gateway processes sharing the listeners (node:cluster); auto: one per core when state and audit allow it (docs/operations.md#workers). */
+      workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
       session: z
         .strictObject({ idle_ttl: duration.default(3_600_000), absolute_ttl: duration.default(43_200_000) })
         .default({ idle_ttl: 3_600_000, absolute_ttl: 43_200_000 }),
@@ -438,6 +440,23 @@ export const configSchema = z
     db: dbSection.optional(),
   })
   .superRefine((c, ctx) => {
+    // Workers are replicas on one host: they need the shared store and an audit log with several writers.
+    const workers = c.server.workers;
+    if (workers !== 'auto' && workers > 1) {
+      const path = ['server', 'workers'];
+      if (!c.state.redis_url)
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `${workers} workers need state.redis_url: with the in-memory store each worker would keep its own sessions and revocations; set state.redis_url, or workers: 1`,
+        });
+      if (c.audit.backend === 'file')
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `${workers} workers need audit.backend: postgres: the file backend keeps one hash chain in one file and allows one writer; use the postgres backend, or workers: 1`,
+        });
+    }
     // One audience registry (src/core/audiences.ts): gateway, CLI, app and cluster audiences never collide.
     for (const problem of audienceCollisions({ clusters: c.clusters, apps: c.apps, cliClientId: c.cli.client_id }))
       ctx.addIssue({ code: 'custom', ...problem });

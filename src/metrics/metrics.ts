@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuditEvent, AuditInput, AuditSink } from '../audit/sink.js';
 import type { Store } from '../store/store.js';
+import { clusterWorkerRegistry } from './cluster.js';
 
 /**
  * Prometheus metrics. Most are derived from the audit stream (one decorator on the sink), so
@@ -29,10 +30,11 @@ export interface MetricLabels {
   isCluster?(name: string): boolean;
 }
 
-export function createMetrics(labels: MetricLabels = {}): Metrics {
+/** `clusterWorker`: this process is one of several workers; /metrics then shows all of them, summed (./cluster.ts). */
+export function createMetrics(labels: MetricLabels = {}, options: { clusterWorker?: boolean } = {}): Metrics {
   const connectorLabel = (id: string | undefined) => (id !== undefined && labels.isConnector?.(id) ? id : 'unknown');
   const clusterLabel = (name: string | undefined) => (name !== undefined && (labels.isCluster?.(name) ?? true) ? name : 'unknown');
-  const registry = new Registry();
+  const registry = options.clusterWorker ? clusterWorkerRegistry() : new Registry();
   // No prefix: stock Node.js and process dashboards expect the standard process_* and nodejs_* names.
   collectDefaultMetrics({ register: registry });
 

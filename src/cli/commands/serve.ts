@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs';
 import { demoConfig } from '../../config/demo.js';
 import { loadConfigFile } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
-import { createLogger } from '../../core/logger.js';
-import { createGateway } from '../../main.js';
+import { createLogger, type Logger } from '../../core/logger.js';
+import { clusterMetricsPrimary, createGateway, type Gateway } from '../../main.js';
+import { runPrimary } from '../cluster-primary.js';
+import { isClusterWorker, workerCount, workerReady, workerStart } from '../workers.js';
 
 const DEFAULT_CONFIG = 'config/gatehouse.yaml';
 
@@ -20,28 +22,37 @@ export function resolveConfig(flag?: string, listen?: string, forceDemo = false)
   return { config, demo: true, source: 'built-in demo' };
 }
 
+/**
+ * Runs the gateway: in this process, or (server.workers > 1) as the cluster primary of that many
+ * workers (src/cli/cluster-primary.ts). The demo always runs in one process.
+ */
 export async function serve(options: { config?: string; listen?: string; demo?: boolean }): Promise<void> {
   const logger = createLogger();
+  if (isClusterWorker()) return serveWorker(logger);
   const { config, demo, source } = resolveConfig(options.config, options.listen, options.demo);
+  const workers = demo ? 1 : workerCount(config);
+  const listening = { url: config.server.public_url, listen: config.server.listen, config: source, workers };
+  if (workers > 1) {
+    const { pids } = await runPrimary({
+      config,
+      count: workers,
+      logger,
+      reload: () => loadConfigFile(source),
+      metrics: clusterMetricsPrimary,
+      // Each worker drains as one process does (src/main.ts stop()), plus a margin.
+      stopTimeoutMs: config.server.drain_delay + (config.ssh?.shutdown_grace ?? 0) + 15_000,
+    });
+    logger.info({ ...listening, pids }, 'gatehouse is listening');
+    return;
+  }
   const gateway = await createGateway(config, { logger, demo });
   await gateway.start();
-  logger.info({ url: config.server.public_url, listen: config.server.listen, config: source }, 'gatehouse is listening');
+  logger.info(listening, 'gatehouse is listening');
   if (demo) printDemoBanner(config.server.public_url, gateway.connectors.demoUsers ?? []);
-
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    gateway.stop().then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  stopOnSignals(
+    () => gateway,
+    () => logger,
+  );
   // SIGHUP re-reads the config file and applies its policy and clusters; a broken file changes nothing.
   process.on('SIGHUP', () => {
     if (demo) return;
@@ -51,6 +62,43 @@ export async function serve(options: { config?: string; listen?: string; demo?: 
       logger.error({ err: (err as Error).message }, 'config reload failed; keeping the running policy');
     }
   });
+}
+
+/** One of the primary's workers: its config and reloads come from the primary, which read the file. */
+async function serveWorker(root: Logger): Promise<void> {
+  // Signals may come before the gateway exists (a stop during start-up exits at once).
+  const running: { gateway?: Gateway; logger: Logger } = { logger: root };
+  process.on('SIGHUP', () => undefined); // a signal to the process group; the primary sends the reload
+  stopOnSignals(
+    () => running.gateway,
+    () => running.logger,
+  );
+  const { slot, config } = await workerStart();
+  const logger = (running.logger = root.child({ worker: slot, pid: process.pid }));
+  const gateway = (running.gateway = await createGateway(config, { logger, clusterWorker: true }));
+  await gateway.start();
+  workerReady((next) => gateway.reloadPolicy(next));
+}
+
+/** SIGTERM/SIGINT stop the gateway gracefully (once; before it exists, exit at once). */
+function stopOnSignals(gateway: () => Gateway | undefined, log: () => Logger): void {
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    const logger = log();
+    logger.info({ signal }, 'shutting down');
+    const running = gateway();
+    if (!running) process.exit(0);
+    running.stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
