@@ -1,5 +1,6 @@
 import { createVerify } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
+import { XMLSerializer } from '@xmldom/xmldom';
 import samlify from 'samlify';
 import type { SamlConnectorConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
@@ -10,10 +11,11 @@ import { SHA1_SIGNATURE, SIGNATURE_ALGORITHMS } from './saml/checks/algorithms.j
 import { checkNoDtd } from './saml/checks/dtd.js';
 import type { SchemaValidator } from './saml/checks/schema.js';
 import { MAX_RESPONSE_BYTES } from './saml/checks/size.js';
+import { decryptAssertion } from './saml/decrypt.js';
 import { fromSamlify, samlError } from './saml/errors.js';
 import { createMetadataSource, type IdpMetadata } from './saml/metadata.js';
 import type { SpKeyPair } from './saml/sp-keys.js';
-import { validateLoginResponse, type ResponsePolicy } from './saml/validate.js';
+import { validateLoginResponse, type ResponsePolicy, type ValidationDeps } from './saml/validate.js';
 import { NS, attr, child, children, parseXml, textOf } from './saml/xml.js';
 
 const POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
@@ -114,15 +116,18 @@ export function createSamlConnector(
   // An IdP whose metadata asks for signed AuthnRequests gets them even when the config does not say so.
   const signingSp = config.sign_authn_requests ? sp : samlify.ServiceProvider(spSettings(true));
   const spMetadataXml = sp.getMetadata();
+  // The second opinion on a decrypted response: its response signature was checked (by us) over
+  // the encrypted form, so samlify judges the decrypted assertion and its own signature.
+  const decryptedSp = samlify.ServiceProvider({ ...spSettings(config.sign_authn_requests), wantMessageSigned: false });
 
-  // samlify IdP entities, one per (metadata, signing certificate, encrypted?): samlify tries only
+  // samlify IdP entities, one per (metadata, signing certificate): samlify tries only
   // the first metadata certificate when a signature has no KeyInfo, so we hand it the one that
   // our own check found, which keeps key rollover working in both layers.
   const entities = new WeakMap<IdpMetadata, Map<string, ReturnType<typeof samlify.IdentityProvider>>>();
-  const idpEntity = (idp: IdpMetadata, certIndex = -1, encrypted = false) => {
+  const idpEntity = (idp: IdpMetadata, certIndex = -1) => {
     let byKey = entities.get(idp);
     if (!byKey) entities.set(idp, (byKey = new Map()));
-    const key = `${certIndex}:${encrypted}`;
+    const key = String(certIndex);
     let entity = byKey.get(key);
     if (!entity) {
       entity = samlify.IdentityProvider({
@@ -132,7 +137,8 @@ export function createSamlConnector(
         wantAuthnRequestsSigned: idp.wantAuthnRequestsSigned || config.sign_authn_requests,
         wantLogoutRequestSigned: true,
         wantLogoutResponseSigned: true,
-        isAssertionEncrypted: encrypted,
+        // samlify never decrypts: it judges what we decrypted (see secondOpinion).
+        isAssertionEncrypted: false,
         singleSignOnService: [{ Binding: REDIRECT, Location: idp.ssoRedirectUrl }],
         singleLogoutService: idp.sloRedirectUrl ? [{ Binding: REDIRECT, Location: idp.sloRedirectUrl }] : [],
       });
@@ -196,13 +202,15 @@ export function createSamlConnector(
   const validationDeps = (idp: IdpMetadata) => ({
     schema: options.schema,
     store: options.store,
-    async decrypt(responseXml: string) {
-      const [, assertion] = await samlify.SamlLib.decryptAssertion(sp, responseXml);
-      return assertion;
-    },
-    async secondOpinion(body: string, { certIndex, encrypted }: { certIndex: number; encrypted: boolean }) {
+    // Our own XML-Enc 1.0/1.1 decryption: samlify's cannot open Keycloak's default (xmlenc11#rsa-oaep).
+    decrypt: async (responseXml: string) => decryptAssertion(responseXml, options.keys.key),
+    async secondOpinion(body: string, { certIndex, decrypted }: Parameters<ValidationDeps['secondOpinion']>[1]) {
+      // An encrypted assertion without a signature of its own (only the response signed) leaves
+      // samlify nothing it can verify after decryption: our checks stand alone there.
+      if (decrypted && !decrypted.assertionSigned) return;
+      const [entity, message] = decrypted ? [decryptedSp, withPlainAssertion(decrypted)] : [sp, body];
       try {
-        await sp.parseLoginResponse(idpEntity(idp, certIndex, encrypted), 'post', { body: { SAMLResponse: body } });
+        await entity.parseLoginResponse(idpEntity(idp, certIndex), 'post', { body: { SAMLResponse: message } });
       } catch (err) {
         throw fromSamlify(err);
       }
@@ -282,4 +290,15 @@ export function createSamlConnector(
       return { success: code === 'urn:oasis:names:tc:SAML:2.0:status:Success' };
     },
   };
+}
+
+/** The response with its EncryptedAssertion replaced by the plaintext one and its own signature dropped, base64. */
+function withPlainAssertion(decrypted: { responseXml: string; assertionXml: string }): string {
+  const doc = parseXml(decrypted.responseXml);
+  const response = doc.documentElement;
+  const signature = child(response, NS.dsig, 'Signature');
+  if (signature) response.removeChild(signature);
+  const encrypted = child(response, NS.assertion, 'EncryptedAssertion')!;
+  response.replaceChild(doc.importNode(parseXml(decrypted.assertionXml).documentElement, true), encrypted);
+  return Buffer.from(new XMLSerializer().serializeToString(doc as never), 'utf8').toString('base64');
 }

@@ -38,8 +38,15 @@ export interface ValidationDeps {
   store: Store;
   /** Decrypts the EncryptedAssertion of a Response document with our SP key; returns the assertion XML. */
   decrypt(responseXml: string): Promise<string>;
-  /** samlify's own parse of the same response, as a second opinion after ours. */
-  secondOpinion(encoded: string, options: { certIndex: number; encrypted: boolean }): Promise<void>;
+  /**
+   * samlify's own parse of the same response, as a second opinion after ours. For an encrypted
+   * one it gets what we decrypted (`decrypted`: the response document and its plaintext assertion,
+   * and whether that assertion carries a signature of its own).
+   */
+  secondOpinion(
+    encoded: string,
+    options: { certIndex: number; decrypted?: { responseXml: string; assertionXml: string; assertionSigned: boolean } },
+  ): Promise<void>;
 }
 
 export interface ValidatedResponse extends AssertionFacts {
@@ -102,12 +109,12 @@ export async function validateLoginResponse(
 
   let assertion: Element;
   let assertionXml: string;
-  let encrypted = false;
+  let encryptedIn: string | undefined;
   if (shape.encryptedAssertion) {
-    encrypted = true;
+    encryptedIn = signedResponse ? String(signedResponse.element) : xml;
     let decrypted: string;
     try {
-      decrypted = await deps.decrypt(signedResponse ? String(signedResponse.element) : xml);
+      decrypted = await deps.decrypt(encryptedIn);
     } catch (err) {
       throw samlError('saml_decryption_failed', 'The encrypted SAML assertion could not be decrypted with our key.', { cause: err });
     }
@@ -143,7 +150,8 @@ export async function validateLoginResponse(
   if (!assertionId || !facts.nameId) throw samlError('saml_response_malformed', 'The SAML assertion has no ID or no NameID.');
   if (context.precheck) return { ...facts, assertionId, expiresAt };
 
-  await deps.secondOpinion(encoded, { certIndex, encrypted });
+  const decrypted = encryptedIn === undefined ? undefined : { responseXml: encryptedIn, assertionXml, assertionSigned: Boolean(signedAssertion) };
+  await deps.secondOpinion(encoded, { certIndex, decrypted });
   await checkReplay({ store: deps.store, connector: policy.connector, assertionId, expiresAt, now, skewMs: policy.skewMs });
   return { ...facts, assertionId, expiresAt };
 }

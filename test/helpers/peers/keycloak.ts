@@ -1,7 +1,8 @@
 // The run's Keycloak (scripts/test-keycloak.mjs starts it once per run, with the compose stack's
 // realm config/keycloak/gatehouse-realm.json), and its admin REST API for driving it from tests:
-// users, group membership, disabling, ending sessions. Shared by every file: change only users the
-// test created itself (createUser), never alice or bob.
+// users, group membership, disabling, ending sessions, clients (OIDC and SAML, from SP metadata) and
+// identity providers for brokering. Shared by every file: change only users, clients and IdPs the
+// test created itself (with unique names), never alice, bob or the realm file's clients.
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { skipOrFail } from './services.js';
@@ -9,6 +10,18 @@ import { skipOrFail } from './services.js';
 export const KEYCLOAK_REALM = 'gatehouse';
 /** The realm's OIDC client for Gatehouse (config/gatehouse.compose.yaml's connector `keycloak`). */
 export const KEYCLOAK_CLIENT_ID = 'gatehouse';
+
+/** The realm's SAML IdP metadata (entity id `<issuer>`, signing key, SSO and SLO endpoints). */
+export const samlDescriptorUrl = (kc: Keycloak) => `${kc.issuer}/protocol/saml/descriptor`;
+
+/** A protocol mapper or identity-provider mapper, as the admin API takes it. */
+export interface KeycloakMapper {
+  name: string;
+  protocol?: 'saml' | 'openid-connect';
+  protocolMapper?: string;
+  identityProviderMapper?: string;
+  config: Record<string, string>;
+}
 
 export interface KeycloakUser {
   id: string;
@@ -138,5 +151,61 @@ export class KeycloakAdmin {
 
   async deleteUser(userId: string): Promise<void> {
     await this.call('DELETE', `/users/${userId}`);
+  }
+
+  /**
+   * A client representation from SP metadata, as the admin console's "import client" makes it
+   * (client-description-converter): entity id, ACS, SLO, and the signing and encryption
+   * certificates of the metadata (`saml.encrypt` is on when it has an encryption key).
+   */
+  async clientFromSpMetadata(xml: string): Promise<Record<string, unknown> & { attributes: Record<string, string> }> {
+    const res = await fetch(`${this.url}/admin/realms/${KEYCLOAK_REALM}/client-description-converter`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await this.accessToken()}`, 'content-type': 'application/xml' },
+      body: xml,
+    });
+    if (!res.ok) throw new Error(`Keycloak client-description-converter: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Record<string, unknown> & { attributes: Record<string, string> };
+  }
+
+  /** Creates a client (OIDC or SAML) with its protocol mappers; returns its internal id. */
+  async createClient(representation: Record<string, unknown>): Promise<string> {
+    const location = await this.call<string>('POST', '/clients', representation);
+    return location.slice(location.lastIndexOf('/') + 1);
+  }
+
+  async deleteClient(id: string): Promise<void> {
+    await this.call('DELETE', `/clients/${id}`);
+  }
+
+  /** An identity provider (a brokered upstream IdP) with its mappers. */
+  async createIdentityProvider(representation: Record<string, unknown> & { alias: string }, mappers: KeycloakMapper[] = []): Promise<void> {
+    await this.call('POST', '/identity-provider/instances', representation);
+    for (const mapper of mappers)
+      await this.call('POST', `/identity-provider/instances/${encodeURIComponent(representation.alias)}/mappers`, {
+        ...mapper,
+        identityProviderAlias: representation.alias,
+      });
+  }
+
+  async deleteIdentityProvider(alias: string): Promise<void> {
+    await this.call('DELETE', `/identity-provider/instances/${encodeURIComponent(alias)}`);
+  }
+
+  /** The people by exact username (a brokered person gets the name the first-broker-login flow chose). */
+  async findUsers(username: string): Promise<{ id: string; username: string; email?: string; emailVerified?: boolean }[]> {
+    return this.call('GET', `/users?exact=true&username=${encodeURIComponent(username)}`);
+  }
+
+  /**
+   * Declares a user attribute in the realm's user profile (Keycloak 24+ drops undeclared ones),
+   * seen and edited by admins only, never required; idempotent, and left in place (harmless to
+   * other files, which may rely on it at the same time).
+   */
+  async ensureUserProfileAttribute(name: string): Promise<void> {
+    const profile = await this.call<{ attributes: { name: string }[] } & Record<string, unknown>>('GET', '/users/profile');
+    if (profile.attributes.some((a) => a.name === name)) return;
+    profile.attributes.push({ name, displayName: name, permissions: { view: ['admin'], edit: ['admin'] }, multivalued: false } as { name: string });
+    await this.call('PUT', '/users/profile', profile);
   }
 }

@@ -1,3 +1,4 @@
+import { oaepHash } from '../decrypt.js';
 import { samlError } from '../errors.js';
 import { NS, descendants } from '../xml.js';
 
@@ -10,9 +11,10 @@ import { NS, descendants } from '../xml.js';
  *     the DigestMethod inside an RSA-OAEP EncryptionMethod is OAEP's own hash, not a reference digest;
  *   - CanonicalizationMethod and Transform: exclusive or inclusive C14N without comments, and
  *     enveloped-signature; anything else (XPath, XSLT, WithComments) is refused;
- *   - key transport: RSA-OAEP-MGF1P (RSA1_5 only with allow_rsa1_5: it is open to Bleichenbacher
- *     padding-oracle attacks); content encryption: AES-128/256 in CBC or GCM
- *     (3DES and anything unknown are refused).
+ *   - key transport: RSA-OAEP, as rsa-oaep-mgf1p (SHA-1) or XML-Enc 1.1's rsa-oaep (Keycloak's
+ *     default: SHA-256 with MGF1-SHA256) when its MGF1 hash equals its digest (RSA1_5 only with
+ *     allow_rsa1_5: it is open to Bleichenbacher padding-oracle attacks); content encryption:
+ *     AES-128/256 in CBC or GCM (3DES and anything unknown are refused).
  */
 
 const DS = 'http://www.w3.org/2000/09/xmldsig#';
@@ -26,7 +28,6 @@ export const DIGEST_ALGORITHMS = [`${ENC}sha256`, `${MORE}sha384`, `${ENC}sha512
 export const SHA1_DIGEST = `${DS}sha1`;
 export const RSA1_5 = `${ENC}rsa-1_5`;
 const TRANSFORMS = ['http://www.w3.org/2001/10/xml-exc-c14n#', 'http://www.w3.org/TR/2001/REC-xml-c14n-20010315', `${DS}enveloped-signature`];
-const KEY_TRANSPORT = [`${ENC}rsa-oaep-mgf1p`];
 const DATA_ENCRYPTION = [`${ENC}aes128-cbc`, `${ENC}aes256-cbc`, `${ENC11}aes128-gcm`, `${ENC11}aes256-gcm`];
 
 export interface AlgorithmPolicy {
@@ -48,7 +49,7 @@ export function checkAlgorithms(root: Element, policy: AlgorithmPolicy): void {
     } else if (el.namespaceURI === NS.xenc && el.localName === 'EncryptionMethod') {
       const parent = (el.parentNode as Element | null)?.localName;
       if (parent === 'EncryptedKey') {
-        if (!KEY_TRANSPORT.includes(algorithm) && !(policy.allowRsa15 && algorithm === RSA1_5)) refuse('key transport', algorithm);
+        if (!oaepHash(el) && !(policy.allowRsa15 && algorithm === RSA1_5)) refuse('key transport', algorithm);
       } else if (!DATA_ENCRYPTION.includes(algorithm)) {
         refuse('encryption', algorithm);
       }
