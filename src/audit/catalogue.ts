@@ -6,6 +6,7 @@ export const AUDIT_EVENTS = {
   'user.login': { success: 'GH1000I', failure: 'GH1001W' },
   'user.logout': { success: 'GH1010I', failure: 'GH1011W' },
   'user.upstream_revoked': { success: 'GH1020I', failure: 'GH1021W' },
+  'user.backchannel_logout': { success: 'GH1030I', failure: 'GH1031W' },
   'token.issued': { success: 'GH2000I', failure: 'GH2001W' },
   'token.refreshed': { success: 'GH2010I', failure: 'GH2011W' },
   'token.reuse_detected': { success: 'GH2020I', failure: 'GH2021W' },

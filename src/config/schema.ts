@@ -41,6 +41,8 @@ const oidcConnector = z.strictObject({
   userinfo: z.boolean().default(false),
   /** Send the person to the IdP's end_session_endpoint on logout. */
   rp_initiated_logout: z.boolean().default(true),
+  /** Accept OIDC Back-Channel Logout at `POST <public_url>/backchannel-logout/<id>` (docs/keycloak.md). */
+  backchannel_logout: z.boolean().default(true),
   auth_params: z.record(z.string(), z.string()).default({}),
   /** Prefix for this connector's groups when passed through `{{external.groups}}` (e.g. `google:`). */
   groups_prefix: z.string().default(''),

@@ -13,6 +13,15 @@ export interface LoginResult {
   upstreamRefreshToken?: string;
 }
 
+/** What a valid OIDC back-channel logout token names: one IdP session (`sid`), or every session of a person (`sub`). */
+export interface LogoutTokenClaims {
+  sub?: string;
+  sid?: string;
+  jti: string;
+  iat: number;
+  exp?: number;
+}
+
 /**
  * One upstream identity provider. The web layer owns `state`, its storage and its
  * binding to the browser; a connector only speaks its protocol.
@@ -35,6 +44,11 @@ export interface Connector {
    * a login rule's code (e.g. `email_not_verified`), or `idp_unavailable` when it cannot be asked.
    */
   refresh?(options: { refreshToken: string; previous: ExternalIdentity }): Promise<{ identity: ExternalIdentity; refreshToken: string }>;
+  /**
+   * OIDC Back-Channel Logout: validates a logout token (./backchannel-logout.ts). Absent when the
+   * connector does not take back-channel logout. Throws `logout_token_*` codes on a bad token.
+   */
+  verifyLogoutToken?(logoutToken: unknown): Promise<LogoutTokenClaims>;
   /** The IdP's logout URL for RP-initiated logout, when it has one. */
   logoutUrl?(options: { upstreamIdToken?: string; upstreamLogout?: Record<string, string>; postLogoutRedirectUri: string }): Promise<string | undefined>;
 }

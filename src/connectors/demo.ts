@@ -55,6 +55,8 @@ export async function createDemoConnector(
       claims: { username: 'preferred_username', email: 'email', groups: 'groups' },
       userinfo: false,
       rp_initiated_logout: true,
+      // The embedded IdP sends no back-channel logout.
+      backchannel_logout: false,
       auth_params: {},
       groups_prefix: config.groups_prefix,
     },

@@ -31,7 +31,7 @@ export async function createConnectors(config: Config, deps: { store?: Store; lo
   let schema: SchemaValidator | undefined;
   for (const c of config.connectors) {
     if (c.type === 'oidc') {
-      result.byId.set(c.id, createOidcConnector(c, { redirectUri: callbackUrl(publicUrl, c.id) }));
+      result.byId.set(c.id, createOidcConnector(c, { redirectUri: callbackUrl(publicUrl, c.id), store: deps.store }));
     } else if (c.type === 'saml') {
       if (!deps.store) throw new Error('SAML connectors need the store (replay cache)');
       if (!schema) {

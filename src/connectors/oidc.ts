@@ -1,8 +1,11 @@
+import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import * as oidc from 'openid-client';
 import type { OidcConnectorConfig } from '../config/schema.js';
 import { isLoopbackHost } from '../core/hosts.js';
 import { GatehouseError } from '../core/errors.js';
 import type { ExternalIdentity } from '../core/types.js';
+import type { Store } from '../store/store.js';
+import { allowedAlgorithms, createLogoutTokenVerifier } from './backchannel-logout.js';
 import { claimAt, toStringArray, type Connector } from './connector.js';
 import { loginErrorFromOidc, refreshErrorFromOidc } from './oidc-errors.js';
 import { applyPreset, type ProviderPreset } from './presets.js';
@@ -15,8 +18,10 @@ const METADATA_TTL_MS = 3_600_000;
  * The IdP's `sid` goes to the session (upstreamLogout) for back-channel logout; its refresh
  * token, when it gives one, lets `refresh` ask again later (refresh_token grant): the new ID
  * token is verified the same way (no nonce) and must name the same `sub`.
+ * With `backchannel_logout` (the default) and a store (the jti replay cache), it validates the
+ * IdP's back-channel logout tokens against the same issuer and JWKS.
  */
-export function createOidcConnector(config: OidcConnectorConfig, options: { redirectUri: string }): Connector {
+export function createOidcConnector(config: OidcConnectorConfig, options: { redirectUri: string; store?: Store }): Connector {
   const preset: ProviderPreset = applyPreset(config);
   let discovered: { at: number; config: Promise<oidc.Configuration> } | undefined;
 
@@ -37,10 +42,28 @@ export function createOidcConnector(config: OidcConnectorConfig, options: { redi
     return discovered.config;
   };
 
+  // The JWKS for logout tokens, fetched and cached by jose (refetched on an unknown kid).
+  let jwks: { uri: string; keys: JWTVerifyGetKey } | undefined;
+  const verifyLogoutToken =
+    config.backchannel_logout && options.store
+      ? createLogoutTokenVerifier({
+          connectorId: config.id,
+          clientId: config.client_id,
+          store: options.store,
+          async idp() {
+            const metadata = (await configuration()).serverMetadata();
+            if (!metadata.jwks_uri) throw new GatehouseError('idp_unavailable', `The identity provider "${config.id}" publishes no JWKS.`, { status: 502 });
+            if (jwks?.uri !== metadata.jwks_uri) jwks = { uri: metadata.jwks_uri, keys: createRemoteJWKSet(new URL(metadata.jwks_uri)) };
+            return { issuer: metadata.issuer, keys: jwks.keys, algorithms: allowedAlgorithms(metadata.id_token_signing_alg_values_supported) };
+          },
+        })
+      : undefined;
+
   return {
     id: config.id,
     name: config.name ?? config.id,
     type: 'oidc',
+    ...(verifyLogoutToken ? { verifyLogoutToken } : {}),
 
     async startLogin({ state }) {
       const cfg = await configuration();

@@ -40,6 +40,16 @@ export const ERROR_CODES = {
   invalid_credentials: { status: 401, meaning: 'the demo IdP’s password form: unknown username or wrong password' },
   idp_unavailable: { status: 502, meaning: 'the IdP’s discovery, token endpoint or metadata cannot be reached' },
   upstream_revoked: { status: 401, meaning: 'asked again (refresh token), the IdP no longer accepts the login: disabled, deleted, signed out there' },
+  // OIDC Back-Channel Logout (POST /backchannel-logout/:connector; `details.check` names the failed check).
+  logout_token_invalid: {
+    status: 400,
+    meaning: 'a back-channel logout token is missing, malformed, or a claim fails (iss, aud, iat, exp, events, sub/sid, nonce, jti)',
+  },
+  logout_token_signature: {
+    status: 400,
+    meaning: 'a back-channel logout token is unsigned, uses a refused algorithm, or is not signed by a key in the IdP’s JWKS',
+  },
+  logout_token_replayed: { status: 400, meaning: 'a back-channel logout token whose jti was already accepted' },
   // SAML (src/connectors/saml/errors.ts keeps its own status map; a unit test checks it agrees).
   saml_response_too_large: { status: 413, meaning: 'a SAMLResponse over 256 KiB' },
   saml_response_malformed: { status: 400, meaning: 'the SAMLResponse is missing, not base64/UTF-8/XML, or lacks parts' },

@@ -22,6 +22,20 @@ export interface UpstreamRevoked {
   via: 'session' | 'refresh';
 }
 
+/** Which sessions an IdP's back-channel logout ends: those of its session `sid`, or (with only `sub`) every one of that person's. */
+export interface UpstreamLogoutTarget {
+  connector: string;
+  sid?: string;
+  sub?: string;
+}
+
+/** A login the IdP ended: its session (identity present when it was still live) and its upstream grant, which CLI logins made from it share. */
+export interface EndedLogin {
+  sessionRef: string;
+  identity?: ExternalIdentity;
+  upstreamGrant?: string;
+}
+
 /** What a CLI or cluster token refresh learns from the person's IdP. */
 export type UpstreamRecheck = { identity: ExternalIdentity } | { revoked: { reason: string; message: string } };
 
@@ -49,6 +63,12 @@ export interface SessionManager {
   /** Ends a session, here and (announced through the store) on every replica. */
   destroy(id: string): Promise<void>;
   /**
+   * The IdP ended a login (back-channel logout): ends every session the target names (on every
+   * replica, as destroy) and revokes their upstream grants for good, so CLI logins made from them
+   * can no longer refresh. Logins whose session already ended still have their grant revoked.
+   */
+  endByUpstream(target: UpstreamLogoutTarget, why: { reason: string; message: string }): Promise<EndedLogin[]>;
+  /**
    * Calls `listener` for each session that ends: destroyed here or on another replica, or found
    * expired here. One end may be heard twice (here and as the store's echo): listeners must be
    * idempotent. Returns the unsubscribe.
@@ -69,6 +89,13 @@ type StoredSession = Session & { upstreamCheckedAt?: number };
 
 /** The id audit events and logs carry: a digest, since the session id itself is a bearer secret. */
 export const sessionRef = (id: string): string => sha256Hex(id).slice(0, 24);
+
+/** Sessions by their IdP's session id and by person (connector + sub), for back-channel logout. */
+const upstreamKey = (connector: string, kind: 'sid' | 'sub', value: string) => `sessions:upstream-${kind}:${connector}:${sha256Hex(value)}`;
+/** An index entry: the session id, and the upstream grant its login made. */
+type IndexEntry = { s: string; g?: string };
+/** Entries kept per index: a person with more live logins than this loses the oldest from the index. */
+const MAX_INDEXED = 50;
 
 /** The store channel on which a session's end (its sessionRef) is announced to every replica. */
 const SESSION_ENDED_CHANNEL = 'sessions:ended';
@@ -103,6 +130,23 @@ export function createSessionManager(options: {
     await options.onUpstreamRevoked?.({ identity, reason, message, via, sessionRef: live ? sessionRef(checked.sessionId) : undefined });
   };
 
+  const indexTtlSeconds = Math.ceil(options.absoluteTtlMs / 1000);
+  /**
+   * Adds a new session to its person's and IdP session's indexes. Read-modify-write: two logins of
+   * one person in the same instant may keep only one of the two in the `sub` index.
+   */
+  const indexUpstream = async (session: StoredSession) => {
+    const { connector, subject, upstreamGrant } = session.identity;
+    const entry: IndexEntry = { s: session.id, ...(upstreamGrant ? { g: upstreamGrant } : {}) };
+    const sid = session.upstreamLogout?.sid;
+    const keys = [subject ? upstreamKey(connector, 'sub', subject) : undefined, sid ? upstreamKey(connector, 'sid', sid) : undefined];
+    for (const indexKey of keys) {
+      if (!indexKey) continue;
+      const entries = (await getJson<IndexEntry[]>(options.store, indexKey)) ?? [];
+      await setJson(options.store, indexKey, [...entries.slice(-(MAX_INDEXED - 1)), entry], indexTtlSeconds);
+    }
+  };
+
   const manager: SessionManager = {
     async create(identity, extras = {}) {
       const now = clock.now();
@@ -119,6 +163,7 @@ export function createSessionManager(options: {
         ...(upstream ? { upstreamCheckedAt: now } : {}),
       };
       await setJson(options.store, key(session.id), session, ttlSeconds(session));
+      await indexUpstream(session);
       return session;
     },
     async get(id) {
@@ -163,6 +208,28 @@ export function createSessionManager(options: {
       await options.store
         .publish(SESSION_ENDED_CHANNEL, ref)
         .catch((err: Error) => options.logger?.warn({ err: err.message }, 'could not announce a session end to other replicas'));
+    },
+    async endByUpstream(target, why) {
+      const value = target.sid ?? target.sub;
+      if (!value) return [];
+      const indexKey = upstreamKey(target.connector, target.sid ? 'sid' : 'sub', value);
+      const entries = (await getJson<IndexEntry[]>(options.store, indexKey)) ?? [];
+      const ended: EndedLogin[] = [];
+      const kept: IndexEntry[] = [];
+      for (const entry of entries) {
+        const session = await getJson<StoredSession>(options.store, key(entry.s));
+        // With both sid and sub, the session must be that person's (spec §2.7).
+        if (session && target.sub && session.identity.subject !== target.sub) {
+          kept.push(entry);
+          continue;
+        }
+        if (entry.g) await options.upstream?.revoke(entry.g, why.reason, why.message);
+        if (session) await manager.destroy(entry.s);
+        ended.push({ sessionRef: sessionRef(entry.s), identity: session?.identity, upstreamGrant: entry.g });
+      }
+      if (kept.length) await setJson(options.store, indexKey, kept, indexTtlSeconds);
+      else await options.store.delete(indexKey);
+      return ended;
     },
     onEnded(listener) {
       listeners.add(listener);

@@ -32,6 +32,8 @@ export interface UpstreamGrants {
   save(identity: ExternalIdentity, refreshToken: string, sessionId: string): Promise<ExternalIdentity>;
   /** The identity as the IdP sees it now (asked when the last answer is older than `maxAgeMs`), or why it no longer counts. */
   check(identity: ExternalIdentity, maxAgeMs: number): Promise<UpstreamCheck>;
+  /** Revokes a grant for good (the IdP said the login ended: back-channel logout); later checks answer `revoked`. */
+  revoke(id: string, reason: string, message: string): Promise<void>;
 }
 
 interface GrantRecord {
@@ -111,6 +113,12 @@ export function createUpstreamGrants(options: {
         await write(id, { ...record, refreshToken: '', revoked });
         return { status: 'revoked', reason: err.code, message: err.message, sessionId: record.sessionId, identity: record.identity, first: true };
       }
+    },
+
+    async revoke(id, reason, message) {
+      const record = GRANT_ID.test(id) ? await getJson<GrantRecord>(options.store, key(id)) : null;
+      if (!record || record.revoked) return;
+      await write(id, { ...record, refreshToken: '', revoked: { at: clock.now(), reason, message } });
     },
   };
 }

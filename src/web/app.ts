@@ -6,6 +6,7 @@ import { attachContext, currentSession, noStore } from './middleware.js';
 import { apiRoutes } from './routes/api.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
+import { backchannelLogoutRoutes } from './routes/backchannel-logout.js';
 import { issuerRoutes } from './routes/issuer.js';
 import { kubeArtefactRoutes } from './routes/kube.js';
 import { oauthRoutes } from './routes/oauth.js';
@@ -59,6 +60,7 @@ export function createWebApp(deps: WebDeps): Express {
   });
   app.use(issuerRoutes(deps));
   app.use(authRoutes(deps));
+  app.use(backchannelLogoutRoutes(deps));
   app.use(oauthRoutes(deps, deps.oauth));
   app.use(samlRoutes(deps));
   app.use(openapiRoutes(deps));

@@ -23,7 +23,11 @@ const k = {
   family: (id: string) => `oauth:family:${id}`,
   refresh: (token: string) => `oauth:rt:${sha256Hex(token)}`,
   spent: (token: string) => `oauth:rt-spent:${sha256Hex(token)}`,
+  /** The families started from one upstream login (the session's upstream grant), for back-channel logout. */
+  bornOf: (grant: string) => `oauth:families-of-grant:${grant}`,
 };
+/** Families kept per upstream login: more CLI logins than this from one browser session drop the oldest from the index. */
+const MAX_BORN_OF = 50;
 
 /** Families and their refresh tokens, live and spent (a spent one coming back is reuse). */
 export interface FamilyStore {
@@ -43,6 +47,8 @@ export interface FamilyStore {
   drop(token: string): Promise<void>;
   /** Marks the family revoked and records it, so its live access tokens are refused too. */
   revoke(id: string): Promise<Family | null>;
+  /** Revokes every family started from this upstream login (identity.upstreamGrant); returns those that existed. */
+  revokeBornOf(upstreamGrant: string): Promise<Family[]>;
 }
 
 export function createFamilyStore(options: OAuthServerOptions, clock: Clock, ttlSeconds: (until: number) => number): FamilyStore {
@@ -55,6 +61,10 @@ export function createFamilyStore(options: OAuthServerOptions, clock: Clock, ttl
       const lifetime = Math.min(options.refreshTtlMs, api.maxTtlMs ?? Infinity);
       const family: Family = { id: randomId(16), identity, clientId, scope, createdAt: now, expiresAt: now + lifetime };
       await setJson(store, k.family(family.id), family, ttlSeconds(family.expiresAt));
+      if (identity.upstreamGrant) {
+        const born = (await getJson<string[]>(store, k.bornOf(identity.upstreamGrant))) ?? [];
+        await setJson(store, k.bornOf(identity.upstreamGrant), [...born.slice(-(MAX_BORN_OF - 1)), family.id], Math.ceil(options.refreshTtlMs / 1000));
+      }
       return { family, refreshToken: await families.newRefreshToken(family) };
     },
     get: (id) => getJson<Family>(store, k.family(id)),
@@ -73,6 +83,16 @@ export function createFamilyStore(options: OAuthServerOptions, clock: Clock, ttl
       if (family) await setJson(store, k.family(id), { ...family, revoked: true }, ttlSeconds(family.expiresAt));
       await options.revocations.revokeFamily(id);
       return family;
+    },
+    async revokeBornOf(upstreamGrant) {
+      const ids = (await getJson<string[]>(store, k.bornOf(upstreamGrant))) ?? [];
+      const revoked: Family[] = [];
+      for (const id of ids) {
+        const family = await families.revoke(id);
+        if (family) revoked.push(family);
+      }
+      await store.delete(k.bornOf(upstreamGrant));
+      return revoked;
     },
   };
   return families;

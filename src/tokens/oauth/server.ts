@@ -23,6 +23,8 @@ export interface OAuthServer {
   refresh(form: OAuthForm): Promise<TokenResponse>;
   /** RFC 7009: revoking a refresh token ends its whole family; unknown tokens are not an error. */
   revoke(form: OAuthForm): Promise<{ user?: string; revoked: boolean }>;
+  /** Revokes every CLI login made from one upstream login (the session's upstream grant), and their live access tokens. */
+  revokeBornOf(upstreamGrant: string): Promise<{ family: string; user: string }[]>;
   /** RFC 8628 §3.1–3.2. */
   startDeviceAuthorization(form: OAuthForm): Promise<DeviceAuthorization>;
   /** Normalises what a person typed (case, dashes, spaces) and finds the pending grant. */
