@@ -14,11 +14,11 @@
  *   leak of 2 KiB per validation or more, with room for noise.
  * - External memory (Buffers, after a full GC) is as exact: 0.0 MiB of growth; a 4 KiB Buffer
  *   kept per validation grew it by 4.0 MiB over 1,000. Same 1 MiB bound.
- * - RSS is not exact: after the warm-up it fell by 5–25 MiB in every run (V8 returns the pages
- *   the warm-up grew), so a 4 MiB leak hides in that drift whatever the bound. The RSS bound is a
- *   coarse backstop for leaks V8 does not see (native memory): 16 MiB, i.e. 32 KiB per validation
- *   or a runaway. Slower native leaks are for the 10,000-validation bench, with its 40 MiB RSS
- *   bound.
+ * - RSS is not exact: after the warm-up it moved by −25 to +17 MiB (the latter on a loaded CI
+ *   machine: V8 returns or keeps the pages the warm-up grew), so a 4 MiB leak hides in that drift
+ *   whatever the bound. The RSS bound is a coarse backstop for leaks V8 does not see (native
+ *   memory): 32 MiB, i.e. 64 KiB per validation or a runaway. Slower native leaks are for the
+ *   10,000-validation bench, with its 40 MiB RSS bound.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -27,7 +27,7 @@ import { requireBinary } from '../helpers/peers/services.js';
 
 const WARMUP = 200;
 const ITERATIONS = 500;
-const RSS_BOUND = 16 * MiB;
+const RSS_BOUND = 32 * MiB;
 const HEAP_BOUND = 1 * MiB;
 const EXTERNAL_BOUND = 1 * MiB;
 
