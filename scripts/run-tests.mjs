@@ -11,7 +11,8 @@
 // - Starts Redis, PostgreSQL and MariaDB on free ports (scripts/test-services.mjs) unless
 //   GATEHOUSE_TEST_REDIS_URL / _PG_URL / _MYSQL_URL name existing ones, and stops them at the end.
 //   Keycloak too, but only when a selected file needs it (its path says `keycloak`, or it imports
-//   test/helpers/peers/keycloak.ts) and GATEHOUSE_TEST_KEYCLOAK_URL names none.
+//   test/helpers/peers/keycloak.ts) and GATEHOUSE_TEST_KEYCLOAK_URL names none. Keycloak boots in
+//   the background while the first files run; the files that need it start a few rounds later.
 // - Finds the test files itself (Node 20's `node --test` takes no globs; folders named `fixtures`
 //   are left out), sorted, and runs them with `node --import tsx --test`, GATEHOUSE_TEST_CONCURRENCY
 //   files at a time (default 3), the spec reporter on stdout and a TAP reporter into a temporary
@@ -74,6 +75,8 @@ let files = findTestFiles(testDir)
   .sort();
 if (filters.length > 0) files = files.filter((f) => filters.some((s) => f.includes(s)));
 files = slowestFirst(files, readTimesCache());
+const keycloakFiles = process.env.GATEHOUSE_TEST_KEYCLOAK_URL ? [] : files.filter((f) => needsKeycloak([f]));
+files = afterKeycloakBoots(files, keycloakFiles);
 
 if (files.length === 0) {
   if (filters.length > 0) {
@@ -121,7 +124,7 @@ const nodeArgs = [
 
 let services;
 try {
-  services = await startTestServices((line) => console.log(`run-tests: ${line}`), { keycloak: needsKeycloak(files) });
+  services = await startTestServices((line) => console.log(`run-tests: ${line}`), { keycloak: keycloakFiles.length > 0 });
 } catch (err) {
   console.error(`run-tests: a service did not start, so no test runs: ${err.message}`);
   if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -216,6 +219,17 @@ function readTimes(dir) {
 function slowestFirst(list, known) {
   const guess = (f) => known[f] ?? (f.startsWith('test/e2e/') ? 30_000 : f.startsWith('test/integration/') ? 15_000 : 2_000);
   return [...list].sort((a, b) => guess(b) - guess(a) || a.localeCompare(b));
+}
+
+/**
+ * The files that wait for Keycloak move behind the first three rounds of files, so its 15-40 s
+ * boot overlaps other work instead of holding test slots.
+ */
+function afterKeycloakBoots(list, waiting) {
+  if (waiting.length === 0) return list;
+  const others = list.filter((f) => !waiting.includes(f));
+  const at = Math.min(others.length, CONCURRENCY * 3);
+  return [...others.slice(0, at), ...waiting, ...others.slice(at)];
 }
 
 function readTimesCache() {

@@ -12,9 +12,12 @@
 // - Java 21 or newer: JAVA_HOME when it is one, else the newest such JDK under /usr/lib/jvm, else
 //   `java` on PATH.
 // - Ready when the realm's discovery document answers with the expected issuer (not after a sleep).
+//   The run does not wait for it: the other files start while Keycloak boots, and the state file
+//   GATEHOUSE_TEST_KEYCLOAK_STATE says `starting`, `ready` or `failed` and why, which the tests'
+//   requireKeycloak waits on.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,7 +123,8 @@ const secret = () => randomBytes(18).toString('base64url');
 
 /**
  * Starts Keycloak. `deps` are test-services.mjs's process helpers: daemon(command, args, { env }),
- * freePort(), waitReady(name, proc, ready, deadlineMs). Returns the variables the tests read and stop().
+ * freePort(), waitReady(name, proc, ready, deadlineMs). Returns at once with the variables the tests
+ * read, stop(), and `ready`, which settles when Keycloak answers (its state file says so too).
  */
 export async function startKeycloak(deps) {
   const version = keycloakVersion();
@@ -132,8 +136,11 @@ export async function startKeycloak(deps) {
   const home = prepareHome(dist, devBuild);
   const port = await deps.freePort();
   const url = `http://127.0.0.1:${port}`;
+  const stateFile = path.join(home, 'gatehouse-test-state');
+  writeFileSync(stateFile, 'starting\n');
   const vars = {
     GATEHOUSE_TEST_KEYCLOAK_URL: url,
+    GATEHOUSE_TEST_KEYCLOAK_STATE: stateFile,
     GATEHOUSE_TEST_KEYCLOAK_ADMIN_USER: 'admin',
     GATEHOUSE_TEST_KEYCLOAK_ADMIN_PASSWORD: secret(),
     GATEHOUSE_TEST_KEYCLOAK_CLIENT_SECRET: secret(),
@@ -162,22 +169,28 @@ export async function startKeycloak(deps) {
     rmSync(home, { recursive: true, force: true });
   };
   const discovery = `${url}/realms/${KEYCLOAK_REALM}/.well-known/openid-configuration`;
-  try {
-    await deps.waitReady(
-      'keycloak',
-      proc,
-      async () => {
-        const res = await fetch(discovery, { signal: AbortSignal.timeout(2000) });
-        return res.ok && (await res.json()).issuer === `${url}/realms/${KEYCLOAK_REALM}`;
-      },
-      KEYCLOAK_START_DEADLINE_MS,
-    );
-  } catch (err) {
-    await stop();
-    // A kept build that does not start is dropped, so the next run builds afresh.
-    if (cachedBuild) rmSync(devBuild, { recursive: true, force: true });
-    throw err;
-  }
-  keepDevBuild(home, devBuild);
-  return { url, env: vars, stop, detail: `Keycloak ${version}, Java ${javaMajor(javaHome)}${cachedBuild ? ', kept dev build' : ', first dev build'}` };
+  const ready = (async () => {
+    try {
+      await deps.waitReady(
+        'keycloak',
+        proc,
+        async () => {
+          const res = await fetch(discovery, { signal: AbortSignal.timeout(2000) });
+          return res.ok && (await res.json()).issuer === `${url}/realms/${KEYCLOAK_REALM}`;
+        },
+        KEYCLOAK_START_DEADLINE_MS,
+      );
+    } catch (err) {
+      writeFileSync(stateFile, `failed\n${err.message}\n`);
+      await proc.kill();
+      // A kept build that does not start is dropped, so the next run builds afresh.
+      if (cachedBuild) rmSync(devBuild, { recursive: true, force: true });
+      throw err;
+    }
+    keepDevBuild(home, devBuild);
+    writeFileSync(stateFile, 'ready\n');
+    return `Keycloak ${version}, Java ${javaMajor(javaHome)}${cachedBuild ? ', kept dev build' : ', first dev build'}`;
+  })();
+  ready.catch(() => {}); // the caller reports it; an unobserved rejection must not end the run
+  return { url, env: vars, stop, ready };
 }

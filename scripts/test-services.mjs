@@ -42,19 +42,25 @@ export async function startTestServices(log = (line) => console.log(line), optio
     Object.assign(env, { [service.variable]: s.url }, s.env);
     log(`services: ${service.name} at ${s.url} (${Date.now() - t0} ms${s.detail ? `, ${s.detail}` : ''})`);
   };
-  // The slow one starts first and in the background; the others one after the other meanwhile.
-  const slow = options.keycloak ? launch(KEYCLOAK) : Promise.resolve();
-  const failed = [];
-  slow.catch((err) => failed.push(err));
+  // Keycloak boots in the background for the whole run (its tests wait on its state file); the
+  // others start one after the other, and the run begins once they answer.
+  if (options.keycloak && process.env[KEYCLOAK.variable]) log(`services: keycloak from ${KEYCLOAK.variable}`);
+  else if (options.keycloak) {
+    const t0 = Date.now();
+    const s = await KEYCLOAK.start(account);
+    started.push(s);
+    Object.assign(env, s.env);
+    s.ready.then(
+      (detail) => log(`services: keycloak at ${s.url} ready (${Date.now() - t0} ms, ${detail})`),
+      (err) => log(`services: keycloak did not start; its tests fail: ${err.message}`),
+    );
+    log(`services: keycloak starting at ${s.url}`);
+  }
   try {
     for (const service of SERVICES) await launch(service);
   } catch (err) {
-    failed.unshift(err);
-  }
-  await slow.catch(() => undefined);
-  if (failed.length > 0) {
     await stop();
-    throw failed[0];
+    throw err;
   }
   return { env, stop };
 }

@@ -4,6 +4,8 @@
 // identity providers for brokering. Shared by every file: change only users, clients and IdPs the
 // test created itself (with unique names), never alice, bob or the realm file's clients.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { setTimeout } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
 import { skipOrFail } from './services.js';
 
@@ -42,11 +44,33 @@ export interface Keycloak {
 
 const env = (name: string) => process.env[`GATEHOUSE_TEST_KEYCLOAK_${name}`];
 
-/** The runner's Keycloak, when its realm answers; otherwise skips (fails on CI). */
+/** How long a test waits for the run's Keycloak to finish booting (it starts with the run, in the background). */
+const BOOT_WAIT_MS = 150_000;
+
+/** Waits while the runner's state file says `starting`; returns why Keycloak is unusable, or undefined. */
+async function booted(): Promise<string | undefined> {
+  const file = env('STATE');
+  if (!file) return undefined; // given by GATEHOUSE_TEST_KEYCLOAK_URL: already up
+  const deadline = Date.now() + BOOT_WAIT_MS;
+  for (;;) {
+    const [state, ...why] = readFileSync(file, 'utf8').split('\n');
+    if (state === 'ready') return undefined;
+    if (state === 'failed') return `Keycloak did not start: ${why.join('\n').trim()}`;
+    if (Date.now() > deadline) return `Keycloak was still starting after ${BOOT_WAIT_MS / 1000} s`;
+    await setTimeout(250);
+  }
+}
+
+/** The runner's Keycloak, once booted and its realm answers; otherwise skips (fails on CI). */
 export async function requireKeycloak(t: TestContext): Promise<Keycloak | undefined> {
   const url = env('URL');
   if (!url) {
     skipOrFail(t, 'Keycloak was not started: GATEHOUSE_TEST_KEYCLOAK_URL is not set (run through npm test, which starts it for keycloak tests)');
+    return undefined;
+  }
+  const unusable = await booted();
+  if (unusable) {
+    skipOrFail(t, unusable);
     return undefined;
   }
   const issuer = `${url}/realms/${KEYCLOAK_REALM}`;
