@@ -1,12 +1,15 @@
-// bench/db: PostgreSQL direct vs through Gatehouse's db listener (audit on: one db.query event per
-// statement, transcripts recorded), in one run, on 127.0.0.1.
+// bench/db: PostgreSQL and MariaDB direct vs through Gatehouse's db listener (audit on: one
+// db.query event per statement, transcripts recorded), in one run, on 127.0.0.1.
 //   npx tsx bench/db.ts    (BENCH_DB_SECONDS=15 BENCH_DB_CLIENTS=10 BENCH_DB_COPY_MB=50 BENCH_DB_IDLE=200)
-// Uses GATEHOUSE_TEST_PG_URL when set, else starts the test services (scripts/test-services.mjs).
-// Rows: pgbench -S (select-only) and TPC-B-like with N clients (TPS, p99 latency from pgbench's
-// per-transaction log), \copy in and out (MB/s), gateway RSS per idle session.
+// Uses GATEHOUSE_TEST_PG_URL (and GATEHOUSE_TEST_MYSQL_URL) when set, else starts the test services
+// (scripts/test-services.mjs). Rows: pgbench -S (select-only) and TPC-B-like with N clients (TPS,
+// p99 latency from pgbench's per-transaction log), \copy in and out (MB/s), gateway RSS per idle
+// session, and a MariaDB select loop (N mysql2 connections, one primary-key SELECT at a time).
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { startTestServices } from '../scripts/test-services.mjs';
 import { runChild } from '../test/helpers/processes.js';
@@ -47,9 +50,32 @@ const admin = async (text: string) => {
   }
 };
 await admin(`CREATE DATABASE ${database}`);
+const mysqlUrlText = process.env.GATEHOUSE_TEST_MYSQL_URL ?? services?.env.GATEHOUSE_TEST_MYSQL_URL;
+const maria = mysqlUrlText
+  ? { host: '127.0.0.1', port: Number(new URL(mysqlUrlText).port || 3306), user: `bench_${process.pid}`, password: randomBytes(12).toString('base64url') }
+  : undefined;
+const mysqlRoot = async (text: string) => {
+  const conn = await mysql.createConnection({ host: maria!.host, port: maria!.port, user: 'root', multipleStatements: true });
+  try {
+    await conn.query(text);
+  } finally {
+    await conn.end();
+  }
+};
+// A MariaDB that cannot be set up costs its row only.
+const mariaSetUp =
+  !!maria &&
+  (await mysqlRoot(
+    `CREATE DATABASE IF NOT EXISTS ${database}; CREATE USER '${maria.user}'@'%' IDENTIFIED BY '${maria.password}'; GRANT ALL ON ${database}.* TO '${maria.user}'@'%';` +
+      ` CREATE TABLE ${database}.kv (id INT PRIMARY KEY, v VARCHAR(100)); INSERT INTO ${database}.kv SELECT seq, CONCAT('value-', seq) FROM ${database}.seq_1_to_10000;`,
+  ).then(
+    () => true,
+    (err: Error) => (process.stderr.write(`bench/db: MariaDB setup failed: ${err.message}\n`), false),
+  ));
 const gw = await startServer<DbGatewayReady>(new URL('./lib/db-gateway-server.ts', import.meta.url), {
   BENCH_PG_HOST_PORT: `127.0.0.1:${pgUrl.port || 5432}`,
   BENCH_DATA_DIR: join(dir, 'gateway'),
+  ...(maria && mariaSetUp ? { BENCH_MYSQL_HOST_PORT: `${maria.host}:${maria.port}`, BENCH_MYSQL_USER: maria.user, BENCH_MYSQL_PASSWORD: maria.password } : {}),
 });
 const files = { cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), ca: join(dir, 'ca.crt') };
 writeFileSync(files.cert, gw.ready.cert);
@@ -176,8 +202,41 @@ const idle = await tryRow('idle sessions', async () => {
 });
 if (!idle.ok) rows.push(['idle sessions', idle.cell, '', '', '']);
 
+/** Queries per second and p99 latency (ms) of CLIENTS connections each running primary-key SELECTs back to back. */
+async function selectLoop(options: mysql.ConnectionOptions): Promise<{ qps: number; p99: number }> {
+  const conns = await Promise.all(Array.from({ length: CLIENTS }, () => mysql.createConnection({ ...options, database })));
+  const latencies: number[] = [];
+  const until = Date.now() + SECONDS * 1000;
+  await Promise.all(
+    conns.map(async (conn, i) => {
+      for (let n = i; Date.now() < until; n++) {
+        const started = process.hrtime.bigint();
+        await conn.query('SELECT v FROM kv WHERE id = ?', [(n % 10000) + 1]);
+        latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      }
+    }),
+  );
+  await Promise.all(conns.map((c) => c.end()));
+  latencies.sort((a, b) => a - b);
+  return { qps: latencies.length / SECONDS, p99: latencies[Math.floor(latencies.length * 0.99)] };
+}
+const mariaRow = await tryRow('MariaDB select loop', async () => {
+  if (!maria || !gw.ready.mysql) throw new Error('no MariaDB (GATEHOUSE_TEST_MYSQL_URL)');
+  const d = await selectLoop({ host: maria.host, port: maria.port, user: maria.user, password: maria.password });
+  const t = await selectLoop({
+    host: '127.0.0.1',
+    port: gw.ready.dbPort,
+    user: maria.user,
+    ssl: { ca: gw.ready.ca, cert: gw.ready.mysql.cert, key: gw.ready.mysql.key },
+  });
+  rows.push([`MariaDB select loop: queries/s (${CLIENTS} clients, ${SECONDS} s)`, d.qps.toFixed(0), t.qps.toFixed(0), ratio(t.qps, d.qps), '']);
+  rows.push(['MariaDB select loop: p99 latency', `${d.p99.toFixed(2)} ms`, `${t.p99.toFixed(2)} ms`, `+${(t.p99 - d.p99).toFixed(2)} ms`, '']);
+});
+if (!mariaRow.ok) rows.push(['MariaDB select loop', mariaRow.cell, '', '', '']);
+
 await gw.stop();
 await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
+if (maria) await mysqlRoot(`DROP DATABASE IF EXISTS ${database}; DROP USER IF EXISTS '${maria.user}'@'%'`).catch(() => {});
 await services?.stop();
 rmSync(dir, { recursive: true, force: true });
 

@@ -76,6 +76,11 @@ export const dbSection = z.strictObject({
   max_query_chars: z.number().int().min(64).default(4096),
   /** A connection that has not finished its startup in this long is closed. */
   startup_timeout: duration.default(10_000),
+  /**
+   * One port for both protocols: a PostgreSQL client speaks first, a MySQL client waits for the
+   * server's greeting. A client silent this long is greeted as MySQL (only when a mysql database is configured).
+   */
+  mysql_greeting_delay: duration.default(200),
 });
 
 const labelValues = z.union([z.string().transform((v) => [v]), z.array(z.string())]);

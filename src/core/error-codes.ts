@@ -159,6 +159,7 @@ export const ERROR_CODES = {
   db_upstream_unreachable: { status: 502, meaning: 'the database refused the connection or its TLS certificate' },
   db_upstream_auth_failed: { status: 502, meaning: 'the database refused the gateway’s sign-in, or asked for a password none is configured for' },
   db_cancel_refused: { status: 403, meaning: 'a cancel request with a key of no session, or of another person’s session' },
+  db_command_refused: { status: 403, meaning: 'a MySQL command the gateway does not relay (COM_CHANGE_USER, replication)' },
   // Start-up and the CLI (never answered by the gateway).
   config_invalid: { status: 400, meaning: 'the configuration is refused' },
   unsupported_key: { status: 400, meaning: 'a signing key type that has no SSH form' },

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect, type Socket } from 'node:net';
@@ -12,13 +12,15 @@ import { GatehouseError } from '../../core/errors.js';
 import { gatewayCredentials, type CliCredentials } from '../credentials.js';
 import { UsageError } from '../errors.js';
 import { gatehouseHome, readJsonFile, writeJsonFile } from '../home.js';
+import { mysqlOptionFile, verifyFlags } from '../mysql-option-file.js';
 import { mergeServiceEntry } from '../pg-service.js';
 
 const USAGE = `usage:
   gatehouse db ls [--json]                                  the databases you can reach, with your db users and names
-  gatehouse db login NAME [--db-user U] [--db-name N]       a short-lived certificate under ~/.gatehouse/db/ and a ~/.pg_service.conf entry
-  gatehouse db connect NAME [--db-user U] [--db-name N] [-- psql args]
-                                                            psql through the gateway (logs in first when needed)
+  gatehouse db login NAME [--db-user U] [--db-name N]       a short-lived certificate under ~/.gatehouse/db/, and a ~/.pg_service.conf
+                                                            entry (PostgreSQL) or ~/.gatehouse/db/NAME.cnf option file (MySQL)
+  gatehouse db connect NAME [--db-user U] [--db-name N] [-- client args]
+                                                            psql or mariadb through the gateway (logs in first when needed)
   gatehouse db proxy NAME --port P [--db-user U] [--db-name N]
                                                             a local tunnel on 127.0.0.1:P for tools that cannot present a certificate
 options: --server URL, --token T (or GATEHOUSE_SERVER, GATEHOUSE_TOKEN)`;
@@ -34,6 +36,8 @@ interface Login {
   key: string;
   ca: string;
   service: string;
+  /** MySQL: the option file for `--defaults-extra-file`. */
+  option_file?: string;
 }
 
 const dbDir = () => join(gatehouseHome(), 'db');
@@ -97,6 +101,7 @@ export async function dbLogin(creds: CliCredentials, name: string, requested: { 
     key: join(dir, `${name}.key`),
     ca: join(dir, 'ca.crt'),
     service: `gatehouse-${name}`,
+    ...(issued.protocol === 'mysql' ? { option_file: join(dir, `${name}.cnf`) } : {}),
   };
   for (const [path, pem] of [
     [login.key, issued.key],
@@ -107,6 +112,20 @@ export async function dbLogin(creds: CliCredentials, name: string, requested: { 
     chmodSync(path, 0o600);
   }
   writeJsonFile(join(dir, `${name}.json`), login);
+  if (login.option_file) {
+    const [host, port] = splitHostPort(login.address);
+    const file = mysqlOptionFile({
+      host,
+      port,
+      user: login.db_user ?? undefined,
+      database: login.db_name ?? undefined,
+      ca: login.ca,
+      cert: login.cert,
+      key: login.key,
+    });
+    writeFileSync(login.option_file, file, { mode: 0o600 });
+    chmodSync(login.option_file, 0o600);
+  }
   if (login.protocol === 'postgres') {
     const path = serviceFile();
     const existing = existsSync(path) ? readFileSync(path, 'utf8') : '';
@@ -129,6 +148,23 @@ async function currentLogin(values: { server?: string; token?: string }, name: s
 }
 
 const psqlCommand = (login: Login, override: { user?: string; name?: string } = {}) => `psql "${conninfo(connParams(login, override))}"`;
+
+/** The MySQL client here: `mariadb`, else `mysql` (MariaDB's or Oracle's, which verify the server with other flags). */
+function mysqlClient(): { program: string; mariadb: boolean } {
+  for (const program of ['mariadb', 'mysql']) {
+    const version = spawnSync(program, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    if (version.status === 0) return { program, mariadb: /mariadb/i.test(version.stdout) };
+  }
+  throw new UsageError('neither mariadb nor mysql is installed (Debian: apt install mariadb-client)');
+}
+
+/** mariadb/mysql arguments for a login: its option file first (the clients require it there), then the overrides. */
+const mysqlArgs = (login: Login, mariadb: boolean, override: { user?: string; name?: string } = {}) => [
+  `--defaults-extra-file=${login.option_file}`,
+  ...verifyFlags(mariadb),
+  ...(override.user ? [`--user=${override.user}`] : []),
+  ...(override.name ? [`--database=${override.name}`] : []),
+];
 
 export async function dbCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -177,17 +213,23 @@ export async function dbCommand(argv: string[]): Promise<number> {
         `Certificate for ${login.database} valid until ${login.valid_before}, in ${dbDir()}.\n` +
           (login.protocol === 'postgres'
             ? `Service "${login.service}" in ${serviceFile()}:\n  psql "service=${login.service}"\nor:\n  ${psqlCommand(login)}\n`
-            : ''),
+            : login.option_file
+              ? `Option file ${login.option_file}:\n  mariadb ${mysqlArgs(login, true).join(' ')}\n(Oracle's mysql: ${mysqlArgs(login, false).join(' ')})\n`
+              : ''),
       );
       return 0;
     }
     case 'connect': {
       const login = await currentLogin(values, needName(), requested);
-      if (login.protocol !== 'postgres')
-        throw new UsageError(`${login.database} is a ${login.protocol} database; this CLI connects to PostgreSQL databases only so far`);
       const extra = dashdash >= 0 ? rest.slice(dashdash + 1) : [];
-      const child = spawn('psql', [conninfo(connParams(login, { user: requested.user, name: requested.dbName })), ...extra], { stdio: 'inherit' });
-      // Ctrl-C is psql's (it sends a cancel request): this process must not die of it first.
+      const override = { user: requested.user, name: requested.dbName };
+      let child;
+      if (login.protocol === 'mysql') {
+        if (!login.option_file) throw new UsageError(`run \`gatehouse db login ${login.database}\` again: the saved login has no option file`);
+        const client = mysqlClient();
+        child = spawn(client.program, [...mysqlArgs(login, client.mariadb, override), ...extra], { stdio: 'inherit' });
+      } else child = spawn('psql', [conninfo(connParams(login, override)), ...extra], { stdio: 'inherit' });
+      // Ctrl-C is the client's (psql sends a cancel request, mariadb a KILL QUERY): this process must not die of it first.
       const ignore = () => {};
       process.on('SIGINT', ignore);
       return new Promise((resolve) =>
@@ -201,7 +243,8 @@ export async function dbCommand(argv: string[]): Promise<number> {
       const port = Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('say which local port: --port P');
       const name = needName();
-      await currentLogin(values, name, requested);
+      if ((await currentLogin(values, name, requested)).protocol === 'mysql')
+        throw new UsageError(`db proxy serves PostgreSQL databases only so far; for ${name} use the option file of \`gatehouse db login ${name}\``);
       const server = createServer((socket) => void tunnel(socket, () => currentLogin(values, name, requested)));
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
       const bound = (server.address() as { port: number }).port;

@@ -14,6 +14,8 @@ export interface CancelTarget {
   /** The server's own key for the session. */
   upstream_pid: number;
   upstream_secret: number;
+  /** Set for MySQL sessions: the key is their connection id (a `KILL` names it; there is no secret). */
+  protocol?: 'mysql';
 }
 
 interface Stored extends CancelTarget {
@@ -44,6 +46,20 @@ export function createCancelKeys(store: Store) {
       if (!timingSafeEqual(a, b)) return { knownPid: true };
       const { secret: _, ...target } = stored;
       return { target, knownPid: true };
+    },
+
+    /** MySQL: keeps the connection id the client saw in the handshake for the session; false when another session holds it. */
+    async claim(pid: number, target: CancelTarget, ttlSeconds: number): Promise<boolean> {
+      const secret = randomInt(-(2 ** 31), 2 ** 31 - 1);
+      return store.setIfAbsent(key(pid), JSON.stringify({ ...target, secret }), Math.max(1, ttlSeconds));
+    },
+
+    /** MySQL: the session of a connection id (a `KILL` has no secret: the caller checks whose it is). */
+    async find(pid: number): Promise<CancelTarget | undefined> {
+      const stored = await getJson<Stored>(store, key(pid));
+      if (!stored || stored.protocol !== 'mysql') return undefined;
+      const { secret: _, ...target } = stored;
+      return target;
     },
 
     forget: (pid: number) => store.delete(key(pid)),

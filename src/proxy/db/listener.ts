@@ -17,7 +17,8 @@ import type { Subscription } from '../../store/subscription.js';
 import { authorizeDb } from './authorize.js';
 import { createCancelKeys } from './cancel-keys.js';
 import { createOpenSessions } from './open-sessions.js';
-import { handlePostgres } from './postgres/connection.js';
+import { handleMysql } from './mysql/connection.js';
+import { handlePostgres, type PgDeps } from './postgres/connection.js';
 import type { UpstreamTarget } from './postgres/upstream.js';
 
 export interface DbProxyOptions {
@@ -68,8 +69,33 @@ function upstreamOf(database: DatabaseConfig): UpstreamTarget {
 }
 
 /**
- * The database listener: one TLS port (`db.listen`) for PostgreSQL clients with Gatehouse client
- * certificates. Its serving certificate comes from the database CA (renewed daily); revocations
+ * Who speaks first on a fresh connection: a PostgreSQL client sends its SSLRequest at once, a
+ * MySQL client waits for the server's greeting. A first chunk is put back for the reader that
+ * takes the socket; the socket is left paused either way.
+ */
+function firstSpeaker(socket: Socket, waitMs: number): Promise<'client' | 'silent' | 'closed'> {
+  return new Promise((resolve) => {
+    const settle = (who: 'client' | 'silent' | 'closed') => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      resolve(who);
+    };
+    const onData = (chunk: Buffer) => {
+      settle('client');
+      socket.unshift(chunk);
+    };
+    const onClose = () => settle('closed');
+    const timer = setTimeout(() => settle('silent'), waitMs);
+    socket.on('data', onData);
+    socket.once('close', onClose);
+  });
+}
+
+/**
+ * The database listener: one TLS port (`db.listen`) for PostgreSQL and MySQL clients with
+ * Gatehouse client certificates. Its serving certificate comes from the database CA (renewed daily); revocations
  * heard from any replica end the sessions they cover.
  */
 export function createDbProxy(options: DbProxyOptions): DbProxy {
@@ -100,7 +126,7 @@ export function createDbProxy(options: DbProxyOptions): DbProxy {
     socket.on('error', (err) => logger.debug({ err: err.message }, 'database client connection error'));
     socket.setNoDelay(true);
     if (!context) return void socket.destroy();
-    void handlePostgres(socket, {
+    const deps: PgDeps = {
       db,
       databases: options.databases,
       secureContext: () => context!,
@@ -115,6 +141,13 @@ export function createDbProxy(options: DbProxyOptions): DbProxy {
       sessions,
       logger,
       clock,
+    };
+    if (!options.databases().some((d) => d.protocol === 'mysql')) return void handlePostgres(socket, deps);
+    void firstSpeaker(socket, db.mysql_greeting_delay).then((who) => {
+      if (who === 'closed') return void socket.destroy();
+      // Each handler attaches its reader synchronously, before the socket flows again.
+      void (who === 'client' ? handlePostgres(socket, deps) : handleMysql(socket, deps));
+      socket.resume();
     });
   });
   server.on('error', (err) => logger.error({ err }, 'database listener error'));

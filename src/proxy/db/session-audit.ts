@@ -12,6 +12,8 @@ export interface AuditedStatement {
   cut: boolean;
   params?: { value: string | null; format?: string; cut: boolean }[];
   name?: string;
+  /** The gateway refused to run it (MySQL: a db name not allowed, COM_CHANGE_USER): a failed db.query with this reason. */
+  refused?: { reason: string; error: string };
 }
 
 export interface DbSessionInfo {
@@ -86,9 +88,11 @@ export function createSessionAudit(options: {
       }));
       void emit({
         type: 'db.query',
-        outcome: 'success',
+        outcome: s.refused ? 'failure' : 'success',
         ...base(),
+        ...(s.refused ? { reason: s.refused.reason } : {}),
         details: {
+          ...(s.refused ? { error: s.refused.error } : {}),
           ...where,
           statement: s.text,
           ...(s.cut ? { cut: true } : {}),
@@ -104,6 +108,17 @@ export function createSessionAudit(options: {
 
     result(summary: string): void {
       show(`-- ${crlf(summary)}\r\n`);
+    },
+
+    /** A db.cancel event for this session's person (MySQL: a `KILL` statement, forwarded or refused). */
+    cancel(outcome: 'success' | 'failure', details: Record<string, unknown>, reason?: string): void {
+      void emit({
+        type: 'db.cancel',
+        outcome,
+        ...base(),
+        ...(reason ? { reason } : {}),
+        details: { protocol: info.protocol, database: info.database, ...details },
+      });
     },
 
     end(stats: { bytesFromClient: number; bytesFromServer: number; reason: string }): void {

@@ -1,9 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { PG_URL, requirePostgres } from '../peers/postgres.js';
-import { closedPort } from '../peers/services.js';
+import mysql from 'mysql2/promise';
+import { closedPort, MYSQL_URL, skipOrFail, tcpReachable } from '../peers/services.js';
 import { mintGatewayToken } from '../peers/ssh.js';
 import { startGateway, type TestGateway } from './gateway.js';
 
@@ -37,6 +40,8 @@ export interface DbCredentials {
   serial: string;
   /** A libpq connection string through the gateway (verify-full against the database CA). */
   conninfo(user: string, dbname: string): string;
+  /** `mariadb` client arguments (after `--no-defaults`) through the gateway (TLS with the certificate, the server's verified against the database CA). */
+  mariadbArgs(user: string, database?: string): string[];
 }
 
 export interface DbGateway {
@@ -91,11 +96,126 @@ export async function startDbGateway(t: TestContext, extra: Record<string, unkno
         serial: String(answer.body.serial),
         conninfo: (user, dbname) =>
           `host=127.0.0.1 port=${port} user=${user} dbname=${dbname} sslmode=verify-full sslrootcert=${files.ca} sslcert=${files.cert} sslkey=${files.key} gssencmode=disable`,
+        mariadbArgs: (user, database) => [
+          '-h',
+          '127.0.0.1',
+          '-P',
+          String(port),
+          '-u',
+          user,
+          `--ssl-ca=${files.ca}`,
+          `--ssl-cert=${files.cert}`,
+          `--ssl-key=${files.key}`,
+          '--ssl-verify-server-cert',
+          ...(database ? [database] : []),
+        ],
       };
     },
     async stop() {
       await gw.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The test MariaDB (root without a password on 127.0.0.1), as the runner starts it. */
+export const MYSQL = (() => {
+  const url = new URL(MYSQL_URL);
+  return { host: '127.0.0.1', port: Number(url.port || 3306) };
+})();
+
+/** True when MariaDB answers; otherwise skips (or fails on CI). */
+export async function requireMysql(t: TestContext): Promise<boolean> {
+  if (await tcpReachable(MYSQL.host, MYSQL.port)) return true;
+  skipOrFail(t, `MariaDB is not reachable at ${MYSQL.host}:${MYSQL.port}`);
+  return false;
+}
+
+/** Runs statements as root on the test MariaDB (one short-lived connection). */
+export async function mysqlAdmin<R = unknown>(text: string, params: unknown[] = [], database?: string): Promise<R> {
+  const conn = await mysql.createConnection({ ...MYSQL, user: 'root', database, multipleStatements: true });
+  try {
+    return (await conn.query(text, params))[0] as R;
+  } finally {
+    await conn.end();
+  }
+}
+
+/** A database and a password-protected db user of this run on the test MariaDB (dropped by `drop`). */
+export interface MysqlFixture {
+  user: string;
+  password: string;
+  database: string;
+  /** A second database the user may use on the server (the gateway's roles may still refuse it). */
+  other: string;
+  drop(): Promise<void>;
+}
+
+export async function createMysqlFixture(prefix = 'gh'): Promise<MysqlFixture> {
+  const tag = `${prefix}_${process.pid}_${randomBytes(3).toString('hex')}`;
+  const user = `${tag}_u`.slice(0, 32);
+  const password = randomBytes(12).toString('base64url');
+  const database = `${tag}_db`;
+  const other = `${tag}_other`;
+  await mysqlAdmin(
+    `CREATE DATABASE \`${database}\`; CREATE DATABASE \`${other}\`; CREATE USER '${user}'@'%' IDENTIFIED BY '${password}';` +
+      ` GRANT ALL ON \`${database}\`.* TO '${user}'@'%'; GRANT ALL ON \`${other}\`.* TO '${user}'@'%';`,
+  );
+  return {
+    user,
+    password,
+    database,
+    other,
+    drop: () => mysqlAdmin(`DROP DATABASE IF EXISTS \`${database}\`; DROP DATABASE IF EXISTS \`${other}\`; DROP USER IF EXISTS '${user}'@'%';`).then(() => {}),
+  };
+}
+
+/** The fixture's MariaDB as a `databases` entry (loopback, tls mode disable), the gateway signing in with its password. */
+export function mysqlDatabase(fixture: MysqlFixture, name = 'main-maria', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name,
+    protocol: 'mysql',
+    address: `${MYSQL.host}:${MYSQL.port}`,
+    labels: { env: 'dev' },
+    tls: { mode: 'disable' },
+    credentials: { user: fixture.user, password: fixture.password },
+    ...extra,
+  };
+}
+
+/** Roles for MySQL tests: `dba` may be the fixture's user on any db name; `dev` the same user on the fixture's database only. */
+export function mysqlPolicy(fixture: MysqlFixture): Record<string, unknown> {
+  return {
+    ...DB_POLICY,
+    roles: [
+      { name: 'dba', databases: [{ labels: { env: '*' }, users: ['postgres', fixture.user], names: ['*'] }] },
+      { name: 'dev', databases: [{ labels: { env: 'dev' }, users: [fixture.user], names: [fixture.database] }] },
+      { name: 'security', ssh_revoke: true },
+    ],
+  };
+}
+
+/** A TCP relay in front of a database on 127.0.0.1 that counts the connections the gateway opens (a refusal must open none). */
+export async function countingRelay(targetPort: number): Promise<{ port: number; count(): number; close(): Promise<void> }> {
+  let n = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    n++;
+    const upstream = tcpConnect({ host: '127.0.0.1', port: targetPort });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => (client.destroy(), upstream.destroy()));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    count: () => n,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
     },
   };
 }

@@ -1,0 +1,114 @@
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { SessionAudit } from '../session-audit.js';
+import { CommandStream } from './command-stream.js';
+import { createCommandHandler, type KillDecision } from './commands.js';
+import { createResponseTracker } from './responses.js';
+import { errPacket, PacketFramer } from './wire.js';
+
+export interface MysqlRelay {
+  /** Ends the session: with an ERR the client shows when it is waiting for an answer, else by closing. */
+  end(reason: string, message?: string): void;
+}
+
+/** ER_CONNECTION_KILLED: what the client shows when the gateway ends its session. */
+const CONNECTION_KILLED = 1927;
+/** Enough of a server packet for an ERR message, an OK's counts and a prepare's ids. */
+const SERVER_CAPTURE = 1024;
+
+/**
+ * Relays an authenticated MySQL session. The server's bytes pass through unchanged (piped, with
+ * backpressure) and are framed on the side for the transcript; the client's go through the
+ * command stream, which holds each command long enough to audit, check or rewrite it.
+ */
+export function relayMysql(options: {
+  client: TLSSocket;
+  upstream: Socket | TLSSocket;
+  /** Client bytes that arrived with the handshake response. */
+  pending: Buffer;
+  audit: SessionAudit;
+  maxChars: number;
+  multiStatements: boolean;
+  checkName: (name: string) => { reason: string; message: string } | undefined;
+  kill: (gatewayId: number, what: 'query' | 'connection') => Promise<KillDecision>;
+  /** When the gateway ends a session: stops the server's running statement. */
+  cancelUpstream: () => void;
+  onEnd: () => void;
+}): MysqlRelay {
+  const { client, upstream, audit } = options;
+  let bytesFromClient = 0;
+  let bytesFromServer = 0;
+  let ended = false;
+
+  const handler = createCommandHandler({
+    maxChars: options.maxChars,
+    multiStatements: options.multiStatements,
+    checkName: options.checkName,
+    kill: options.kill,
+    statement: (s) => audit.statement(s),
+    summary: (text) => audit.result(text),
+    expect: (kind) => responses.expect(kind),
+  });
+  const responses = createResponseTracker({
+    summary: (text) => audit.result(text),
+    prepared: (id, params) => handler.prepared(id, params),
+    localInfile: () => (commands.sendingFile = true),
+  });
+  const framer = new PacketFramer(SERVER_CAPTURE, (p) => responses.onPacket(p));
+  const commands = new CommandStream(
+    Math.max(65_536, options.maxChars * 4 + 16),
+    (command) => handler.decide(command),
+    (bytes) => {
+      if (!upstream.write(bytes)) {
+        client.pause();
+        upstream.once('drain', () => client.resume());
+      }
+    },
+    (reply, endSession) => {
+      if (endSession) {
+        client.end(reply);
+        end('refused');
+      } else client.write(reply);
+    },
+    () => end('protocol_error', 'gatehouse: the gateway could not follow the session'),
+  );
+
+  const end = (reason: string, message?: string) => {
+    if (ended) return;
+    ended = true;
+    upstream.unpipe(client);
+    client.off('data', fromClient);
+    if (message === undefined) {
+      // One side closed: what it sent has been written to the other, which ends after flushing.
+      client.end();
+      upstream.end();
+    } else {
+      options.cancelUpstream();
+      upstream.destroy();
+      const seq = framer.atBoundary() ? responses.injectSeq() : undefined;
+      if (seq !== undefined && client.writable) client.end(errPacket(seq, CONNECTION_KILLED, '70100', message));
+      else client.destroy();
+    }
+    setTimeout(() => (client.destroy(), upstream.destroy()), 5000).unref();
+    audit.end({ bytesFromClient, bytesFromServer, reason });
+    options.onEnd();
+  };
+  const fromClient = (chunk: Buffer) => {
+    bytesFromClient += chunk.length;
+    commands.push(chunk);
+  };
+
+  client.on('data', fromClient);
+  upstream.on('data', (chunk: Buffer) => {
+    bytesFromServer += chunk.length;
+    framer.push(chunk);
+  });
+  for (const socket of [client, upstream]) {
+    socket.on('close', () => end('closed'));
+    socket.on('error', () => (client.destroy(), upstream.destroy()));
+  }
+  upstream.pipe(client);
+  if (options.pending.length) fromClient(options.pending);
+  client.resume();
+  return { end };
+}
