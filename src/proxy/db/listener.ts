@@ -18,7 +18,8 @@ import { authorizeDb } from './authorize.js';
 import { createCancelKeys } from './cancel-keys.js';
 import { createOpenSessions } from './open-sessions.js';
 import { handleMysql } from './mysql/connection.js';
-import { handlePostgres, type PgDeps } from './postgres/connection.js';
+import type { DbConnectionDeps } from './client-session.js';
+import { handlePostgres } from './postgres/connection.js';
 import type { UpstreamTarget } from './postgres/upstream.js';
 
 export interface DbProxyOptions {
@@ -126,7 +127,7 @@ export function createDbProxy(options: DbProxyOptions): DbProxy {
     socket.on('error', (err) => logger.debug({ err: err.message }, 'database client connection error'));
     socket.setNoDelay(true);
     if (!context) return void socket.destroy();
-    const deps: PgDeps = {
+    const deps: DbConnectionDeps = {
       db,
       databases: options.databases,
       secureContext: () => context!,

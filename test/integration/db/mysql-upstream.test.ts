@@ -10,7 +10,7 @@ import { TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { UpstreamError } from '../../../src/proxy/db/postgres/upstream.js';
 import { CAP } from '../../../src/proxy/db/mysql/handshake.js';
-import { PacketReader } from '../../../src/proxy/db/mysql/packet-reader.js';
+import { handshakeReader } from '../../../src/proxy/db/mysql/packet-reader.js';
 import { signInMysql } from '../../../src/proxy/db/mysql/upstream.js';
 import { errPacket, okPacket, packet, PayloadReader } from '../../../src/proxy/db/mysql/wire.js';
 import { makeTls, type TestTls } from '../../helpers/peers/tls.js';
@@ -28,7 +28,7 @@ let tls: TestTls;
 function standIn(mode: Mode, seen: string[]): Server {
   return createServer(async (raw) => {
     let socket: Socket = raw;
-    let reader = new PacketReader(socket, 1 << 16, 'the gateway');
+    let reader = handshakeReader(socket, 1 << 16, 'the gateway');
     const nonce = Buffer.from(randomBytes(20).map((b) => (b % 94) + 33));
     const caps =
       CAP.PROTOCOL_41 |
@@ -69,7 +69,7 @@ function standIn(mode: Mode, seen: string[]): Server {
         const early = reader.detach(); // the ClientHello may come with the SSLRequest
         if (early.length) raw.unshift(early);
         socket = new TLSSocket(raw, { isServer: true, key: tls.key, cert: tls.cert });
-        reader = new PacketReader(socket, 1 << 16, 'the gateway');
+        reader = handshakeReader(socket, 1 << 16, 'the gateway');
       }
       const response = await reader.next();
       const r = new PayloadReader(response.payload);

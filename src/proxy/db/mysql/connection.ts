@@ -1,22 +1,31 @@
 import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
-import { isGatehouseError } from '../../../core/errors.js';
+import type { TLSSocket } from 'node:tls';
 import type { ErrorCode } from '../../../core/error-codes.js';
 import type { RequestContext } from '../../../core/types.js';
 import { newSessionId } from '../../../recording/ids.js';
-import { verifyPeer, type DbPeer } from '../peer.js';
-import type { PgDeps } from '../postgres/connection.js';
+import { ProtocolError } from '../framer.js';
+import {
+  refuseClient,
+  secondsLeft,
+  serveTls,
+  startSessionAudit,
+  superviseRelay,
+  tlsHandshake,
+  verifyClient,
+  type DbConnectionDeps,
+  type Named,
+} from '../client-session.js';
+import type { DbPeer } from '../peer.js';
 import { UpstreamError } from '../postgres/upstream.js';
-import { createSessionAudit } from '../session-audit.js';
 import { CAP, greeting, OFFERED, parseClientHello, type ClientHello } from './handshake.js';
-import { PacketReader } from './packet-reader.js';
+import { handshakeReader } from './packet-reader.js';
 import { relayMysql } from './relay.js';
 import { killUpstreamQuery, signInMysql, type MysqlUpstream, type SignInRequest } from './upstream.js';
-import { errPacket, okPacket, ProtocolError } from './wire.js';
+import { errPacket, okPacket } from './wire.js';
 
 /** What a MySQL connection needs from the listener: the same as a PostgreSQL one. */
-export type MysqlDeps = PgDeps;
+type MysqlDeps = DbConnectionDeps;
 
 /** Handshake packets are small (MySQL's own limit for them is a few KiB); a bigger length is refused from its header. */
 const MAX_HANDSHAKE_PACKET = 16_384;
@@ -49,11 +58,11 @@ export async function handleMysql(socket: Socket, deps: MysqlDeps): Promise<void
   const sessionId = newSessionId();
   const connectionId = randomInt(1, 2 ** 31 - 1);
   let client: Socket = socket;
-  let reader = new PacketReader(socket, MAX_HANDSHAKE_PACKET);
+  let reader = handshakeReader(socket, MAX_HANDSHAKE_PACKET);
   let peer: DbPeer | undefined;
   let hello: ClientHello | undefined;
   let roles: string[] | undefined;
-  let named: { username?: string; connector?: string } | undefined;
+  let named: Named | undefined;
   let tls: TLSSocket | undefined;
   let expired = false;
   const timer = setTimeout(() => {
@@ -76,26 +85,16 @@ export async function handleMysql(socket: Socket, deps: MysqlDeps): Promise<void
     // Clients send their TLS ClientHello right behind the SSLRequest: those bytes go to the TLS layer (which reads what the socket holds), never to the protocol.
     const early = reader.detach();
     if (early.length) socket.unshift(early);
-    tls = new TLSSocket(socket, { isServer: true, secureContext: deps.secureContext(), requestCert: true, rejectUnauthorized: false });
+    tls = serveTls(socket, deps.secureContext());
     client = tls;
-    await new Promise<void>((resolve, reject) => {
-      tls!.once('secure', resolve);
-      tls!.once('error', (err: Error) => reject(new Refusal('db_protocol_error', `TLS handshake failed: ${err.message}`, 1043, '08S01', 'tls')));
-      tls!.once('close', () => reject(new Refusal('db_protocol_error', 'the client closed the connection during the TLS handshake', 1043, '08S01', 'tls')));
-    });
-    reader = new PacketReader(tls, MAX_HANDSHAKE_PACKET);
+    await tlsHandshake(tls, (message) => new Refusal('db_protocol_error', message, 1043, '08S01', 'tls'));
+    reader = handshakeReader(tls, MAX_HANDSHAKE_PACKET);
     const response = await reader.next();
     hello = parseClientHello(response.payload);
     if (hello.sslRequest) throw new Refusal('db_protocol_error', 'a second SSLRequest inside TLS', 1043, '08S01', 'startup');
     clearTimeout(timer);
 
-    try {
-      peer = await verifyPeer(tls, deps.caCert(), deps.revocations, deps.clock.now());
-    } catch (err) {
-      if (!isGatehouseError(err)) throw err;
-      named = err.details as { username?: string; connector?: string } | undefined;
-      throw denied(err.code, err.message, 'certificate');
-    }
+    peer = await verifyClient(tls, deps, (code, message, who) => ((named = who), denied(code, message, 'certificate')));
     const dbUser = hello.user;
     const dbName = hello.database;
     const decision = deps.authorize(peer, dbUser, dbName);
@@ -135,7 +134,7 @@ export async function handleMysql(socket: Socket, deps: MysqlDeps): Promise<void
     }
     if (tls.destroyed) return void upstream.socket.destroy();
 
-    const validFor = Math.ceil((peer.notAfter.getTime() - deps.clock.now()) / 1000);
+    const validFor = secondsLeft(peer, deps.clock);
     const claimed = await deps.cancelKeys
       .claim(
         connectionId,
@@ -151,69 +150,59 @@ export async function handleMysql(socket: Socket, deps: MysqlDeps): Promise<void
       )
       .catch(() => false);
     if (!claimed) deps.logger.warn({ connectionId }, 'MySQL connection id already taken; KILL of this session will not be routed');
-    const audit = createSessionAudit({
-      audit: deps.audit,
-      emit: deps.emit,
-      recorder: deps.recorder,
-      info: { id: sessionId, peer, access: decision.access, database: database.name, protocol: 'mysql', dbUser, dbName, context },
-      maxChars: deps.db.max_query_chars,
-      clock: deps.clock,
+    const audit = await startSessionAudit(deps, {
+      id: sessionId,
+      peer,
+      access: decision.access,
+      database: database.name,
+      protocol: 'mysql',
+      dbUser,
+      dbName,
+      context,
     });
-    try {
-      await audit.start({ serial: peer.serial, valid_before: peer.notAfter.toISOString() });
-    } catch (err) {
+    if (!audit) {
       upstream.socket.destroy();
       if (claimed) void deps.cancelKeys.forget(connectionId).catch(() => {});
-      deps.logger.error({ err }, 'db.session.start could not be audited; refusing the session');
       tls.end(errPacket(response.seq + 1, 1105, 'HY000', 'gatehouse: the session cannot be audited right now; try again later'));
       return;
     }
     tls.write(okPacket(response.seq + 1, upstream.status));
     const pending = reader.detach();
-    let untrack = () => {};
-    const expiry = setTimeout(
-      () => relay.end('cert_expired', 'gatehouse: your certificate has expired; the session has ended'),
-      Math.min(Math.max(0, validFor * 1000), 2 ** 31 - 1),
-    );
-    expiry.unref();
     const me = peer.identity.username;
-    const relay = relayMysql({
-      client: tls,
-      upstream: upstream.socket,
-      pending,
-      audit,
-      maxChars: deps.db.max_query_chars,
-      multiStatements: (upstream.flags & CAP.MULTI_STATEMENTS) !== 0,
-      checkName: (name) => {
-        const d = deps.authorize(peer!, dbUser, name);
-        return d.allowed ? undefined : { reason: d.reason, message: d.message };
-      },
-      kill: async (id, what) => {
-        const found = await deps.cancelKeys.find(id).catch(() => undefined);
-        const details = { connection_id: id, kill: what };
-        if (!found || found.database !== database.name) {
-          audit.cancel('failure', { ...details, error: 'no session of this database has this connection id' }, 'db_cancel_refused');
-          return { code: 1094, message: `Unknown thread id: ${id} (KILL takes the connection id the gateway gave the session)` };
-        }
-        if (found.user !== me) {
-          audit.cancel('failure', { ...details, error: 'the id is for another person’s session', target_session_id: found.session_id }, 'db_cancel_refused');
-          return { code: 1095, message: `You are not owner of thread ${id}` };
-        }
-        audit.cancel('success', { ...details, target_session_id: found.session_id });
-        return { upstreamId: found.upstream_pid };
-      },
-      cancelUpstream: () =>
-        void killUpstreamQuery(target, signIn, upstream.threadId, UPSTREAM_TIMEOUT_MS).catch((err: Error) =>
-          deps.logger.warn({ err: err.message }, 'could not stop the server statement'),
-        ),
-      onEnd: () => {
-        clearTimeout(expiry);
-        untrack();
-        if (claimed) void deps.cancelKeys.forget(connectionId).catch(() => {});
-      },
-    });
-    untrack = deps.sessions.add({ peer, end: (reason, message) => relay.end(reason, message) });
-    if (tls.destroyed) relay.end('closed');
+    const onEnd = () => void (claimed && deps.cancelKeys.forget(connectionId).catch(() => {}));
+    superviseRelay({ sessions: deps.sessions, peer, client: tls, validFor, onEnd }, (ended) =>
+      relayMysql({
+        client: tls!,
+        upstream: upstream.socket,
+        pending,
+        audit,
+        maxChars: deps.db.max_query_chars,
+        multiStatements: (upstream.flags & CAP.MULTI_STATEMENTS) !== 0,
+        checkName: (name) => {
+          const d = deps.authorize(peer!, dbUser, name);
+          return d.allowed ? undefined : { reason: d.reason, message: d.message };
+        },
+        kill: async (id, what) => {
+          const found = await deps.cancelKeys.find(id).catch(() => undefined);
+          const details = { connection_id: id, kill: what };
+          if (!found || found.database !== database.name) {
+            audit.cancel('failure', { ...details, error: 'no session of this database has this connection id' }, 'db_cancel_refused');
+            return { code: 1094, message: `Unknown thread id: ${id} (KILL takes the connection id the gateway gave the session)` };
+          }
+          if (found.user !== me) {
+            audit.cancel('failure', { ...details, error: 'the id is for another person’s session', target_session_id: found.session_id }, 'db_cancel_refused');
+            return { code: 1095, message: `You are not owner of thread ${id}` };
+          }
+          audit.cancel('success', { ...details, target_session_id: found.session_id });
+          return { upstreamId: found.upstream_pid };
+        },
+        cancelUpstream: () =>
+          void killUpstreamQuery(target, signIn, upstream.threadId, UPSTREAM_TIMEOUT_MS).catch((err: Error) =>
+            deps.logger.warn({ err: err.message }, 'could not stop the server statement'),
+          ),
+        onEnd: ended,
+      }),
+    );
   } catch (err) {
     clearTimeout(timer);
     let refusal = expired
@@ -232,20 +221,14 @@ export async function handleMysql(socket: Socket, deps: MysqlDeps): Promise<void
     if (!refusal) deps.logger.error({ err }, 'database connection failed unexpectedly');
     refusal ??= new Refusal('internal_error', 'internal error (the operators can find details in the logs)', 1105, 'HY000', 'internal');
     // A client that left after the greeting without a byte (a health check, a port scan) is not worth an event.
-    if (!reader.sawBytes && !tls) return void client.destroy();
-    if (client.writable && refusal.stage !== 'tls') client.end(errPacket(tls ? 3 : 2, refusal.code, refusal.sqlstate, `gatehouse: ${refusal.message}`));
-    else client.destroy();
-    setTimeout(() => client.destroy(), 2000).unref();
-    await deps.emit({
-      type: 'db.session.start',
-      outcome: 'failure',
-      user: peer?.identity.username ?? named?.username,
-      connector: peer?.identity.connector ?? named?.connector,
-      roles,
-      session_id: sessionId,
-      reason: refusal.reason,
-      context,
-      details: { protocol: 'mysql', stage: refusal.stage, database: peer?.database, db_user: hello?.user, db_name: hello?.database, error: refusal.message },
+    const final = refusal;
+    await refuseClient(deps, {
+      client,
+      sawBytes: reader.sawBytes,
+      inTls: tls !== undefined,
+      refusal,
+      errorBytes: () => errPacket(tls ? 3 : 2, final.code, final.sqlstate, `gatehouse: ${final.message}`),
+      info: { protocol: 'mysql', context, sessionId, peer, named, roles, dbUser: hello?.user, dbName: hello?.database },
     });
   }
 }

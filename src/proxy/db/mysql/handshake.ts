@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { lenenc, lenencBytes, nulString, packet, PayloadReader, ProtocolError } from './wire.js';
+import { lenenc, lenencBytes, nulString, packet, PayloadReader } from './wire.js';
+import { ProtocolError } from '../framer.js';
 
 /*
  * The connection phase, both ways: the gateway's Initial Handshake (protocol 10) to the client

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { relayEnding, type RelayCounts } from '../relay-end.js';
 import type { SessionAudit } from '../session-audit.js';
 import { CommandStream } from './command-stream.js';
 import { createCommandHandler, type KillDecision } from './commands.js';
@@ -36,9 +37,7 @@ export function relayMysql(options: {
   onEnd: () => void;
 }): MysqlRelay {
   const { client, upstream, audit } = options;
-  let bytesFromClient = 0;
-  let bytesFromServer = 0;
-  let ended = false;
+  const counts: RelayCounts = { fromClient: 0, fromServer: 0 };
 
   const handler = createCommandHandler({
     maxChars: options.maxChars,
@@ -73,40 +72,29 @@ export function relayMysql(options: {
     () => end('protocol_error', 'gatehouse: the gateway could not follow the session'),
   );
 
-  const end = (reason: string, message?: string) => {
-    if (ended) return;
-    ended = true;
-    upstream.unpipe(client);
-    client.off('data', fromClient);
-    if (message === undefined) {
-      // One side closed: what it sent has been written to the other, which ends after flushing.
-      client.end();
-      upstream.end();
-    } else {
-      options.cancelUpstream();
-      upstream.destroy();
+  const end = relayEnding({
+    client,
+    upstream,
+    audit,
+    counts,
+    detach: () => (upstream.unpipe(client), client.off('data', fromClient)),
+    farewell: (message) => {
       const seq = framer.atBoundary() ? responses.injectSeq() : undefined;
-      if (seq !== undefined && client.writable) client.end(errPacket(seq, CONNECTION_KILLED, '70100', message));
-      else client.destroy();
-    }
-    setTimeout(() => (client.destroy(), upstream.destroy()), 5000).unref();
-    audit.end({ bytesFromClient, bytesFromServer, reason });
-    options.onEnd();
-  };
+      return seq === undefined ? undefined : errPacket(seq, CONNECTION_KILLED, '70100', message);
+    },
+    cancelUpstream: options.cancelUpstream,
+    onEnd: options.onEnd,
+  });
   const fromClient = (chunk: Buffer) => {
-    bytesFromClient += chunk.length;
+    counts.fromClient += chunk.length;
     commands.push(chunk);
   };
 
   client.on('data', fromClient);
   upstream.on('data', (chunk: Buffer) => {
-    bytesFromServer += chunk.length;
+    counts.fromServer += chunk.length;
     framer.push(chunk);
   });
-  for (const socket of [client, upstream]) {
-    socket.on('close', () => end('closed'));
-    socket.on('error', () => (client.destroy(), upstream.destroy()));
-  }
   upstream.pipe(client);
   if (options.pending.length) fromClient(options.pending);
   client.resume();

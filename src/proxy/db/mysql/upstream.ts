@@ -4,7 +4,7 @@ import mysql2 from 'mysql2';
 import type { UpstreamTarget } from '../postgres/upstream.js';
 import { UpstreamError } from '../postgres/upstream.js';
 import { CAP, handshakeResponse, parseServerHello, sslRequest } from './handshake.js';
-import { PacketReader } from './packet-reader.js';
+import { handshakeReader } from './packet-reader.js';
 import { packet, PayloadReader } from './wire.js';
 
 /*
@@ -78,7 +78,7 @@ const serverError = (payload: Buffer): { code: number; sqlstate?: string; messag
 export async function signInMysql(target: UpstreamTarget, request: SignInRequest, timeoutMs: number): Promise<MysqlUpstream> {
   const raw = await open(target, timeoutMs);
   let socket: Socket | TLSSocket = raw;
-  let reader = new PacketReader(raw, MAX_HANDSHAKE_PACKET, 'the database');
+  let reader = handshakeReader(raw, MAX_HANDSHAKE_PACKET, 'the database');
   const timer = setTimeout(() => raw.destroy(new Error(`the database did not finish the sign-in within ${timeoutMs} ms`)), timeoutMs);
   const fail = (kind: 'unreachable' | 'refused', message: string, sqlstate?: string) => new UpstreamError(kind, message, sqlstate);
   try {
@@ -103,7 +103,7 @@ export async function signInMysql(target: UpstreamTarget, request: SignInRequest
         tls.once('error', (err) => reject(fail('unreachable', `TLS to the database failed: ${err.message}`)));
       });
       socket = tls;
-      reader = new PacketReader(tls, MAX_HANDSHAKE_PACKET, 'the database');
+      reader = handshakeReader(tls, MAX_HANDSHAKE_PACKET, 'the database');
     }
     const secure = Boolean(target.tls);
     const pluginFor = (name: string): Plugin => {

@@ -5,7 +5,7 @@
  * each payload, up to a cap (a multi-megabyte INSERT is never buffered).
  */
 
-export class ProtocolError extends Error {}
+import { EMPTY, Framer, type HeaderFormat } from '../framer.js';
 
 /** Payloads of this length continue in the next packet. */
 export const MAX_PAYLOAD = 0xffffff;
@@ -20,64 +20,22 @@ export interface Packet {
   cut: boolean;
 }
 
-const EMPTY = Buffer.alloc(0);
+/** A packet header: 3-byte little-endian payload length, sequence id. */
+const PACKET_HEADER: HeaderFormat = {
+  length: 4,
+  tag: (header, at) => header[at + 3],
+  bodyLength: (header, at) => header.readUIntLE(at, 3),
+};
 
 /** Frames a stream into packets; `onPacket` gets each one once its payload (or the captured part of it) has passed. */
-export class PacketFramer {
-  private readonly header = Buffer.alloc(4);
-  private headerLen = 0;
-  private inBody = false;
-  private seq = 0;
-  private length = 0;
-  private remaining = 0;
-  private parts: Buffer[] = [];
-  private captured = 0;
-
-  constructor(
-    private readonly maxCapture: number,
-    private readonly onPacket: (packet: Packet) => void,
-  ) {}
-
-  /** True between packets. */
-  atBoundary(): boolean {
-    return !this.inBody && this.headerLen === 0;
-  }
-
-  push(chunk: Buffer): void {
-    let i = 0;
-    while (i < chunk.length) {
-      if (!this.inBody) {
-        const take = Math.min(4 - this.headerLen, chunk.length - i);
-        chunk.copy(this.header, this.headerLen, i, i + take);
-        this.headerLen += take;
-        i += take;
-        if (this.headerLen < 4) return;
-        this.headerLen = 0;
-        this.inBody = true;
-        this.length = this.remaining = this.header.readUIntLE(0, 3);
-        this.seq = this.header[3];
-        this.parts = [];
-        this.captured = 0;
-        if (this.remaining === 0) this.finish();
-        continue;
-      }
-      const take = Math.min(this.remaining, chunk.length - i);
-      if (this.captured < this.maxCapture) {
-        const n = Math.min(take, this.maxCapture - this.captured);
-        this.parts.push(chunk.subarray(i, i + n));
-        this.captured += n;
-      }
-      i += take;
-      this.remaining -= take;
-      if (this.remaining === 0) this.finish();
-    }
-  }
-
-  private finish() {
-    this.inBody = false;
-    const head = this.parts.length === 0 ? EMPTY : this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
-    this.parts = [];
-    this.onPacket({ seq: this.seq, head, length: this.length, cut: this.captured < this.length });
+export class PacketFramer extends Framer {
+  constructor(maxCapture: number, onPacket: (packet: Packet) => void) {
+    super(
+      PACKET_HEADER,
+      () => true,
+      maxCapture,
+      (seq, head, length, cut) => onPacket({ seq, head, length, cut }),
+    );
   }
 }
 

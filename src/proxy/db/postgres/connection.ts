@@ -1,45 +1,25 @@
-import type { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
-import type { AuditInput, AuditSink } from '../../../audit/sink.js';
-import type { DatabaseConfig, DbConfig } from '../../../config/databases.js';
-import type { Clock } from '../../../core/clock.js';
-import { isGatehouseError } from '../../../core/errors.js';
+import type { TLSSocket } from 'node:tls';
 import type { ErrorCode } from '../../../core/error-codes.js';
-import type { Logger } from '../../../core/logger.js';
 import type { RequestContext } from '../../../core/types.js';
-import type { Recorder } from '../../../recording/recorder.js';
 import { newSessionId } from '../../../recording/ids.js';
-import type { Revocations } from '../../../ssh-ca/revocation.js';
-import type { DbDecision } from '../authorize.js';
-import type { CancelKeys } from '../cancel-keys.js';
-import type { OpenSessions } from '../open-sessions.js';
+import {
+  refuseClient,
+  secondsLeft,
+  serveTls,
+  startSessionAudit,
+  superviseRelay,
+  tlsHandshake,
+  verifyClient,
+  type DbConnectionDeps,
+  type Named,
+} from '../client-session.js';
 import { verifyPeer, type DbPeer } from '../peer.js';
-import { createSessionAudit } from '../session-audit.js';
+import { ProtocolError } from '../framer.js';
 import { authenticationOk, backendKeyData, errorResponse, parameterStatus, readyForQuery, SSL_ACCEPTED, SSL_REFUSED } from './backend.js';
+import { startupReader } from './frontend.js';
 import { relayPostgres } from './relay.js';
-import { StartupReader } from './startup-reader.js';
-import { openUpstream, sendCancel, signIn, UpstreamError, type UpstreamTarget } from './upstream.js';
-import { ProtocolError } from './wire.js';
-
-/** What a PostgreSQL connection needs from the listener. */
-export interface PgDeps {
-  db: DbConfig;
-  databases: () => DatabaseConfig[];
-  secureContext: () => SecureContext;
-  /** The database CA's certificate: what client certificates must be signed by. */
-  caCert: () => X509Certificate;
-  revocations: Pick<Revocations, 'isRevoked'>;
-  authorize: (peer: DbPeer, user: string, name: string) => DbDecision;
-  upstream: (database: DatabaseConfig) => { target: UpstreamTarget; password: (user: string) => string | undefined };
-  cancelKeys: CancelKeys;
-  audit: AuditSink;
-  emit: (input: AuditInput) => Promise<void>;
-  recorder?: Recorder;
-  sessions: OpenSessions;
-  logger: Logger;
-  clock: Clock;
-}
+import { openUpstream, sendCancel, signIn, UpstreamError } from './upstream.js';
 
 /** Startup parameters the gateway decides itself: who signs in where, and no replication protocol. */
 const OWN_PARAMS = new Set(['user', 'database', 'replication']);
@@ -64,16 +44,15 @@ class Refusal extends Error {
  * it, or inside TLS) is routed by the gateway's key. Every refusal before the relay is a FATAL
  * ErrorResponse, a failed `db.session.start`, and no connection to the server.
  */
-export async function handlePostgres(socket: Socket, deps: PgDeps): Promise<void> {
+export async function handlePostgres(socket: Socket, deps: DbConnectionDeps): Promise<void> {
   const context: RequestContext = { remoteAddr: socket.remoteAddress };
   const sessionId = newSessionId();
   let client: Socket = socket;
-  let reader = new StartupReader(socket);
+  let reader = startupReader(socket);
   let peer: DbPeer | undefined;
   let params: Record<string, string> = {};
   let roles: string[] | undefined;
-  /** Who a refused certificate names, once its signature checked out. */
-  let named: { username?: string; connector?: string } | undefined;
+  let named: Named | undefined;
   let tls: TLSSocket | undefined;
   let expired = false;
   const timer = setTimeout(() => {
@@ -82,26 +61,6 @@ export async function handlePostgres(socket: Socket, deps: PgDeps): Promise<void
     socket.destroy();
   }, deps.db.startup_timeout);
   timer.unref();
-
-  const failStart = (refusal: Refusal) =>
-    deps.emit({
-      type: 'db.session.start',
-      outcome: 'failure',
-      user: peer?.identity.username ?? named?.username,
-      connector: peer?.identity.connector ?? named?.connector,
-      roles,
-      session_id: sessionId,
-      reason: refusal.reason,
-      context,
-      details: {
-        protocol: 'postgres',
-        stage: refusal.stage,
-        database: peer?.database,
-        db_user: params.user,
-        db_name: params.database ?? params.user,
-        error: refusal.message,
-      },
-    });
 
   try {
     let packet = await reader.next();
@@ -117,32 +76,17 @@ export async function handlePostgres(socket: Socket, deps: PgDeps): Promise<void
     // SSLRequest: answered 'S'; anything the client sent after it in plaintext is refused, never read as TLS data.
     if (reader.detach().length) throw new Refusal('db_protocol_error', 'bytes after SSLRequest before the TLS handshake', '08P01', 'ssl');
     socket.write(SSL_ACCEPTED);
-    tls = new TLSSocket(socket, {
-      isServer: true,
-      secureContext: deps.secureContext(),
-      requestCert: true,
-      rejectUnauthorized: false,
-    });
+    tls = serveTls(socket, deps.secureContext());
     client = tls;
-    await new Promise<void>((resolve, reject) => {
-      tls!.once('secure', resolve);
-      tls!.once('error', (err: Error) => reject(new Refusal('db_protocol_error', `TLS handshake failed: ${err.message}`, '08P01', 'tls')));
-      tls!.once('close', () => reject(new Refusal('db_protocol_error', 'the client closed the connection during the TLS handshake', '08P01', 'tls')));
-    });
-    reader = new StartupReader(tls);
+    await tlsHandshake(tls, (message) => new Refusal('db_protocol_error', message, '08P01', 'tls'));
+    reader = startupReader(tls);
     packet = await reader.next();
     if (packet.kind === 'cancel') return void (await cancel(packet, tls));
     if (packet.kind !== 'startup') throw new Refusal('db_protocol_error', `unexpected ${packet.kind} request inside TLS`, '08P01', 'startup');
     params = packet.params;
     clearTimeout(timer);
 
-    try {
-      peer = await verifyPeer(tls, deps.caCert(), deps.revocations, deps.clock.now());
-    } catch (err) {
-      if (!isGatehouseError(err)) throw err;
-      named = err.details as { username?: string; connector?: string } | undefined;
-      throw new Refusal(err.code, err.message, '28000', 'certificate');
-    }
+    peer = await verifyClient(tls, deps, (code, message, who) => ((named = who), new Refusal(code, message, '28000', 'certificate')));
     if (params.replication !== undefined && params.replication !== 'false')
       throw new Refusal('db_access_denied', 'replication connections are not supported through the gateway', '28000', 'authorize');
     const dbUser = params.user;
@@ -153,7 +97,7 @@ export async function handlePostgres(socket: Socket, deps: PgDeps): Promise<void
     const database = decision.database;
 
     // Authorized: only now is the server contacted.
-    let upstreamOf: ReturnType<PgDeps['upstream']>;
+    let upstreamOf: ReturnType<DbConnectionDeps['upstream']>;
     try {
       upstreamOf = deps.upstream(database);
     } catch (err) {
@@ -183,25 +127,24 @@ export async function handlePostgres(socket: Socket, deps: PgDeps): Promise<void
     }
     if (tls.destroyed) return void upstream.destroy();
 
-    const validFor = Math.ceil((peer.notAfter.getTime() - deps.clock.now()) / 1000);
+    const validFor = secondsLeft(peer, deps.clock);
     const key = await deps.cancelKeys.issue(
       { session_id: sessionId, user: peer.identity.username, database: database.name, upstream_pid: signedIn.key.pid, upstream_secret: signedIn.key.secret },
       validFor,
     );
-    const audit = createSessionAudit({
-      audit: deps.audit,
-      emit: deps.emit,
-      recorder: deps.recorder,
-      info: { id: sessionId, peer, access: decision.access, database: database.name, protocol: 'postgres', dbUser, dbName, context },
-      maxChars: deps.db.max_query_chars,
-      clock: deps.clock,
+    const audit = await startSessionAudit(deps, {
+      id: sessionId,
+      peer,
+      access: decision.access,
+      database: database.name,
+      protocol: 'postgres',
+      dbUser,
+      dbName,
+      context,
     });
-    try {
-      await audit.start({ serial: peer.serial, valid_before: peer.notAfter.toISOString() });
-    } catch (err) {
+    if (!audit) {
       upstream.destroy();
       void deps.cancelKeys.forget(key.pid);
-      deps.logger.error({ err }, 'db.session.start could not be audited; refusing the session');
       tls.end(errorResponse({ severity: 'FATAL', code: '58000', message: 'gatehouse: the session cannot be audited right now; try again later' }));
       return;
     }
@@ -214,31 +157,21 @@ export async function handlePostgres(socket: Socket, deps: PgDeps): Promise<void
       ]),
     );
     const pending = reader.detach();
-    let untrack = () => {};
-    // A session never outlives its certificate.
-    const expiry = setTimeout(
-      () => relay.end('cert_expired', 'gatehouse: your certificate has expired; the session has ended'),
-      Math.min(Math.max(0, validFor * 1000), 2 ** 31 - 1),
+    const onEnd = () => void deps.cancelKeys.forget(key.pid).catch(() => {});
+    superviseRelay({ sessions: deps.sessions, peer, client: tls, validFor, onEnd }, (ended) =>
+      relayPostgres({
+        client: tls!,
+        upstream,
+        pending,
+        audit,
+        maxChars: deps.db.max_query_chars,
+        cancelUpstream: () =>
+          void sendCancel(target, signedIn.key, UPSTREAM_TIMEOUT_MS).catch((err: Error) =>
+            deps.logger.warn({ err: err.message }, 'could not cancel the server statement'),
+          ),
+        onEnd: ended,
+      }),
     );
-    expiry.unref();
-    const relay = relayPostgres({
-      client: tls,
-      upstream,
-      pending,
-      audit,
-      maxChars: deps.db.max_query_chars,
-      cancelUpstream: () =>
-        void sendCancel(target, signedIn.key, UPSTREAM_TIMEOUT_MS).catch((err: Error) =>
-          deps.logger.warn({ err: err.message }, 'could not cancel the server statement'),
-        ),
-      onEnd: () => {
-        clearTimeout(expiry);
-        untrack();
-        void deps.cancelKeys.forget(key.pid).catch(() => {});
-      },
-    });
-    untrack = deps.sessions.add({ peer, end: (reason, message) => relay.end(reason, message) });
-    if (tls.destroyed) relay.end('closed');
   } catch (err) {
     clearTimeout(timer);
     let refusal = expired
@@ -250,13 +183,15 @@ export async function handlePostgres(socket: Socket, deps: PgDeps): Promise<void
           : undefined;
     if (!refusal) deps.logger.error({ err }, 'database connection failed unexpectedly');
     refusal ??= new Refusal('internal_error', 'internal error (the operators can find details in the logs)', 'XX000', 'internal');
-    // A connection that closed without a byte (a health check, a port scan) is not worth an event.
-    if (!reader.sawBytes && !tls) return void client.destroy();
-    if (client.writable && refusal.stage !== 'tls')
-      client.end(errorResponse({ severity: 'FATAL', code: refusal.sqlstate, message: `gatehouse: ${refusal.message}` }));
-    else client.destroy();
-    setTimeout(() => client.destroy(), 2000).unref();
-    await failStart(refusal);
+    const final = refusal;
+    await refuseClient(deps, {
+      client,
+      sawBytes: reader.sawBytes,
+      inTls: tls !== undefined,
+      refusal,
+      errorBytes: () => errorResponse({ severity: 'FATAL', code: final.sqlstate, message: `gatehouse: ${final.message}` }),
+      info: { protocol: 'postgres', context, sessionId, peer, named, roles, dbUser: params.user, dbName: params.database ?? params.user },
+    });
   }
 
   /** A CancelRequest: by the gateway's key only, and never for another person's session when the client shows a certificate. */

@@ -1,4 +1,7 @@
-import { BodyReader, ProtocolError } from './wire.js';
+import type { Socket } from 'node:net';
+import { ProtocolError } from '../framer.js';
+import { PacketReader } from '../packet-reader.js';
+import { BodyReader } from './wire.js';
 
 /*
  * The frontend (client) side of the PostgreSQL protocol, which pg-protocol does not parse:
@@ -16,6 +19,10 @@ export const PROTOCOL_3_0 = 196608;
 
 export type StartupPacket =
   { kind: 'ssl' } | { kind: 'gssenc' } | { kind: 'cancel'; pid: number; secret: number } | { kind: 'startup'; params: Record<string, string> };
+
+/** Reads startup packets off a socket, one at a time (an SSLRequest followed by anything is refused by the caller: plaintext bytes must never be read as if they came through TLS). */
+export const startupReader = (socket: Socket): PacketReader<StartupPacket> =>
+  new PacketReader(socket, readStartupPacket, 'the client closed the connection during the startup');
 
 /** The startup packet at the front of `buf`, with the bytes it used; undefined until it is all there. Throws ProtocolError. */
 export function readStartupPacket(buf: Buffer): { packet: StartupPacket; used: number } | undefined {

@@ -1,10 +1,12 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { ProtocolError } from '../framer.js';
+import { relayEnding, type RelayCounts } from '../relay-end.js';
 import type { SessionAudit } from '../session-audit.js';
 import { errorResponse, KEPT_BACKEND, resultSummary } from './backend.js';
 import { AUDITED_FRONTEND } from './frontend.js';
 import { createStatementTracker } from './statements.js';
-import { MessageFramer, ProtocolError } from './wire.js';
+import { MessageFramer } from './wire.js';
 
 export interface Relay {
   /** Ends the session: with a FATAL error the client can show when the stream is between messages, else by closing. */
@@ -28,9 +30,7 @@ export function relayPostgres(options: {
   onEnd: () => void;
 }): Relay {
   const { client, upstream, audit } = options;
-  let bytesFromClient = 0;
-  let bytesFromServer = 0;
-  let ended = false;
+  const counts: RelayCounts = { fromClient: 0, fromServer: 0 };
   const tracker = createStatementTracker({ maxChars: options.maxChars });
   // Enough of a message for max_query_chars of text (UTF-8: up to 4 bytes a character) and its parameters.
   const frontend = new MessageFramer(AUDITED_FRONTEND, Math.max(65_536, options.maxChars * 8), (frame) => {
@@ -41,27 +41,18 @@ export function relayPostgres(options: {
     if (summary) audit.result(summary);
   });
 
-  const end = (reason: string, message?: string) => {
-    if (ended) return;
-    ended = true;
-    client.unpipe(upstream);
-    upstream.unpipe(client);
-    if (message === undefined) {
-      // One side closed: what it sent has been written to the other, which ends after flushing.
-      client.end();
-      upstream.end();
-    } else {
-      options.cancelUpstream();
-      upstream.destroy();
-      if (backend.atBoundary() && client.writable) client.end(errorResponse({ severity: 'FATAL', code: '57P01', message }));
-      else client.destroy();
-    }
-    setTimeout(() => (client.destroy(), upstream.destroy()), 5000).unref();
-    audit.end({ bytesFromClient, bytesFromServer, reason });
-    options.onEnd();
-  };
+  const end = relayEnding({
+    client,
+    upstream,
+    audit,
+    counts,
+    detach: () => (client.unpipe(upstream), upstream.unpipe(client)),
+    farewell: (message) => (backend.atBoundary() ? errorResponse({ severity: 'FATAL', code: '57P01', message }) : undefined),
+    cancelUpstream: options.cancelUpstream,
+    onEnd: options.onEnd,
+  });
   const fromClient = (chunk: Buffer) => {
-    bytesFromClient += chunk.length;
+    counts.fromClient += chunk.length;
     try {
       frontend.push(chunk);
     } catch (err) {
@@ -71,17 +62,13 @@ export function relayPostgres(options: {
 
   client.on('data', fromClient);
   upstream.on('data', (chunk: Buffer) => {
-    bytesFromServer += chunk.length;
+    counts.fromServer += chunk.length;
     try {
       backend.push(chunk);
     } catch {
       end('upstream_protocol_error', 'gatehouse: the database sent a malformed message');
     }
   });
-  for (const socket of [client, upstream]) {
-    socket.on('close', () => end('closed'));
-    socket.on('error', () => (client.destroy(), upstream.destroy()));
-  }
   if (options.pending.length) {
     fromClient(options.pending);
     upstream.write(options.pending);

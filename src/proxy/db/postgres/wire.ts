@@ -4,7 +4,7 @@
  * of the types a caller asks for are kept, and only up to a cap (a 50 MB COPY is never buffered).
  */
 
-export class ProtocolError extends Error {}
+import { EMPTY, Framer, ProtocolError, type HeaderFormat } from '../framer.js';
 
 /** One message the framer saw: its type, its body (or the first `maxCapture` bytes of it), its length. */
 export interface Frame {
@@ -16,83 +16,21 @@ export interface Frame {
   cut: boolean;
 }
 
-const EMPTY = Buffer.alloc(0);
+/** A message header: type byte, int32 length that counts itself. */
+const MESSAGE_HEADER: HeaderFormat = {
+  length: 5,
+  tag: (header, at) => header[at],
+  bodyLength: (header, at) => {
+    const len = header.readInt32BE(at + 1);
+    if (len < 4) throw new ProtocolError(`invalid message length ${len}`);
+    return len - 4;
+  },
+};
 
-export class MessageFramer {
-  private readonly header = Buffer.alloc(5);
-  private headerLen = 0;
-  private inBody = false;
-  private type = 0;
-  private length = 0;
-  private remaining = 0;
-  private capturing = false;
-  private parts: Buffer[] = [];
-  private captured = 0;
-
-  constructor(
-    private readonly capture: (type: number) => boolean,
-    private readonly maxCapture: number,
-    private readonly onFrame: (frame: Frame) => void,
-  ) {}
-
-  /** True between messages: something may be injected into the stream here without breaking it. */
-  atBoundary(): boolean {
-    return !this.inBody && this.headerLen === 0;
-  }
-
-  push(chunk: Buffer): void {
-    let i = 0;
-    while (i < chunk.length) {
-      if (!this.inBody) {
-        let type: number;
-        let len: number;
-        if (this.headerLen === 0 && chunk.length - i >= 5) {
-          type = chunk[i];
-          len = chunk.readInt32BE(i + 1);
-          i += 5;
-        } else {
-          const take = Math.min(5 - this.headerLen, chunk.length - i);
-          chunk.copy(this.header, this.headerLen, i, i + take);
-          this.headerLen += take;
-          i += take;
-          if (this.headerLen < 5) return;
-          this.headerLen = 0;
-          type = this.header[0];
-          len = this.header.readInt32BE(1);
-        }
-        if (len < 4) throw new ProtocolError(`invalid message length ${len}`);
-        this.start(type, len - 4);
-        if (this.remaining === 0) this.finish();
-        continue;
-      }
-      const take = Math.min(this.remaining, chunk.length - i);
-      if (this.capturing && this.captured < this.maxCapture) {
-        const n = Math.min(take, this.maxCapture - this.captured);
-        this.parts.push(chunk.subarray(i, i + n));
-        this.captured += n;
-      }
-      i += take;
-      this.remaining -= take;
-      if (this.remaining === 0) this.finish();
-    }
-  }
-
-  private start(type: number, length: number) {
-    this.inBody = true;
-    this.type = type;
-    this.length = length;
-    this.remaining = length;
-    this.capturing = this.capture(type);
-    this.parts = [];
-    this.captured = 0;
-  }
-
-  private finish() {
-    this.inBody = false;
-    if (!this.capturing) return;
-    const body = this.parts.length === 0 ? EMPTY : this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
-    this.parts = [];
-    this.onFrame({ type: this.type, body, length: this.length, cut: this.captured < this.length });
+/** Frames a stream into messages; `onFrame` gets those of the types `capture` keeps. */
+export class MessageFramer extends Framer {
+  constructor(capture: (type: number) => boolean, maxCapture: number, onFrame: (frame: Frame) => void) {
+    super(MESSAGE_HEADER, capture, maxCapture, (type, body, length, cut) => onFrame({ type, body, length, cut }));
   }
 }
 

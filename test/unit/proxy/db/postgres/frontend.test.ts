@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { B, C, decodeFrontend, E, P, Q, readStartupPacket, STARTUP_MAX } from '../../../../../src/proxy/db/postgres/frontend.js';
-import { ProtocolError } from '../../../../../src/proxy/db/postgres/wire.js';
+import { ProtocolError } from '../../../../../src/proxy/db/framer.js';
 
 const int32 = (n: number) => {
   const b = Buffer.alloc(4);

@@ -3,7 +3,8 @@
 // 4 is a protocol error; atBoundary() is true only between messages.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { message, MessageFramer, ProtocolError, type Frame } from '../../../../../src/proxy/db/postgres/wire.js';
+import { ProtocolError } from '../../../../../src/proxy/db/framer.js';
+import { message, MessageFramer, type Frame } from '../../../../../src/proxy/db/postgres/wire.js';
 
 const frames = (keep: (t: number) => boolean, cap: number) => {
   const seen: Frame[] = [];
