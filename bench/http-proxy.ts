@@ -1,265 +1,260 @@
 /**
- * HTTP app proxy benchmark: one run, same upstream (a small node:http server in its own process,
- * answering a 12-byte and a 64 KB body), wrk -t1 -c50 for a few seconds per scenario:
- *   direct             wrk → upstream
- *   nginx proxy_pass   wrk → nginx (keepalive upstream) → upstream
- *   gatehouse proxy    wrk → Gatehouse path app with a signed-in session → upstream
- *   nginx + verify     wrk → nginx auth_request → Gatehouse /auth/verify, then nginx → upstream
- *   minimal node proxy wrk → 10 lines of node:http (keep-alive agent, pipe) → upstream: the floor
- *                      for any proxy built on node:http, to tell Gatehouse's own cost from Node's
- * Prints requests/s, p50 and p99 for each, with ratios to direct and to nginx and the CPU time
- * per request of each proxy process, and checks the targets: Gatehouse ≥ 60% of nginx's proxied
- * throughput, ≤ 2 ms p99 over direct. Then the latency the hop itself adds, on one connection.
+ * HTTP app proxy benchmark (issues 7 and 20): one run, one upstream (12 B or 64 KB answers), wrk
+ * -t1 -c50 for BENCH_SECONDS per row after 1 s of warm-up, every peer side by side:
+ *   floors        direct; nginx proxy_pass; a node:http proxy and an undici proxy with no checks
+ *   proxies       Gatehouse (path app, signed-in session; also with audit_requests); oauth2-proxy
+ *                 with cookie sessions, Redis sessions, and cookie sessions on GOMAXPROCS=1
+ *   forward-auth  nginx auth_request → Gatehouse /auth/verify (plain, and micro-cached with
+ *                 deploy/nginx/gatehouse-auth-cache*.conf); nginx auth_request → oauth2-proxy
+ *                 /oauth2/auth (cookie, Redis, GOMAXPROCS=1)
+ * Every process runs on its own (the gateway too: bench/lib/apps-gateway-server.ts), and every
+ * session comes from a real login through the IdP's forms (bench/lib/http-bench-setup.ts).
+ * Prints req/s, p50, p99, CPU per request of each process (wrk included), the gateway's event-loop
+ * delay and GC per Gatehouse row, the issue-20 targets, and the latency of one connection.
  *
- * Run: npx tsx bench/http-proxy.ts   (needs wrk and nginx from Debian; BENCH_SECONDS=4 by default)
- * A scenario that fails shows "FAILED: <message>" in its row (ratios against it read n/a) and the
- * bench goes on with the next one.
+ * Run: npx tsx bench/http-proxy.ts (needs wrk and nginx; oauth2-proxy from scripts/fetch-peers.sh;
+ * redis-server or GATEHOUSE_TEST_REDIS_URL). BENCH_SECONDS (default 4); BENCH_PROFILE=DIR writes a
+ * CPU profile of the gateway per Gatehouse row and prints its top functions; BENCH_WORKERS=N adds
+ * rows for a gateway with `server.workers: N`; BENCH_COMPARE_TREE=DIR adds rows for another
+ * checkout's gateway (before/after in one run); BENCH_ONLY=a,b runs only the rows whose name
+ * contains a or b (and direct). A row that fails reads "FAILED: <message>".
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
-import { alice, startAppsGateway } from '../test/helpers/gateways/apps.js';
-import { findNginx, startNginx } from '../test/helpers/peers/nginx.js';
-import { closedPort, tcpReachable } from '../test/helpers/peers/services.js';
-import { cpuTimeMs, processTreeCpuMs } from './lib/children.js';
+import { mkdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { formatProfile, readProfile, summarizeProfile } from './lib/cpu-profile.js';
+import { startHttpBench, type CpuMeter, type GatewayVariant, type HttpBench, type Maybe } from './lib/http-bench-setup.js';
+import { formatDelay, formatGc, probe, type LoopStats } from './lib/loop-probe.js';
+import type { BenchServer } from './lib/children.js';
 import { failedRows, reportStrayErrors, tryRow } from './lib/rows.js';
-import { ACCEPT_HTML, Browser } from '../test/helpers/browsers/browser.js';
-import { openSignedIn } from '../test/helpers/browsers/sign-in.js';
+import { requireWrk, wrk, type WrkResult } from './lib/wrk.js';
 
-// The gateway under test runs in this process: whatever escapes a row is printed, not fatal.
 reportStrayErrors('bench/http-proxy');
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONNECTIONS = 50;
+const WARMUP_SECONDS = 1;
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+const WORKERS = process.env.BENCH_WORKERS ? Number(process.env.BENCH_WORKERS) : undefined;
+const COMPARE_TREE = process.env.BENCH_COMPARE_TREE;
+const VARIANTS: GatewayVariant[] = [
+  ...(WORKERS ? [{ label: `${WORKERS} workers`, workers: WORKERS }] : []),
+  ...(COMPARE_TREE ? [{ label: `before (${COMPARE_TREE})`, tree: COMPARE_TREE }] : []),
+];
+/** Only the rows whose scenario contains one of these (comma-separated), for investigating one. */
+const ONLY = process.env.BENCH_ONLY?.split(',');
 
-const UPSTREAM = `
-const http = require('node:http');
-const small = Buffer.from('hello world\\n');
-const big = Buffer.alloc(64 * 1024, 120);
-const server = http.createServer((req, res) => {
-  const body = req.url.endsWith('/big') ? big : small;
-  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
-  res.end(body);
-});
-server.keepAliveTimeout = 65000;
-server.listen(Number(process.env.PORT), '127.0.0.1');
-`;
-
-/** The least any Node proxy does (keep-alive agent, pipe both ways, no checks): where node:http itself stands. */
-const MINIMAL_NODE_PROXY = `
-const http = require('node:http');
-const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
-http.createServer((req, res) => {
-  const up = http.request({ agent, host: '127.0.0.1', port: Number(process.env.UPSTREAM), method: req.method, path: req.url, headers: req.headers }, (ur) => {
-    res.writeHead(ur.statusCode, ur.headers);
-    ur.pipe(res);
-  });
-  up.on('error', () => res.destroy());
-  req.pipe(up);
-}).listen(Number(process.env.PORT), '127.0.0.1');
-`;
+interface Scenario {
+  name: string;
+  /** The URL for a body path (`small` or `big`), or why the scenario cannot run. */
+  /** `probe`: a Node proxy whose event loop is watched (the gateway is also profiled with BENCH_PROFILE). */
+  target: Maybe<{ url: (path: string) => string; headers?: Record<string, string>; cpu: CpuMeter[]; gateway?: BenchServer; probe?: BenchServer }>;
+}
 
 interface Row {
   scenario: string;
   body: string;
-  /** Undefined when the scenario failed (then `error` says why). */
-  r?: Result;
+  r?: WrkResult;
   error?: string;
-  /** CPU µs per request of each process between wrk and the upstream (nginx, then Gatehouse). */
-  proxyUs: number[];
+  cpu: { name: string; us: number }[];
   upstreamUs: number;
+  wrkUs: number;
+  loop?: LoopStats;
+  profile?: string;
 }
 
-interface Result {
-  requests: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
+function scenarios(b: HttpBench): Scenario[] {
+  const ok = <T>(value: T) => ({ ok: true as const, value });
+  const via = <T, U>(m: Maybe<T>, f: (v: T) => U): Maybe<U> => (m.ok ? ok(f(m.value)) : m);
+  const nginx = b.nginx.cpu;
+  const redis = b.redis ? [b.redis] : [];
+  const list: Scenario[] = [
+    { name: 'direct', target: ok({ url: (p) => `${b.upstream.url}/${p}`, cpu: [] }) },
+    { name: 'nginx proxy_pass', target: ok({ url: (p) => `${b.nginx.url}/direct/${p}`, cpu: [nginx] }) },
+    {
+      name: 'minimal node:http proxy',
+      target: ok({ url: (p) => `${b.floors.nodeHttp.url}/${p}`, cpu: [b.floors.nodeHttp.cpu], probe: b.floors.nodeHttp.server }),
+    },
+    { name: 'bare undici proxy', target: ok({ url: (p) => `${b.floors.undici.url}/${p}`, cpu: [b.floors.undici.cpu], probe: b.floors.undici.server }) },
+    {
+      name: 'gatehouse proxy',
+      target: via(b.gateway, (g) => ({ url: (p: string) => `${g.url}/apps/bench/${p}`, headers: { cookie: g.cookie }, cpu: [g.cpu], gateway: g.server })),
+    },
+    {
+      name: 'gatehouse proxy, audit_requests: true',
+      target: via(b.gateway, (g) => ({ url: (p: string) => `${g.url}/apps/audited/${p}`, headers: { cookie: g.cookie }, cpu: [g.cpu], gateway: g.server })),
+    },
+  ];
+  for (const { variant, gateway } of b.variants) {
+    list.push({
+      name: `gatehouse proxy, ${variant.label}`,
+      target: via(gateway, (g) => ({ url: (p: string) => `${g.url}/apps/bench/${p}`, headers: { cookie: g.cookie }, cpu: [g.cpu], gateway: g.server })),
+    });
+    list.push({
+      name: `gatehouse proxy, audit_requests: true, ${variant.label}`,
+      target: via(gateway, (g) => ({ url: (p: string) => `${g.url}/apps/audited/${p}`, headers: { cookie: g.cookie }, cpu: [g.cpu], gateway: g.server })),
+    });
+  }
+  const opKinds = [
+    ['cookie sessions', b.oauth2Proxy.cookie, 'op-cookie', []],
+    ['Redis sessions', b.oauth2Proxy.redis, 'op-redis', redis],
+    ['cookie sessions, GOMAXPROCS=1', b.oauth2Proxy.oneCore, 'op-1core', []],
+  ] as const;
+  for (const [kind, op, , extra] of opKinds) {
+    list.push({
+      name: `oauth2-proxy reverse proxy (${kind})`,
+      target: via(op, (o) => ({ url: (p: string) => `${o.proxy.url}/${p}`, headers: { cookie: o.cookie }, cpu: [o.cpu, ...extra] })),
+    });
+  }
+  const verify = (name: string, path: string, g: HttpBench['gateway']) => ({
+    name,
+    target: via(g, (v) => ({ url: (p: string) => `${b.nginx.url}/${path}/${p}`, headers: { cookie: v.cookie }, cpu: [nginx, v.cpu], gateway: v.server })),
+  });
+  list.push(verify('nginx auth_request + gatehouse /auth/verify', 'verified', b.gateway));
+  list.push(verify('nginx micro-cached auth_request + gatehouse /auth/verify', 'verified-cached', b.gateway));
+  b.variants.forEach(({ variant, gateway }, i) =>
+    list.push(verify(`nginx auth_request + gatehouse /auth/verify, ${variant.label}`, `verified-v${i}`, gateway)),
+  );
+  for (const [kind, op, path, extra] of opKinds) {
+    list.push({
+      name: `nginx auth_request + oauth2-proxy /oauth2/auth (${kind})`,
+      target: via(op, (o) => ({ url: (p: string) => `${b.nginx.url}/${path}/${p}`, headers: { cookie: o.cookie }, cpu: [nginx, o.cpu, ...extra] })),
+    });
+  }
+  return list;
 }
 
-/** wrk's latency values: "812.00us", "1.23ms", "1.01s". */
-function ms(value: string): number {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(value.trim());
-  if (!m) throw new Error(`cannot parse latency "${value}"`);
-  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as 'us' | 'ms' | 's' | 'm'];
-}
-
-/** Runs wrk as a child without blocking this process's event loop (Gatehouse runs in it). */
-async function wrk(url: string, headers: Record<string, string> = {}, connections = CONNECTIONS): Promise<Result> {
-  const args = ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
-  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (text += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`wrk failed: ${stderr}`);
-  const requests = Number(/(\d+) requests in/.exec(text)?.[1]);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
-  const p50 = ms(/\s50%\s+(\S+)/.exec(text)![1]);
-  const p99 = ms(/\s99%\s+(\S+)/.exec(text)![1]);
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
-  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
-  const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { requests, rps, p50, p99, errors };
+async function measure(s: Scenario, body: string, path: string, b: HttpBench): Promise<Row> {
+  const result = await tryRow(`${s.name}, ${body}`, async () => {
+    if (!s.target.ok) throw new Error(s.target.error);
+    const t = s.target.value;
+    const watched = t.gateway ?? t.probe;
+    const profile = PROFILE_DIR && t.gateway ? join(PROFILE_DIR, `${s.name.replace(/[^a-z0-9]+/gi, '-')}-${path}.cpuprofile`) : undefined;
+    // Warm-up (not measured), so the row is not the first load the process sees (JIT, caches, connections).
+    await wrk(t.url(path), { seconds: WARMUP_SECONDS, connections: CONNECTIONS, headers: t.headers });
+    const before = t.cpu.map((m) => m.ms());
+    const upBefore = b.upstream.cpu.ms();
+    if (watched) await probe(watched.child, 'start', profile);
+    const r = await wrk(t.url(path), { seconds: SECONDS, connections: CONNECTIONS, headers: t.headers });
+    const loop = watched ? await probe(watched.child, 'stop', profile) : undefined;
+    const per = (ms: number) => (ms * 1000) / r.requests;
+    if (r.errors) throw new Error(`${r.errors} errors or non-2xx answers of ${r.requests}`);
+    return {
+      r,
+      cpu: t.cpu.map((m, i) => ({ name: m.name, us: per(m.ms() - before[i]) })),
+      upstreamUs: per(b.upstream.cpu.ms() - upBefore),
+      wrkUs: per(r.cpuMs),
+      loop,
+      profile,
+    };
+  });
+  return result.ok ? { scenario: s.name, body, ...result.value } : { scenario: s.name, body, error: result.cell, cpu: [], upstreamUs: NaN, wrkUs: NaN };
 }
 
 async function main() {
-  if (spawnSync('wrk', ['--version']).error) throw new Error('wrk is not installed (apt-get install wrk)');
-  const nginxBin = findNginx();
-  if (!nginxBin) throw new Error('nginx is not installed (apt-get install nginx)');
-
-  const upstreamPort = await closedPort();
-  const upstream = spawn(process.execPath, ['-e', UPSTREAM], { env: { ...process.env, PORT: String(upstreamPort) }, stdio: 'inherit' });
-  while (!(await tcpReachable('127.0.0.1', upstreamPort, 200))) await new Promise((r) => setTimeout(r, 50));
-  const direct = `http://127.0.0.1:${upstreamPort}`;
-  const minimalPort = await closedPort();
-  const minimal = spawn(process.execPath, ['-e', MINIMAL_NODE_PROXY], {
-    env: { ...process.env, PORT: String(minimalPort), UPSTREAM: String(upstreamPort) },
-    stdio: 'inherit',
-  });
-  while (!(await tcpReachable('127.0.0.1', minimalPort, 200))) await new Promise((r) => setTimeout(r, 50));
-
-  const setup = await startAppsGateway([{ name: 'bench', upstream: direct, path: '/apps/bench/', trust_gateway_origin: true, roles: ['dev'] }]);
-  const gw = setup.gw.url;
-  // Without a session the Gatehouse rows fail (with this error); the others still run.
-  const signIn = await tryRow('sign-in', async () => {
-    const browser = new Browser({ accept: ACCEPT_HTML });
-    const page = await openSignedIn(browser, `${gw}/apps/bench/small`, alice);
-    if (page.status !== 200) throw new Error(`sign-in failed: ${page.status}`);
-    return `gatehouse_session=${browser.cookies('127.0.0.1').gatehouse_session}`;
-  });
-  const cookie = signIn.ok ? signIn.value : '';
-  const needsSession = (scenario: string) => scenario.includes('gatehouse');
-
-  const nginx = await startNginx(
-    nginxBin,
-    `
-  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
-  upstream gatehouse { server 127.0.0.1:${new URL(gw).port}; keepalive 64; }
-  server {
-    listen 127.0.0.1:{{PORT}};
-    proxy_http_version 1.1;
-    location /direct/ {
-      proxy_set_header Connection "";
-      proxy_pass http://app;
-    }
-    location /verified/ {
-      auth_request /.gatehouse-verify;
-      auth_request_set $gatehouse_user $upstream_http_x_auth_request_user;
-      auth_request_set $gatehouse_assertion $upstream_http_gatehouse_jwt_assertion;
-      proxy_set_header X-Forwarded-User $gatehouse_user;
-      proxy_set_header Gatehouse-Jwt-Assertion $gatehouse_assertion;
-      proxy_set_header Connection "";
-      proxy_pass http://app;
-    }
-    location = /.gatehouse-verify {
-      internal;
-      proxy_pass http://gatehouse/auth/verify?app=bench;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header Connection "";
-    }
-  }`,
-  );
-  const ng = `http://127.0.0.1:${nginx.port}`;
-
-  // CPU per request of whatever sits between wrk and the upstream: the comparison that noise on a
-  // shared machine moves least. Gatehouse runs in this process, which only waits for wrk meanwhile.
-  const gatehouseCpu = () => {
-    const { user, system } = process.cpuUsage();
-    return (user + system) / 1000;
-  };
-  const nginxCpu = () => processTreeCpuMs(nginx.pid) ?? NaN;
-  const minimalCpu = () => cpuTimeMs(minimal.pid) ?? NaN;
-  const upstreamCpu = () => cpuTimeMs(upstream.pid) ?? NaN;
-
+  requireWrk();
+  if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+  const loadBefore = loadavg();
+  const b = await startHttpBench({ variants: VARIANTS });
   const rows: Row[] = [];
-  const unloaded: { scenario: string; r?: Result; error?: string }[] = [];
+  const single: Row[] = [];
   try {
+    const list = scenarios(b).filter((s) => s.name === 'direct' || !ONLY || ONLY.some((o) => s.name.includes(o)));
     for (const [body, path] of [
       ['12 B', 'small'],
       ['64 KB', 'big'],
     ] as const) {
-      const measure = async (scenario: string, url: string, proxyCpu: (() => number)[], headers?: Record<string, string>) => {
-        const result = await tryRow(`${scenario}, ${body}`, async () => {
-          if (needsSession(scenario) && !signIn.ok) throw new Error(`no session: ${signIn.error}`);
-          const before = proxyCpu.map((f) => f());
-          const upBefore = upstreamCpu();
-          const r = await wrk(url, headers);
-          const perRequest = (ms: number) => (ms * 1000) / r.requests;
-          const proxyUs = proxyCpu.map((f, i) => perRequest(f() - before[i]));
-          return { r, proxyUs, upstreamUs: perRequest(upstreamCpu() - upBefore) };
-        });
-        rows.push(result.ok ? { scenario, body, ...result.value } : { scenario, body, error: result.cell, proxyUs: [], upstreamUs: NaN });
-      };
-      await measure('direct', `${direct}/${path}`, []);
-      await measure('nginx proxy_pass', `${ng}/direct/${path}`, [nginxCpu]);
-      await measure('minimal node:http proxy', `http://127.0.0.1:${minimalPort}/${path}`, [minimalCpu]);
-      await measure('gatehouse proxy', `${gw}/apps/bench/${path}`, [gatehouseCpu], { cookie });
-      await measure('nginx auth_request + gatehouse /auth/verify', `${ng}/verified/${path}`, [nginxCpu, gatehouseCpu], { cookie });
+      for (const s of list) rows.push(await measure(s, body, path, b));
     }
     // The hop's own latency, without queueing: one connection, one request at a time.
-    for (const [scenario, url, headers] of [
-      ['direct', `${direct}/small`, {}],
-      ['nginx proxy_pass', `${ng}/direct/small`, {}],
-      ['gatehouse proxy', `${gw}/apps/bench/small`, { cookie }],
-    ] as const) {
-      const result = await tryRow(`${scenario}, one connection`, () => {
-        if (needsSession(scenario) && !signIn.ok) throw new Error(`no session: ${signIn.error}`);
-        return wrk(url, headers, 1);
+    for (const name of ['direct', 'nginx proxy_pass', 'gatehouse proxy', 'oauth2-proxy reverse proxy (cookie sessions)']) {
+      const s = list.find((x) => x.name === name);
+      if (!s) continue;
+      const result = await tryRow(`${name}, one connection`, async () => {
+        if (!s.target.ok) throw new Error(s.target.error);
+        return wrk(s.target.value.url('small'), { seconds: SECONDS, connections: 1, headers: s.target.value.headers });
       });
-      unloaded.push(result.ok ? { scenario, r: result.value } : { scenario, error: result.cell });
+      single.push(
+        result.ok
+          ? { scenario: name, body: '12 B', r: result.value, cpu: [], upstreamUs: NaN, wrkUs: NaN }
+          : { scenario: name, body: '12 B', error: result.cell, cpu: [], upstreamUs: NaN, wrkUs: NaN },
+      );
     }
   } finally {
-    await nginx.stop();
-    await setup.stop();
-    upstream.kill();
-    minimal.kill();
+    await b.stop();
   }
+  console.log(report(rows, single, loadBefore, loadavg()));
+  if (failedRows > 0) process.exitCode = 1;
+}
 
-  const lines = [
-    `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s per scenario, 127.0.0.1, Node ${process.version}, ${cpus().length} cores`,
-    '',
-    '| scenario | body | req/s | p50 ms | p99 ms | vs direct | vs nginx | proxy CPU µs/req | upstream CPU µs/req | errors |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ];
-  /** The result of one scenario and body, undefined when it failed. */
+function report(rows: Row[], single: Row[], loadBefore: number[], loadAfter: number[]): string {
   const get = (body: string, scenario: string) => rows.find((x) => x.body === body && x.scenario === scenario)?.r;
-  /** a / b to `digits`, or n/a when either side is missing (a failed row). */
   const over = (a: number | undefined, b: number | undefined, digits = 2) =>
     a === undefined || b === undefined || !Number.isFinite(a / b) ? 'n/a' : (a / b).toFixed(digits);
-  for (const { scenario, body, r, error, proxyUs, upstreamUs } of rows) {
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+  const lines = [
+    `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s per row, 127.0.0.1, Node ${process.version}, ${cpus().length} cores; load average ${load(loadBefore)} before, ${load(loadAfter)} after`,
+    '',
+    '| scenario | body | req/s | p50 ms | p99 ms | p99/p50 | vs direct | vs nginx | CPU µs/req between wrk and the upstream | upstream µs/req | wrk µs/req |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|',
+  ];
+  for (const { scenario, body, r, error, cpu, upstreamUs, wrkUs } of rows) {
     if (!r) {
-      lines.push(`| ${scenario} | ${body} | ${error} | | | | | | | |`);
+      lines.push(`| ${scenario} | ${body} | ${error} | | | | | | | | |`);
       continue;
     }
-    const d = get(body, 'direct');
-    const n = get(body, 'nginx proxy_pass');
+    const cpuCell = cpu.map((c) => `${c.us.toFixed(1)} ${c.name}`).join(' + ') || '–';
     lines.push(
-      `| ${scenario} | ${body} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${over(r.rps, d?.rps)} | ${over(r.rps, n?.rps)} | ${proxyUs.map((us) => us.toFixed(1)).join(' + ') || '–'} | ${upstreamUs.toFixed(1)} | ${r.errors} |`,
+      `| ${scenario} | ${body} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${over(r.p99, r.p50, 1)} | ${over(r.rps, get(body, 'direct')?.rps)} | ${over(r.rps, get(body, 'nginx proxy_pass')?.rps)} | ${cpuCell} | ${upstreamUs.toFixed(1)} | ${wrkUs.toFixed(1)} |`,
     );
   }
-  lines.push('', 'Targets (issue 7): Gatehouse proxy ≥ 0.60 × nginx proxy_pass req/s; p99 ≤ direct p99 + 2 ms.');
+  lines.push('', 'The event loop of the Node proxy in each row (monitorEventLoopDelay, 1 ms resolution taken off; GC pauses from PerformanceObserver):', '');
+  lines.push(
+    '| scenario | body | loop delay p50 / p99 / max ms | loop busy | GC pauses (major), total, longest ms | GC pauses per 1,000 requests |',
+    '|---|---|---:|---:|---|---:|',
+  );
+  for (const { scenario, body, loop, r } of rows.filter((x) => x.loop)) {
+    const perThousand = loop && r ? ((loop.gc.count * 1000) / r.requests).toFixed(2) : '–';
+    lines.push(`| ${scenario} | ${body} | ${formatDelay(loop)} | ${((loop?.utilization ?? NaN) * 100).toFixed(0)}% | ${formatGc(loop)} | ${perThousand} |`);
+  }
+  lines.push('', 'Targets (issue 20), ratios from this run:');
+  const target = (label: string, a: number | undefined, b: number | undefined, min: number) => {
+    const ratio = a !== undefined && b !== undefined ? a / b : NaN;
+    lines.push(`- ${label}: ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} (target ≥ ${min}: ${ratio >= min ? 'met' : 'NOT met'})`);
+  };
   for (const body of ['12 B', '64 KB']) {
     const g = get(body, 'gatehouse proxy');
-    const n = get(body, 'nginx proxy_pass');
-    const d = get(body, 'direct');
-    const m = get(body, 'minimal node:http proxy');
-    if (!g || !n || !d || !m) {
-      lines.push(`- ${body}: n/a (a row it needs failed)`);
-      continue;
-    }
-    const ratio = g.rps / n.rps;
-    const added = g.p99 - d.p99;
-    const cpu = (s: string) => rows.find((x) => x.body === body && x.scenario === s)!.proxyUs[0];
-    lines.push(
-      `- ${body}: ${ratio.toFixed(2)} × nginx (${ratio >= 0.6 ? 'met' : 'NOT met'}), p99 +${added.toFixed(2)} ms over direct (${added <= 2 ? 'met' : 'NOT met'}); ` +
-        `${over(g.rps, m.rps)} × the minimal node:http proxy; CPU per request ${over(cpu('gatehouse proxy'), cpu('nginx proxy_pass'), 1)} × nginx's`,
+    target(
+      `${body}: gatehouse proxy / oauth2-proxy reverse proxy (cookie, GOMAXPROCS=1)`,
+      g?.rps,
+      get(body, 'oauth2-proxy reverse proxy (cookie sessions, GOMAXPROCS=1)')?.rps,
+      1,
     );
+    target(
+      `${body}: gatehouse proxy / oauth2-proxy reverse proxy (cookie, all cores)`,
+      g?.rps,
+      get(body, 'oauth2-proxy reverse proxy (cookie sessions)')?.rps,
+      1,
+    );
+    target(`${body}: gatehouse proxy / bare undici proxy`, g?.rps, get(body, 'bare undici proxy')?.rps, 0.9);
+    target(
+      `${body}: nginx + gatehouse /auth/verify / nginx + oauth2-proxy /oauth2/auth (cookie)`,
+      get(body, 'nginx auth_request + gatehouse /auth/verify')?.rps,
+      get(body, 'nginx auth_request + oauth2-proxy /oauth2/auth (cookie sessions)')?.rps,
+      1,
+    );
+    target(
+      `${body}: micro-cached forward-auth / nginx proxy_pass`,
+      get(body, 'nginx micro-cached auth_request + gatehouse /auth/verify')?.rps,
+      get(body, 'nginx proxy_pass')?.rps,
+      0.6,
+    );
+    for (const row of rows.filter((x) => x.body === body && x.scenario.includes('gatehouse') && x.r)) {
+      const ratio = row.r!.p99 / row.r!.p50;
+      lines.push(`- ${body}: ${row.scenario}: p99 = ${ratio.toFixed(1)} × p50 (target ≤ 4: ${ratio <= 4 ? 'met' : 'NOT met'})`);
+    }
   }
-  const d1 = unloaded.find((x) => x.scenario === 'direct')?.r;
-  const added = (a: number, b: number | undefined) => (b === undefined ? 'n/a' : (a - b).toFixed(3));
+  const d1 = single.find((x) => x.scenario === 'direct')?.r;
   lines.push(
     '',
     `One connection (no queueing), 12 B, ${SECONDS} s each:`,
@@ -267,12 +262,18 @@ async function main() {
     '| scenario | req/s | p50 ms | p99 ms | p50 added | p99 added |',
     '|---|---:|---:|---:|---:|---:|',
   );
-  for (const { scenario, r, error } of unloaded) {
+  for (const { scenario, r, error } of single) {
     if (!r) lines.push(`| ${scenario} | ${error} | | | | |`);
-    else lines.push(`| ${scenario} | ${Math.round(r.rps)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${added(r.p50, d1?.p50)} | ${added(r.p99, d1?.p99)} |`);
+    else
+      lines.push(
+        `| ${scenario} | ${Math.round(r.rps)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${d1 ? (r.p50 - d1.p50).toFixed(3) : 'n/a'} | ${d1 ? (r.p99 - d1.p99).toFixed(3) : 'n/a'} |`,
+      );
   }
-  console.log(lines.join('\n'));
-  if (failedRows > 0) process.exitCode = 1;
+  for (const row of rows.filter((x) => x.profile && x.r)) {
+    lines.push('', `CPU profile of the gateway, ${row.scenario}, ${row.body} (${row.profile}; profiling slows the row):`, '');
+    lines.push(formatProfile(summarizeProfile(readProfile(row.profile!), 12)));
+  }
+  return lines.join('\n');
 }
 
 main().catch((err) => {

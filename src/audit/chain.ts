@@ -3,16 +3,30 @@ import type { AuditEvent } from './sink.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** JSON with object keys sorted at every level, so the hash does not depend on key order. */
+/**
+ * JSON with object keys sorted at every level, so the hash does not depend on key order. Every
+ * event is hashed once on the request path (kube.request, app.request, db.query), so this is a
+ * plain loop; its output is byte for byte what the first version (entries, filter, sort, map,
+ * join) gave, which the chains already written depend on: undefined object members are left out,
+ * an array item that has no JSON (undefined) is an empty string between commas.
+ */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + (canonicalJson(value[i]) ?? '');
+    return `${out}]`;
   }
-  return JSON.stringify(value);
+  const keys = Object.keys(value).sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 /** hash = SHA-256 over the canonical JSON of the event including prev_hash, excluding hash. */

@@ -193,7 +193,11 @@ export function createHandoff(deps: HandoffDeps): Handoff {
       }
       if (path === '/.gatehouse/logout') {
         const id = deps.cookies.read(req, APP_SESSION_COOKIE);
-        if (id && TOKEN.test(id)) await deps.store.delete(appSessionKey(id));
+        if (id && TOKEN.test(id)) {
+          await deps.store.delete(appSessionKey(id));
+          // This replica's cached decision would otherwise honour the cookie for up to DECISION_TTL_MS.
+          deps.engine.forget({ kind: 'app-session', id, app: app.name });
+        }
         deps.cookies.clear(res, APP_SESSION_COOKIE);
         return redirect(res, `${deps.publicUrl}/logout`);
       }

@@ -73,6 +73,8 @@ export interface IdentityEngine {
   rejected(credential: Credential): boolean;
   /** Drops everything cached for a gateway session (by its sessionRef digest). */
   revoke(ref: string): void;
+  /** Drops what is cached for one credential (an app cookie signed out on its host), so it is refused at once. */
+  forget(credential: Credential): void;
   close(): Promise<void>;
 }
 
@@ -236,6 +238,11 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
       viewers.deleteWhere((v) => v?.sessionRef === ref);
       decisions.deleteWhere((d) => d.viewer.sessionRef === ref);
       assertions.deleteWhere((a) => a.ref === ref);
+    },
+    forget(credential) {
+      const key = credentialKey(credential);
+      viewers.delete(key);
+      decisions.deleteWhere((_d, k) => k.startsWith(`${key}\n`));
     },
     close: () => stopWatching(),
   };

@@ -83,8 +83,19 @@ export const isImpersonationHeader = (name: string) => name.toLowerCase().starts
 /** Writes the impersonation as headers (extra keys percent-encoded, as kube-apiserver expects). */
 export function impersonationHeaders(imp: Impersonation): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = { 'Impersonate-User': imp.user, 'Impersonate-Group': imp.groups };
-  for (const [key, values] of Object.entries(imp.extra)) headers[`Impersonate-Extra-${encodeURIComponent(key)}`] = values;
+  for (const key in imp.extra) headers[extraHeaderName(key)] = imp.extra[key];
   return headers;
+}
+
+/** `Impersonate-Extra-<key, percent-encoded>`; the keys are a handful of constants, so each is encoded once. */
+const extraNames = new Map<string, string>();
+function extraHeaderName(key: string): string {
+  let name = extraNames.get(key);
+  if (name === undefined) {
+    name = `Impersonate-Extra-${encodeURIComponent(key)}`;
+    if (extraNames.size < 64) extraNames.set(key, name);
+  }
+  return name;
 }
 
 // Headers as `req.headersDistinct`: kubectl sends one Impersonate-Group header per group.

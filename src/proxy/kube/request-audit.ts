@@ -31,24 +31,40 @@ export interface RequestOutcome {
 export type AuditRequest = (admitted: Admitted, method: string, context: RequestContext, outcome: RequestOutcome) => void;
 
 export function requestAuditor(emit: (event: AuditInput) => Promise<void>, auditDiscovery: boolean): AuditRequest {
-  return (admitted, method, context, { code, started, extra = {} }) => {
+  return (admitted, method, context, { code, started, extra }) => {
     if (!auditDiscovery && admitted.info.discovery && code < 400) return;
+    // Built field by field (one per request): the same event as describeRequest + extra, fewer copies.
+    const { info, who, impersonation } = admitted;
+    const details: Record<string, unknown> = {
+      method,
+      path: info.path,
+      verb: info.verb,
+      api_group: info.apiGroup,
+      api_version: info.apiVersion,
+      resource: info.resource,
+      subresource: info.subresource,
+      namespace: info.namespace,
+      name: info.name,
+      code,
+      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      impersonated_user: impersonation.user,
+      groups: impersonation.groups,
+      requested: impersonation.requested,
+    };
+    let reason: string | undefined;
+    if (extra) {
+      for (const key in extra) if (key !== 'reason') details[key] = extra[key];
+      reason = extra.reason as string | undefined;
+    }
     void emit({
       type: 'kube.request',
       outcome: code < 400 ? 'success' : 'failure',
-      ...admitted.who,
+      user: who.user,
+      connector: who.connector,
+      roles: who.roles,
       cluster: admitted.cluster.name,
-      reason: code >= 400 ? ((extra.reason as string | undefined) ?? `http_${code}`) : undefined,
-      details: {
-        ...describeRequest(admitted.info, method),
-        code,
-        duration_ms: Math.round((performance.now() - started) * 10) / 10,
-        impersonated_user: admitted.impersonation.user,
-        groups: admitted.impersonation.groups,
-        requested: admitted.impersonation.requested,
-        ...extra,
-        reason: undefined,
-      },
+      reason: code >= 400 ? (reason ?? `http_${code}`) : undefined,
+      details,
       context,
     });
   };

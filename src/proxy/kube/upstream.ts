@@ -99,8 +99,10 @@ export function upstreamTarget(upstream: Upstream, path: string): { hostname: st
  */
 export function upstreamHeaders(req: IncomingMessage, upstream: Upstream, imp: Impersonation, upgrade: boolean): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(req.headersDistinct)) {
-    if (DROP_REQUEST.has(name) || isImpersonationHeader(name) || name.startsWith('x-remote-') || value === undefined) continue;
+  const incoming = req.headersDistinct;
+  for (const name in incoming) {
+    const value = incoming[name];
+    if (value === undefined || DROP_REQUEST.has(name) || isImpersonationHeader(name) || name.startsWith('x-remote-')) continue;
     headers[name] = value.length === 1 ? value[0] : value;
   }
   if (upgrade) {
@@ -109,14 +111,16 @@ export function upstreamHeaders(req: IncomingMessage, upstream: Upstream, imp: I
   }
   const authorization = upstream.authorization();
   if (authorization) headers.authorization = authorization;
-  return { ...headers, ...impersonationHeaders(imp) };
+  // Added last, as before: the Impersonate-* names (capitalised) follow the client's headers.
+  return Object.assign(headers, impersonationHeaders(imp));
 }
 
 /** The API server's response headers for the client, without hop-by-hop ones (nor content-length when the caller frames the body). */
 export function clientHeaders(headers: Record<string, string | string[] | undefined>, reframed = false): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (!HOP_BY_HOP.has(name) && !(reframed && name === 'content-length') && value !== undefined) out[name] = value;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !(reframed && name === 'content-length')) out[name] = value;
   }
   return out;
 }

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { closedPort, findBinary, tcpReachable } from './services.js';
 import { eventually, giveUp } from '../eventually.js';
 import { startChild } from '../processes.js';
@@ -20,7 +21,8 @@ export interface Nginx {
 
 /**
  * Starts nginx in the foreground with its own prefix, config, pid file and logs in a temp dir.
- * `http` is the content of the `http {}` block; `{{PORT}}` in it becomes the chosen free port.
+ * `http` is the content of the `http {}` block; `{{PORT}}` in it becomes the chosen free port and
+ * `{{PREFIX}}` the temp dir (for a `proxy_cache_path`, say), which goes when nginx stops.
  */
 export async function startNginx(bin: string, http: string, options: { workers?: number } = {}): Promise<Nginx> {
   const prefix = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-'));
@@ -40,7 +42,7 @@ http {
   fastcgi_temp_path ${prefix}/tmp/fastcgi;
   uwsgi_temp_path ${prefix}/tmp/uwsgi;
   scgi_temp_path ${prefix}/tmp/scgi;
-  ${http.replaceAll('{{PORT}}', String(port))}
+  ${http.replaceAll('{{PORT}}', String(port)).replaceAll('{{PREFIX}}', prefix)}
 }
 `;
   writeFileSync(join(prefix, 'nginx.conf'), conf);
@@ -85,4 +87,17 @@ http {
       rmSync(prefix, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The opt-in forward-auth micro-cache as shipped (deploy/nginx/gatehouse-auth-cache-http.conf and
+ * gatehouse-auth-cache.conf): the `http {}` part, with its cache moved under nginx's temp dir
+ * (`{{PREFIX}}`), and the location part's path, for an `include` in each verify location.
+ */
+export function gatehouseAuthCache(): { http: string; locationFile: string } {
+  const dir = fileURLToPath(new URL('../../../deploy/nginx/', import.meta.url));
+  const http = readFileSync(join(dir, 'gatehouse-auth-cache-http.conf'), 'utf8');
+  const moved = http.replace(/proxy_cache_path \S+/, 'proxy_cache_path {{PREFIX}}/gatehouse-auth');
+  if (moved === http) throw new Error('gatehouse-auth-cache-http.conf has no proxy_cache_path');
+  return { http: moved, locationFile: join(dir, 'gatehouse-auth-cache.conf') };
 }
