@@ -30,6 +30,8 @@ export interface TokenIssuer {
    * Throws a TokenRejectedError (`invalid_token` or `token_revoked`) saying why.
    */
   verify(token: string, options: { audience: string | string[]; kind?: 'access' | 'id' }): Promise<JWTPayload>;
+  /** Whether the CLI login (family) of an access token verified earlier has been revoked since: streams opened with it re-ask. */
+  isRevoked(claims: JWTPayload): Promise<boolean>;
   discovery(): Record<string, unknown>;
 }
 
@@ -120,6 +122,7 @@ export function createTokenIssuer(options: {
       }
       return payload;
     },
+    isRevoked: async (claims) => (options.isRevoked ? options.isRevoked(claims) : false),
     discovery() {
       return {
         issuer: options.issuer,

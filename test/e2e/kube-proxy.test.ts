@@ -424,4 +424,22 @@ describe('kubectl through the Gatehouse Kubernetes proxy (impersonation, audit, 
       ['create', 'web-2', 101, startEvent.session_id],
     );
   });
+
+  // Last: it revokes the shared CLI login.
+  test('an open kubectl exec ends when its login is revoked (gatehouse logout), audited with ended_by', async (t) => {
+    if (!kubectl) return t.skip('kubectl missing (reported above)');
+    const exec = start(kubectl, ['--context', 'prod', 'exec', 'web-3', '-c', 'c', '--', 'hold']);
+    await eventually(() => exec.stdout().includes('ran hold as gatehouse:alice'), { timeoutMs: 20_000, message: 'the held exec never printed' });
+    const startEvent = await s.gw.waitForEvent((e) => e.type === 'session.start' && e.details?.pod === 'web-3');
+    assert.equal(exec.child.exitCode, null, 'the stream is open');
+
+    const logout = await run(process.execPath, [...CLI, 'logout', '--server', s.gw.url]);
+    assert.equal(logout.status, 0, logout.stderr);
+    const ended = await exec.done;
+    assert.notEqual(ended.status, 0, 'kubectl saw its stream end');
+    const endEvent = await s.gw.waitForEvent((e) => e.type === 'session.end' && e.session_id === startEvent.session_id);
+    assert.equal(endEvent.details!.ended_by, 'token_revoked');
+    const request = await s.gw.waitForEvent((e) => e.type === 'kube.request' && e.details?.session_id === startEvent.session_id);
+    assert.equal(request.details!.ended_by, 'token_revoked');
+  });
 });

@@ -1,3 +1,4 @@
+import type { JWTPayload } from 'jose';
 import type { IncomingMessage } from 'node:http';
 import type { AuditSink } from '../../audit/sink.js';
 import type { ClusterConfig, Config } from '../../config/schema.js';
@@ -29,6 +30,8 @@ export interface Admitted {
   who: Requester;
   impersonation: Impersonation;
   upstream: Upstream;
+  /** The bearer token's claims (a stream re-checks their revocation). */
+  claims: JWTPayload;
 }
 
 export type Admission = Admitted | { denial: Denial };
@@ -85,6 +88,6 @@ export function createAdmission(options: AdmitOptions): Admit {
         requested_groups: req.headersDistinct['impersonate-group'],
       });
     }
-    return { cluster, path, info, who, impersonation: result.impersonation, upstream: options.upstreams.get(cluster) };
+    return { cluster, path, info, who, impersonation: result.impersonation, upstream: options.upstreams.get(cluster), claims: auth.claims };
   };
 }

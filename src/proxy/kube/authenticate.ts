@@ -1,3 +1,4 @@
+import type { JWTPayload } from 'jose';
 import type { ClusterConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
 import { fromClaims, parseBearer } from '../../tokens/gateway-token.js';
@@ -12,6 +13,8 @@ const TOKEN_CACHE_MS = 10_000;
 
 export interface Authenticated {
   identity: KubeIdentity;
+  /** The verified token's claims: an exec or attach stream re-checks their revocation. */
+  claims: JWTPayload;
   /** Until when (epoch ms) the verification is reused. */
   exp: number;
 }
@@ -40,6 +43,7 @@ export function createAuthenticator(issuer: TokenIssuer, clock: Clock): Authenti
           roles: person.roles,
           connector: person.identity.connector || undefined,
         },
+        claims,
         exp: Math.min((claims.exp ?? 0) * 1000, clock.now() + TOKEN_CACHE_MS),
       };
       if (tokens.size >= TOKEN_CACHE_MAX) tokens.delete(tokens.keys().next().value!);

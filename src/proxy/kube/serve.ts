@@ -80,7 +80,15 @@ export async function createKubeProxy(options: KubeProxyOptions): Promise<KubePr
   });
   const auditRequest = requestAuditor(bestEffort(audit, logger), settings.audit_discovery);
   const handleRequest = requestHandler(admit, auditRequest, logger);
-  const handleUpgrade = createUpgradeHandler({ admit, auditRequest, audit, logger, recorder: settings.record_exec ? options.recorder : undefined, clock });
+  const handleUpgrade = createUpgradeHandler({
+    admit,
+    auditRequest,
+    audit,
+    logger,
+    recorder: settings.record_exec ? options.recorder : undefined,
+    clock,
+    isRevoked: (claims) => options.issuer.isRevoked(claims),
+  });
 
   const server = createServer({ cert: tls.cert, key: tls.key, requestTimeout: 60_000, headersTimeout: 15_000 });
   server.keepAliveTimeout = 65_000;

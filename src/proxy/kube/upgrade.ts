@@ -1,3 +1,4 @@
+import type { JWTPayload } from 'jose';
 import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
@@ -15,6 +16,8 @@ import { clientHeaders, upstreamHeaders, upstreamTarget } from './upstream.js';
 
 /** How much of a refused upgrade's answer is relayed. */
 const MAX_ERROR_BODY = 1 << 20;
+/** How often an open stream asks whether its token's login was revoked (a logout, an IdP's back-channel logout). */
+export const STREAM_RECHECK_MS = 5_000;
 
 export interface UpgradeOptions {
   admit: Admit;
@@ -24,6 +27,9 @@ export interface UpgradeOptions {
   /** Set when exec and attach sessions are recorded. */
   recorder?: ExecRecorder;
   clock: Clock;
+  /** Whether the login behind a verified token was revoked since (TokenIssuer.isRevoked). */
+  isRevoked(claims: JWTPayload): Promise<boolean>;
+  recheckMs?: number;
 }
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => Promise<void>;
@@ -57,7 +63,7 @@ export function createUpgradeHandler(options: UpgradeOptions): UpgradeHandler {
       if (done) return;
       done = true;
       options.auditRequest(admitted, req.method ?? '', context, { code: code || 502, started, extra });
-      void session?.end();
+      void session?.end(typeof extra.ended_by === 'string' ? extra.ended_by : undefined);
     };
 
     // Refused (e.g. 400 for a protocol the API server does not speak, so kubectl falls back to SPDY; 403 from RBAC): relay it.
@@ -117,10 +123,25 @@ export function createUpgradeHandler(options: UpgradeOptions): UpgradeHandler {
       upSocket.pipe(socket);
       socket.setNoDelay(true);
       upSocket.setNoDelay(true);
+      let endedBy: string | undefined;
+      // A revoked login ends its open streams; an expired token does not (kubectl cannot renew mid-stream).
+      const recheck = setInterval(() => {
+        options.isRevoked(admitted.claims).then(
+          (revoked) => {
+            if (!revoked || done) return;
+            endedBy = 'token_revoked';
+            logger.info({ cluster: admitted.cluster.name, user: admitted.who.user }, 'kube stream ended: its login was revoked');
+            close();
+          },
+          () => {}, // the store is away: the stream goes on, and the next check asks again
+        );
+      }, options.recheckMs ?? STREAM_RECHECK_MS);
+      recheck.unref();
       const close = () => {
+        clearInterval(recheck);
         socket.destroy();
         upSocket.destroy();
-        finish({ session_id: session?.id });
+        finish({ session_id: session?.id, ...(endedBy ? { ended_by: endedBy } : {}) });
       };
       socket.on('close', close);
       upSocket.on('close', close);

@@ -145,6 +145,8 @@ export async function startKubeProxyStandin(options: { tls: TestTls; token: stri
       const output =
         target[2] === 'exec' ? `ran ${url.searchParams.getAll('command').join(' ')}` : `attached to ${target[1]}/${url.searchParams.get('container')}`;
       ws.send(Buffer.concat([Buffer.from([1]), Buffer.from(`${output} as ${who.user}\n`)]));
+      // `exec -- hold`: a session that stays open until someone ends it (the client or the gateway).
+      if (target[2] === 'exec' && url.searchParams.get('command') === 'hold') return;
       ws.send(Buffer.concat([Buffer.from([2]), Buffer.from('a line on stderr\n')]));
       ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ metadata: {}, status: 'Success' }))]));
       ws.close(1000);

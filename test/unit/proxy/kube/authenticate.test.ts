@@ -34,6 +34,7 @@ describe('kube proxy authentication', () => {
     const first = await s.authenticate('Bearer abc', cluster);
     assert.deepEqual(first, {
       identity: { username: 'alice', groups: ['dev'], users: ['alice'], roles: ['developer'], connector: 'corp' },
+      claims: { ...claims, exp: Math.floor(s.clock.time / 1000) + 3600 },
       exp: s.clock.time + 10_000,
     });
     s.clock.time += 9_999;
