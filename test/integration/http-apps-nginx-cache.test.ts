@@ -11,11 +11,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { bob, startAppsGateway, type AppsSetup } from '../helpers/gateways/apps.js';
+import { bob, type AppsSetup } from '../helpers/gateways/apps.js';
 import { eventually } from '../helpers/eventually.js';
-import { findNginx, gatehouseAuthCache, startNginx, type Nginx } from '../helpers/peers/nginx.js';
-import { skipOrFail } from '../helpers/peers/services.js';
-import { startUpstream, type Upstream } from '../helpers/peers/upstream.js';
+import { gatehouseAuthCache, type Nginx } from '../helpers/peers/nginx.js';
+import { startNginxForwardAuth, type NginxForwardAuth } from '../helpers/gateways/nginx-forward-auth.js';
+import { type Upstream } from '../helpers/peers/upstream.js';
 import { ACCEPT_HTML, Browser } from '../helpers/browsers/browser.js';
 import { openSignedIn } from '../helpers/browsers/sign-in.js';
 
@@ -77,23 +77,14 @@ describe('forward-auth micro-cache in a real nginx (deploy/nginx/gatehouse-auth-
   let skip = false;
   let app: string;
 
+  let setup: NginxForwardAuth | undefined;
+
   before(async (t) => {
-    const bin = findNginx();
-    if (!bin) {
-      skip = true;
-      return skipOrFail(t as never, 'nginx is not installed (Debian package nginx)');
-    }
-    upstream = await startUpstream();
-    s = await startAppsGateway([{ name: 'docs', public_host: 'docs.localhost', roles: ['dev'] }]);
-    nginx = await startNginx(bin, cachedNginxConfig(Number(new URL(s.gw.url).port), upstream.port));
-    app = `http://docs.localhost:${nginx.port}`;
+    setup = await startNginxForwardAuth(t as never, cachedNginxConfig);
+    if (!setup) return void (skip = true);
+    ({ s, upstream, nginx, app } = setup);
   });
-  after(async () => {
-    if (skip) return;
-    await nginx.stop();
-    await s.stop();
-    await upstream.close();
-  });
+  after(() => setup?.stop());
 
   /** A browser signed in to the app through nginx, and its app cookie as a Cookie header. */
   const signIn = async () => {

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { verifyAssertion } from '../../docs/examples/verify-assertion.mjs';
-import { alice, bob, startAppsGateway, type AppsSetup } from '../helpers/gateways/apps.js';
-import { findNginx, startNginx, type Nginx } from '../helpers/peers/nginx.js';
-import { skipOrFail } from '../helpers/peers/services.js';
-import { startUpstream, type Upstream } from '../helpers/peers/upstream.js';
+import { alice, bob, type AppsSetup } from '../helpers/gateways/apps.js';
+import { type Nginx } from '../helpers/peers/nginx.js';
+import { startNginxForwardAuth, type NginxForwardAuth } from '../helpers/gateways/nginx-forward-auth.js';
+import { type Upstream } from '../helpers/peers/upstream.js';
 import { ACCEPT_HTML, Browser } from '../helpers/browsers/browser.js';
 import { openSignedIn } from '../helpers/browsers/sign-in.js';
 
@@ -30,23 +30,14 @@ describe('forward-auth with a real nginx (auth_request → /auth/verify)', () =>
   let skip = false;
   let app: string;
 
+  let setup: NginxForwardAuth | undefined;
+
   before(async (t) => {
-    const bin = findNginx();
-    if (!bin) {
-      skip = true;
-      return skipOrFail(t as never, 'nginx is not installed (Debian package nginx)');
-    }
-    upstream = await startUpstream();
-    s = await startAppsGateway([{ name: 'docs', public_host: 'docs.localhost', roles: ['dev'] }]);
-    nginx = await startNginx(bin, documentedNginxConfig(Number(new URL(s.gw.url).port), upstream.port));
-    app = `http://docs.localhost:${nginx.port}`;
+    setup = await startNginxForwardAuth(t as never, documentedNginxConfig);
+    if (!setup) return void (skip = true);
+    ({ s, upstream, nginx, app } = setup);
   });
-  after(async () => {
-    if (skip) return;
-    await nginx.stop();
-    await s.stop();
-    await upstream.close();
-  });
+  after(() => setup?.stop());
 
   test('401 → redirect to sign-in → back to the same URL, allowed with identity headers', async (t) => {
     if (skip) return t.skip('nginx missing');
