@@ -19,7 +19,21 @@ export interface Metrics {
   gaugeFrom(name: string, help: string, read: () => Promise<number> | number): void;
 }
 
-const STORE_METHODS = ['get', 'set', 'setIfAbsent', 'take', 'delete', 'increment', 'publish', 'subscribe', 'ping'] as const;
+const STORE_METHODS = [
+  'get',
+  'set',
+  'setIfAbsent',
+  'take',
+  'delete',
+  'increment',
+  'mapSet',
+  'mapGet',
+  'mapEntries',
+  'mapDelete',
+  'publish',
+  'subscribe',
+  'ping',
+] as const;
 
 /**
  * Label values come only from configuration: an id the config does not know (a typed URL, a

@@ -11,6 +11,7 @@ interface Entry {
 export function createMemoryStore(options: { clock?: Clock; sweepIntervalMs?: number } = {}): Store {
   const clock = options.clock ?? systemClock;
   const entries = new Map<string, Entry>();
+  const maps = new Map<string, Map<string, string>>();
   const bus = new EventEmitter();
   bus.setMaxListeners(0);
 
@@ -58,6 +59,19 @@ export function createMemoryStore(options: { clock?: Clock; sweepIntervalMs?: nu
       entries.set(key, { value: String(count), expiresAt: entry?.expiresAt ?? expiry(ttlSeconds) });
       return count;
     },
+    async mapSet(key, field, value) {
+      if (!maps.has(key)) maps.set(key, new Map());
+      maps.get(key)!.set(field, value);
+    },
+    async mapGet(key, field) {
+      return maps.get(key)?.get(field) ?? null;
+    },
+    async mapEntries(key) {
+      return Object.fromEntries(maps.get(key) ?? []);
+    },
+    async mapDelete(key, field) {
+      maps.get(key)?.delete(field);
+    },
     async publish(channel, message) {
       bus.emit(channel, message);
     },
@@ -71,6 +85,7 @@ export function createMemoryStore(options: { clock?: Clock; sweepIntervalMs?: nu
     async close() {
       clearInterval(sweep);
       entries.clear();
+      maps.clear();
       bus.removeAllListeners();
     },
   };

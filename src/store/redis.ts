@@ -67,6 +67,14 @@ export function createRedisStore(options: { url: string; prefix?: string; logger
       const [count] = await run(() => client.multi().incr(k(key)).expire(k(key), ttlSeconds, 'NX').exec());
       return Number(count);
     },
+    async mapSet(key, field, value) {
+      await run(() => client.hSet(k(key), field, value));
+    },
+    mapGet: (key, field) => run(async () => (await client.hGet(k(key), field)) ?? null),
+    mapEntries: (key) => run(async () => ({ ...(await client.hGetAll(k(key))) })),
+    async mapDelete(key, field) {
+      await run(() => client.hDel(k(key), field));
+    },
     async publish(channel, message) {
       await run(() => client.publish(k(channel), message));
     },

@@ -14,6 +14,11 @@ export interface Store {
   delete(key: string): Promise<void>;
   /** Adds 1 and returns the new count; the TTL starts with the first increment (fixed windows). */
   increment(key: string, ttlSeconds: number): Promise<number>;
+  /** A map of fields under one key (records that must be listed: access requests). No TTL. */
+  mapSet(key: string, field: string, value: string): Promise<void>;
+  mapGet(key: string, field: string): Promise<string | null>;
+  mapEntries(key: string): Promise<Record<string, string>>;
+  mapDelete(key: string, field: string): Promise<void>;
   publish(channel: string, message: string): Promise<void>;
   /** Returns a function that unsubscribes. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;

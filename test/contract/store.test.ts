@@ -141,6 +141,20 @@ for (const backend of backends) {
       assert.equal(await s.increment('ctr', 1), 1, 'window expired');
     });
 
+    test('maps keep fields apart, list them, and forget a deleted one', async (t) => {
+      const s = await use(t);
+      if (!s) return;
+      assert.deepEqual(await s.mapEntries('m'), {});
+      assert.equal(await s.mapGet('m', 'a'), null);
+      await Promise.all([s.mapSet('m', 'a', '1'), s.mapSet('m', 'b', '2'), s.mapSet('other', 'a', 'x')]);
+      await s.mapSet('m', 'a', '3');
+      assert.deepEqual(await s.mapEntries('m'), { a: '3', b: '2' });
+      assert.equal(await s.mapGet('m', 'a'), '3');
+      await s.mapDelete('m', 'a');
+      assert.deepEqual(await s.mapEntries('m'), { b: '2' });
+      assert.deepEqual(await s.mapEntries('other'), { a: 'x' });
+    });
+
     test('publish reaches subscribers until they unsubscribe', async (t) => {
       const s = await use(t);
       if (!s) return;
