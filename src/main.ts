@@ -45,6 +45,7 @@ import { dbListenerHosts } from './config/databases.js';
 import { DEMO_NODE_NAME } from './config/demo.js';
 import { startDemoNode } from './demo-node/server.js';
 import { parsePublicKeyLine } from './ssh-ca/keys.js';
+import { createRequests } from './requests/index.js';
 
 export interface Gateway {
   config: Config;
@@ -90,7 +91,11 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   );
   const lifecycle = { draining: false };
   const store = metrics.instrumentStore(createStore({ redisUrl: config.state.redis_url, prefix: config.state.redis_prefix, logger }));
-  const audit = metrics.instrumentAudit(createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger }));
+  const policy = policyFromConfig(config);
+  // Access requests (src/requests): policy reads their grants, and audit events carry them.
+  const requests = createRequests({ store, policy, logger, pendingTtlMs: config.access_requests.pending_ttl, retentionMs: config.access_requests.retention });
+  const audit = requests.withEvidence(metrics.instrumentAudit(createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger })));
+  const accessRequests = requests.service(audit);
   metrics.gaugeFrom('gatehouse_audit_spool_depth', 'Audit events waiting in the local spool', async () => (await audit.status()).spooled ?? 0);
   const keys = createKeyManager({
     alg: config.tokens.signing_alg,
@@ -107,7 +112,8 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     issuer: publicUrl,
     keys,
     defaultTtlMs: config.tokens.ttl,
-    isRevoked: tokenRevocations.isRevoked,
+    // Revoked logins, and tokens minted under an access request that has ended.
+    isRevoked: async (claims) => (await tokenRevocations.isRevoked(claims)) || requests.grants.endedAmong(claims.access_requests),
     metadata: {
       authorization_endpoint: `${publicUrl}/oauth/authorize`,
       token_endpoint: `${publicUrl}/oauth/token`,
@@ -154,7 +160,6 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       }),
   });
   const cookies = createCookiePolicy(config.server.public_url);
-  const policy = policyFromConfig(config);
   const sshCa = createSshCa({ store, dataDir: config.state.data_dir, logger });
   const sshRevocations = createRevocations(store, { maxCertTtlMs: config.ssh?.cert_ttl ?? DEFAULT_SSH_CERT_TTL_MS });
   // The demo's toy SSH node (src/demo-node), trusting our user CA; its entry gets the address and pinned host key.
@@ -219,6 +224,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     recordings: createRecordingStore(config.recordings.dir),
     kubeProxy: kubeProxyRef,
     appHosts: apps.registry.publicHosts,
+    requests: accessRequests,
   });
   // Data paths answer before Express: its router and middleware cost ~4x on small requests.
   const tokenReview = createTokenReviewHandler({
@@ -292,6 +298,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         audit,
         recorder,
         logger,
+        requestSessions: requests.bound,
         authLimit: { store },
       })
     : undefined;
@@ -340,6 +347,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       return `http://${h}:${address.port}`;
     },
     async start() {
+      requests.start();
       await listen(server, port, host);
       await kubeProxy?.start();
       await ssh?.listen();
@@ -363,6 +371,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       await demoApp?.close();
       await kubeProxy?.stop();
       await connectors.close();
+      await requests.close();
       await audit.close();
       await store.close();
     },

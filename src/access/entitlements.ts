@@ -1,5 +1,5 @@
 import type { ExternalIdentity } from '../core/types.js';
-import { resolveAccess, type Policy } from './policy.js';
+import { requestsEndAt, resolveAccess, type Access, type Policy } from './policy.js';
 
 export interface ClusterGrant {
   name: string;
@@ -15,6 +15,8 @@ export interface Grant {
   groups: string[];
   kubernetesUsers?: string[];
   cluster?: string;
+  /** The access requests that added roles (a token carries them, and is refused once one ends). */
+  requests?: string[];
 }
 
 export interface Entitlement {
@@ -32,8 +34,9 @@ export interface Entitlement {
 export function entitle(identity: ExternalIdentity, audience: string, policy: Policy, clusters: ClusterGrant[], gatewayAudience: string): Entitlement {
   const access = resolveAccess(identity, policy);
   if (!access.roles.length) return { allowed: false, reason: 'no_roles' };
+  const requests = access.requests.length ? { requests: access.requests.map((r) => r.id) } : {};
   if (audience === gatewayAudience) {
-    return { allowed: true, grant: { roles: access.roles, groups: identity.groups }, maxTtlMs: access.maxSessionTtlMs };
+    return { allowed: true, grant: { roles: access.roles, groups: identity.groups, ...requests }, maxTtlMs: maxTtl(access) };
   }
   const cluster = clusters.find((c) => c.audience === audience);
   if (!cluster) return { allowed: false, reason: 'unknown_cluster' };
@@ -41,7 +44,15 @@ export function entitle(identity: ExternalIdentity, audience: string, policy: Po
   if (!access.kubernetesGroups.length && !access.kubernetesUsers.length) return { allowed: false, reason: 'no_kubernetes_groups' };
   return {
     allowed: true,
-    grant: { roles: access.roles, groups: access.kubernetesGroups, kubernetesUsers: access.kubernetesUsers, cluster: cluster.name },
-    maxTtlMs: access.maxSessionTtlMs,
+    grant: { roles: access.roles, groups: access.kubernetesGroups, kubernetesUsers: access.kubernetesUsers, cluster: cluster.name, ...requests },
+    maxTtlMs: maxTtl(access),
   };
+}
+
+/** The smaller of the roles' max_session_ttl and the time left on the access requests, if either applies. */
+function maxTtl(access: Access): number | undefined {
+  const end = requestsEndAt(access);
+  const left = end === undefined ? undefined : Math.max(0, end - Date.now());
+  if (left === undefined) return access.maxSessionTtlMs;
+  return access.maxSessionTtlMs === undefined ? left : Math.min(left, access.maxSessionTtlMs);
 }

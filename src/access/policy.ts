@@ -23,6 +23,12 @@ export interface RoleSpec {
   ssh_ca_admin?: boolean;
   /** May fetch the cluster artefacts (kube-apiserver config, RBAC, webhook kubeconfig) from the gateway. */
   cluster_artefacts?: boolean;
+  /** Granted only by an approved access request, never by a mapping. */
+  requestable?: boolean;
+  /** The longest a request for this role may last. */
+  max_duration_ms?: number;
+  /** What holders of this role may request, and who reviews it. */
+  request?: { roles: string[]; reviewers: { roles: string[]; approvals: number }; require_reason: boolean };
   /** Taken away whatever any role allows (globs allowed). */
   deny: { kubernetes_groups: string[]; kubernetes_users: string[]; logins: string[]; apps: string[] };
 }
@@ -39,6 +45,17 @@ export interface Policy {
   mappings: MappingSpec[];
   /** Per connector, a prefix for upstream groups passed through templates (keeps two IdPs' groups apart). */
   groupPrefixes: Record<string, string>;
+  /** The active access requests of a person (src/requests/grants.ts); absent: none. */
+  requestGrants?: (identity: ExternalIdentity) => RequestGrant[];
+}
+
+/** Roles an approved access request adds, until it ends. */
+export interface RequestGrant {
+  id: string;
+  roles: string[];
+  /** ms since epoch */
+  expiresAt: number;
+  reason: string;
 }
 
 export interface SshGrant {
@@ -66,9 +83,15 @@ export interface Access {
   clusterArtefacts: boolean;
   /** The smallest max_session_ttl of the roles, when any sets one. */
   maxSessionTtlMs?: number;
+  /** The active access requests that added roles: tokens and certificates end with the first of them. */
+  requests: RequestGrant[];
   explain: {
     /** role → the mappings (by index) that granted it */
     roles: Record<string, number[]>;
+    /** role → the access requests that granted it */
+    requests: Record<string, string[]>;
+    /** requestable roles a mapping named: only requests grant those */
+    requestableMapped: string[];
     /** `kind:value` → the roles that granted it */
     grants: Record<string, string[]>;
     /** mapping roles that name no defined role */
@@ -79,6 +102,7 @@ export interface Access {
 export function resolveAccess(identity: ExternalIdentity, policy: Policy): Access {
   const granted = new Map<string, number[]>();
   const unknownRoles = new Set<string>();
+  const requestableMapped = new Set<string>();
   const defined = new Map(policy.roles.map((r) => [r.name, r]));
 
   policy.mappings.forEach((mapping, index) => {
@@ -91,6 +115,10 @@ export function resolveAccess(identity: ExternalIdentity, policy: Policy): Acces
           unknownRoles.add(role);
           continue;
         }
+        if (defined.get(role)!.requestable) {
+          requestableMapped.add(role);
+          continue;
+        }
         granted.set(
           role,
           [...(granted.get(role) ?? []), index].filter((v, i, a) => a.indexOf(v) === i),
@@ -99,7 +127,15 @@ export function resolveAccess(identity: ExternalIdentity, policy: Policy): Acces
     }
   });
 
-  const roles = [...granted.keys()].sort();
+  const byRequest: Record<string, string[]> = {};
+  const now = Date.now();
+  const requests = (policy.requestGrants?.(identity) ?? []).filter((grant) => {
+    if (grant.expiresAt <= now) return false;
+    const added = grant.roles.filter((role) => defined.has(role));
+    for (const role of added) (byRequest[role] ??= []).push(grant.id);
+    return added.length > 0;
+  });
+  const roles = [...new Set([...granted.keys(), ...Object.keys(byRequest)])].sort();
   const specs = roles.map((r) => defined.get(r)!);
   const grants: Record<string, string[]> = {};
   const collect = (kind: string, pick: (r: RoleSpec) => string[]): string[] => {
@@ -151,7 +187,14 @@ export function resolveAccess(identity: ExternalIdentity, policy: Policy): Acces
     sshCaAdmin: specs.some((s) => s.ssh_ca_admin === true),
     clusterArtefacts: specs.some((s) => s.cluster_artefacts === true),
     maxSessionTtlMs: ttls.length ? Math.min(...ttls) : undefined,
-    explain: { roles: Object.fromEntries(granted), grants, unknownRoles: [...unknownRoles].sort() },
+    requests,
+    explain: {
+      roles: Object.fromEntries(granted),
+      requests: byRequest,
+      requestableMapped: [...requestableMapped].sort(),
+      grants,
+      unknownRoles: [...unknownRoles].sort(),
+    },
   };
 }
 
@@ -174,6 +217,16 @@ function matchMapping(identity: ExternalIdentity, mapping: MappingSpec): string[
     captures = found;
   }
   return captures;
+}
+
+/** When the first access request this access depends on ends (ms since epoch); undefined: none. */
+export const requestsEndAt = (access: Pick<Access, 'requests'>): number | undefined =>
+  access.requests.length ? Math.min(...access.requests.map((r) => r.expiresAt)) : undefined;
+
+/** A token or certificate lifetime, capped so nothing minted under a request outlives it. */
+export function capToRequests(access: Pick<Access, 'requests'>, ttlMs: number, now = Date.now()): number {
+  const end = requestsEndAt(access);
+  return end === undefined ? ttlMs : Math.max(0, Math.min(ttlMs, end - now));
 }
 
 /** Logins allowed on a node with these labels: roles whose node_labels match, minus denied logins. */

@@ -36,6 +36,13 @@ export const AUDIT_EVENTS = {
   'recording.quota': { success: 'GH3090I', failure: 'GH3091W' },
   'recording.access': { success: 'GH3100I', failure: 'GH3101W' },
   'ssh.ca.rotate': { success: 'GH3110I', failure: 'GH3111W' },
+  // Just-in-time access requests (src/requests; GH5xxx).
+  'access_request.create': { success: 'GH5000I', failure: 'GH5001W' },
+  'access_request.review': { success: 'GH5010I', failure: 'GH5011W' },
+  'access_request.activate': { success: 'GH5020I', failure: 'GH5021W' },
+  'access_request.expire': { success: 'GH5030I', failure: 'GH5031W' },
+  'access_request.revoke': { success: 'GH5040I', failure: 'GH5041W' },
+  'access_request.notify': { success: 'GH5050I', failure: 'GH5051W' },
   // Database access (src/proxy/db, src/web/routes/db.ts; GH7xxx).
   'db.cert.issued': { success: 'GH7000I', failure: 'GH7001W' },
   'db.session.start': { success: 'GH7010I', failure: 'GH7011W' },

@@ -20,7 +20,16 @@ export function demoConfig(options: { listen?: string; dataDir?: string } = {}):
     // The demo app (src/proxy/http/demo-app.ts) is for everyone signed in at the demo IdP.
     roles: [
       { name: 'admin', kubernetes_groups: ['platform-admins'], logins: ['root'], node_labels: { env: ['*'] }, apps: ['*'], audit: 'read' },
-      { name: 'developer', kubernetes_groups: ['developers'], logins: ['{{username}}'], node_labels: { env: ['dev'] }, apps: ['whoami'] },
+      {
+        name: 'developer',
+        kubernetes_groups: ['developers'],
+        logins: ['{{username}}'],
+        node_labels: { env: ['dev'] },
+        apps: ['whoami'],
+        // Developers may ask for root on the dev nodes for an hour; an admin approves (/requests).
+        request: { roles: ['dev-root'], reviewers: { roles: ['admin'], approvals: 1 }, require_reason: true },
+      },
+      { name: 'dev-root', logins: ['root'], node_labels: { env: ['dev'] }, requestable: true, max_duration: '1h' },
       { name: 'demo-user', apps: ['whoami'] },
     ],
     mappings: [

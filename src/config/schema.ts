@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { audienceCollisions } from '../core/audiences.js';
 import { parseDuration, parseSize } from '../core/duration.js';
 import { databasesSection, dbSection, roleDatabases } from './databases.js';
+import { accessRequestsSection, notificationsSection, roleRequestFields } from './requests.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   try {
@@ -139,6 +140,8 @@ const role = z
     cluster_artefacts: z.boolean().default(false),
     /** Database grants (src/config/databases.ts). */
     databases: roleDatabases,
+    /** Just-in-time access requests (src/config/requests.ts). */
+    ...roleRequestFields,
     /** What `gatehouse kube rbac` binds this role's groups to: a ClusterRole, cluster-wide or in these namespaces. */
     kubernetes_rbac: z
       .strictObject({ cluster_role: z.string().default('view'), namespaces: z.array(z.string()).default([]) })
@@ -147,10 +150,11 @@ const role = z
       .strictObject({ kubernetes_groups: names, kubernetes_users: names, logins: names, apps: names })
       .default({ kubernetes_groups: [], kubernetes_users: [], logins: [], apps: [] }),
   })
-  .transform(({ max_session_ttl, audit, ...rest }) => ({
+  .transform(({ max_session_ttl, max_duration, audit, ...rest }) => ({
     ...rest,
     audit: audit === 'read' ? ('read' as const) : undefined,
     max_session_ttl_ms: max_session_ttl,
+    max_duration_ms: max_duration,
   }));
 
 const mapping = z.strictObject({
@@ -440,8 +444,12 @@ export const configSchema = z
     // Database access (src/config/databases.ts, docs/databases.md).
     databases: databasesSection,
     db: dbSection.optional(),
+    // Just-in-time access requests (src/config/requests.ts, docs/access-requests.md).
+    access_requests: accessRequestsSection,
+    notifications: notificationsSection,
   })
   .superRefine((c, ctx) => {
+    requestProblems(c).forEach((problem) => ctx.addIssue({ code: 'custom', ...problem }));
     // Workers are replicas on one host: they need the shared store and an audit log with several writers.
     const workers = c.server.workers;
     if (workers !== 'auto' && workers > 1) {
@@ -472,6 +480,41 @@ export const configSchema = z
       });
     }
   });
+
+/** Requestable roles are never mapped; request.roles name requestable roles; reviewers name defined roles. */
+function requestProblems(c: {
+  roles: { name: string; requestable: boolean; request?: { roles: string[]; reviewers: { roles: string[] } } }[];
+  mappings: { roles: string[] }[];
+  notifications: { for_roles?: string[] }[];
+}): { path: (string | number)[]; message: string }[] {
+  const byName = new Map(c.roles.map((r) => [r.name, r]));
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  c.mappings.forEach((m, i) =>
+    m.roles.forEach((name, j) => {
+      if (byName.get(name)?.requestable)
+        problems.push({ path: ['mappings', i, 'roles', j], message: `${name} is requestable: only an approved access request grants it, never a mapping` });
+    }),
+  );
+  c.roles.forEach((role, i) => {
+    role.request?.roles.forEach((name, j) => {
+      const target = byName.get(name);
+      if (!target?.requestable)
+        problems.push({
+          path: ['roles', i, 'request', 'roles', j],
+          message: target ? `${name} is not requestable: set requestable: true on it` : `no role named ${name}`,
+        });
+    });
+    role.request?.reviewers.roles.forEach((name, j) => {
+      if (!byName.has(name)) problems.push({ path: ['roles', i, 'request', 'reviewers', 'roles', j], message: `no role named ${name}` });
+    });
+  });
+  c.notifications.forEach((n, i) =>
+    n.for_roles?.forEach((name, j) => {
+      if (!byName.has(name)) problems.push({ path: ['notifications', i, 'for_roles', j], message: `no role named ${name}` });
+    }),
+  );
+  return problems;
+}
 
 export type Config = z.output<typeof configSchema>;
 export type ConnectorConfig = Config['connectors'][number];

@@ -142,6 +142,18 @@ export const ERROR_CODES = {
   node_host_key_missing: { status: 502, meaning: 'ssh.require_host_key is set and the node has no host_key' },
   node_session_refused: { status: 502, meaning: 'the node refused the shell, exec or subsystem request' },
   recording_quota: { status: 507, meaning: 'a session reached recordings.max_bytes_per_session (audited; it goes on)' },
+  // Just-in-time access requests (`/api/v1/requests`, docs/access-requests.md).
+  request_not_found: { status: 404, meaning: 'no access request has this id, or it is not yours to see' },
+  request_role_not_allowed: { status: 403, meaning: 'the role is not requestable, or none of your roles may request it' },
+  request_duration_exceeded: { status: 400, meaning: 'the requested duration is longer than the role’s max_duration' },
+  request_reason_required: { status: 400, meaning: 'a role that may request this one requires a reason' },
+  request_self_review: { status: 403, meaning: 'the requester reviewing their own request' },
+  request_reviewer_forbidden: { status: 403, meaning: 'reviewing without one of the request’s reviewer roles' },
+  request_already_reviewed: { status: 409, meaning: 'this reviewer has already reviewed the request' },
+  request_not_pending: { status: 409, meaning: 'the request is no longer pending (decided, ended or expired)' },
+  request_not_active: { status: 409, meaning: 'assuming or dropping a request that is not pending or active' },
+  request_busy: { status: 409, meaning: 'another change to the same request is in progress; try again' },
+  access_request_ended: { status: 401, meaning: 'a token minted under an access request that has since ended' },
   // SSH CA rotation (`POST /api/v1/ssh/ca/rotate`).
   ssh_ca_forbidden: { status: 403, meaning: 'rotating an SSH CA without a role with ssh_ca_admin' },
   ssh_ca_phase: { status: 409, meaning: 'a rotation phase out of order (switch without init, init during a rotation, ...)' },

@@ -1,4 +1,4 @@
-import type { Access } from '../access/index.js';
+import { requestsEndAt, type Access } from '../access/policy.js';
 import { GatehouseError } from '../core/errors.js';
 import type { ExternalIdentity } from '../core/types.js';
 import type { SshCa } from './ca.js';
@@ -28,7 +28,12 @@ export async function issueUserCert(options: {
   const { identity, access } = options;
   const now = options.now ?? Date.now();
   if (access.logins.length === 0) throw new GatehouseError('no_ssh_logins', 'Your roles allow no SSH login, so there is nothing to sign.', { status: 403 });
-  const ends = [now + options.certTtlMs, options.sessionExpiresAt, access.maxSessionTtlMs === undefined ? undefined : now + access.maxSessionTtlMs];
+  const ends = [
+    now + options.certTtlMs,
+    options.sessionExpiresAt,
+    access.maxSessionTtlMs === undefined ? undefined : now + access.maxSessionTtlMs,
+    requestsEndAt(access),
+  ];
   const validBefore = Math.floor(Math.min(...ends.filter((t): t is number => t !== undefined)) / 1000);
   if (validBefore <= Math.floor(now / 1000)) throw new GatehouseError('session_expired', 'The session has expired; sign in again.', { status: 401 });
   return options.ca.signUser({

@@ -17,6 +17,8 @@ export interface TokenGrant {
   groups?: string[];
   kubernetesUsers?: string[];
   cluster?: string;
+  /** Access request ids whose roles the token carries. */
+  requests?: string[];
 }
 
 /** A verified token's person: the identity, and the grant it was minted with. */
@@ -24,6 +26,8 @@ export interface TokenPerson {
   identity: ExternalIdentity;
   roles: string[];
   kubernetesUsers: string[];
+  /** The access requests the token was minted under. */
+  requests: string[];
 }
 
 /** The `sub` of every token for this person: stable across usernames and unique across connectors. */
@@ -41,6 +45,7 @@ export function toClaims(identity: ExternalIdentity, grant: TokenGrant): { subje
       connector: identity.connector,
       ...(grant.kubernetesUsers ? { kubernetes_users: grant.kubernetesUsers } : {}),
       ...(grant.cluster ? { cluster: grant.cluster } : {}),
+      ...(grant.requests?.length ? { access_requests: grant.requests } : {}),
     },
   };
 }
@@ -60,6 +65,7 @@ export function fromClaims(claims: JWTPayload): TokenPerson {
     },
     roles: strings(claims.roles),
     kubernetesUsers: strings(claims.kubernetes_users),
+    requests: strings(claims.access_requests),
   };
 }
 

@@ -16,6 +16,7 @@ import { pageRoutes } from './routes/pages.js';
 import { samlRoutes } from './routes/saml.js';
 import { sshRoutes } from './routes/ssh.js';
 import { dbRoutes } from './routes/db.js';
+import { requestRoutes } from './routes/requests.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { terminalRoutes } from './routes/terminal.js';
 import { STYLES } from './views/styles.js';
@@ -69,6 +70,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(auditRoutes(deps));
   app.use(sshRoutes(deps));
   app.use(dbRoutes(deps));
+  app.use(requestRoutes(deps));
   app.use(recordingRoutes(deps));
   app.use(terminalRoutes(deps));
   app.use(pageRoutes(deps));

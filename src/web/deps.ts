@@ -16,6 +16,7 @@ import type { OAuthServer } from '../tokens/oauth/server.js';
 import type { KeyManager } from '../tokens/keys.js';
 import type { CookiePolicy } from './cookies.js';
 import type { KubeProxy } from '../proxy/kube/index.js';
+import type { AccessRequests } from '../requests/index.js';
 
 /** Everything the web layer uses, built by the composition root. */
 export interface WebDeps {
@@ -45,6 +46,8 @@ export interface WebDeps {
   kubeProxy?: Pick<KubeProxy, 'clusterUrl' | 'caPem'>;
   /** Hosts of host-based apps: a browser sent to sign in from one of them may return there. */
   appHosts?: readonly string[];
+  /** Just-in-time access requests (src/requests). */
+  requests?: AccessRequests;
 }
 
 /** Where this gateway may send a browser: its own origin, `server.return_to_hosts` and host apps (see core/redirect-target.ts). */

@@ -138,6 +138,10 @@ export function createLoginFlow(deps: WebDeps): LoginFlow {
       if (previous) await deps.sessions.destroy(previous);
       const session = await deps.sessions.create(identity, { upstreamIdToken, upstreamLogout, upstreamRefreshToken });
       await options.onSession?.(session, result);
+      // Requests name who may review them: people are remembered when they sign in.
+      await deps.requests
+        ?.rememberPerson(identity)
+        .catch((err: Error) => deps.logger.warn({ err: err.message }, 'could not remember the person for access requests'));
       try {
         await audit.emit({
           type: 'user.login',

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { resolveAccess, type Access } from '../access/index.js';
+import { capToRequests, resolveAccess, type Access } from '../access/index.js';
 import { GatehouseError, isGatehouseError } from '../core/errors.js';
 import type { ExternalIdentity, RequestContext, Session } from '../core/types.js';
 import { fromClaims, GATEWAY_AUDIENCE, parseBearer, toClaims } from '../tokens/gateway-token.js';
@@ -62,10 +62,11 @@ export async function requirePrincipal(deps: WebDeps, req: Request): Promise<Pri
 /** A short-lived gateway token for a session: what `authenticate` accepts as a bearer. */
 export function gatewayTokenFor(deps: WebDeps, session: Session): Promise<string> {
   const { identity } = session;
+  const access = resolveAccess(identity, deps.policy);
   return deps.issuer.mint({
     kind: 'access',
     audience: GATEWAY_AUDIENCE,
-    ttlMs: Math.min(deps.config.tokens.ttl, session.expiresAt - Date.now()),
-    ...toClaims(identity, { roles: resolveAccess(identity, deps.policy).roles }),
+    ttlMs: capToRequests(access, Math.min(deps.config.tokens.ttl, session.expiresAt - Date.now())),
+    ...toClaims(identity, { roles: access.roles, requests: access.requests.map((r) => r.id) }),
   });
 }

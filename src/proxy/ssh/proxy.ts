@@ -16,6 +16,7 @@ import type { Subscription } from '../../store/subscription.js';
 import { createAuthLimits, type AuthLimitOptions } from './auth-limits.js';
 import { createAuthenticate, type Authenticated } from './authenticate.js';
 import { createOpenConnections } from './connections.js';
+import type { RequestBoundSessions } from '../../requests/bound-sessions.js';
 import { createHostKeys } from './host-keys.js';
 import { ForwardedAgent, handlePortForwarding } from './forwarding.js';
 import { bridgeSession, type JumpConnection } from './session.js';
@@ -33,6 +34,8 @@ export interface SshProxyOptions {
   audit: AuditSink;
   recorder?: Recorder;
   logger: Logger;
+  /** Connections admitted under access requests end when those requests do. */
+  requestSessions?: RequestBoundSessions;
   /** Failed-authentication limits (see AuthLimitOptions); without them only the per-connection cap applies. */
   authLimit?: AuthLimitOptions;
   /** Certificate validity, host and upstream certificates, session times. */
@@ -63,7 +66,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
   const hostKeys = createHostKeys(ca, clock);
   const nodes = new Map(config.nodes.map((n) => [n.name, n]));
   const emit = bestEffort(audit, logger);
-  const connections = createOpenConnections(logger);
+  const connections = createOpenConnections(logger, options.requestSessions);
   let revocationWatch: Subscription | undefined;
   const limits = createAuthLimits(options.authLimit);
   const authenticate = createAuthenticate({ ca, revocations: options.revocations, policy: options.policy, limits, emit, logger, clock });
@@ -111,7 +114,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
           });
           return ctx.reject([]);
         }
-        connections.authenticatedWith(conn, result.cert); // from here on, a revocation ends this connection
+        connections.authenticatedWith(conn, result.cert, access.requests); // from here on, a revocation ends this connection
         try {
           const agent = access.agentForwarding ? new ForwardedAgent(conn, { identity, access, node, login, context }, emit, logger) : undefined;
           upstream = await connectUpstream({ node, login, user: identity.username, access, ca, requireHostKey: config.require_host_key, agent, clock });
@@ -180,7 +183,7 @@ export function createSshProxy(options: SshProxyOptions): SshProxy {
           if (result === 'query') return ctx.accept();
           if (!result) return ctx.reject(['publickey']);
           authed = result;
-          connections.authenticatedWith(conn, result.cert);
+          connections.authenticatedWith(conn, result.cert, result.access.requests);
           ctx.accept();
         },
         (err) => {
