@@ -202,6 +202,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
     page: (e) => errorPage({ ...e, demo: options.demo ?? false }),
     context: (req) => requestContext(req, config.server.trust_proxy_hops),
     observe: (name, status, seconds) => metrics.proxyRequest.observe({ kind: 'app', target: name, code: String(status) }, seconds),
+    requestSessions: requests.bound,
   });
   const app = createWebApp({
     config,
@@ -262,6 +263,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
         recorder: () => recorder,
         context: (req) => requestContext(req, config.server.trust_proxy_hops),
         logger,
+        requestSessions: requests.bound,
       })
     : undefined;
   server.on('upgrade', (req, socket, head) => apps.upgrade(req, socket, head) || terminal?.upgrade(req, socket, head) || socket.destroy());

@@ -174,6 +174,8 @@ const policyTest = z.strictObject({
     email: z.string().optional(),
     groups: z.array(z.string()).default([]),
     claims: z.record(z.string(), z.unknown()).default({}),
+    /** Approved access requests the identity holds (ids default to `test-request-<n>`). */
+    access_requests: z.array(z.strictObject({ id: z.string().min(1).optional(), roles: z.array(z.string().min(1)).min(1) })).optional(),
   }),
   expect: z.strictObject({
     roles: z.array(z.string()).optional(),
@@ -181,6 +183,8 @@ const policyTest = z.strictObject({
     kubernetes_users: z.array(z.string()).optional(),
     logins: z.array(z.string()).optional(),
     apps: z.array(z.string()).optional(),
+    /** The roles the identity may request (from mappings alone, whatever requests it holds). */
+    requestable: z.array(z.string()).optional(),
   }),
 });
 

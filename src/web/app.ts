@@ -17,6 +17,7 @@ import { samlRoutes } from './routes/saml.js';
 import { sshRoutes } from './routes/ssh.js';
 import { dbRoutes } from './routes/db.js';
 import { requestRoutes } from './routes/requests.js';
+import { requestPageRoutes } from './routes/request-pages.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { terminalRoutes } from './routes/terminal.js';
 import { STYLES } from './views/styles.js';
@@ -71,6 +72,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(sshRoutes(deps));
   app.use(dbRoutes(deps));
   app.use(requestRoutes(deps));
+  app.use(requestPageRoutes(deps));
   app.use(recordingRoutes(deps));
   app.use(terminalRoutes(deps));
   app.use(pageRoutes(deps));

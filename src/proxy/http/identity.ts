@@ -1,6 +1,6 @@
 import { fromClaims, GATEWAY_AUDIENCE, toClaims } from '../../tokens/gateway-token.js';
 import { appAudience, FORWARD_AUTH_AUDIENCE } from '../../core/audiences.js';
-import { canUseApp, resolveAccess, type Access, type Policy } from '../../access/index.js';
+import { canUseApp, capToRequests, resolveAccess, type Access, type Policy } from '../../access/index.js';
 import { renderTemplate } from '../../access/templates.js';
 import type { AuditSink } from '../../audit/sink.js';
 import { systemClock, type Clock } from '../../core/clock.js';
@@ -146,9 +146,14 @@ export function createIdentityEngine(options: IdentityEngineOptions): IdentityEn
     const t = now();
     const cached = assertions.get(key, t);
     if (cached) return cached;
-    const lifetime = Math.min(ttlMs, viewer.expiresAt - t);
     const { identity, access } = viewer;
-    const token = await options.issuer.mint({ kind: 'assertion', audience, ttlMs: lifetime, ...toClaims(identity, { roles: access.roles }) });
+    const lifetime = capToRequests(access, Math.min(ttlMs, viewer.expiresAt - t), t);
+    const token = await options.issuer.mint({
+      kind: 'assertion',
+      audience,
+      ttlMs: lifetime,
+      ...toClaims(identity, { roles: access.roles, requests: access.requests.map((r) => r.id) }),
+    });
     const exp = t + lifetime;
     assertions.set(key, { token, exp, ref: viewer.sessionRef }, t + lifetime * ASSERTION_REFRESH_SHARE);
     return { token, exp };

@@ -20,6 +20,7 @@ import { createRequestAudit } from './request-audit.js';
 import { redirect, sendError, wantsHtml, type ErrorPageRenderer } from './respond.js';
 import { createUpstreamTargets } from './target.js';
 import { createAppUpgrade } from './upgrade.js';
+import type { RequestBoundSessions } from '../../requests/bound-sessions.js';
 import { createUpstreamHealth } from './upstream-health.js';
 
 /**
@@ -54,6 +55,8 @@ export interface HttpAppsDeps {
   observe?(app: string, status: number, seconds: number): void;
   /** Session and expiry time (tests move it). */
   clock?: Clock;
+  /** App WebSockets opened under access requests end when those requests do. */
+  requestSessions?: RequestBoundSessions;
 }
 
 export function createHttpApps(deps: HttpAppsDeps): HttpApps {
@@ -219,7 +222,7 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
     return true;
   };
 
-  const upgrade = createAppUpgrade({ registry, chain, forwarder, targetFor, health, emit, context: deps.context, logger: deps.logger });
+  const upgrade = createAppUpgrade({ registry, chain, forwarder, targetFor, health, emit, context: deps.context, logger: deps.logger, requestSessions: deps.requestSessions });
 
   return {
     registry,

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AuditInput } from '../../audit/sink.js';
 import type { RequestContext } from '../../core/types.js';
+import type { RequestBoundSessions } from '../../requests/bound-sessions.js';
 import { sendRawError } from '../upgrade-response.js';
 import type { AppRegistry } from './apps.js';
 import { lazyContext, type CredentialChain } from './credentials.js';
@@ -20,6 +21,7 @@ export interface AppUpgradeDeps {
   emit(input: AuditInput): Promise<void>;
   context(req: IncomingMessage): RequestContext;
   logger: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  requestSessions?: RequestBoundSessions;
 }
 
 /** An app's WebSocket (HTTP upgrade): same credentials and role check as its requests, plus an origin check. */
@@ -51,6 +53,11 @@ export function createAppUpgrade(deps: AppUpgradeDeps): (req: IncomingMessage, s
     const go = (decision: Decision | null) => {
       if (!decision) return sendRawError(socket, 401, 'unauthenticated', `Sign in to use ${app.name}.`);
       if (!decision.allowed) return sendRawError(socket, 403, 'access_denied', `You do not have access to the app "${app.name}".`);
+      const unbind = deps.requestSessions?.bind(
+        decision.viewer.access.requests.map((r) => r.id),
+        () => socket.destroy(),
+      );
+      if (unbind) socket.once('close', unbind);
       deps.forwarder.upgrade(req, socket, head, deps.targetFor(req, app, decision, true), {
         onResponse: () => health.answered(app.name),
         onFailure: (kind, err) => {

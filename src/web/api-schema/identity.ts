@@ -16,6 +16,9 @@ export const whoami = z
     logins: names.describe('SSH logins the roles allow (on nodes whose labels they match).'),
     audit: z.enum(['read', 'own']).describe('`read`: every audit event and recording; `own`: only the caller’s.'),
     session: z.object({ created_at: z.iso.datetime(), expires_at: z.iso.datetime() }).nullable().describe('The browser session; null for a bearer token.'),
+    access_requests: z
+      .array(z.object({ id: z.string(), roles: names, expires_at: z.iso.datetime() }))
+      .describe('Active access requests whose roles are included in `roles`.'),
   })
   .meta({ description: 'The caller and what the current policy grants them.' });
 export type Whoami = z.infer<typeof whoami>;

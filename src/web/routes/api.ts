@@ -25,6 +25,7 @@ export function apiRoutes(deps: WebDeps): Router {
         logins: access.logins,
         audit: access.auditRead ? 'read' : 'own',
         session: session ? { created_at: new Date(session.createdAt).toISOString(), expires_at: new Date(session.expiresAt).toISOString() } : null,
+        access_requests: access.requests.map((r) => ({ id: r.id, roles: r.roles, expires_at: new Date(r.expiresAt).toISOString() })),
       };
       res.json(body);
     }),

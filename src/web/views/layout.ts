@@ -23,6 +23,7 @@ ${options.head ?? ''}
 ${options.demo ? html`<div class="demo-banner" role="alert">Demo mode: not for production</div>` : ''}
 <header class="top">
   <a class="brand" href="/">Gatehouse</a>
+  ${options.user ? html`<nav class="top-nav"><a class="tag" id="nav-requests" href="/requests">Requests</a></nav>` : ''}
   ${
     options.user
       ? html`<form method="post" action="/logout" class="logout"><span class="who">${options.user}</span> <button type="submit">Sign out</button></form>`

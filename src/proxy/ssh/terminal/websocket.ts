@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { resolveAccess, type Policy } from '../../../access/index.js';
+import type { RequestBoundSessions } from '../../../requests/bound-sessions.js';
 import { checkNodeLogin } from '../../../access/node-login.js';
 import { type AuditSink, bestEffort } from '../../../audit/sink.js';
 import type { SshConfig } from '../../../config/schema.js';
@@ -31,6 +32,8 @@ export interface WebTerminalDeps {
   recorder(): Recorder | undefined;
   context(req: IncomingMessage): RequestContext;
   logger: Logger;
+  /** A terminal opened under access requests ends when they do. */
+  requestSessions?: RequestBoundSessions;
 }
 
 /**
@@ -121,7 +124,12 @@ export function createWebTerminal(deps: WebTerminalDeps): { upgrade(req: Incomin
     // (setTimeout fires at once beyond 2^31 - 1 ms, about 24 days.)
     const expiry = setTimeout(() => end('the Gatehouse session expired'), Math.min(Math.max(0, session.expiresAt - Date.now()), 2 ** 31 - 1)).unref();
     open.add(terminal);
+    const unbind = deps.requestSessions?.bind(
+      access.requests.map((r) => r.id),
+      () => end('the access request it used ended'),
+    );
     socket.once('close', () => {
+      unbind?.();
       clearTimeout(expiry);
       open.delete(terminal);
       upstream.end();
