@@ -113,7 +113,7 @@ describe('access requests: lifecycle and refusals', () => {
     // The auditor finds everything done under INC-123 with one search.
     assert.equal((await api.call('dave', 'GET', '/api/v1/audit/events?user=ann')).status, 403, 'an action under the request: audited');
     const search = await api.call('ann', 'GET', '/api/v1/audit/events?q=INC-123&limit=100');
-    const types = new Set((search.body.events as AuditEvent[]).map((e) => e.type));
+    const types = new Set<string>((search.body.events as AuditEvent[]).map((e) => e.type));
     for (const type of ['access_request.create', 'access_request.review', 'access_request.activate', 'audit.read']) assert.ok(types.has(type), `${type} in ${[...types]}`);
     for (const event of search.body.events as AuditEvent[]) {
       const carried = (event.details?.access_requests as { id: string }[] | undefined)?.map((r) => r.id) ?? [];
