@@ -1,49 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { GATEWAY_AUDIENCE } from '../../src/tokens/gateway-token.js';
 import type { AuditEvent } from '../../src/audit/sink.js';
 import { startGateway, type TestGateway } from '../helpers/gateways/gateway.js';
-
-/** Roles and mappings of the requests contract: developers ask for prod-admin, an SRE lead approves. */
-export const REQUEST_POLICY = {
-  roles: [
-    { name: 'developer', logins: ['{{username}}'], request: { roles: ['prod-admin'], reviewers: { roles: ['sre-lead'], approvals: 1 }, require_reason: true } },
-    { name: 'sre-lead' },
-    { name: 'prod-admin', kubernetes_groups: ['prod-admins'], logins: ['root'], requestable: true, max_duration: '4h' },
-    { name: 'breakglass', requestable: true },
-    { name: 'auditor', audit: 'read' },
-  ],
-  mappings: [
-    { match: { claim: 'groups', value: 'devs' }, roles: ['developer'] },
-    { match: { claim: 'groups', value: 'sre' }, roles: ['sre-lead'] },
-    { match: { claim: 'groups', value: 'audit' }, roles: ['auditor'] },
-  ],
-  connectors: [{ type: 'demo', id: 'demo' }],
-};
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const people = { dave: ['devs'], erin: ['devs', 'sre'], sam: ['sre'], tara: ['sre'], vic: ['devs'], ann: ['audit'] } as const;
-
-function client(gw: TestGateway) {
-  const token = (user: keyof typeof people) =>
-    gw.gateway.issuer.mint({ subject: `demo:${user}`, audience: GATEWAY_AUDIENCE, claims: { preferred_username: user, groups: people[user], connector: 'demo' } });
-  const call = async (user: keyof typeof people, method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> => {
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${await token(user)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: (await res.json()) as Json };
-  };
-  return {
-    call,
-    create: (user: keyof typeof people, body: unknown) => call(user, 'POST', '/api/v1/requests', body),
-    review: (user: keyof typeof people, id: string, decision: 'approve' | 'deny', comment?: string) =>
-      call(user, 'POST', `/api/v1/requests/${id}/review`, { decision, comment }),
-    roles: async (user: keyof typeof people) => (await call(user, 'GET', '/api/v1/whoami')).body.roles as string[],
-  };
-}
+import { requestClient as client, REQUEST_POLICY, type Json } from '../helpers/gateways/request-api.js';
 
 const failure = (gw: TestGateway, type: string, reason: string, requestId?: string) =>
   gw.waitForEvent((e: AuditEvent) => e.type === type && e.outcome === 'failure' && e.reason === reason && (!requestId || e.details?.request_id === requestId));
@@ -114,7 +73,8 @@ describe('access requests: lifecycle and refusals', () => {
     assert.equal((await api.call('dave', 'GET', '/api/v1/audit/events?user=ann')).status, 403, 'an action under the request: audited');
     const search = await api.call('ann', 'GET', '/api/v1/audit/events?q=INC-123&limit=100');
     const types = new Set<string>((search.body.events as AuditEvent[]).map((e) => e.type));
-    for (const type of ['access_request.create', 'access_request.review', 'access_request.activate', 'audit.read']) assert.ok(types.has(type), `${type} in ${[...types]}`);
+    for (const type of ['access_request.create', 'access_request.review', 'access_request.activate', 'audit.read'])
+      assert.ok(types.has(type), `${type} in ${[...types]}`);
     for (const event of search.body.events as AuditEvent[]) {
       const carried = (event.details?.access_requests as { id: string }[] | undefined)?.map((r) => r.id) ?? [];
       assert.ok(carried.includes(id), `${event.type} carries the request id`);

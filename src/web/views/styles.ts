@@ -5,6 +5,11 @@ export const STYLES = `
 body { margin:0; font:15px/1.5 system-ui, -apple-system, Segoe UI, sans-serif; color:var(--fg); background:var(--bg); }
 .demo-banner { background:var(--warn); color:#fff; text-align:center; font-weight:700; padding:.4rem; letter-spacing:.05em; text-transform:uppercase; }
 .top { display:flex; justify-content:space-between; align-items:center; padding:.8rem 1.5rem; background:#111827; color:#fff; }
+.top { gap:1rem; }
+.top .top-nav { margin-right:auto; }
+.notice { background:#e3f4e8; color:#146c2e; border-radius:6px; padding:.5rem .8rem; }
+form.review, form.drop { display:flex; flex-wrap:wrap; gap:.4rem; align-items:center; }
+button.deny, button.drop { background:var(--warn); }
 .top a.brand { color:#fff; font-weight:700; text-decoration:none; font-size:1.1rem; }
 .top .who { margin-right:.5rem; }
 main { max-width:60rem; margin:2rem auto; padding:0 1rem; }
