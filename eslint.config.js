@@ -77,7 +77,7 @@ const unusedVars = [
 // types but must not run its code. Keys are folders (a nested folder's rule covers its subfolders),
 // `proxy` is the files directly in src/proxy/ shared by the proxies, and a key ending in .ts is one
 // file whose rule replaces its folder's.
-const PROXY = ['core', 'access', 'tokens', 'audit', 'recording', 'sessions', 'store', 'proxy', 'type:config'];
+const PROXY = ['core', 'access', 'tokens', 'audit', 'recording', 'sessions', 'store', 'proxy', 'type:config', 'type:requests'];
 const EVERYTHING = [
   'core',
   'config',
@@ -89,6 +89,7 @@ const EVERYTHING = [
   'tokens',
   'ssh-ca',
   'db-ca',
+  'requests',
   'demo-idp',
   'demo-node',
   'connectors',
@@ -113,6 +114,8 @@ export const boundaries = {
   tokens: ['core', 'store', 'access', 'type:audit'],
   'ssh-ca': ['core', 'store', 'access'],
   'db-ca': ['core', 'store', 'access'],
+  // Access requests feed policy (access) and audit their lifecycle; notifications read their config.
+  requests: ['core', 'store', 'access', 'audit', 'type:config'],
   'demo-idp': ['core', 'store', 'type:audit'],
   // The demo's toy SSH node: checks certificates with ssh-ca's pure functions (certs, keys).
   'demo-node': ['core', 'ssh-ca'],

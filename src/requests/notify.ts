@@ -47,9 +47,7 @@ const defaultBackoff = (attempt: number): number => {
 };
 
 /** One attempt's result: delivered, worth retrying, or final. */
-type Attempt =
-  | { kind: 'delivered'; status: number }
-  | { kind: 'retry' | 'final'; status?: number; error?: string; retryAfterMs?: number; response?: string };
+type Attempt = { kind: 'delivered'; status: number } | { kind: 'retry' | 'final'; status?: number; error?: string; retryAfterMs?: number; response?: string };
 
 export function createRequestNotifier(options: RequestNotifierOptions): RequestNotifier {
   const { logger, publicUrl } = options;
