@@ -46,7 +46,7 @@ import { DEMO_NODE_NAME } from './config/demo.js';
 import { startDemoNode } from './demo-node/server.js';
 import { parsePublicKeyLine } from './ssh-ca/keys.js';
 import { createRequests } from './requests/index.js';
-import { createRequestNotifier, type RequestNotifier } from './requests/notify.js';
+import { createRequestNotifier } from './requests/notify.js';
 
 export interface Gateway {
   config: Config;
@@ -94,17 +94,18 @@ export async function createGateway(config: Config, options: { logger: Logger; d
   const store = metrics.instrumentStore(createStore({ redisUrl: config.state.redis_url, prefix: config.state.redis_prefix, logger }));
   const policy = policyFromConfig(config);
   // Access requests (src/requests): policy reads their grants, and audit events carry them.
-  let notifier: RequestNotifier | undefined; // it audits, and the audit sink is built after the requests
+  const auditLog = metrics.instrumentAudit(createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger }));
+  // Notification events name their request themselves, so the notifier writes to the log directly.
+  const notifier = createRequestNotifier({ notifications: config.notifications, publicUrl: config.server.public_url, audit: auditLog, logger });
   const requests = createRequests({
     store,
     policy,
     logger,
     pendingTtlMs: config.access_requests.pending_ttl,
     retentionMs: config.access_requests.retention,
-    notify: (notice, request) => notifier?.notify(notice, request),
+    notify: notifier.notify,
   });
-  const audit = requests.withEvidence(metrics.instrumentAudit(createAuditBackend(config.audit, { dataDir: config.state.data_dir, logger })));
-  notifier = createRequestNotifier({ notifications: config.notifications, publicUrl: config.server.public_url, audit, logger });
+  const audit = requests.withEvidence(auditLog);
   const accessRequests = requests.service(audit);
   metrics.gaugeFrom('gatehouse_audit_spool_depth', 'Audit events waiting in the local spool', async () => (await audit.status()).spooled ?? 0);
   const keys = createKeyManager({
