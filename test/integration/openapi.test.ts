@@ -68,7 +68,7 @@ interface Answer {
  * status), falling back to `default`: the media type is one it lists and a JSON body validates.
  */
 async function call(
-  method: 'get' | 'post',
+  method: 'get' | 'post' | 'delete',
   path: string,
   url: string,
   caller: Caller,
@@ -140,7 +140,9 @@ before(async () => {
         logins: ['dev'],
         node_labels: { env: ['dev'] },
         databases: [{ labels: { env: 'dev' }, users: ['{{username}}'], names: ['app'] }],
+        request: { roles: ['prod-admin'], reviewers: { roles: ['admin'], approvals: 1 }, require_reason: true },
       },
+      { name: 'prod-admin', kubernetes_groups: ['prod-admins'], requestable: true, max_duration: '2h' },
     ],
     mappings: [
       { match: { claim: 'groups', value: 'admins' }, roles: ['admin'] },
@@ -410,6 +412,42 @@ describe('OpenAPI description', () => {
     const badId = await call('get', '/api/v1/recordings/{id}', '/api/v1/recordings/not-a-session', callers.alice);
     assert.equal(badId.status, 400);
     assert.equal(errorOf(badId), 'invalid_recording_id');
+  });
+
+  test('requests: ask, list, show, review, drop, and refusals', async () => {
+    const created = await call('post', '/api/v1/requests', '/api/v1/requests', callers.bob, {
+      json: { roles: ['prod-admin'], reason: 'INC-77', duration: '1h' },
+    });
+    assert.equal(created.status, 201, created.text);
+    const id = (created.body as { id: string }).id;
+    const path = `/api/v1/requests/${id}`;
+    assert.equal(
+      errorOf(await call('post', '/api/v1/requests', '/api/v1/requests', callers.bob, { json: { roles: ['prod-admin'] } })),
+      'request_reason_required',
+    );
+    assert.equal(
+      errorOf(await call('post', '/api/v1/requests', '/api/v1/requests', callers.bob, { json: { roles: ['admin'], reason: 'x' } })),
+      'request_role_not_allowed',
+    );
+    assert.equal(errorOf(await call('post', '/api/v1/requests', '/api/v1/requests', callers.bob, { json: { nope: 1 } })), 'invalid_request');
+    assert.equal(errorOf(await call('post', '/api/v1/requests', '/api/v1/requests', null, { json: {} })), 'unauthenticated');
+
+    const listed = await call('get', '/api/v1/requests', '/api/v1/requests?state=pending', callers.aliceCli);
+    assert.ok((listed.body as { requests: { id: string; can_review: boolean }[] }).requests.some((r) => r.id === id && r.can_review));
+    assert.equal(errorOf(await call('get', '/api/v1/requests', '/api/v1/requests?state=nope', callers.bob)), 'invalid_request');
+    assert.equal((await call('get', '/api/v1/requests/{id}', path, callers.bob)).status, 200);
+    assert.equal(errorOf(await call('get', '/api/v1/requests/{id}', '/api/v1/requests/unknown', callers.bob)), 'request_not_found');
+
+    const review = (caller: Caller, body: unknown) => call('post', '/api/v1/requests/{id}/review', `${path}/review`, caller, { json: body });
+    assert.equal(errorOf(await review(callers.bob, { decision: 'approve' })), 'request_self_review');
+    assert.equal(errorOf(await review(callers.aliceCli, { decision: 'maybe' })), 'invalid_request');
+    const approved = await review(callers.aliceCli, { decision: 'approve', comment: 'ok' });
+    assert.equal((approved.body as { state: string }).state, 'active');
+    assert.equal(errorOf(await review(callers.alice, { decision: 'approve' })), 'request_not_pending');
+
+    assert.equal((await call('delete', '/api/v1/requests/{id}', path, callers.bob)).status, 200);
+    assert.equal(errorOf(await call('delete', '/api/v1/requests/{id}', path, callers.bob)), 'request_not_active');
+    assert.equal(errorOf(await call('delete', '/api/v1/requests/{id}', '/api/v1/requests/unknown', callers.bob)), 'request_not_found');
   });
 
   test('issuer and OAuth: discovery, JWKS, token refresh and errors, device authorization', async () => {

@@ -14,6 +14,7 @@ import { kubeOperations } from './kube.js';
 import { json, type ApiOperation, type ApiResponse } from './operation.js';
 import { recordingOperations } from './recordings.js';
 import { sshOperations } from './ssh.js';
+import { requestOperations } from './requests.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -34,6 +35,7 @@ const OPERATIONS: ApiOperation[] = [
   ...dbOperations,
   ...auditOperations,
   ...recordingOperations,
+  ...requestOperations,
   ...issuerOperations,
 ];
 
@@ -44,6 +46,7 @@ const TAGS = [
   { name: 'db', description: 'Databases and their short-lived client certificates.' },
   { name: 'audit', description: 'The tamper-evident audit log.' },
   { name: 'recordings', description: 'Session recordings (asciicast v2).' },
+  { name: 'requests', description: 'Just-in-time access requests: ask, review, withdraw.' },
   { name: 'oauth', description: 'The OIDC issuer and the CLI’s OAuth endpoints (listed in discovery).' },
   { name: 'meta', description: 'This description.' },
 ];

@@ -16,7 +16,7 @@ export interface ApiResponse {
 }
 
 export interface ApiOperation {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   /** An OpenAPI path template: `/api/v1/audit/events/{id}`. */
   path: string;
   tag: string;
