@@ -16,6 +16,7 @@ const commands = {
   ssh: () => import('./commands/ssh.js'),
   play: () => import('./commands/play.js'),
   db: () => import('./commands/db.js'),
+  request: () => import('./commands/request.js'),
 };
 
 const USAGE = `Usage: gatehouse <command> [options]
@@ -29,8 +30,11 @@ Commands:
   ssh            ssh ca | ssh cert | ssh config | ssh [login@]node [command] (see gatehouse ssh --help)
   db             db ls | db login NAME | db connect NAME | db proxy NAME --port P (see gatehouse db --help)
   play           Replay a session recording: play <id|file.cast> [-i|--idle-time-limit SECS] [-s|--speed N]
+  request        Just-in-time access: request create --role R --reason TEXT | ls | show ID | review ID --approve|--deny | drop ID
+                 (see gatehouse request --help)
 
   login          Sign in to a gateway: [--server URL] [--connector ID] [--device]
+                 --request ID [--wait 10m]: wait for the request's approval, then use its roles at once
   status         Who you are, roles, Kubernetes groups, token expiry, databases
   logout         Revoke the CLI login at the gateway and forget it locally
 
@@ -58,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'ssh') return (await commands.ssh()).sshCommand(argv.slice(1));
   if (argv[0] === 'play') return (await commands.play()).play(argv.slice(1));
   if (argv[0] === 'db') return (await commands.db()).dbCommand(argv.slice(1));
+  if (argv[0] === 'request') return (await commands.request()).requestCommand(argv.slice(1));
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -72,6 +77,8 @@ async function main(argv: string[]): Promise<number> {
       kubeconfig: { type: 'string' },
       'exec-command': { type: 'string' },
       identity: { type: 'string' },
+      request: { type: 'string' },
+      wait: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -10,8 +10,6 @@ import { createRequestRecords } from './records.js';
 import { createAccessRequests, type AccessRequestsDeps } from './service.js';
 
 export type { AccessRequests, Actor, RequestView } from './service.js';
-export type { RequestBoundSessions } from './bound-sessions.js';
-export type { AccessRequest, RequestState } from './model.js';
 
 const SWEEP_MS = 5000;
 

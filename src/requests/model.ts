@@ -7,8 +7,6 @@ import type { ExternalIdentity } from '../core/types.js';
  */
 export type RequestState = 'pending' | 'denied' | 'active' | 'expired' | 'revoked';
 
-export const REQUEST_STATES: readonly RequestState[] = ['pending', 'denied', 'active', 'expired', 'revoked'];
-
 /** A person as requests name them: `id` is the token subject (`connector:subject`). */
 export interface RequestPerson {
   id: string;

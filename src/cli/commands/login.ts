@@ -1,8 +1,11 @@
+import { parseDuration } from '../../core/duration.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
+import { withLock } from '../lock.js';
 import { createOAuthClient } from '../oauth-client.js';
-import { gatewayAccessToken, interactiveLogin } from '../session.js';
-import { readState, resolveServer, writeState } from '../state.js';
+import { gatewayAccessToken, interactiveLogin, saveLogin } from '../session.js';
+import { lockPath, readState, resolveServer, writeState, type ServerState } from '../state.js';
 import { UsageError } from '../errors.js';
+import type { RequestView } from './request.js';
 
 const serverOrFail = (flag?: string) => {
   const server = resolveServer(flag);
@@ -10,9 +13,20 @@ const serverOrFail = (flag?: string) => {
   return server;
 };
 
-/** `gatehouse login [--server URL] [--connector ID] [--device]` */
-export async function login(options: { server?: string; connector?: string; device?: boolean }): Promise<void> {
+interface LoginOptions {
+  server?: string;
+  connector?: string;
+  device?: boolean;
+  /** An access request to assume once approved. */
+  request?: string;
+  /** How long to wait for its approval (default 10m). */
+  wait?: string;
+}
+
+/** `gatehouse login [--server URL] [--connector ID] [--device] [--request ID [--wait 10m]]` */
+export async function login(options: LoginOptions): Promise<void> {
   const server = serverOrFail(options.server);
+  if (options.request) return assumeRequest(server, options.request, options);
   const state = await interactiveLogin(server, options);
   process.stdout.write(`Signed in to ${server} as ${state.user?.username} (roles: ${state.user?.roles.join(', ') || 'none'}).\n`);
   await fetchSshCertificate(server, state.access_token!);
@@ -29,6 +43,90 @@ async function fetchSshCertificate(server: string, token: string): Promise<void>
     if (!isGatehouseError(err) || err.status >= 500) throw err;
     if (err.code !== 'no_ssh_logins') process.stderr.write(`gatehouse: no SSH certificate: ${err.message}\n`);
   }
+}
+
+/** How often `login --request` asks whether the request has been decided. */
+const POLL_MS = 2000;
+/** After approval, how long a replica may take to apply the grant before we say so. */
+const GRANT_SETTLE_MS = 20_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A fresh login from the saved refresh token, under the lock (tokens, roles, clusters; cached
+ * cluster tokens dropped). Undefined when there is none or the gateway refuses it.
+ */
+async function refreshedLogin(server: string): Promise<ServerState | undefined> {
+  return withLock(lockPath(server), async () => {
+    const { refresh_token: refreshToken } = readState(server);
+    if (!refreshToken) return undefined;
+    try {
+      return await saveLogin(server, await createOAuthClient(server).refresh(refreshToken));
+    } catch (err) {
+      if ((err as GatehouseError).code === 'invalid_grant') return undefined;
+      throw err;
+    }
+  });
+}
+
+function waitMs(value: string | undefined): number {
+  if (value === undefined) return 600_000;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new UsageError(`--wait: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * `gatehouse login --request ID`: signs in (the saved login when it still refreshes, else as
+ * usual), waits for the request's approval, then takes a new login so the gateway token, the
+ * cluster tokens and the SSH certificate carry the request's roles from the next command on.
+ */
+async function assumeRequest(server: string, id: string, options: LoginOptions): Promise<void> {
+  const deadline = Date.now() + waitMs(options.wait);
+  const relogin = async () => (await refreshedLogin(server)) ?? (await interactiveLogin(server, options));
+  let state = await relogin();
+  const { requestApi, requestPath, describeApprovers, formatDuration, formatInstant } = await import('./request.js');
+  const fetchRequest = async () => requestApi<RequestView>({ server, token: await gatewayAccessToken(server) }, requestPath(id));
+  let request = await fetchRequest();
+  if (request.requester.username !== state.user?.username)
+    throw new GatehouseError('request_not_found', `Request ${id} is ${request.requester.username}'s: only the requester assumes it.`);
+  let shownApprovals = -1;
+  while (request.state === 'pending') {
+    if (request.approvals !== shownApprovals) {
+      process.stderr.write(`Request ${id} is waiting for approval: ${describeApprovers(request)}. Review page: ${server}/requests/${id}\n`);
+      shownApprovals = request.approvals;
+    }
+    if (Date.now() + POLL_MS > deadline)
+      throw new GatehouseError('request_wait_timeout', `Request ${id} is still pending after ${formatDuration(waitMs(options.wait))}; run this again later.`);
+    await sleep(POLL_MS);
+    request = await fetchRequest();
+  }
+  if (request.state !== 'active' || Date.parse(request.expires_at ?? '') <= Date.now())
+    throw new GatehouseError(
+      'request_not_active',
+      `Request ${id} is ${request.state}${request.ended_by ? ` (by ${request.ended_by})` : ''}: nothing to assume.`,
+    );
+
+  // A replica applies an approval within seconds: refresh until the new login carries the roles.
+  const settle = Date.now() + GRANT_SETTLE_MS;
+  const missingRoles = (s: ServerState) => request.roles.filter((r) => !s.user?.roles.includes(r));
+  state = await relogin();
+  while (missingRoles(state).length && Date.now() < settle) {
+    await sleep(POLL_MS);
+    state = await relogin();
+  }
+  const missing = missingRoles(state);
+  if (missing.length) process.stderr.write(`gatehouse: the gateway does not grant ${missing.join(', ')} yet; run this again in a few seconds.\n`);
+  const { localSshCertificate } = await import('./ssh.js');
+  if (localSshCertificate()) await fetchSshCertificate(server, state.access_token!);
+  const left = formatDuration(Date.parse(request.expires_at!) - Date.now());
+  process.stdout.write(
+    `Access request ${id} is active: ${request.roles.join(', ')} until ${formatInstant(request.expires_at)} (${left} left).\n` +
+      `Your roles now: ${state.user?.roles.join(', ') || 'none'}. Cached cluster tokens were dropped, so the next kubectl has these roles too.\n`,
+  );
 }
 
 async function revokeSshCertificate(server: string): Promise<void> {

@@ -5,6 +5,7 @@ import { requestOptions, type RequestOption } from '../../access/requests.js';
 import { loadConfigFile } from '../../config/load.js';
 import type { ExternalIdentity } from '../../core/types.js';
 import { UsageError } from '../errors.js';
+import { formatDuration } from './request.js';
 
 /** `access_requests` of an identity file: [{ id?, roles, expires_at? }]. */
 function exampleRequests(raw: unknown): ExampleRequest[] {
@@ -21,16 +22,9 @@ function exampleRequests(raw: unknown): ExampleRequest[] {
   });
 }
 
-/** `4h`, `90m`, `1h30m` from milliseconds. */
-const hoursMinutes = (ms: number) => {
-  const minutes = Math.round(ms / 60_000);
-  const h = Math.floor(minutes / 60);
-  return h && minutes % 60 ? `${h}h${minutes % 60}m` : h ? `${h}h` : `${minutes}m`;
-};
-
 const describeOption = (o: RequestOption) =>
   `reviewers ${o.reviewers.roles.join(', ')} (${o.reviewers.approvals} approval${o.reviewers.approvals === 1 ? '' : 's'}), ` +
-  `max ${hoursMinutes(o.maxDurationMs)}${o.requireReason ? ', reason required' : ''}`;
+  `max ${formatDuration(o.maxDurationMs)}${o.requireReason ? ', reason required' : ''}`;
 
 /**
  * `gatehouse policy explain --identity file.json`: the roles, Kubernetes groups and users,
@@ -41,7 +35,9 @@ export function policyExplain(options: { config?: string; identity?: string; jso
   const path = options.config ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml';
   if (!options.identity) throw new UsageError('policy explain needs --identity FILE (JSON: connector, username, email, groups, claims, access_requests)');
   const config = loadConfigFile(path);
-  const { access_requests: rawRequests, ...raw } = JSON.parse(readFileSync(options.identity, 'utf8')) as Partial<ExternalIdentity> & { access_requests?: unknown };
+  const { access_requests: rawRequests, ...raw } = JSON.parse(readFileSync(options.identity, 'utf8')) as Partial<ExternalIdentity> & {
+    access_requests?: unknown;
+  };
   if (!raw.connector || !raw.username) throw new UsageError('the identity needs at least "connector" and "username"');
   const identity: ExternalIdentity = { subject: raw.username, groups: [], claims: {}, ...raw } as ExternalIdentity;
   const policy = policyFromConfig(config);
