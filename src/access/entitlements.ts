@@ -1,5 +1,5 @@
 import type { ExternalIdentity } from '../core/types.js';
-import { requestsEndAt, resolveAccess, type Access, type Policy } from './policy.js';
+import { requestsEndAt, resolveAccess, type Policy } from './policy.js';
 
 export interface ClusterGrant {
   name: string;
@@ -23,7 +23,10 @@ export interface Entitlement {
   allowed: boolean;
   reason?: string;
   grant?: Grant;
+  /** The roles' max_session_ttl: how long a login may last. */
   maxTtlMs?: number;
+  /** When the first access request behind the grant ends: what is minted under it ends no later. */
+  requestsEndAt?: number;
 }
 
 /**
@@ -36,7 +39,12 @@ export function entitle(identity: ExternalIdentity, audience: string, policy: Po
   if (!access.roles.length) return { allowed: false, reason: 'no_roles' };
   const requests = access.requests.length ? { requests: access.requests.map((r) => r.id) } : {};
   if (audience === gatewayAudience) {
-    return { allowed: true, grant: { roles: access.roles, groups: identity.groups, ...requests }, maxTtlMs: maxTtl(access) };
+    return {
+      allowed: true,
+      grant: { roles: access.roles, groups: identity.groups, ...requests },
+      maxTtlMs: access.maxSessionTtlMs,
+      requestsEndAt: requestsEndAt(access),
+    };
   }
   const cluster = clusters.find((c) => c.audience === audience);
   if (!cluster) return { allowed: false, reason: 'unknown_cluster' };
@@ -45,14 +53,7 @@ export function entitle(identity: ExternalIdentity, audience: string, policy: Po
   return {
     allowed: true,
     grant: { roles: access.roles, groups: access.kubernetesGroups, kubernetesUsers: access.kubernetesUsers, cluster: cluster.name, ...requests },
-    maxTtlMs: maxTtl(access),
+    maxTtlMs: access.maxSessionTtlMs,
+    requestsEndAt: requestsEndAt(access),
   };
-}
-
-/** The smaller of the roles' max_session_ttl and the time left on the access requests, if either applies. */
-function maxTtl(access: Access): number | undefined {
-  const end = requestsEndAt(access);
-  const left = end === undefined ? undefined : Math.max(0, end - Date.now());
-  if (left === undefined) return access.maxSessionTtlMs;
-  return access.maxSessionTtlMs === undefined ? left : Math.min(left, access.maxSessionTtlMs);
 }

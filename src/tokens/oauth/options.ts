@@ -14,6 +14,8 @@ export interface Entitlement {
   grant?: TokenGrant;
   /** The roles' max_session_ttl, bounding how long a CLI login may be refreshed. */
   maxTtlMs?: number;
+  /** When the first access request behind the grant ends (ms since epoch): tokens end no later. */
+  requestsEndAt?: number;
 }
 
 export type Entitle = (identity: ExternalIdentity, audience: string) => Entitlement;

@@ -33,7 +33,8 @@ export function createTokenSetIssuer(options: OAuthServerOptions, clock: Clock):
     const subject = person.subject;
     // `sid` names the CLI login (family), so revoking it refuses its live access tokens too.
     const claims = { ...person.claims, sid: family.id };
-    const ttlMs = Math.min(options.tokenTtlMs, family.expiresAt - clock.now());
+    // Nothing minted under an access request outlives it.
+    const ttlMs = Math.min(options.tokenTtlMs, family.expiresAt - clock.now(), (entitlement.requestsEndAt ?? Infinity) - clock.now());
     // The ID token is for the CLI whatever the audience: only access tokens carry a gateway or cluster aud.
     const idAudience = [options.clientId];
     const [accessToken, idToken] = await Promise.all([
