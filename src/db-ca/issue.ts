@@ -46,7 +46,12 @@ export async function issueDbCert(options: {
   const refused = !decision.allowed && (decision.reason !== 'db_name_not_allowed' || options.requested.name !== undefined) ? decision : undefined;
   if (refused) throw new GatehouseError(refused.reason, refused.message, { status: STATUS[refused.reason] });
   const now = options.now ?? Date.now();
-  const ends = [now + options.certTtlMs, options.sessionExpiresAt, access.maxSessionTtlMs === undefined ? undefined : now + access.maxSessionTtlMs, requestsEndAt(access)];
+  const ends = [
+    now + options.certTtlMs,
+    options.sessionExpiresAt,
+    access.maxSessionTtlMs === undefined ? undefined : now + access.maxSessionTtlMs,
+    requestsEndAt(access),
+  ];
   const notAfter = new Date(Math.min(...ends.filter((t): t is number => t !== undefined)));
   if (notAfter.getTime() <= now + 1000) throw new GatehouseError('session_expired', 'The session has expired; sign in again.', { status: 401 });
   const notBefore = new Date(Math.floor(now / 1000 - DB_BACKDATE_S) * 1000);

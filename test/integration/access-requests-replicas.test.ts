@@ -18,7 +18,10 @@ test('replicas sharing Redis agree on requests, and a restart loses none', { tim
     const id = created.body.id as string;
 
     const seen = await onB.call('sam', 'GET', '/api/v1/requests?state=pending');
-    assert.ok(seen.body.requests.some((r: { id: string }) => r.id === id), 'B lists the request made on A');
+    assert.ok(
+      seen.body.requests.some((r: { id: string }) => r.id === id),
+      'B lists the request made on A',
+    );
     assert.equal((await onB.review('sam', id, 'approve')).body.state, 'active');
 
     // Approved on B, in effect on A (pub/sub at once; the periodic reload bounds it to 15 s).
@@ -33,7 +36,10 @@ test('replicas sharing Redis agree on requests, and a restart loses none', { tim
 
       assert.equal((await onC.call('sam', 'DELETE', `/api/v1/requests/${id}`)).body.state, 'revoked');
       for (const on of [onA, onB])
-        await eventually(async () => !(await on.roles('dave')).includes('prod-admin') || undefined, { timeoutMs: 60_000, message: 'the revocation never arrived' });
+        await eventually(async () => !(await on.roles('dave')).includes('prod-admin') || undefined, {
+          timeoutMs: 60_000,
+          message: 'the revocation never arrived',
+        });
     } finally {
       await c.stop();
     }

@@ -222,7 +222,17 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
     return true;
   };
 
-  const upgrade = createAppUpgrade({ registry, chain, forwarder, targetFor, health, emit, context: deps.context, logger: deps.logger, requestSessions: deps.requestSessions });
+  const upgrade = createAppUpgrade({
+    registry,
+    chain,
+    forwarder,
+    targetFor,
+    health,
+    emit,
+    context: deps.context,
+    logger: deps.logger,
+    requestSessions: deps.requestSessions,
+  });
 
   return {
     registry,
