@@ -29,7 +29,7 @@ export function demoConfig(options: { listen?: string; dataDir?: string } = {}):
         // Developers may ask for root on the dev nodes for an hour; an admin approves (/requests).
         request: { roles: ['dev-root'], reviewers: { roles: ['admin'], approvals: 1 }, require_reason: true },
       },
-      { name: 'dev-root', logins: ['root'], node_labels: { env: ['dev'] }, requestable: true, max_duration: '1h' },
+      { name: 'dev-root', logins: ['root'], node_labels: { env: ['dev'] }, requestable: true }, // max_duration: the default, 1h
       { name: 'demo-user', apps: ['whoami'] },
     ],
     mappings: [
