@@ -8,6 +8,22 @@ import { lockPath, readState, setDefaultServer, writeState, type ClusterInfo, ty
 const EARLY_MS = 60_000;
 /** After a failed interactive login, background invocations stay quiet this long. */
 const FAILED_LOGIN_QUIET_MS = 60_000;
+/**
+ * A token minted under access requests is refused as soon as one of them ends, which may be long
+ * before it expires: it is reused only this long after it was issued, then refreshed.
+ */
+const REQUEST_TOKEN_REUSE_MS = 30_000;
+
+/** Whether a cached token may be used again now. */
+export function reusable(token: string | undefined, expiresAt: number | undefined): boolean {
+  if (!token || (expiresAt ?? 0) - Date.now() <= EARLY_MS) return false;
+  try {
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as { iat?: number; access_requests?: unknown };
+    return !Array.isArray(claims.access_requests) || Date.now() - (claims.iat ?? 0) * 1000 < REQUEST_TOKEN_REUSE_MS;
+  } catch {
+    return false;
+  }
+}
 
 export const loginRequired = (server: string) =>
   new GatehouseError('login_required', `Not signed in to ${server}: run \`gatehouse login --server ${server}\`.`, { status: 401 });
@@ -46,7 +62,7 @@ export async function interactiveLogin(server: string, options: { connector?: st
 
 /** A gateway API token, refreshed under the lock when it is about to expire. */
 export async function gatewayAccessToken(server: string): Promise<string> {
-  const fresh = (s: ServerState) => (s.access_token && (s.access_expires_at ?? 0) - Date.now() > EARLY_MS ? s.access_token : undefined);
+  const fresh = (s: ServerState) => (reusable(s.access_token, s.access_expires_at) ? s.access_token : undefined);
   const cached = fresh(readState(server));
   if (cached) return cached;
   return withLock(lockPath(server), async () => {
@@ -68,7 +84,7 @@ export async function gatewayAccessToken(server: string): Promise<string> {
 export async function clusterToken(server: string, cluster: string, options: { interactive: boolean }): Promise<{ token: string; expiresAt: number }> {
   const fresh = (s: ServerState) => {
     const entry = s.kube?.[cluster];
-    return entry && entry.expires_at - Date.now() > EARLY_MS ? { token: entry.token, expiresAt: entry.expires_at } : undefined;
+    return entry && reusable(entry.token, entry.expires_at) ? { token: entry.token, expiresAt: entry.expires_at } : undefined;
   };
   const cached = fresh(readState(server));
   if (cached) return cached;

@@ -154,7 +154,6 @@ export const ERROR_CODES = {
   request_not_active: { status: 409, meaning: 'assuming or dropping a request that is not pending or active' },
   request_busy: { status: 409, meaning: 'another change to the same request is in progress; try again' },
   request_wait_timeout: { status: 400, meaning: 'CLI: `login --request` waited `--wait` and the request is still pending' },
-  access_request_ended: { status: 401, meaning: 'a token minted under an access request that has since ended' },
   // SSH CA rotation (`POST /api/v1/ssh/ca/rotate`).
   ssh_ca_forbidden: { status: 403, meaning: 'rotating an SSH CA without a role with ssh_ca_admin' },
   ssh_ca_phase: { status: 409, meaning: 'a rotation phase out of order (switch without init, init during a rotation, ...)' },

@@ -118,7 +118,7 @@ export function createTokenIssuer(options: {
         throw new TokenRejectedError(reason, message, err);
       }
       if (kind === 'access' && options.isRevoked && (await options.isRevoked(payload))) {
-        throw new TokenRejectedError('revoked', 'token was revoked: its login was revoked (sign in again)');
+        throw new TokenRejectedError('revoked', 'token was revoked: its login, or the access request it was minted under, has ended (sign in again)');
       }
       return payload;
     },

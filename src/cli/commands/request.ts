@@ -101,7 +101,7 @@ async function callGateway<T>(v: { server?: string; token?: string }, path: stri
     return { creds, body: await requestApi<T>(creds, path, init) };
   } catch (err) {
     const saved = v.token === undefined && process.env.GATEHOUSE_TOKEN === undefined;
-    if (!saved || !isGatehouseError(err) || (err.code !== 'token_revoked' && err.code !== 'access_request_ended')) throw err;
+    if (!saved || !isGatehouseError(err) || err.code !== 'token_revoked') throw err;
     await withLock(lockPath(creds.server), async () => {
       const state = readState(creds.server);
       if (state.access_token === creds.token) writeState({ ...state, access_token: undefined, access_expires_at: undefined });
