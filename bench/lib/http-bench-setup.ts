@@ -136,9 +136,14 @@ export async function startHttpBench(o: { variants: GatewayVariant[] }): Promise
       const url = `http://127.0.0.1:${port}`;
       const dataDir = mkdtempSync(join(tmpdir(), 'gh-bench-http-'));
       stops.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+      // Several workers need the shared store and an audit log with several writers (PostgreSQL).
+      const pgUrl = process.env.GATEHOUSE_TEST_PG_URL;
+      if (workers && workers > 1 && (!redisUrl || !pgUrl))
+        throw new Error('server.workers > 1 needs Redis and PostgreSQL: run `node scripts/test-services.mjs` and export what it prints');
       const config = {
         server: { public_url: url, listen: `127.0.0.1:${port}`, rate_limit: { login_per_minute: 1000 }, ...(workers ? { workers } : {}) },
         state: redisUrl ? { redis_url: redisUrl, redis_prefix: prefix } : {},
+        ...(workers && workers > 1 ? { audit: { backend: 'postgres', postgres_url: pgUrl, postgres_schema: `bench_${randomBytes(4).toString('hex')}` } } : {}),
         connectors: [
           {
             type: 'oidc',

@@ -84,6 +84,25 @@ export function installLoopProbe(): void {
   });
 }
 
+/** Several workers' windows as one: the worst delays, the mean utilisation, every GC pause. */
+export function mergeLoopStats(all: LoopStats[]): LoopStats {
+  const max = (pick: (s: LoopStats) => number) => Math.max(...all.map(pick));
+  const sum = (pick: (s: LoopStats) => number) => all.reduce((total, s) => total + pick(s), 0);
+  return {
+    delayP50: max((s) => s.delayP50),
+    delayP99: max((s) => s.delayP99),
+    delayMax: max((s) => s.delayMax),
+    utilization: sum((s) => s.utilization) / all.length,
+    gc: {
+      count: sum((s) => s.gc.count),
+      totalMs: sum((s) => s.gc.totalMs),
+      maxMs: max((s) => s.gc.maxMs),
+      majorCount: sum((s) => s.gc.majorCount),
+      majorMs: sum((s) => s.gc.majorMs),
+    },
+  };
+}
+
 let nextId = 0;
 
 /** In the bench: start or stop a load window in `child`; `stop` resolves with what it saw. */
