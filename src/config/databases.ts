@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
+import { duration } from './fields.js';
 import { isLoopbackHost, splitHostPort } from '../core/hosts.js';
 
 /*
@@ -7,14 +7,6 @@ import { isLoopbackHost, splitHostPort } from '../core/hosts.js';
  * `db` (its one TLS listener) and each role's `databases` grants. schema.ts includes them.
  */
 
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 10.0.0.5:5432');
 
 /** How the gateway signs in upstream as one db user: SCRAM-SHA-256 (or md5) with this password (`password_file` is read into `password` at load, like every secret). */

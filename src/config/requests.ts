@@ -1,20 +1,11 @@
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
+import { duration } from './fields.js';
 
 /*
  * The config of just-in-time access requests (docs/access-requests.md): each role's `requestable`,
  * `max_duration` and `request` fields, the `access_requests` timings and `notifications`.
  * schema.ts includes them.
  */
-
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
 
 /** Fields every role may set. */
 export const roleRequestFields = {

@@ -1,17 +1,9 @@
 import { z } from 'zod';
+import { duration } from './fields.js';
 import { audienceCollisions } from '../core/audiences.js';
-import { parseDuration, parseSize } from '../core/duration.js';
+import { parseSize } from '../core/duration.js';
 import { databasesSection, dbSection, roleDatabases } from './databases.js';
 import { accessRequestsSection, notificationsSection, roleRequestFields } from './requests.js';
-
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
 const slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_" only');

@@ -7,9 +7,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { splitHostPort } from '../../core/hosts.js';
-import { errorCodeOr } from '../../core/error-codes.js';
-import { GatehouseError } from '../../core/errors.js';
-import { gatewayCredentials, type CliCredentials } from '../credentials.js';
+import { gatewayApi, gatewayCredentials, type CliCredentials } from '../credentials.js';
 import { UsageError } from '../errors.js';
 import { gatehouseHome, readJsonFile, writeJsonFile } from '../home.js';
 import { mysqlOptionFile, verifyFlags } from '../mysql-option-file.js';
@@ -43,16 +41,6 @@ interface Login {
 const dbDir = () => join(gatehouseHome(), 'db');
 const serviceFile = () => process.env.PGSERVICEFILE ?? join(homedir(), '.pg_service.conf');
 
-async function api<T>(creds: CliCredentials, path: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(`${creds.server}${path}`, { ...init, headers: { authorization: `Bearer ${creds.token}`, 'content-type': 'application/json' } });
-  const body = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
-  if (!res.ok)
-    throw new GatehouseError(errorCodeOr(body.error, 'server_error'), `${body.message ?? res.statusText} (${body.error ?? res.status})`, {
-      status: res.status,
-    });
-  return body;
-}
-
 /** libpq connection parameters for a login (user and dbname when known). */
 function connParams(login: Login, override: { user?: string; name?: string } = {}): Record<string, string> {
   const [host, port] = splitHostPort(login.address);
@@ -78,7 +66,7 @@ const conninfo = (params: Record<string, string>) =>
 /** Fetches a key and certificate for NAME; writes key, certificate and CA 0600 under ~/.gatehouse/db/ and the service file entry. */
 export async function dbLogin(creds: CliCredentials, name: string, requested: { user?: string; dbName?: string } = {}): Promise<Login> {
   if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(name)) throw new UsageError(`"${name}" is not a database name`);
-  const issued = await api<{
+  const issued = await gatewayApi<{
     certificate: string;
     key: string;
     ca: string;
@@ -192,7 +180,7 @@ export async function dbCommand(argv: string[]): Promise<number> {
   };
   switch (sub) {
     case 'ls': {
-      const { databases, address } = await api<{
+      const { databases, address } = await gatewayApi<{
         databases: { name: string; protocol: string; labels: Record<string, string>; users: string[]; names: string[] }[];
         address: string;
       }>(await gatewayCredentials(values), '/api/v1/db/databases');

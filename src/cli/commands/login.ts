@@ -88,8 +88,9 @@ async function assumeRequest(server: string, id: string, options: LoginOptions):
   const deadline = Date.now() + waitMs(options.wait);
   const relogin = async () => (await refreshedLogin(server)) ?? (await interactiveLogin(server, options));
   let state = await relogin();
-  const { requestApi, requestPath, describeApprovers, formatDuration, formatInstant } = await import('./request.js');
-  const fetchRequest = async () => requestApi<RequestView>({ server, token: await gatewayAccessToken(server) }, requestPath(id));
+  const { requestPath, describeApprovers, formatDuration, formatInstant } = await import('./request.js');
+  const { gatewayApi } = await import('../credentials.js');
+  const fetchRequest = async () => gatewayApi<RequestView>({ server, token: await gatewayAccessToken(server) }, requestPath(id));
   let request = await fetchRequest();
   if (request.requester.username !== state.user?.username)
     throw new GatehouseError('request_not_found', `Request ${id} is ${request.requester.username}'s: only the requester assumes it.`);

@@ -4,9 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../core/duration.js';
-import { errorCodeOr } from '../../core/error-codes.js';
-import { GatehouseError, isGatehouseError } from '../../core/errors.js';
-import { gatewayCredentials, type CliCredentials } from '../credentials.js';
+import { isGatehouseError } from '../../core/errors.js';
+import { gatewayApi, gatewayCredentials, type CliCredentials } from '../credentials.js';
 import { UsageError } from '../errors.js';
 import { withLock } from '../lock.js';
 import { lockPath, readState, writeState } from '../state.js';
@@ -77,20 +76,6 @@ interface RequestList {
   requestable: { role: string; max_duration_ms: number; reviewers: { roles: string[]; approvals: number }; require_reason: boolean }[];
 }
 
-/** A call to the gateway's API; a refusal becomes its code and message (`… (request_self_review)`). */
-export async function requestApi<T>(creds: CliCredentials, path: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(`${creds.server}${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${creds.token}`, 'content-type': 'application/json', ...init.headers },
-  });
-  const body = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
-  if (!res.ok)
-    throw new GatehouseError(errorCodeOr(body.error, 'server_error'), `${body.message ?? res.statusText} (${body.error ?? res.status})`, {
-      status: res.status,
-    });
-  return body;
-}
-
 /**
  * requestApi with the CLI's credentials. A saved gateway token minted under a request that has
  * since ended is refused; it is dropped and the login refreshed once, to a token without it.
@@ -98,7 +83,7 @@ export async function requestApi<T>(creds: CliCredentials, path: string, init: R
 async function callGateway<T>(v: { server?: string; token?: string }, path: string, init?: RequestInit): Promise<{ creds: CliCredentials; body: T }> {
   const creds = await gatewayCredentials(v);
   try {
-    return { creds, body: await requestApi<T>(creds, path, init) };
+    return { creds, body: await gatewayApi<T>(creds, path, init) };
   } catch (err) {
     const saved = v.token === undefined && process.env.GATEHOUSE_TOKEN === undefined;
     if (!saved || !isGatehouseError(err) || err.code !== 'token_revoked') throw err;
@@ -107,7 +92,7 @@ async function callGateway<T>(v: { server?: string; token?: string }, path: stri
       if (state.access_token === creds.token) writeState({ ...state, access_token: undefined, access_expires_at: undefined });
     });
     const again = await gatewayCredentials(v);
-    return { creds: again, body: await requestApi<T>(again, path, init) };
+    return { creds: again, body: await gatewayApi<T>(again, path, init) };
   }
 }
 

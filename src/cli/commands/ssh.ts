@@ -1,5 +1,4 @@
 import { GatehouseError } from '../../core/errors.js';
-import { errorCodeOr } from '../../core/error-codes.js';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -10,7 +9,7 @@ import { parseCertificate, type ParsedCertificate } from '../../ssh-ca/certs.js'
 import { CA_KINDS, ROTATION_PHASES } from '../../ssh-ca/rotation.js';
 import { covers, type Revocation } from '../../ssh-ca/revocation.js';
 import { generateEd25519, openSshPrivateKey, publicKeyLine, publicKeyOf } from '../../ssh-ca/keys.js';
-import { gatewayCredentials, type CliCredentials } from '../credentials.js';
+import { gatewayApi, gatewayCredentials, type CliCredentials } from '../credentials.js';
 import { UsageError } from '../errors.js';
 import { readJsonFile, writeJsonFile } from '../home.js';
 import { resolveServer } from '../state.js';
@@ -57,19 +56,6 @@ interface NodeInfo {
   logins: string[];
 }
 
-async function api<T>(creds: CliCredentials, path: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(`${creds.server}${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${creds.token}`, 'content-type': 'application/json', ...init.headers },
-  });
-  const body = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
-  if (!res.ok)
-    throw new GatehouseError(errorCodeOr(body.error, 'server_error'), `${body.message ?? res.statusText} (${body.error ?? res.status})`, {
-      status: res.status,
-    });
-  return body;
-}
-
 /**
  * Fetches a user certificate for this machine's Gatehouse key (created on first use) and writes
  * key, certificate, known_hosts (@cert-authority) and an ssh config snippet under
@@ -87,7 +73,7 @@ export async function writeSshCredentials(
     writeFileSync(f.key, openSshPrivateKey(key, 'gatehouse'), { mode: 0o600 });
     writeFileSync(`${f.key}.pub`, `${publicKeyLine(publicKeyOf(key), 'gatehouse')}\n`, { mode: 0o644 });
   }
-  const issued = await api<{ certificate: string; known_hosts: string; proxy: string | null; principals: string[]; valid_before: string }>(
+  const issued = await gatewayApi<{ certificate: string; known_hosts: string; proxy: string | null; principals: string[]; valid_before: string }>(
     creds,
     '/api/v1/ssh/certs',
     {
@@ -95,7 +81,7 @@ export async function writeSshCredentials(
       body: JSON.stringify({ public_key: readFileSync(`${f.key}.pub`, 'utf8') }),
     },
   );
-  const nodes = await api<{ nodes: NodeInfo[] }>(creds, '/api/v1/ssh/nodes');
+  const nodes = await gatewayApi<{ nodes: NodeInfo[] }>(creds, '/api/v1/ssh/nodes');
   writeFileSync(f.cert, `${issued.certificate}\n`, { mode: 0o600 });
   writeFileSync(f.knownHosts, `${issued.known_hosts}\n`, { mode: 0o600 });
   const proxy = issued.proxy ?? `${new URL(creds.server).hostname}:3022`;
@@ -129,7 +115,7 @@ export async function revokeSshCertificates(creds: CliCredentials, target: { ser
   const local = localCert(f.cert);
   const body = target.user ? { user: target.user } : { serial: target.serial ?? local?.serial.toString() };
   if (!body.user && !body.serial) throw new UsageError('No certificate on this machine: say --serial N or --user NAME.');
-  const { revoked } = await api<{ revoked: Revocation }>(creds, '/api/v1/ssh/certs/revoke', { method: 'POST', body: JSON.stringify(body) });
+  const { revoked } = await gatewayApi<{ revoked: Revocation }>(creds, '/api/v1/ssh/certs/revoke', { method: 'POST', body: JSON.stringify(body) });
   if (local && covers(revoked, local)) rmSync(f.cert, { force: true });
   return revoked;
 }
@@ -233,7 +219,7 @@ async function caRotate(args: string[]): Promise<number> {
   const kind = CA_KINDS.find((k) => k === v.kind);
   const phase = ROTATION_PHASES.find((p) => p === v.phase);
   if (!kind || !phase) throw new UsageError(`Say --kind ${CA_KINDS.join('|')} and --phase ${ROTATION_PHASES.join('|')}.`);
-  const status = await api<RotationStatus>(await gatewayCredentials(v), '/api/v1/ssh/ca/rotate', {
+  const status = await gatewayApi<RotationStatus>(await gatewayCredentials(v), '/api/v1/ssh/ca/rotate', {
     method: 'POST',
     body: JSON.stringify({ kind, phase, ...(v.force ? { force: true } : {}) }),
   });
