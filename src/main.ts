@@ -378,6 +378,7 @@ export async function createGateway(config: Config, options: { logger: Logger; d
       await ssh?.close();
       await db?.close();
       terminal?.close();
+      apps.endUpgrades();
       await demoNode?.close();
       await closeGracefully(server, 10_000);
       await apps.close();

@@ -10,7 +10,12 @@ export interface RequestBoundSessions {
   endFor(requestId: string): number;
 }
 
-export function createRequestBoundSessions(): RequestBoundSessions {
+/**
+ * `inEffect` tells whether a request still is: a session admitted from an access decision made
+ * before its request ended (a cached app decision, an upstream connect that took a while) binds
+ * after `endFor` ran, so it is ended as it binds.
+ */
+export function createRequestBoundSessions(inEffect: (requestId: string) => boolean = () => true): RequestBoundSessions {
   const bound = new Map<string, Set<(requestId: string) => void>>();
   return {
     bind(requestIds, end) {
@@ -32,6 +37,9 @@ export function createRequestBoundSessions(): RequestBoundSessions {
         if (!bound.has(id)) bound.set(id, new Set());
         bound.get(id)!.add(once);
       }
+      const alreadyEnded = requestIds.find((id) => !inEffect(id));
+      // After the caller has set up (it may still be wiring the session when bind returns).
+      if (alreadyEnded !== undefined) queueMicrotask(() => once(alreadyEnded));
       return unbind;
     },
     endFor(requestId) {

@@ -30,7 +30,8 @@ export function createRequests(options: {
 }) {
   const clock = options.clock ?? systemClock;
   const records = createRequestRecords(options.store);
-  const bound = createRequestBoundSessions();
+  // (grants is read only when a session binds, after both exist.)
+  const bound = createRequestBoundSessions((id) => grants.isActive(id));
   const grants = createRequestGrants({
     records,
     clock,

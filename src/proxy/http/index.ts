@@ -34,6 +34,8 @@ export interface HttpApps {
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** Same for an HTTP upgrade (WebSocket); false when no app takes it. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Ends open app WebSockets: a server's graceful close leaves upgraded sockets alone. */
+  endUpgrades(): void;
   close(): Promise<void>;
 }
 
@@ -222,7 +224,7 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
     return true;
   };
 
-  const upgrade = createAppUpgrade({
+  const upgrades = createAppUpgrade({
     registry,
     chain,
     forwarder,
@@ -237,7 +239,8 @@ export function createHttpApps(deps: HttpAppsDeps): HttpApps {
   return {
     registry,
     handle,
-    upgrade,
+    upgrade: upgrades.handle,
+    endUpgrades: upgrades.endAll,
     async close() {
       forwarder.close();
       await engine.close();

@@ -25,9 +25,17 @@ export interface AppUpgradeDeps {
 }
 
 /** An app's WebSocket (HTTP upgrade): same credentials and role check as its requests, plus an origin check. */
-export function createAppUpgrade(deps: AppUpgradeDeps): (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean {
+/** Upgrades, and the sockets they handed over (which a server's graceful close does not end). */
+export interface AppUpgrades {
+  handle(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Ends every open app WebSocket (shutdown). */
+  endAll(): void;
+}
+
+export function createAppUpgrade(deps: AppUpgradeDeps): AppUpgrades {
   const { registry, chain, health } = deps;
-  return (req, socket, head) => {
+  const open = new Set<Duplex>();
+  const handle = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
     if (originForm(req) !== 'ok') {
       sendRawError(socket, 400, 'invalid_request_target', 'The request target must be a path (origin-form).');
       return true;
@@ -53,6 +61,8 @@ export function createAppUpgrade(deps: AppUpgradeDeps): (req: IncomingMessage, s
     const go = (decision: Decision | null) => {
       if (!decision) return sendRawError(socket, 401, 'unauthenticated', `Sign in to use ${app.name}.`);
       if (!decision.allowed) return sendRawError(socket, 403, 'access_denied', `You do not have access to the app "${app.name}".`);
+      open.add(socket);
+      socket.once('close', () => open.delete(socket));
       const unbind = deps.requestSessions?.bind(
         decision.viewer.access.requests.map((r) => r.id),
         () => socket.destroy(),
@@ -79,6 +89,12 @@ export function createAppUpgrade(deps: AppUpgradeDeps): (req: IncomingMessage, s
       });
     } else go(result);
     return true;
+  };
+  return {
+    handle,
+    endAll() {
+      for (const socket of open) socket.destroy();
+    },
   };
 }
 
