@@ -15,7 +15,7 @@ import { isClusterWorker, workerCount, workerReady, workerStart } from '../../sr
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/logger.js';
 import { clusterMetricsPrimary, createGateway } from '../../src/main.js';
-import { serveUntilStopped } from './children.js';
+import { gatewayReady, serveUntilStopped } from './children.js';
 import { installLoopProbe, mergeLoopStats, type LoopStats } from './loop-probe.js';
 
 const logger = createLogger(process.env.LOG_LEVEL ?? 'error');
@@ -35,15 +35,8 @@ if (isClusterWorker()) {
   if (gateway) await gateway.start();
   else await runPrimary({ config, count: workers, logger, reload: () => config, metrics: clusterMetricsPrimary, stopTimeoutMs: 15_000 });
 
-  // Ready means the store and the signing keys answer.
   const url = raw.server.public_url;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const res = await fetch(`${url}/readyz`).catch(() => undefined);
-    if (res?.ok) break;
-    if (Date.now() > deadline) throw new Error(`bench gateway: not ready after 15 s: ${res ? await res.text() : 'no answer'}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await gatewayReady(url);
   if (gateway) installLoopProbe();
   else relayProbeToWorkers();
   // Workers stop with the primary: its SIGTERM handler (runPrimary) stops them, then exits.

@@ -58,6 +58,17 @@ export function startServer<T extends ReadyMessage>(script: URL, env: Record<str
 }
 
 /** For server scripts: report readiness to the parent, and stop cleanly on SIGTERM/SIGINT or when the parent goes away. */
+/** Waits (at most 15 s) until a gateway's /readyz answers 200: its store and signing keys are there. */
+export async function gatewayReady(url: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const res = await fetch(`${url}/readyz`).catch(() => undefined);
+    if (res?.ok) return;
+    if (Date.now() > deadline) throw new Error(`bench gateway: not ready after 15 s: ${res ? await res.text() : 'no answer'}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export function serveUntilStopped(ready: ReadyMessage, stop: () => Promise<void>): void {
   let stopping = false;
   const shutdown = () => {

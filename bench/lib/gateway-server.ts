@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/logger.js';
 import { createGateway } from '../../src/main.js';
 import { closedPort } from '../../test/helpers/peers/services.js';
-import { serveUntilStopped } from './children.js';
+import { gatewayReady, serveUntilStopped } from './children.js';
 
 export interface GatewayReady {
   type: 'ready';
@@ -32,14 +32,7 @@ const config = parseConfig({
 const gateway = await createGateway(config, { logger: createLogger(process.env.LOG_LEVEL ?? 'error'), demo: true });
 await gateway.start();
 
-// Ready means ready to serve logins: Redis connected and signing keys loaded.
-const deadline = Date.now() + 15_000;
-for (;;) {
-  const res = await fetch(`${url}/readyz`).catch(() => undefined);
-  if (res?.ok) break;
-  if (Date.now() > deadline) throw new Error(`bench gateway: not ready after 15 s: ${res ? await res.text() : 'no answer'}`);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-}
+await gatewayReady(url);
 
 const users = (gateway.connectors.demoUsers ?? []).map(({ username, password }) => ({ username, password }));
 serveUntilStopped({ type: 'ready', url, users } satisfies GatewayReady, () => gateway.stop());

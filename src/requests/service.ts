@@ -74,30 +74,32 @@ export function createAccessRequests(deps: AccessRequestsDeps) {
   const visibleTo = (actor: Actor, r: AccessRequest) =>
     samePerson(personOf(actor.identity), r.requester) || mayReview(actor.identity, r) || actor.access.auditRead;
 
-  async function eligibleReviewers(r: AccessRequest): Promise<RequestPerson[]> {
-    const people = await records.people();
-    return people
-      .map((p) => personOf(p))
-      .filter((p, i, all) => all.findIndex((q) => q.id === p.id) === i)
-      .filter((p) => !samePerson(p, r.requester) && !r.reviews.some((rev) => rev.reviewer.id === p.id))
-      .filter((p) =>
-        mayReview(
-          people.find((q) => personOf(q).id === p.id)!,
-          r,
-        ),
-      )
-      .sort((a, b) => a.username.localeCompare(b.username));
-  }
+  /** People seen signing in (each once) who may still approve `r`: never the requester or someone who reviewed it. */
+  const eligibleReviewers = (r: AccessRequest, people: ExternalIdentity[]): RequestPerson[] => {
+    const seen = new Set<string>();
+    const eligible: RequestPerson[] = [];
+    for (const identity of people) {
+      const person = personOf(identity);
+      if (seen.has(person.id)) continue;
+      seen.add(person.id);
+      if (samePerson(person, r.requester) || r.reviews.some((rev) => rev.reviewer.id === person.id) || !mayReview(identity, r)) continue;
+      eligible.push(person);
+    }
+    return eligible.sort((a, b) => a.username.localeCompare(b.username));
+  };
 
-  async function view(actor: Actor, r: AccessRequest): Promise<RequestView> {
+  /** The requests as `actor` sees them; the people are read once, and only when one is pending. */
+  async function views(actor: Actor, requests: AccessRequest[]): Promise<RequestView[]> {
     const me = personOf(actor.identity);
-    return {
+    const people = requests.some((r) => r.state === 'pending') ? await records.people() : [];
+    return requests.map((r) => ({
       ...r,
       approvals: approvalsOf(r),
-      eligible_reviewers: r.state === 'pending' ? await eligibleReviewers(r) : [],
+      eligible_reviewers: r.state === 'pending' ? eligibleReviewers(r, people) : [],
       can_review: r.state === 'pending' && !samePerson(me, r.requester) && mayReview(actor.identity, r) && !r.reviews.some((rev) => rev.reviewer.id === me.id),
-    };
+    }));
   }
+  const view = async (actor: Actor, r: AccessRequest): Promise<RequestView> => (await views(actor, [r]))[0];
 
   /** Ends an overdue request (holding its lock): the one `access_request.expire` event for it. */
   async function expireIfDue(r: AccessRequest): Promise<AccessRequest> {
@@ -198,7 +200,7 @@ export function createAccessRequests(deps: AccessRequestsDeps) {
         .filter((r) => !filter.state || r.state === filter.state)
         .filter((r) => !filter.mine || samePerson(me, r.requester))
         .sort((a, b) => b.created_at.localeCompare(a.created_at));
-      return Promise.all(all.map((r) => view(actor, r)));
+      return views(actor, all);
     },
 
     get: async (actor: Actor, id: string): Promise<RequestView> => view(actor, await mustGet(actor, id)),

@@ -48,7 +48,7 @@ export function requestPageRoutes(deps: WebDeps): Router {
   const service = deps.requests;
   if (!service) return router;
   const publicUrl = deps.config.server.public_url;
-  const form = express.urlencoded({ extended: false, limit: '8kb' });
+  const urlencoded = express.urlencoded({ extended: false, limit: '8kb' });
 
   const actorOf = (session: Session, res: Response): Actor => ({
     identity: session.identity,
@@ -64,6 +64,16 @@ export function requestPageRoutes(deps: WebDeps): Router {
     const session = await currentSession(deps, req);
     if (!session) res.redirect(req.method === 'GET' ? 302 : 303, loginRedirect(back, redirectPolicyOf(deps)));
     return session;
+  }
+
+  /** A form about one request: its id, the page to go back to, the session (else a redirect to sign in), its CSRF token checked. */
+  async function formFor(req: Request, res: Response): Promise<{ id: string; back: Back; session: Session } | null> {
+    const id = String(req.params.id);
+    const back = backOf(req);
+    const session = await signedIn(req, res, back === 'detail' ? `/requests/${encodeURIComponent(id)}` : '/requests');
+    if (!session) return null;
+    checkCsrf(req, session.id, publicUrl);
+    return { id, back, session };
   }
 
   async function sendList(
@@ -127,7 +137,7 @@ export function requestPageRoutes(deps: WebDeps): Router {
 
   router.post(
     '/requests',
-    form,
+    urlencoded,
     asyncHandler(async (req, res) => {
       const session = await signedIn(req, res, '/requests');
       if (!session) return;
@@ -146,13 +156,11 @@ export function requestPageRoutes(deps: WebDeps): Router {
 
   router.post(
     '/requests/:id/review',
-    form,
+    urlencoded,
     asyncHandler(async (req, res) => {
-      const id = String(req.params.id);
-      const back = backOf(req);
-      const session = await signedIn(req, res, back === 'detail' ? `/requests/${encodeURIComponent(id)}` : '/requests');
-      if (!session) return;
-      checkCsrf(req, session.id, publicUrl);
+      const posted = await formFor(req, res);
+      if (!posted) return;
+      const { id, back, session } = posted;
       const decision = field(req.body?.decision);
       try {
         if (decision !== 'approve' && decision !== 'deny') throw new GatehouseError('invalid_request', 'decision: choose approve or deny.');
@@ -169,13 +177,11 @@ export function requestPageRoutes(deps: WebDeps): Router {
 
   router.post(
     '/requests/:id/drop',
-    form,
+    urlencoded,
     asyncHandler(async (req, res) => {
-      const id = String(req.params.id);
-      const back = backOf(req);
-      const session = await signedIn(req, res, back === 'detail' ? `/requests/${encodeURIComponent(id)}` : '/requests');
-      if (!session) return;
-      checkCsrf(req, session.id, publicUrl);
+      const posted = await formFor(req, res);
+      if (!posted) return;
+      const { id, back, session } = posted;
       try {
         const dropped = await service.drop(actorOf(session, res), id);
         const own = samePerson(personOf(session.identity), dropped.requester);
