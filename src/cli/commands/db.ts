@@ -1,13 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { splitHostPort } from '../../core/hosts.js';
 import { gatewayApi, gatewayCredentials, type CliCredentials } from '../credentials.js';
+import { mysqlTunnel, postgresTunnel } from '../db-tunnel.js';
 import { UsageError } from '../errors.js';
 import { gatehouseHome, readJsonFile, writeJsonFile } from '../home.js';
 import { mysqlOptionFile, verifyFlags } from '../mysql-option-file.js';
@@ -231,68 +231,21 @@ export async function dbCommand(argv: string[]): Promise<number> {
       const port = Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('say which local port: --port P');
       const name = needName();
-      if ((await currentLogin(values, name, requested)).protocol === 'mysql')
-        throw new UsageError(`db proxy serves PostgreSQL databases only so far; for ${name} use the option file of \`gatehouse db login ${name}\``);
-      const server = createServer((socket) => void tunnel(socket, () => currentLogin(values, name, requested)));
+      const login = () => currentLogin(values, name, requested);
+      const { protocol } = await login();
+      const tunnel = protocol === 'mysql' ? mysqlTunnel : postgresTunnel;
+      const server = createServer((socket) => tunnel(socket, login));
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
       const bound = (server.address() as { port: number }).port;
-      process.stdout.write(
-        `Tunnel to ${name} on 127.0.0.1:${bound} (no TLS locally; anyone on this machine can use it while it runs).\n  psql "host=127.0.0.1 port=${bound} sslmode=disable${requested.user ? ` user=${requested.user}` : ''}"\n`,
-      );
+      const user = requested.user ? ` user=${requested.user}` : '';
+      const example =
+        protocol === 'mysql'
+          ? `mariadb --host=127.0.0.1 --port=${bound} --skip-ssl${requested.user ? ` --user=${requested.user}` : ''}${requested.dbName ? ` --database=${requested.dbName}` : ''}`
+          : `psql "host=127.0.0.1 port=${bound} sslmode=disable${user}"`;
+      process.stdout.write(`Tunnel to ${name} on 127.0.0.1:${bound} (no TLS locally; anyone on this machine can use it while it runs).\n  ${example}\n`);
       return -1; // keeps running
     }
     default:
       throw new UsageError(USAGE);
   }
-}
-
-const SSL_REQUEST = 80877103;
-const GSSENC_REQUEST = 80877104;
-
-/**
- * One local connection of `db proxy`: the client's SSLRequest or GSSENCRequest is answered "no",
- * then its startup (or cancel) packet and everything after it go to the gateway over TLS with the
- * certificate (renewed when it is about to expire).
- */
-async function tunnel(local: Socket, login: () => Promise<Login>): Promise<void> {
-  let buffered = Buffer.alloc(0);
-  const onData = (chunk: Buffer) => {
-    buffered = Buffer.concat([buffered, chunk]);
-    // Answer encryption requests: this side of the tunnel is plaintext on loopback.
-    while (buffered.length >= 8 && buffered.readInt32BE(0) === 8 && [SSL_REQUEST, GSSENC_REQUEST].includes(buffered.readInt32BE(4))) {
-      local.write('N');
-      buffered = buffered.subarray(8);
-    }
-    if (buffered.length >= 8) void start();
-  };
-  local.on('data', onData);
-  local.on('error', () => local.destroy());
-  let started = false;
-  const start = async () => {
-    if (started) return;
-    started = true;
-    local.off('data', onData);
-    local.pause();
-    try {
-      const l = await login();
-      const [host, port] = splitHostPort(l.address);
-      const raw = tcpConnect({ host, port });
-      await new Promise<void>((resolve, reject) => raw.once('connect', resolve).once('error', reject));
-      const request = Buffer.alloc(8);
-      request.writeInt32BE(8, 0);
-      request.writeInt32BE(SSL_REQUEST, 4);
-      raw.write(request);
-      const answer = await new Promise<Buffer>((resolve, reject) => raw.once('data', resolve).once('error', reject));
-      if (answer[0] !== 0x53) throw new Error('the gateway refused TLS');
-      const tls = tlsConnect({ socket: raw, servername: host, ca: readFileSync(l.ca), cert: readFileSync(l.cert), key: readFileSync(l.key) });
-      await new Promise<void>((resolve, reject) => tls.once('secureConnect', resolve).once('error', reject));
-      tls.write(buffered);
-      local.pipe(tls).pipe(local);
-      tls.on('error', () => local.destroy());
-      local.on('close', () => tls.destroy());
-    } catch (err) {
-      process.stderr.write(`gatehouse: tunnel: ${(err as Error).message}\n`);
-      local.destroy();
-    }
-  };
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { eventually, giveUp } from '../../helpers/eventually.js';
 import {
   createMysqlFixture,
   mysqlDatabase,
@@ -14,11 +15,12 @@ import {
   type DbGateway,
   type MysqlFixture,
 } from '../../helpers/gateways/db.js';
-import { runChild } from '../../helpers/processes.js';
+import { closedPort } from '../../helpers/peers/services.js';
+import { runChild, startRun } from '../../helpers/processes.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 
-describe('gatehouse db login | connect for a MySQL database, with stock mariadb; psql on the same port', () => {
+describe('gatehouse db login | connect | proxy for a MySQL database, with stock mariadb; psql on the same port', () => {
   let g: DbGateway | undefined;
   let fx: MysqlFixture;
   let home: string;
@@ -85,9 +87,35 @@ describe('gatehouse db login | connect for a MySQL database, with stock mariadb;
     );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), `${fx.user}@%`);
-    const proxy = await cli('db', 'proxy', 'main-maria', '--port', '0');
-    assert.notEqual(proxy.code, 0);
-    assert.match(proxy.stderr, /PostgreSQL databases only/);
+  });
+
+  test('db proxy: a local tunnel for mariadb without a certificate; its statements are audited', async () => {
+    if (!g) return;
+    const port = await closedPort();
+    const tunnel = startRun(
+      process.execPath,
+      ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'db', 'proxy', 'main-maria', '--port', String(port), '--db-user', fx.user, '--db-name', fx.database],
+      { env, timeoutMs: 110_000 },
+    );
+    try {
+      await eventually(() => tunnel.stdout().includes('Tunnel to main-maria') || (tunnel.child.exitCode !== null && giveUp(tunnel.stderr())), {
+        timeoutMs: 60_000,
+        message: () => `the tunnel did not start: ${tunnel.stderr()}`,
+      });
+      assert.match(tunnel.stdout(), new RegExp(`mariadb --host=127\\.0\\.0\\.1 --port=${port} --skip-ssl`));
+      const args = ['--no-defaults', '--host=127.0.0.1', `--port=${port}`, '--skip-ssl', `--user=${fx.user}`, `--database=${fx.database}`];
+      const r = await runChild('mariadb', [...args, '--batch', '--skip-column-names', '-e', "SELECT 'via tunnel', DATABASE()"], { env, timeoutMs: 30_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), `via tunnel\t${fx.database}`);
+      await g.gw.waitForEvent((e) => e.type === 'db.query' && (e.details?.statement as string | undefined)?.includes("'via tunnel'") === true);
+      // A db user the roles do not allow: the gateway's own ERR reaches the client through the tunnel.
+      const refused = await runChild('mariadb', [...args.filter((a) => !a.startsWith('--user=')), '--user=root', '-e', 'SELECT 1'], { env, timeoutMs: 30_000 });
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /ERROR 1045 \(28000\): gatehouse: .*may not sign in to "main-maria" as db user "root"/);
+    } finally {
+      tunnel.child.kill('SIGTERM');
+      await tunnel.done;
+    }
   });
 
   test('a PostgreSQL client on the same port is not held back by the MySQL greeting wait', async () => {
