@@ -177,7 +177,8 @@ describe('MariaDB through the db listener: mariadb and mysql2, per-statement aud
     try {
       const [[{ id: serverId }]] = (await a.query('SELECT CONNECTION_ID() AS id')) as unknown as [[{ id: number }]];
       assert.notEqual(a.threadId, serverId, "the client holds the gateway's connection id, not the server's");
-      const running = a.query('SELECT SLEEP(30) AS slept');
+      // The handler is attached now: the error can reach the client before the killer's OK does.
+      const running = assert.rejects(a.query('SELECT SLEEP(30) AS slept'), (err: { errno?: number }) => err.errno === 1317); // Query execution was interrupted
       await eventually(
         async () =>
           (await mysqlAdmin<unknown[]>(`SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ${serverId} AND INFO LIKE 'SELECT SLEEP%'`)).length === 1,
@@ -191,7 +192,7 @@ describe('MariaDB through the db listener: mariadb and mysql2, per-statement aud
       assert.equal(refused.reason, 'db_cancel_refused');
       await assert.rejects(other.query(`KILL QUERY ${serverId}`), (err: { errno?: number }) => err.errno === 1094);
       await killer.query(`KILL QUERY ${a.threadId}`);
-      await assert.rejects(running, (err: { errno?: number }) => err.errno === 1317); // Query execution was interrupted
+      await running;
       const [rows] = await a.query('SELECT 1 AS still');
       assert.deepEqual(rows, [{ still: 1 }], 'only the query was killed, not the session');
       const ok = await g.gw.waitForEvent((e) => e.type === 'db.cancel' && e.outcome === 'success' && e.user === 'alice');
