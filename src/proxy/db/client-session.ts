@@ -46,8 +46,8 @@ export interface DbConnectionDeps {
 export type Named = { username?: string; connector?: string };
 
 /** Puts server-side TLS over the client's socket, asking for a certificate (checked by `verifyClient`, not by TLS). */
-export function serveTls(socket: Socket, secureContext: SecureContext): TLSSocket {
-  return new TLSSocket(socket, { isServer: true, secureContext, requestCert: true, rejectUnauthorized: false });
+export function serveTls(socket: Socket, secureContext: SecureContext, alpn?: string): TLSSocket {
+  return new TLSSocket(socket, { isServer: true, secureContext, requestCert: true, rejectUnauthorized: false, ...(alpn ? { ALPNProtocols: [alpn] } : {}) });
 }
 
 /** Resolves once the TLS handshake is done; rejects with `refuse(message)` when it fails or the client leaves. */

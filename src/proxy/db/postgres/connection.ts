@@ -17,7 +17,7 @@ import {
 import { verifyPeer, type DbPeer } from '../peer.js';
 import { ProtocolError } from '../framer.js';
 import { authenticationOk, backendKeyData, errorResponse, parameterStatus, readyForQuery, SSL_ACCEPTED, SSL_REFUSED } from './backend.js';
-import { startupReader } from './frontend.js';
+import { POSTGRES_ALPN, startupReader } from './frontend.js';
 import { relayPostgres } from './relay.js';
 import { openUpstream, sendCancel, signIn, UpstreamError } from './upstream.js';
 
@@ -38,7 +38,7 @@ class Refusal extends Error {
 }
 
 /**
- * One client connection, from its first byte: SSLRequest → TLS with a client
+ * One client connection, from its first byte: SSLRequest (or PostgreSQL 17's direct TLS) → TLS with a client
  * certificate → StartupMessage → authorization from the certificate and the current roles → the
  * server, signed in as the requested db user → relay. A CancelRequest (plaintext, as libpq sends
  * it, or inside TLS) is routed by the gateway's key. Every refusal before the relay is a FATAL
@@ -71,14 +71,21 @@ export async function handlePostgres(socket: Socket, deps: DbConnectionDeps): Pr
     if (packet.kind === 'cancel') return void (await cancel(packet, undefined));
     if (packet.kind === 'startup')
       throw new Refusal('db_tls_required', 'the gateway accepts TLS connections only: connect with sslmode=verify-full (gatehouse db login)', '28000', 'ssl');
-    if (packet.kind !== 'ssl') throw new Refusal('db_protocol_error', 'unexpected startup packet', '08P01', 'ssl');
-
-    // SSLRequest: answered 'S'; anything the client sent after it in plaintext is refused, never read as TLS data.
-    if (reader.detach().length) throw new Refusal('db_protocol_error', 'bytes after SSLRequest before the TLS handshake', '08P01', 'ssl');
-    socket.write(SSL_ACCEPTED);
-    tls = serveTls(socket, deps.secureContext());
+    const direct = packet.kind === 'tls';
+    if (direct)
+      socket.unshift(reader.detach()); // the ClientHello, for the TLS layer
+    else {
+      if (packet.kind !== 'ssl') throw new Refusal('db_protocol_error', 'unexpected startup packet', '08P01', 'ssl');
+      // SSLRequest: answered 'S'; anything the client sent after it in plaintext is refused, never read as TLS data.
+      if (reader.detach().length) throw new Refusal('db_protocol_error', 'bytes after SSLRequest before the TLS handshake', '08P01', 'ssl');
+      socket.write(SSL_ACCEPTED);
+    }
+    tls = serveTls(socket, deps.secureContext(), POSTGRES_ALPN);
     client = tls;
     await tlsHandshake(tls, (message) => new Refusal('db_protocol_error', message, '08P01', 'tls'));
+    // As PostgreSQL 17 does: direct TLS without the protocol's ALPN could be another protocol's client.
+    if (direct && tls.alpnProtocol !== POSTGRES_ALPN)
+      throw new Refusal('db_protocol_error', `direct TLS needs the ALPN protocol "${POSTGRES_ALPN}" (sslnegotiation=direct in libpq 17)`, '08P01', 'startup');
     reader = startupReader(tls);
     packet = await reader.next();
     if (packet.kind === 'cancel') return void (await cancel(packet, tls));

@@ -16,9 +16,16 @@ export const SSL_REQUEST = 80877103;
 export const GSSENC_REQUEST = 80877104;
 export const CANCEL_REQUEST = 80877102;
 export const PROTOCOL_3_0 = 196608;
+const TLS_HANDSHAKE_RECORD = 0x16;
+/** The ALPN protocol PostgreSQL 17 clients offer, and require, with direct TLS. */
+export const POSTGRES_ALPN = 'postgresql';
 
 export type StartupPacket =
-  { kind: 'ssl' } | { kind: 'gssenc' } | { kind: 'cancel'; pid: number; secret: number } | { kind: 'startup'; params: Record<string, string> };
+  | { kind: 'tls' }
+  | { kind: 'ssl' }
+  | { kind: 'gssenc' }
+  | { kind: 'cancel'; pid: number; secret: number }
+  | { kind: 'startup'; params: Record<string, string> };
 
 /** Reads startup packets off a socket, one at a time (an SSLRequest followed by anything is refused by the caller: plaintext bytes must never be read as if they came through TLS). */
 export const startupReader = (socket: Socket): PacketReader<StartupPacket> =>
@@ -26,6 +33,8 @@ export const startupReader = (socket: Socket): PacketReader<StartupPacket> =>
 
 /** The startup packet at the front of `buf`, with the bytes it used; undefined until it is all there. Throws ProtocolError. */
 export function readStartupPacket(buf: Buffer): { packet: StartupPacket; used: number } | undefined {
+  // A TLS handshake record (PostgreSQL 17's sslnegotiation=direct): no startup packet is that long, so the first byte tells. It is left for the TLS layer.
+  if (buf[0] === TLS_HANDSHAKE_RECORD) return { packet: { kind: 'tls' }, used: 0 };
   if (buf.length < 4) return undefined;
   const len = buf.readInt32BE(0);
   if (len < 8 || len > STARTUP_MAX) throw new ProtocolError(`invalid startup packet length ${len} (at most ${STARTUP_MAX} bytes)`);
