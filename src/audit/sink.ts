@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../core/types.js';
 import { auditCode, type AuditEventType, type AuditOutcome } from './catalogue.js';
+import { canonicalCopy } from './chain.js';
 
 /** What a capability hands to the audit log. */
 export interface AuditInput {
@@ -71,82 +72,28 @@ export function bestEffort(audit: AuditSink, logger: AuditFailureLogger): (input
     );
 }
 
-/** The event before chaining: common fields filled in, undefined fields dropped. */
+/** The event before chaining: common fields filled in, undefined fields dropped (keys in sorted order, see canonicalCopy). */
 export function toUnchainedEvent(input: AuditInput, now: Date = new Date()): Omit<AuditEvent, 'prev_hash' | 'hash'> {
   const event = {
+    app: input.app,
+    cluster: input.cluster,
+    code: auditCode(input.type, input.outcome),
+    connector: input.connector,
+    details: input.details,
     id: randomUUID(),
+    node: input.node,
+    outcome: input.outcome,
+    reason: input.reason,
+    remote_addr: input.context?.remoteAddr,
+    request_id: input.context?.requestId,
+    roles: input.roles,
+    session_id: input.session_id,
     time: now.toISOString(),
     type: input.type,
-    code: auditCode(input.type, input.outcome),
-    outcome: input.outcome,
     user: input.user,
-    connector: input.connector,
-    roles: input.roles,
-    remote_addr: input.context?.remoteAddr,
     user_agent: input.context?.userAgent,
-    request_id: input.context?.requestId,
-    session_id: input.session_id,
-    cluster: input.cluster,
-    node: input.node,
-    app: input.app,
-    reason: input.reason,
-    details: input.details,
   };
-  return jsonCopy(event);
-}
-
-/** Thrown by the fast path of jsonCopy at anything that is not plain data. */
-const NOT_PLAIN = Symbol('not plain');
-
-/**
- * `JSON.parse(JSON.stringify(value))`, which an event goes through so that what is hashed is what
- * is stored (undefined members dropped, non-finite numbers null). Events are emitted on request
- * paths, so plain data (objects, arrays, strings, finite numbers, booleans, null) is copied
- * directly, with the same result; anything else (a toJSON, a class instance, a bigint, depth
- * past 32) takes the round trip itself.
- */
-function jsonCopy<T>(value: T): T {
-  try {
-    return plainCopy(value, 0) as T;
-  } catch (err) {
-    if (err !== NOT_PLAIN) throw err;
-    return JSON.parse(JSON.stringify(value)) as T;
-  }
-}
-
-function plainCopy(value: unknown, depth: number): unknown {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value;
-    case 'number':
-      return Number.isFinite(value) ? value || 0 : null; // -0 becomes 0, NaN and ±Infinity null, as in JSON
-    case 'object': {
-      if (value === null) return null;
-      if (depth > 32) throw NOT_PLAIN;
-      if (Array.isArray(value)) {
-        if (Object.getPrototypeOf(value) !== Array.prototype || 'toJSON' in value) throw NOT_PLAIN;
-        const out: unknown[] = new Array(value.length);
-        for (let i = 0; i < value.length; i++) {
-          const item: unknown = value[i];
-          out[i] = item === undefined || typeof item === 'function' || typeof item === 'symbol' ? null : plainCopy(item, depth + 1);
-        }
-        return out;
-      }
-      const proto: unknown = Object.getPrototypeOf(value);
-      if ((proto !== Object.prototype && proto !== null) || typeof (value as { toJSON?: unknown }).toJSON === 'function') throw NOT_PLAIN;
-      const out: Record<string, unknown> = {};
-      for (const key of Object.keys(value)) {
-        if (key === '__proto__') throw NOT_PLAIN; // an own "__proto__" stays a member only through JSON.parse
-        const item = (value as Record<string, unknown>)[key];
-        if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
-        out[key] = plainCopy(item, depth + 1);
-      }
-      return out;
-    }
-    default:
-      throw NOT_PLAIN; // undefined at the top, bigint, function, symbol: as JSON has it
-  }
+  return canonicalCopy(event);
 }
 
 /** An event returned before it has a chain position: waiting in a spool, or not stored (`on_failure: log`). */

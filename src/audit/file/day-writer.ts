@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { eventLine } from '../chain.js';
 import { syncDir, writeDurably } from '../durable.js';
 import type { AuditEvent } from '../sink.js';
 import { fileName } from './layout.js';
@@ -37,7 +38,7 @@ export function createDayFileWriter(dir: string): DayFileWriter {
       const runs: { day: string; text: string; end: number }[] = [];
       chained.forEach((event, i) => {
         const day = event.time.slice(0, 10);
-        const line = `${JSON.stringify(event)}\n`;
+        const line = `${eventLine(event)}\n`;
         const run = runs.at(-1);
         if (run?.day === day) {
           run.text += line;

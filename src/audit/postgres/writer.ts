@@ -4,7 +4,7 @@
  * `prev_hash` are assigned by exactly one writer at a time. Batching (group commit) makes the
  * lock cheap: one lock, one head read and one multi-row INSERT per batch.
  */
-import { chainEvents, GENESIS_HASH } from '../chain.js';
+import { chainEvents, eventLine, GENESIS_HASH } from '../chain.js';
 import type { AuditEvent } from '../sink.js';
 import type { UnchainedEvent } from '../spool.js';
 import type { AuditDatabase } from './database.js';
@@ -45,7 +45,7 @@ export async function insertBatch(db: AuditDatabase, events: UnchainedEvent[], d
         cols.map((c) => c.app),
         cols.map((c) => c.search),
         cols.map((c) => c.hash),
-        chained.map((e) => JSON.stringify(e)),
+        chained.map(eventLine),
       ],
     );
     return chained;
