@@ -5,8 +5,12 @@
 // (scripts/test-services.mjs). Rows: pgbench -S (select-only) and TPC-B-like with N clients (TPS,
 // p99 latency from pgbench's per-transaction log), \copy in and out (MB/s), gateway RSS per idle
 // session, and a MariaDB select loop (N mysql2 connections, one primary-key SELECT at a time).
+// pgbench and \copy also run through a bare Node TLS relay (bench/lib/pg-tls-relay.ts), the floor
+// any Node relay with TLS on the client leg pays on this machine.
+// Each load through the gateway reports the gateway's event loop and GC; BENCH_PROFILE=DIR also
+// writes a CPU profile of the gateway for each and prints its top functions.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
@@ -14,8 +18,11 @@ import pg from 'pg';
 import { startTestServices } from '../scripts/test-services.mjs';
 import { runChild } from '../test/helpers/processes.js';
 import { postgresBin } from '../test/helpers/peers/postgres-server.js';
-import { killAll, startServer } from './lib/children.js';
+import { makeTls } from '../test/helpers/peers/tls.js';
+import { cpuTimeMs, killAll, startServer } from './lib/children.js';
+import { formatProfile, readProfile, summarizeProfile } from './lib/cpu-profile.js';
 import type { DbGatewayReady } from './lib/db-gateway-server.js';
+import { formatDelay, formatGc, probe } from './lib/loop-probe.js';
 import { reportStrayErrors, tryRow } from './lib/rows.js';
 
 const count = (name: string, fallback: number) => {
@@ -27,6 +34,8 @@ const CLIENTS = count('BENCH_DB_CLIENTS', 10);
 const COPY_MB = count('BENCH_DB_COPY_MB', 50);
 const IDLE = count('BENCH_DB_IDLE', 200);
 const WATCHDOG_MS = 10 * 60_000;
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
 
 reportStrayErrors('bench/db');
 const watchdog = setTimeout(() => {
@@ -81,13 +90,45 @@ const files = { cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), ca:
 writeFileSync(files.cert, gw.ready.cert);
 writeFileSync(files.key, gw.ready.key, { mode: 0o600 });
 writeFileSync(files.ca, gw.ready.ca);
+const relayTls = makeTls();
+const relay = await startServer(new URL('./lib/pg-tls-relay.ts', import.meta.url), {
+  BENCH_PG_HOST_PORT: `127.0.0.1:${pgUrl.port || 5432}`,
+  BENCH_TLS_DIR: relayTls.dir,
+});
 const direct = `host=127.0.0.1 port=${pgUrl.port || 5432} user=postgres dbname=${database} sslmode=disable`;
 const through = `host=127.0.0.1 port=${gw.ready.dbPort} user=postgres dbname=${database} sslmode=verify-full sslrootcert=${files.ca} sslcert=${files.cert} sslkey=${files.key} gssencmode=disable`;
 
+const bare = `host=127.0.0.1 port=${new URL(relay.ready.url).port} user=postgres dbname=${database} sslmode=verify-full sslrootcert=${relayTls.caFile} gssencmode=disable`;
+
 const bin = postgresBin();
 const pgbench = bin ? join(bin, 'pgbench') : 'pgbench';
-const rows: string[][] = [];
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+const rows: string[][] = [];
+/** The same loads through the bare Node TLS relay: Node's floor for a relay with TLS on the client leg. */
+const floor: string[][] = [];
+const floorRow = (name: string, d: number, r: number, t: number, unit: string, cpu: [string, string] = ['', '']) =>
+  floor.push([name, `${d.toFixed(0)}${unit}`, `${r.toFixed(0)}${unit}`, `${t.toFixed(0)}${unit}`, ratio(r, d), ratio(t, r), ...cpu]);
+
+/** Runs `load` and adds the CPU time (ms) process `pid` used meanwhile. */
+async function withCpu<T>(pid: number | undefined, load: () => Promise<T>): Promise<T & { cpuMs: number }> {
+  const before = cpuTimeMs(pid) ?? NaN;
+  const result = await load();
+  return { ...result, cpuMs: (cpuTimeMs(pid) ?? NaN) - before };
+}
+const perTx = (run: { cpuMs: number; tps: number }) => `${((run.cpuMs * 1000) / (run.tps * SECONDS)).toFixed(0)} µs`;
+const loops: string[][] = [];
+const profiles: { label: string; file: string }[] = [];
+
+/** Runs `load` through the gateway inside a probe window: its event loop, GC and (BENCH_PROFILE) CPU profile. */
+async function watched<T>(label: string, load: () => Promise<T>): Promise<T> {
+  const file = PROFILE_DIR ? join(PROFILE_DIR, `db-${label.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.cpuprofile`) : undefined;
+  await probe(gw.child, 'start', file);
+  const result = await load();
+  const stats = await probe(gw.child, 'stop', file);
+  loops.push([label, formatDelay(stats), stats ? `${(stats.utilization * 100).toFixed(0)}%` : '–', formatGc(stats)]);
+  if (file) profiles.push({ label, file });
+  return result;
+}
 
 /** TPS and p99 latency (ms) of one pgbench run, from its summary and per-transaction log. */
 async function pgbenchRun(conninfo: string, label: string, selectOnly: boolean): Promise<{ tps: number; p99: number }> {
@@ -111,7 +152,10 @@ async function pgbenchRun(conninfo: string, label: string, selectOnly: boolean):
 
 async function pgbenchRows(name: string, selectOnly: boolean, target: string) {
   const d = await pgbenchRun(direct, `${name}-direct`, selectOnly);
-  const t = await pgbenchRun(through, `${name}-gatehouse`, selectOnly);
+  const r = await withCpu(relay.child.pid, () => pgbenchRun(bare, `${name}-relay`, selectOnly));
+  const t = await watched(name, () => withCpu(gw.child.pid, () => pgbenchRun(through, `${name}-gatehouse`, selectOnly)));
+  floorRow(`${name}: TPS`, d.tps, r.tps, t.tps, '', [perTx(r), perTx(t)]);
+  floorRow(`${name}: p99 latency (µs)`, d.p99 * 1000, r.p99 * 1000, t.p99 * 1000, ' µs');
   rows.push([`${name}: TPS (${CLIENTS} clients, ${SECONDS} s)`, d.tps.toFixed(0), t.tps.toFixed(0), ratio(t.tps, d.tps), target]);
   rows.push([
     `${name}: p99 latency`,
@@ -146,11 +190,13 @@ const copy = await tryRow('COPY', async () => {
   const results: Record<string, number> = {};
   for (const [label, conninfo] of [
     ['direct', direct],
+    ['relay', bare],
     ['gatehouse', through],
   ]) {
     await psql(direct, 'DROP TABLE IF EXISTS copy_bench; CREATE UNLOGGED TABLE copy_bench (line text)');
-    results[`${label}-in`] = mbps(await psql(conninfo, `\\copy copy_bench FROM '${input}'`));
-    results[`${label}-out`] = mbps(await psql(conninfo, `\\copy copy_bench TO '${join(dir, `out-${label}.txt`)}'`));
+    const timed = (what: string, load: () => Promise<number>) => (label === 'gatehouse' ? watched(what, load) : load());
+    results[`${label}-in`] = mbps(await timed('\\copy in', () => psql(conninfo, `\\copy copy_bench FROM '${input}'`)));
+    results[`${label}-out`] = mbps(await timed('\\copy out', () => psql(conninfo, `\\copy copy_bench TO '${join(dir, `out-${label}.txt`)}'`)));
   }
   rows.push([
     `\\copy in (${COPY_MB} MB)`,
@@ -166,6 +212,7 @@ const copy = await tryRow('COPY', async () => {
     ratio(results['gatehouse-out'], results['direct-out']),
     'at least 0.60×',
   ]);
+  for (const way of ['in', 'out']) floorRow(`\\copy ${way}`, results[`direct-${way}`], results[`relay-${way}`], results[`gatehouse-${way}`], ' MB/s');
 });
 if (!copy.ok) rows.push(['\\copy', copy.cell, '', '', '']);
 
@@ -223,24 +270,50 @@ async function selectLoop(options: mysql.ConnectionOptions): Promise<{ qps: numb
 const mariaRow = await tryRow('MariaDB select loop', async () => {
   if (!maria || !gw.ready.mysql) throw new Error('no MariaDB (GATEHOUSE_TEST_MYSQL_URL)');
   const d = await selectLoop({ host: maria.host, port: maria.port, user: maria.user, password: maria.password });
-  const t = await selectLoop({
-    host: '127.0.0.1',
-    port: gw.ready.dbPort,
-    user: maria.user,
-    ssl: { ca: gw.ready.ca, cert: gw.ready.mysql.cert, key: gw.ready.mysql.key },
-  });
+  const t = await watched('MariaDB select loop', () =>
+    selectLoop({
+      host: '127.0.0.1',
+      port: gw.ready.dbPort,
+      user: maria.user,
+      ssl: { ca: gw.ready.ca, cert: gw.ready.mysql!.cert, key: gw.ready.mysql!.key },
+    }),
+  );
   rows.push([`MariaDB select loop: queries/s (${CLIENTS} clients, ${SECONDS} s)`, d.qps.toFixed(0), t.qps.toFixed(0), ratio(t.qps, d.qps), '']);
   rows.push(['MariaDB select loop: p99 latency', `${d.p99.toFixed(2)} ms`, `${t.p99.toFixed(2)} ms`, `+${(t.p99 - d.p99).toFixed(2)} ms`, '']);
 });
 if (!mariaRow.ok) rows.push(['MariaDB select loop', mariaRow.cell, '', '', '']);
 
 await gw.stop();
+await relay.stop();
+rmSync(relayTls.dir, { recursive: true, force: true });
 await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
 if (maria) await mysqlRoot(`DROP DATABASE IF EXISTS ${database}; DROP USER IF EXISTS '${maria.user}'@'%'`).catch(() => {});
 await services?.stop();
 rmSync(dir, { recursive: true, force: true });
 
 const header = ['', 'direct', 'through Gatehouse (audit on)', 'ratio', 'target'];
-process.stdout.write(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`);
+const table = (head: string[], body: string[][]) =>
+  `\n| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|\n${body.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`;
+process.stdout.write(table(header, rows));
+process.stdout.write(
+  table(
+    [
+      'floor',
+      'direct',
+      'bare Node TLS relay (no auth, no audit)',
+      'through Gatehouse',
+      'relay / direct',
+      'Gatehouse / relay',
+      'relay CPU per transaction',
+      'Gatehouse CPU per transaction',
+    ],
+    floor,
+  ),
+);
+process.stdout.write(table(['the gateway during', 'loop delay p50 / p99 / max ms', 'loop busy', 'GC pauses (major), total, longest ms'], loops));
+for (const { label, file } of profiles)
+  process.stdout.write(
+    `\nCPU profile of the gateway, ${label} (${file}; profiling slows the row):\n\n${formatProfile(summarizeProfile(readProfile(file), 20))}\n`,
+  );
 clearTimeout(watchdog);
 process.exit(0);

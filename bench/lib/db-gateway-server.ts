@@ -2,7 +2,7 @@
 // no upstream TLS), file audit log (every statement is a db.query event) and transcripts in a
 // temp dir; it issues one client certificate for alice (db user postgres) and reports it. With
 // BENCH_MYSQL_HOST_PORT, also one MariaDB (signed in as BENCH_MYSQL_USER with BENCH_MYSQL_PASSWORD)
-// and a certificate for it.
+// and a certificate for it. With the bench-only loop probe (event-loop delay, GC, CPU profile).
 //
 // Env: BENCH_PG_HOST_PORT (host:port), BENCH_DATA_DIR; optional BENCH_MYSQL_HOST_PORT, BENCH_MYSQL_USER, BENCH_MYSQL_PASSWORD.
 import { parseConfig } from '../../src/config/load.js';
@@ -11,6 +11,7 @@ import { createGateway } from '../../src/main.js';
 import { GATEWAY_AUDIENCE } from '../../src/tokens/gateway-token.js';
 import { closedPort } from '../../test/helpers/peers/services.js';
 import { serveUntilStopped } from './children.js';
+import { installLoopProbe } from './loop-probe.js';
 
 export interface DbGatewayReady {
   type: 'ready';
@@ -30,6 +31,7 @@ const env = (name: string): string => {
   return value;
 };
 
+installLoopProbe();
 const [port, dbPort] = [await closedPort(), await closedPort()];
 const url = `http://127.0.0.1:${port}`;
 const dataDir = env('BENCH_DATA_DIR');
