@@ -9,12 +9,36 @@ import { isLoopbackHost, splitHostPort } from '../core/hosts.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 10.0.0.5:5432');
 
-/** How the gateway signs in upstream as one db user: SCRAM-SHA-256 (or md5) with this password (`password_file` is read into `password` at load, like every secret). */
-const credential = z.strictObject({
-  /** The db user this password belongs to (`*`: any requested user). */
-  user: z.string().min(1),
-  password: z.string().min(1),
-});
+/**
+ * How the gateway signs in upstream as one db user: with a password (`password_file` is read into
+ * `password` at load, like every secret), or with a TLS client certificate it presents to the
+ * database (cert_file and key_file, read at each connection like ca_file; needs tls.mode verify-full).
+ */
+const credential = z
+  .strictObject({
+    /** The db user this credential belongs to (`*`: any requested user). */
+    user: z.string().min(1),
+    /** SCRAM-SHA-256 / md5 (PostgreSQL), caching_sha2_password / mysql_native_password (MySQL, MariaDB). */
+    password: z.string().min(1).optional(),
+    /** A PEM client certificate for the database's cert auth (pg_hba `cert`, MySQL `REQUIRE X509`). */
+    cert_file: z.string().min(1).optional(),
+    /** The PEM private key of cert_file. */
+    key_file: z.string().min(1).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const cert = c.cert_file !== undefined || c.key_file !== undefined;
+    if (c.password !== undefined && cert)
+      ctx.addIssue({ code: 'custom', message: 'a credential is a password (or password_file) or a client certificate (cert_file, key_file), not both' });
+    else if (cert && (c.cert_file === undefined || c.key_file === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.cert_file === undefined ? 'cert_file' : 'key_file'],
+        message: 'a client certificate needs both cert_file and key_file',
+      });
+    else if (!cert && c.password === undefined) ctx.addIssue({ code: 'custom', message: 'set password (or password_file), or cert_file and key_file' });
+  });
+
+export type DatabaseCredential = z.output<typeof credential>;
 
 const database = z
   .strictObject({
@@ -31,7 +55,7 @@ const database = z
         server_name: z.string().optional(),
       })
       .default({ mode: 'verify-full' }),
-    /** One entry, or one per db user. A requested db user with no entry is signed in without a password (trust, or a refusal from the server). */
+    /** One entry, or one per db user. A requested db user with no entry is signed in with neither (trust, or a refusal from the server). */
     credentials: z
       .union([credential, z.array(credential)])
       .transform((c) => (Array.isArray(c) ? c : [c]))
@@ -40,6 +64,11 @@ const database = z
   .refine((d) => d.tls.mode !== 'disable' || isLoopbackHost(splitHostPort(d.address)[0]), {
     message: 'tls.mode disable is allowed only for a loopback address (127.0.0.1, ::1, localhost)',
     path: ['tls', 'mode'],
+  })
+  // A client certificate is presented in the TLS handshake: without TLS there is none.
+  .refine((d) => d.tls.mode === 'verify-full' || !d.credentials.some((c) => c.cert_file !== undefined), {
+    message: 'a client-certificate credential (cert_file, key_file) needs tls.mode verify-full',
+    path: ['credentials'],
   });
 
 export const databasesSection = z

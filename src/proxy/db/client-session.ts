@@ -32,7 +32,8 @@ export interface DbConnectionDeps {
   caCert: () => X509Certificate;
   revocations: Pick<Revocations, 'isRevoked'>;
   authorize: (peer: DbPeer, user: string, name: string) => DbDecision;
-  upstream: (database: DatabaseConfig) => { target: UpstreamTarget; password: (user: string) => string | undefined };
+  /** How to sign in to `database` as db user `user`: the target (its TLS with that user's client certificate, if any) and password. Throws when a file cannot be used. */
+  upstream: (database: DatabaseConfig, user: string) => { target: UpstreamTarget; password: string | undefined };
   cancelKeys: CancelKeys;
   audit: AuditSink;
   emit: (input: AuditInput) => Promise<void>;

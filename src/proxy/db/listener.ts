@@ -1,11 +1,11 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Policy } from '../../access/index.js';
 import type { RoleDatabases } from '../../access/databases.js';
 import { bestEffort, type AuditSink } from '../../audit/sink.js';
-import type { DatabaseConfig, DbConfig } from '../../config/databases.js';
+import type { DatabaseConfig, DatabaseCredential, DbConfig } from '../../config/databases.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { isLoopbackHost, splitHostPort } from '../../core/hosts.js';
 import type { Logger } from '../../core/logger.js';
@@ -20,7 +20,7 @@ import { createOpenSessions } from './open-sessions.js';
 import { handleMysql } from './mysql/connection.js';
 import type { DbConnectionDeps } from './client-session.js';
 import { handlePostgres } from './postgres/connection.js';
-import type { UpstreamTarget } from './postgres/upstream.js';
+import type { ClientCert, UpstreamTarget } from './postgres/upstream.js';
 
 export interface DbProxyOptions {
   db: DbConfig;
@@ -55,18 +55,55 @@ export interface DbProxy {
 const SERVER_CERT_DAYS = 30;
 const RENEW_EVERY_MS = 24 * 3_600_000;
 
-/** The configured password for a db user (an entry for that user, else one for `*`). */
-function passwordFor(database: DatabaseConfig, user: string): string | undefined {
-  return (database.credentials.find((c) => c.user === user) ?? database.credentials.find((c) => c.user === '*'))?.password;
+/** The configured credential for a db user: an entry for that user, else one for `*`. */
+function credentialFor(database: DatabaseConfig, user: string): DatabaseCredential | undefined {
+  return database.credentials.find((c) => c.user === user) ?? database.credentials.find((c) => c.user === '*');
 }
 
-function upstreamOf(database: DatabaseConfig): UpstreamTarget {
+/** A PEM file of the database's config, read now (a rotated file is picked up); a failure names the file. */
+function readPem(key: string, path: string, user: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${key} ${path} of db user "${user}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** The credential's client certificate, checked here so that a wrong file is refused by name rather than by an OpenSSL error. */
+function clientCertOf(credential: DatabaseCredential, user: string): ClientCert | undefined {
+  if (!credential.cert_file || !credential.key_file) return undefined;
+  const cert = readPem('cert_file', credential.cert_file, user);
+  const key = readPem('key_file', credential.key_file, user);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new Error(`cert_file ${credential.cert_file} of db user "${user}" holds no PEM certificate`);
+  }
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new Error(`key_file ${credential.key_file} of db user "${user}" holds no (unencrypted) PEM private key`);
+  }
+  if (!x509.checkPrivateKey(privateKey))
+    throw new Error(`key_file ${credential.key_file} is not the key of cert_file ${credential.cert_file} (db user "${user}")`);
+  return { cert, key, certFile: credential.cert_file };
+}
+
+/** How to sign in to the database as `user`: where (TLS with that user's client certificate, if any) and with which password. */
+function signInOf(database: DatabaseConfig, user: string): { target: UpstreamTarget; password: string | undefined } {
   const [host, port] = splitHostPort(database.address);
+  const credential = credentialFor(database, user);
   const tls =
     database.tls.mode === 'disable'
       ? undefined
-      : { ca: database.tls.ca_file ? readFileSync(database.tls.ca_file, 'utf8') : undefined, serverName: database.tls.server_name ?? host };
-  return { host, port, tls, loopback: isLoopbackHost(host) };
+      : {
+          ca: database.tls.ca_file ? readFileSync(database.tls.ca_file, 'utf8') : undefined,
+          serverName: database.tls.server_name ?? host,
+          client: credential && clientCertOf(credential, user),
+        };
+  return { target: { host, port, tls, loopback: isLoopbackHost(host) }, password: credential?.password };
 }
 
 /**
@@ -134,7 +171,7 @@ export function createDbProxy(options: DbProxyOptions): DbProxy {
       caCert: () => caCert!,
       revocations: options.revocations,
       authorize: (peer, user, name) => authorizeDb({ peer, databases: options.databases(), policy: options.policy, roleSpecs: options.roles(), user, name }),
-      upstream: (database) => ({ target: upstreamOf(database), password: (user) => passwordFor(database, user) }),
+      upstream: signInOf,
       cancelKeys,
       audit: options.audit,
       emit,

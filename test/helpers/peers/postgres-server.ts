@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,10 +18,17 @@ export function postgresBin(): string | undefined {
   return version ? join(base, version, 'bin') : undefined;
 }
 
+export interface OwnPostgresOptions {
+  /** Db users that sign in by client certificate (pg_hba `hostssl ... cert`, the certificate's CN the user), checked against `clientCa`. */
+  certUsers?: string[];
+}
+
 export interface OwnPostgres {
   port: number;
   /** The CA that signed the server's certificate (for 127.0.0.1). */
   tls: TestTls;
+  /** With `certUsers`: the CA the server trusts for client certificates (ssl_ca_file); sign with `signClientCert`. */
+  clientCa?: TestTls;
   /** The password of `postgres` (SCRAM-SHA-256). */
   password: string;
   /** Runs SQL as postgres over the server's Unix socket (trust there only). */
@@ -32,9 +39,10 @@ export interface OwnPostgres {
 /**
  * A PostgreSQL of a test's own, unlike the shared one (trust, no TLS): TCP only over TLS with a
  * certificate for 127.0.0.1, and SCRAM-SHA-256 for every TCP login, so the gateway's upstream
- * verify-full and SCRAM sign-in run against the real server. Runs as the test account.
+ * verify-full and SCRAM sign-in run against the real server. With `certUsers`, those users sign in
+ * by a client certificate of `clientCa` instead. Runs as the test account.
  */
-export async function startOwnPostgres(): Promise<OwnPostgres> {
+export async function startOwnPostgres(options: OwnPostgresOptions = {}): Promise<OwnPostgres> {
   const bin = postgresBin();
   if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
   const account = ensureTestAccount() as { uid: number; gid: number; asUser: string[] };
@@ -55,7 +63,14 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
     own(join(data, name));
     chmodSync(join(data, name), 0o600);
   }
-  writeFileSync(join(data, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhost all all 0.0.0.0/0 reject\n');
+  const certUsers = options.certUsers ?? [];
+  const clientCa = certUsers.length ? makeTls() : undefined;
+  if (clientCa) {
+    copyFileSync(clientCa.caFile, join(data, 'client-ca.crt'));
+    own(join(data, 'client-ca.crt'));
+  }
+  const certLines = certUsers.map((user) => `hostssl all ${user} 127.0.0.1/32 cert\n`).join('');
+  writeFileSync(join(data, 'pg_hba.conf'), `local all all trust\n${certLines}hostssl all all 127.0.0.1/32 scram-sha-256\nhost all all 0.0.0.0/0 reject\n`);
   const port = await closedPort();
   const child: Child = startChild(
     account.asUser[0] ?? join(bin, 'postgres'),
@@ -74,6 +89,7 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
       'ssl=on',
       '-c',
       'fsync=off',
+      ...(clientCa ? ['-c', 'ssl_ca_file=client-ca.crt'] : []),
     ],
     { stdio: 'ignore', cwd: dir },
   );
@@ -84,12 +100,40 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   return {
     port,
     tls,
+    clientCa,
     password,
     psql,
     async stop() {
       await child.stop(10_000);
       rmSync(dir, { recursive: true, force: true });
       rmSync(tls.dir, { recursive: true, force: true });
+      if (clientCa) rmSync(clientCa.dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A client certificate for `cn` (the db user) signed by `ca`, written beside it; its files. */
+export function signClientCert(ca: TestTls, cn: string): { certFile: string; keyFile: string } {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: ca.dir, stdio: 'pipe' });
+  const name = `client-${cn}`;
+  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
+  writeFileSync(join(ca.dir, `${name}.ext`), 'extendedKeyUsage=clientAuth\n');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '1',
+    '-extfile',
+    `${name}.ext`,
+  );
+  return { certFile: join(ca.dir, `${name}.crt`), keyFile: join(ca.dir, `${name}.key`) };
 }

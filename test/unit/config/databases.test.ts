@@ -84,3 +84,38 @@ test('db.public_addr defaults to public_url’s host and the listen port', () =>
   const config = parseConfig({ ...base, db: { listen: '0.0.0.0:6543' } });
   assert.equal(dbPublicAddress(config.db!, config.server.public_url), 'gatehouse.example.com:6543');
 });
+
+test('a credential is a password or a client certificate (cert_file and key_file, with tls verify-full)', () => {
+  writeFileSync(join(dir, 'pw2'), 'secret\n');
+  const pg = (extra: Record<string, unknown>) => ({ name: 'pg', protocol: 'postgres', address: '127.0.0.1:5432', ...extra });
+  const config = parseConfig({
+    ...base,
+    databases: [
+      pg({
+        credentials: [
+          { user: 'app', cert_file: '/etc/app.crt', key_file: '/etc/app.key' },
+          { user: '*', password: 'pw' },
+        ],
+      }),
+    ],
+  });
+  assert.deepEqual(config.databases[0].credentials, [
+    { user: 'app', cert_file: '/etc/app.crt', key_file: '/etc/app.key' },
+    { user: '*', password: 'pw' },
+  ]);
+  const found = (credentials: unknown, tls?: unknown) => problems({ ...base, databases: [pg({ credentials, ...(tls ? { tls } : {}) })] });
+  const cert = { cert_file: '/etc/app.crt', key_file: '/etc/app.key' };
+  assert.deepEqual(found({ user: 'app', password: 'pw', ...cert }), [
+    'databases.0.credentials: a credential is a password (or password_file) or a client certificate (cert_file, key_file), not both',
+  ]);
+  assert.deepEqual(found([{ user: 'app', password_file: join(dir, 'pw2'), cert_file: '/etc/app.crt' }]), [
+    'databases.0.credentials.0: a credential is a password (or password_file) or a client certificate (cert_file, key_file), not both',
+  ]);
+  assert.deepEqual(found({ user: 'app', cert_file: '/etc/app.crt' }), [
+    'databases.0.credentials.key_file: a client certificate needs both cert_file and key_file',
+  ]);
+  assert.deepEqual(found({ user: 'app' }), ['databases.0.credentials: set password (or password_file), or cert_file and key_file']);
+  assert.deepEqual(found({ user: 'app', ...cert }, { mode: 'disable' }), [
+    'databases.0.credentials: a client-certificate credential (cert_file, key_file) needs tls.mode verify-full',
+  ]);
+});

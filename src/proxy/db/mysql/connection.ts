@@ -109,7 +109,7 @@ export async function handleMysql(socket: Socket, deps: MysqlDeps): Promise<void
     // Authorized: only now is the server contacted.
     let upstreamOf: ReturnType<MysqlDeps['upstream']>;
     try {
-      upstreamOf = deps.upstream(database);
+      upstreamOf = deps.upstream(database, dbUser);
     } catch (err) {
       throw new Refusal('db_upstream_unreachable', `cannot use the database's TLS settings: ${(err as Error).message}`, 2003, 'HY000', 'upstream');
     }
@@ -122,7 +122,7 @@ export async function handleMysql(socket: Socket, deps: MysqlDeps): Promise<void
       maxPacket: hello.maxPacket,
       // Who is behind the session, for the server's own views (performance_schema.session_connect_attrs).
       attributes: [...hello.attributes.filter(([k]) => !k.startsWith('_gatehouse')), ['_gatehouse_user', peer.identity.username]],
-      password: password(dbUser),
+      password,
     };
     let upstream: MysqlUpstream;
     try {

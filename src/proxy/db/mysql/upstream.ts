@@ -2,7 +2,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import mysql2 from 'mysql2';
 import type { UpstreamTarget } from '../postgres/upstream.js';
-import { UpstreamError } from '../postgres/upstream.js';
+import { certificateRefusal, UpstreamError } from '../postgres/upstream.js';
 import { CAP, handshakeResponse, parseServerHello, sslRequest } from './handshake.js';
 import { handshakeReader } from './packet-reader.js';
 import { packet, PayloadReader } from './wire.js';
@@ -13,7 +13,10 @@ import { packet, PayloadReader } from './wire.js';
  * with the configured password, answering the server's auth plugin, auth switches included:
  * mysql_native_password, caching_sha2_password (fast and full authentication; full
  * authentication without TLS, on loopback, fetches the server's RSA key) and
- * mysql_clear_password (TLS or loopback only). The plugins' arithmetic is mysql2's own.
+ * mysql_clear_password (TLS or loopback only). The plugins' arithmetic is mysql2's own. A client
+ * certificate, when configured, is presented in the TLS handshake after the SSLRequest (a user
+ * `REQUIRE X509`); with no password the plugin sends an empty auth response, which MariaDB and
+ * MySQL accept for a passwordless user.
  */
 
 type Plugin = (data: Buffer) => Buffer | null | string | Promise<Buffer | string | null>;
@@ -32,6 +35,7 @@ export interface SignInRequest {
   charset: number;
   maxPacket: number;
   attributes: [string, string][];
+  /** Undefined: an empty auth response (a passwordless user, e.g. one that REQUIREs X509). */
   password: string | undefined;
 }
 
@@ -81,6 +85,10 @@ export async function signInMysql(target: UpstreamTarget, request: SignInRequest
   let reader = handshakeReader(raw, MAX_HANDSHAKE_PACKET, 'the database');
   const timer = setTimeout(() => raw.destroy(new Error(`the database did not finish the sign-in within ${timeoutMs} ms`)), timeoutMs);
   const fail = (kind: 'unreachable' | 'refused', message: string, sqlstate?: string) => new UpstreamError(kind, message, sqlstate);
+  // A socket error ends the sign-in through the reader (which sees the close); kept for the message (a TLS alert says why).
+  let socketError: Error | undefined;
+  const onSocketError = (err: Error) => void (socketError ??= err);
+  raw.on('error', onSocketError);
   try {
     const hello = await reader.next();
     if (hello.payload[0] === 0xff) {
@@ -97,12 +105,22 @@ export async function signInMysql(target: UpstreamTarget, request: SignInRequest
       flags |= CAP.SSL;
       reader.detach();
       raw.write(sslRequest(seq++, flags, request.maxPacket, request.charset));
-      const tls = tlsConnect({ socket: raw, ca: target.tls.ca, servername: target.tls.serverName, rejectUnauthorized: true, minVersion: 'TLSv1.2' });
+      const { ca, serverName, client } = target.tls;
+      const tls = tlsConnect({
+        socket: raw,
+        ca,
+        servername: serverName,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+        cert: client?.cert,
+        key: client?.key,
+      });
       await new Promise<void>((resolve, reject) => {
         tls.once('secureConnect', resolve);
-        tls.once('error', (err) => reject(fail('unreachable', `TLS to the database failed: ${err.message}`)));
+        tls.once('error', (err) => reject(certificateRefusal(err, target) ?? fail('unreachable', `TLS to the database failed: ${err.message}`)));
       });
       socket = tls;
+      tls.on('error', onSocketError);
       reader = handshakeReader(tls, MAX_HANDSHAKE_PACKET, 'the database');
     }
     const secure = Boolean(target.tls);
@@ -146,6 +164,8 @@ export async function signInMysql(target: UpstreamTarget, request: SignInRequest
         const status = ok.uint(2) ?? 0;
         const rest = reader.detach();
         if (rest.length) throw fail('refused', 'the database sent data after its OK');
+        raw.off('error', onSocketError);
+        socket.off('error', onSocketError);
         return { socket, threadId: server.threadId, status, flags };
       }
       if (kind === 0xff) {
@@ -170,7 +190,9 @@ export async function signInMysql(target: UpstreamTarget, request: SignInRequest
     socket.destroy();
     raw.destroy();
     if (err instanceof UpstreamError) throw err;
-    throw fail('unreachable', `the database sign-in failed: ${(err as Error).message}`);
+    // Over TLS 1.3 the server judges the client's certificate after the client's handshake is done: its alert arrives here.
+    const cause = socketError ?? (err as Error);
+    throw certificateRefusal(cause, target) ?? fail('unreachable', `the database sign-in failed: ${cause.message}`);
   } finally {
     clearTimeout(timer);
   }

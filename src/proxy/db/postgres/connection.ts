@@ -106,7 +106,7 @@ export async function handlePostgres(socket: Socket, deps: DbConnectionDeps): Pr
     // Authorized: only now is the server contacted.
     let upstreamOf: ReturnType<DbConnectionDeps['upstream']>;
     try {
-      upstreamOf = deps.upstream(database);
+      upstreamOf = deps.upstream(database, dbUser);
     } catch (err) {
       throw new Refusal('db_upstream_unreachable', `cannot use the database's TLS settings: ${(err as Error).message}`, '08006', 'upstream');
     }
@@ -117,7 +117,7 @@ export async function handlePostgres(socket: Socket, deps: DbConnectionDeps): Pr
     try {
       upstream = await openUpstream(target, UPSTREAM_TIMEOUT_MS);
       try {
-        signedIn = await signIn(upstream, { user: dbUser, database: dbName, ...forwarded }, password(dbUser), target);
+        signedIn = await signIn(upstream, { user: dbUser, database: dbName, ...forwarded }, password, target);
       } catch (err) {
         upstream.destroy();
         throw err;
@@ -231,8 +231,9 @@ export async function handlePostgres(socket: Socket, deps: DbConnectionDeps): Pr
       },
     });
     if (refused) return;
-    await sendCancel(deps.upstream(database).target, { pid: target.upstream_pid, secret: target.upstream_secret }, UPSTREAM_TIMEOUT_MS).catch((err: Error) =>
-      deps.logger.warn({ err: err.message, database: database.name }, 'could not forward a cancel request'),
-    );
+    // The key names no db user: the `*` credential's certificate, if any (PostgreSQL takes a CancelRequest before any authentication).
+    const forward = async () =>
+      sendCancel(deps.upstream(database, '*').target, { pid: target.upstream_pid, secret: target.upstream_secret }, UPSTREAM_TIMEOUT_MS);
+    await forward().catch((err: Error) => deps.logger.warn({ err: err.message, database: database.name }, 'could not forward a cancel request'));
   }
 }

@@ -11,8 +11,9 @@ import { cstr, int32 } from './wire.js';
  * The gateway's own connection to a PostgreSQL server: TCP, TLS when configured (verify-full:
  * the CA and the host name), then the startup as the requested db user, answering the server's
  * authentication request with the configured password: SCRAM-SHA-256 (with channel binding over
- * TLS when the server offers it), md5, or cleartext (TLS or loopback only). SCRAM is node-postgres's
- * own implementation (pg/lib/crypto/sasl.js), which also checks the server's signature.
+ * TLS when the server offers it), md5, or cleartext (TLS or loopback only), or with a client
+ * certificate presented in the TLS handshake (the server's `cert` auth asks for no password).
+ * SCRAM is node-postgres's own implementation (pg/lib/crypto/sasl.js), which also checks the server's signature.
  */
 
 interface ScramSession {
@@ -33,8 +34,16 @@ export interface UpstreamTarget {
   host: string;
   port: number;
   /** Absent: plain TCP (loopback only, the config enforces it). */
-  tls?: { ca?: string; serverName: string };
+  tls?: { ca?: string; serverName: string; client?: ClientCert };
   loopback: boolean;
+}
+
+/** The certificate the gateway presents to the database as one db user (PEM, read from cert_file and key_file). */
+export interface ClientCert {
+  cert: string;
+  key: string;
+  /** For messages: where the certificate came from. */
+  certFile: string;
 }
 
 /** Why the upstream could not be used: unreachable (network, TLS) or refused (authentication, or an ErrorResponse). */
@@ -49,6 +58,17 @@ export class UpstreamError extends Error {
   }
 }
 
+/** TLS alerts a server sends about the client's certificate: a sign-in refusal, not an unreachable server. */
+const CERT_ALERT = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:UNKNOWN_CA|BAD_CERTIFICATE|UNSUPPORTED_CERTIFICATE|CERTIFICATE_\w+|ACCESS_DENIED)$/;
+
+/** A refusal when `err` is the server rejecting the gateway's client certificate (or asking for one); else undefined. */
+export function certificateRefusal(err: Error, target: UpstreamTarget): UpstreamError | undefined {
+  if (!CERT_ALERT.test((err as NodeJS.ErrnoException).code ?? '')) return undefined;
+  const client = target.tls?.client;
+  const what = client ? `the gateway's client certificate (${client.certFile})` : 'the connection without a client certificate';
+  return new UpstreamError('refused', `the database refused ${what} in the TLS handshake: ${err.message}`, '28000');
+}
+
 /** A connected (and, when configured, TLS-verified) socket to the server. */
 export async function openUpstream(target: UpstreamTarget, timeoutMs: number): Promise<Socket | TLSSocket> {
   const socket = tcpConnect({ host: target.host, port: target.port });
@@ -60,7 +80,7 @@ export async function openUpstream(target: UpstreamTarget, timeoutMs: number): P
       socket.once('error', reject);
     });
     if (!target.tls) return socket;
-    const { ca, serverName } = target.tls;
+    const { ca, serverName, client } = target.tls;
     const answer = await new Promise<Buffer>((resolve, reject) => {
       socket.once('data', resolve);
       socket.once('close', () => reject(new Error('the server closed the connection')));
@@ -68,7 +88,7 @@ export async function openUpstream(target: UpstreamTarget, timeoutMs: number): P
     });
     if (answer.length !== 1 || answer[0] !== 0x53) throw new Error('the server does not offer TLS');
     socket.removeAllListeners('close');
-    const tls = tlsConnect({ socket, ca, servername: serverName, rejectUnauthorized: true, minVersion: 'TLSv1.2' });
+    const tls = tlsConnect({ socket, ca, servername: serverName, rejectUnauthorized: true, minVersion: 'TLSv1.2', cert: client?.cert, key: client?.key });
     await new Promise<void>((resolve, reject) => {
       tls.once('secureConnect', resolve);
       tls.once('error', reject);
@@ -76,7 +96,10 @@ export async function openUpstream(target: UpstreamTarget, timeoutMs: number): P
     return tls;
   } catch (err) {
     socket.destroy();
-    throw new UpstreamError('unreachable', `cannot reach the database at ${target.host}:${target.port}: ${(err as Error).message}`);
+    throw (
+      certificateRefusal(err as Error, target) ??
+      new UpstreamError('unreachable', `cannot reach the database at ${target.host}:${target.port}: ${(err as Error).message}`)
+    );
   } finally {
     clearTimeout(timer);
   }
@@ -168,7 +191,8 @@ export function signIn(socket: Socket | TLSSocket, params: Record<string, string
       }
     };
     const onClose = () => fail(new UpstreamError('unreachable', 'the database closed the connection during sign-in'));
-    const onError = (err: Error) => fail(new UpstreamError('unreachable', `the database connection failed: ${err.message}`));
+    // Over TLS 1.3 the server judges the client's certificate after the client's handshake is done: its alert arrives here.
+    const onError = (err: Error) => fail(certificateRefusal(err, target) ?? new UpstreamError('unreachable', `the database connection failed: ${err.message}`));
     const cleanup = () => {
       socket.off('data', onData);
       socket.off('close', onClose);
