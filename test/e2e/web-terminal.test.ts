@@ -53,6 +53,13 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   await page.keyboard.type('echo web-$((6*7))');
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => (document.querySelector('#terminal .xterm-rows')?.textContent ?? '').includes('web-42'));
+  // This terminal's session (its shell answered): the last one started. The terminal the sign-in
+  // redirect opened, left at once for the home page, may have had a session of its own.
+  const sessionId = gw
+    .auditEvents()
+    .filter((e) => e.type === 'session.start' && e.details?.via === 'web-terminal')
+    .at(-1)?.session_id;
+  assert.ok(sessionId, 'session.start of the terminal');
   // The terminal fits the window: a smaller window means fewer columns and rows, on the node's pty too.
   const size = () =>
     page.evaluate(() => {
@@ -78,7 +85,7 @@ test('web terminal: a shell on a real sshd from headless Chromium, recorded and 
   await page.waitForFunction(() => (document.getElementById('terminal-status')?.textContent ?? '').startsWith('Session ended'));
   assert.equal(await page.locator('#terminal-status').textContent(), 'Session ended (exit 0).');
 
-  const end = await gw.waitForEvent((e) => e.type === 'session.end' && e.details?.kind === 'shell', 10_000);
+  const end = await gw.waitForEvent((e) => e.type === 'session.end' && e.session_id === sessionId, 10_000);
   const start = gw.auditEvents().find((e) => e.type === 'session.start' && e.session_id === end.session_id);
   assert.ok(start, 'session.start with the same session id');
   assert.equal(start.user, 'alice');
