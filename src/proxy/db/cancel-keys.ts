@@ -14,6 +14,8 @@ export interface CancelTarget {
   /** The server's own key for the session. */
   upstream_pid: number;
   upstream_secret: number;
+  /** The db user the session signed in as: a cancel is sent with that user's credential (its client certificate). */
+  db_user?: string;
   /** Set for MySQL sessions: the key is their connection id (a `KILL` names it; there is no secret). */
   protocol?: 'mysql';
 }

@@ -136,7 +136,14 @@ export async function handlePostgres(socket: Socket, deps: DbConnectionDeps): Pr
 
     const validFor = secondsLeft(peer, deps.clock);
     const key = await deps.cancelKeys.issue(
-      { session_id: sessionId, user: peer.identity.username, database: database.name, upstream_pid: signedIn.key.pid, upstream_secret: signedIn.key.secret },
+      {
+        session_id: sessionId,
+        user: peer.identity.username,
+        database: database.name,
+        db_user: dbUser,
+        upstream_pid: signedIn.key.pid,
+        upstream_secret: signedIn.key.secret,
+      },
       validFor,
     );
     const audit = await startSessionAudit(deps, {
@@ -231,9 +238,9 @@ export async function handlePostgres(socket: Socket, deps: DbConnectionDeps): Pr
       },
     });
     if (refused) return;
-    // The key names no db user: the `*` credential's certificate, if any (PostgreSQL takes a CancelRequest before any authentication).
+    // With the session's own credential (a key stored before db_user was kept: the `*` entry's).
     const forward = async () =>
-      sendCancel(deps.upstream(database, '*').target, { pid: target.upstream_pid, secret: target.upstream_secret }, UPSTREAM_TIMEOUT_MS);
+      sendCancel(deps.upstream(database, target.db_user ?? '*').target, { pid: target.upstream_pid, secret: target.upstream_secret }, UPSTREAM_TIMEOUT_MS);
     await forward().catch((err: Error) => deps.logger.warn({ err: err.message, database: database.name }, 'could not forward a cancel request'));
   }
 }
