@@ -16,6 +16,16 @@ export function sharedPgDatabase(name = 'main-pg', extra: Record<string, unknown
   return { name, protocol: 'postgres', address: `127.0.0.1:${url.port || 5432}`, labels: { env: 'dev' }, tls: { mode: 'disable' }, ...extra };
 }
 
+/** A server of a test's own (startOwnPostgres, startOwnMariadb) as a `databases` entry: loopback, TLS verify-full against its CA. */
+export function ownServerDatabase(
+  name: string,
+  protocol: 'postgres' | 'mysql',
+  own: { port: number; tls: { caFile: string } },
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { name, protocol, address: `127.0.0.1:${own.port}`, labels: { env: 'dev' }, tls: { mode: 'verify-full', ca_file: own.tls.caFile }, ...extra };
+}
+
 /** Roles: `dba` may be postgres on any db name of env=dev databases; `dev` only `{{username}}`-named users on `test`. */
 export const DB_POLICY = {
   connectors: [{ type: 'oidc', id: 'corp', issuer: 'http://127.0.0.1:9/', client_id: 'gatehouse', client_secret: 'unused' }], // secret-scan: allow

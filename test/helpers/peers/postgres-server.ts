@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,30 +110,4 @@ export async function startOwnPostgres(options: OwnPostgresOptions = {}): Promis
       if (clientCa) rmSync(clientCa.dir, { recursive: true, force: true });
     },
   };
-}
-
-/** A client certificate for `cn` (the db user) signed by `ca`, written beside it; its files. */
-export function signClientCert(ca: TestTls, cn: string): { certFile: string; keyFile: string } {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: ca.dir, stdio: 'pipe' });
-  const name = `client-${cn}`;
-  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-  writeFileSync(join(ca.dir, `${name}.ext`), 'extendedKeyUsage=clientAuth\n');
-  run(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    `${name}.crt`,
-    '-days',
-    '1',
-    '-extfile',
-    `${name}.ext`,
-  );
-  return { certFile: join(ca.dir, `${name}.crt`), keyFile: join(ca.dir, `${name}.key`) };
 }

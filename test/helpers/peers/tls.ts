@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -32,9 +32,7 @@ export function makeTls(): TestTls {
     '-subj',
     '/CN=test-ca',
   );
-  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-  require_ext(dir);
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'ext.cnf');
+  signLeaf(dir, 'server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   return {
     dir,
     caFile: join(dir, 'ca.crt'),
@@ -44,6 +42,33 @@ export function makeTls(): TestTls {
   };
 }
 
-function require_ext(dir: string): void {
-  execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > ${join(dir, 'ext.cnf')}`]);
+/** A certificate `<name>.crt` (key `<name>.key`) for `cn`, signed by the CA in `dir`, with the X.509v3 extensions given. */
+function signLeaf(dir: string, name: string, cn: string, extensions: string): void {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
+  writeFileSync(join(dir, `${name}.ext`), extensions);
+  run(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '1',
+    '-extfile',
+    `${name}.ext`,
+  );
+}
+
+/** A client certificate for `cn` (e.g. a db user) signed by `ca`, written beside it; its files. */
+export function signClientCert(ca: TestTls, cn: string): { certFile: string; keyFile: string } {
+  const name = `client-${cn}`;
+  signLeaf(ca.dir, name, cn, 'extendedKeyUsage=clientAuth\n');
+  return { certFile: join(ca.dir, `${name}.crt`), keyFile: join(ca.dir, `${name}.key`) };
 }

@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { DB_POLICY, startDbGateway, type DbGateway } from '../../helpers/gateways/db.js';
+import { DB_POLICY, ownServerDatabase, startDbGateway, type DbGateway } from '../../helpers/gateways/db.js';
 import { mariadbBinaries, startOwnMariadb, type OwnMariadb } from '../../helpers/peers/mariadb-server.js';
-import { signClientCert } from '../../helpers/peers/postgres-server.js';
 import { skipOrFail } from '../../helpers/peers/services.js';
-import { makeTls, type TestTls } from '../../helpers/peers/tls.js';
+import { makeTls, signClientCert, type TestTls } from '../../helpers/peers/tls.js';
 import { runChild } from '../../helpers/processes.js';
 
 const X509_USER = 'gh_x509';
@@ -31,14 +30,7 @@ describe('the gateway signs in upstream to MariaDB with a client certificate (a 
     const subject = signClientCert(own.clientCa, SUBJECT_USER);
     otherCa = makeTls();
     const foreign = signClientCert(otherCa, X509_USER);
-    const entry = (name: string, credentials: Record<string, unknown>[]) => ({
-      name,
-      protocol: 'mysql',
-      address: `127.0.0.1:${own!.port}`,
-      labels: { env: 'dev' },
-      tls: { mode: 'verify-full', ca_file: own!.tls.caFile },
-      credentials,
-    });
+    const entry = (name: string, credentials: Record<string, unknown>[]) => ownServerDatabase(name, 'mysql', own!, { credentials });
     g = await startDbGateway(t as never, {
       roles: [{ name: 'dba', databases: [{ labels: { env: '*' }, users: [X509_USER, SUBJECT_USER], names: ['*'] }] }, ...DB_POLICY.roles.slice(1)],
       databases: [

@@ -6,11 +6,11 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { DB_POLICY, startDbGateway, type DbCredentials, type DbGateway } from '../../helpers/gateways/db.js';
+import { DB_POLICY, ownServerDatabase, startDbGateway, type DbCredentials, type DbGateway } from '../../helpers/gateways/db.js';
 import { eventually } from '../../helpers/eventually.js';
-import { postgresBin, signClientCert, startOwnPostgres, type OwnPostgres } from '../../helpers/peers/postgres-server.js';
+import { postgresBin, startOwnPostgres, type OwnPostgres } from '../../helpers/peers/postgres-server.js';
 import { skipOrFail } from '../../helpers/peers/services.js';
-import { makeTls, type TestTls } from '../../helpers/peers/tls.js';
+import { makeTls, signClientCert, type TestTls } from '../../helpers/peers/tls.js';
 import { runChild, startRun } from '../../helpers/processes.js';
 
 const USER = 'gh_cert_app';
@@ -27,14 +27,8 @@ describe('the gateway signs in upstream with a client certificate (a PostgreSQL 
     const otherUser = signClientCert(own.clientCa!, 'someone_else');
     otherCa = makeTls();
     const foreign = signClientCert(otherCa, USER);
-    const entry = (name: string, credentials: Record<string, unknown>) => ({
-      name,
-      protocol: 'postgres',
-      address: `127.0.0.1:${own!.port}`,
-      labels: { env: 'dev' },
-      tls: { mode: 'verify-full', ca_file: own!.tls.caFile },
-      credentials: { user: USER, ...credentials },
-    });
+    const entry = (name: string, credentials: Record<string, unknown>) =>
+      ownServerDatabase(name, 'postgres', own!, { credentials: { user: USER, ...credentials } });
     g = await startDbGateway(t as never, {
       roles: [{ name: 'dba', databases: [{ labels: { env: '*' }, users: [USER], names: ['*'] }] }, ...DB_POLICY.roles.slice(1)],
       databases: [

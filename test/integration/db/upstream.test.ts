@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startDbGateway, type DbGateway } from '../../helpers/gateways/db.js';
+import { ownServerDatabase, startDbGateway, type DbGateway } from '../../helpers/gateways/db.js';
 import { postgresBin, startOwnPostgres, type OwnPostgres } from '../../helpers/peers/postgres-server.js';
 import { skipOrFail } from '../../helpers/peers/services.js';
 import { makeTls } from '../../helpers/peers/tls.js';
@@ -22,14 +22,7 @@ describe('the gateway signs in upstream: TLS verify-full against ca_file, SCRAM-
     const good = file('good', `${own.password}\n`);
     const bad = file('bad', 'not-the-password');
     const otherCa = makeTls();
-    const entry = (name: string, extra: Record<string, unknown>) => ({
-      name,
-      protocol: 'postgres',
-      address: `127.0.0.1:${own!.port}`,
-      labels: { env: 'dev' },
-      tls: { mode: 'verify-full', ca_file: own!.tls.caFile },
-      ...extra,
-    });
+    const entry = (name: string, extra: Record<string, unknown>) => ownServerDatabase(name, 'postgres', own!, extra);
     g = await startDbGateway(t as never, {
       databases: [
         entry('own-pg', { credentials: { user: 'postgres', password_file: good } }),
