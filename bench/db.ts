@@ -23,6 +23,7 @@ import { cpuTimeMs, killAll, startServer } from './lib/children.js';
 import { formatProfile, readProfile, summarizeProfile } from './lib/cpu-profile.js';
 import type { DbGatewayReady } from './lib/db-gateway-server.js';
 import { formatDelay, formatGc, probe } from './lib/loop-probe.js';
+import { markdownTable } from './lib/report.js';
 import { reportStrayErrors, tryRow } from './lib/rows.js';
 
 const count = (name: string, fallback: number) => {
@@ -292,8 +293,7 @@ await services?.stop();
 rmSync(dir, { recursive: true, force: true });
 
 const header = ['', 'direct', 'through Gatehouse (audit on)', 'ratio', 'target'];
-const table = (head: string[], body: string[][]) =>
-  `\n| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|\n${body.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`;
+const table = (head: string[], body: string[][]) => `\n${markdownTable(head, body)}\n`;
 process.stdout.write(table(header, rows));
 process.stdout.write(
   table(

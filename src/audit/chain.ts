@@ -9,9 +9,9 @@ const canonicalCopies = new WeakSet<object>();
 const lines = new WeakMap<object, string>();
 
 /**
- * JSON with object keys sorted at every level, so the hash does not depend on key order. Every
- * event is hashed once on the request path (kube.request, app.request, db.query), so this is a
- * plain loop; its output is byte for byte what the first version (entries, filter, sort, map,
+ * JSON with object keys sorted at every level, so the hash does not depend on key order. Events
+ * from `canonicalCopy` skip it (their JSON.stringify is this); it hashes the rest and verifies
+ * stored events. Its output is byte for byte what the first version (entries, filter, sort, map,
  * join) gave, which the chains already written depend on: undefined object members are left out,
  * an array item that has no JSON (undefined) is an empty string between commas.
  */
